@@ -1,0 +1,16 @@
+//! Kiosk hardware abstraction layer.
+//!
+//! Every device the kiosk touches sits behind one of the traits here: [`Camera`],
+//! [`CardReader`], [`Display`], [`Input`]. Each trait has a real driver and a simulator
+//! that speaks the same protocol, so business logic never knows which one it drives.
+#![forbid(unsafe_code)]
+
+pub mod camera;
+pub mod card_reader;
+pub mod display;
+pub mod input;
+
+pub use camera::{Camera, CameraError, Frame};
+pub use card_reader::{CardReader, CardReaderError};
+pub use display::{Display, DisplayError};
+pub use input::{Input, InputError, InputEvent};

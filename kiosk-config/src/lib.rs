@@ -1,0 +1,17 @@
+//! Kiosk configuration: typed keys with defaults from `default.toml`, a site file that may
+//! override any of them, and errors that name the file, the key and what was expected.
+//!
+//! Loading is strict by design: a kiosk in the street must not start with a typo silently
+//! ignored (`dispaly.width = 1280` would otherwise leave the default in force).
+#![forbid(unsafe_code)]
+
+mod consent;
+mod error;
+mod load;
+mod model;
+mod validate;
+
+pub use consent::{consent_text, ConsentLanguage};
+pub use error::ConfigError;
+pub use load::{load, load_str, DEFAULT_FILE_NAME, DEFAULT_TOML};
+pub use model::*;

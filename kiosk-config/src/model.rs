@@ -1,0 +1,125 @@
+//! The typed configuration. Field docs live in `default.toml`, next to the values.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub kiosk: KioskSection,
+    pub display: DisplaySection,
+    pub input: InputSection,
+    pub camera: CameraSection,
+    pub card_reader: CardReaderSection,
+    pub models: ModelsSection,
+    pub face: FaceSection,
+    pub account: AccountSection,
+    pub consent: ConsentSection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KioskSection {
+    pub id: String,
+    pub data_dir: PathBuf,
+    pub walk_away_timeout_s: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DisplayDriver {
+    Memory,
+    Framebuffer,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DisplaySection {
+    pub driver: DisplayDriver,
+    pub width: u32,
+    pub height: u32,
+    pub framebuffer: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum InputDriver {
+    Scripted,
+    Evdev,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputSection {
+    pub driver: InputDriver,
+    pub device: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraDriver {
+    Replay,
+    V4l2,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CameraSection {
+    pub driver: CameraDriver,
+    pub index: i32,
+    pub width: u32,
+    pub height: u32,
+    pub burst_frames: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CardReaderDriver {
+    Simulator,
+    Serial,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CardReaderSection {
+    pub driver: CardReaderDriver,
+    pub port: String,
+    pub baud: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSection {
+    pub dir: PathBuf,
+    pub intra_threads: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaceSection {
+    pub detection_score_threshold: f32,
+    pub nms_iou_threshold: f32,
+    pub match_threshold: f32,
+    pub min_face_width_px: u32,
+    pub duplicate_threshold: f32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSection {
+    pub per_transaction_limit_rub: u64,
+    pub daily_limit_rub: u64,
+    pub monthly_limit_rub: u64,
+    pub balance_limit_rub: u64,
+    pub activation_ttl_minutes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSection {
+    pub version: String,
+}
+
+/// The cap on any single demo-account transaction, in roubles; no configuration raises it.
+pub const HARD_PER_TRANSACTION_LIMIT_RUB: u64 = 50_000;

@@ -1,0 +1,8 @@
+//! `kiosk`: street-kiosk face onboarding.
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod identity;
+pub mod store;
+pub mod ui;
+pub mod vision;
