@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod app;
+pub mod flow;
 pub mod identity;
 pub mod store;
 pub mod ui;

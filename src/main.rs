@@ -1,1 +1,137 @@
-fn main() {}
+//! The `kiosk` command: one binary, a subcommand per kind of user.
+#![forbid(unsafe_code)]
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+use kiosk::app;
+
+/// Street-kiosk face onboarding: reads a passport chip, checks the live face against it and
+/// issues a limited demo bank account with a one-time activation QR code.
+#[derive(Parser)]
+#[command(name = "kiosk", version, propagate_version = true)]
+struct Cli {
+    /// Site configuration overriding kiosk-config/default.toml (any subset of its keys).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = app::LogFormat::Text)]
+    log_format: app::LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a full onboarding on simulated hardware: a person who is issued an account and an
+    /// impostor who is refused. Leaves every screen as PNG and the database in --out.
+    Demo {
+        /// Output folder (emptied first): screens/, kiosk.db, keys/.
+        #[arg(long, value_name = "DIR", default_value = "out/demo")]
+        out: PathBuf,
+    },
+    /// Face tools for technicians.
+    Face {
+        #[command(subcommand)]
+        command: FaceCommand,
+    },
+    /// Configuration tools for deployment.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Activation token tools.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaceCommand {
+    /// Compare two face pictures as the kiosk compares a person with a document photo.
+    /// Exit code 0: same person, 1: different people, 2: an error (unreadable image, no face).
+    Verify {
+        /// The reference picture (e.g. the document photo).
+        #[arg(long, value_name = "IMAGE")]
+        reference: PathBuf,
+        /// The picture to check against it (e.g. a camera frame).
+        #[arg(long, value_name = "IMAGE")]
+        probe: PathBuf,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a site configuration file against the defaults; errors name the file, line and key.
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Verify an activation token offline with the kiosk's public key.
+    Verify {
+        /// The token text (as carried by the QR code).
+        #[arg(value_name = "TOKEN")]
+        token: String,
+        /// The kiosk's Ed25519 public key, 64 hex digits.
+        #[arg(long, value_name = "HEX")]
+        public_key: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain; names the first changed, removed or reordered row.
+    Verify {
+        /// The kiosk database.
+        #[arg(long, value_name = "PATH")]
+        db: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    app::init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Demo { out } => {
+            app::demo::run_blocking(cli.config.as_deref(), &out).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Face { command: FaceCommand::Verify { reference, probe, json } } => {
+            app::face_verify(cli.config.as_deref(), &reference, &probe, json).map(|same| {
+                if same {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            })
+        }
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            app::config_check(&file).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Token { command: TokenCommand::Verify { token, public_key } } => {
+            app::token_verify(&token, &public_key).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify { db } } => {
+            app::audit_verify(&db).map(|_| ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kiosk: {error}");
+            error.exit_code()
+        }
+    }
+}

@@ -16,13 +16,10 @@ const TEXTS: &[(&str, &str, &str)] = &[(
 
 /// The consent text of `version` in `language`, or `None` when this build has no such version.
 pub fn consent_text(version: &str, language: ConsentLanguage) -> Option<&'static str> {
-    TEXTS
-        .iter()
-        .find(|(v, _, _)| *v == version)
-        .map(|(_, ru, en)| match language {
-            ConsentLanguage::Ru => *ru,
-            ConsentLanguage::En => *en,
-        })
+    TEXTS.iter().find(|(v, _, _)| *v == version).map(|(_, ru, en)| match language {
+        ConsentLanguage::Ru => *ru,
+        ConsentLanguage::En => *en,
+    })
 }
 
 /// Versions this build can show.

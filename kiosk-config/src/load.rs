@@ -19,10 +19,8 @@ pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     match path {
         None => load_str(None),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                file: path.to_path_buf(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { file: path.to_path_buf(), source })?;
             load_str(Some((path, &text)))
         }
     }
@@ -33,10 +31,7 @@ pub fn load_str(site: Option<(&Path, &str)>) -> Result<Config, ConfigError> {
     let default_file = PathBuf::from(DEFAULT_FILE_NAME);
     let mut merged = parse(&default_file, DEFAULT_TOML)?;
     let mut overridden = BTreeSet::new();
-    let source = Sources {
-        default_file: &default_file,
-        site: site.map(|(p, t)| (p, t)),
-    };
+    let source = Sources { default_file: &default_file, site: site.map(|(p, t)| (p, t)) };
     if let Some((path, text)) = site {
         let user = parse(path, text)?;
         merge(&mut merged, user, "", &mut overridden, path, text)?;
@@ -55,32 +50,20 @@ struct Sources<'a> {
 impl Sources<'_> {
     fn file_and_line(&self, key: &str, overridden: &BTreeSet<String>) -> (PathBuf, Option<usize>) {
         match self.site {
-            Some((path, text)) if overridden.contains(key) => {
-                (path.to_path_buf(), line_of_key(text, key))
-            }
-            _ => (
-                self.default_file.to_path_buf(),
-                line_of_key(DEFAULT_TOML, key),
-            ),
+            Some((path, text)) if overridden.contains(key) => (path.to_path_buf(), line_of_key(text, key)),
+            _ => (self.default_file.to_path_buf(), line_of_key(DEFAULT_TOML, key)),
         }
     }
 
     fn locate(&self, issue: crate::validate::Issue, overridden: &BTreeSet<String>) -> ConfigError {
         let (file, line) = self.file_and_line(&issue.key, overridden);
         match issue.kind {
-            crate::validate::IssueKind::OutOfRange { value, expected } => ConfigError::OutOfRange {
-                file,
-                line,
-                key: issue.key,
-                value,
-                expected,
-            },
-            crate::validate::IssueKind::Invalid(message) => ConfigError::Invalid {
-                file,
-                line,
-                key: issue.key,
-                message,
-            },
+            crate::validate::IssueKind::OutOfRange { value, expected } => {
+                ConfigError::OutOfRange { file, line, key: issue.key, value, expected }
+            }
+            crate::validate::IssueKind::Invalid(message) => {
+                ConfigError::Invalid { file, line, key: issue.key, message }
+            }
         }
     }
 }
@@ -103,11 +86,7 @@ fn merge(
     text: &str,
 ) -> Result<(), ConfigError> {
     for (key, value) in user {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         let Some(slot) = base.get_mut(&key) else {
             let mut known: Vec<&str> = base.keys().map(String::as_str).collect();
             known.sort_unstable();
@@ -163,23 +142,15 @@ fn deserialize(
     overridden: &BTreeSet<String>,
     sources: &Sources<'_>,
 ) -> Result<Config, ConfigError> {
-    serde_path_to_error::deserialize(merged).map_err(
-        |e: serde_path_to_error::Error<toml::de::Error>| {
-            let key = e.path().to_string();
-            let (file, line) = sources.file_and_line(&key, overridden);
-            ConfigError::Invalid {
-                file,
-                line,
-                key,
-                message: e.inner().message().to_string(),
-            }
-        },
-    )
+    serde_path_to_error::deserialize(merged).map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+        let key = e.path().to_string();
+        let (file, line) = sources.file_and_line(&key, overridden);
+        ConfigError::Invalid { file, line, key, message: e.inner().message().to_string() }
+    })
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
-    text.get(..offset)
-        .map_or(1, |head| head.matches('\n').count() + 1)
+    text.get(..offset).map_or(1, |head| head.matches('\n').count() + 1)
 }
 
 /// The line of `section.key = ...` in a TOML text, found by its `[section]` header.
@@ -232,14 +203,8 @@ mod tests {
     fn unknown_key_names_file_line_key_and_choices() {
         let err = site("[display]\nwidht = 1280\n").unwrap_err();
         let text = err.to_string();
-        assert!(
-            matches!(err, ConfigError::UnknownKey { line: Some(2), .. }),
-            "{text}"
-        );
-        assert!(
-            text.contains("site.toml:2") && text.contains("display.widht"),
-            "{text}"
-        );
+        assert!(matches!(err, ConfigError::UnknownKey { line: Some(2), .. }), "{text}");
+        assert!(text.contains("site.toml:2") && text.contains("display.widht"), "{text}");
         assert!(text.contains("width"), "the known keys are listed: {text}");
     }
 
@@ -255,9 +220,7 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, ConfigError::WrongType { .. }), "{text}");
         assert!(
-            text.contains("camera.width")
-                && text.contains("an integer")
-                && text.contains("a string"),
+            text.contains("camera.width") && text.contains("an integer") && text.contains("a string"),
             "{text}"
         );
     }
@@ -265,24 +228,15 @@ mod tests {
     #[test]
     fn integer_is_taken_as_a_fraction_then_range_checked() {
         let err = site("[face]\nmatch_threshold = 1\n").unwrap_err();
-        assert!(
-            matches!(err, ConfigError::OutOfRange { ref value, .. } if value == "1"),
-            "{err}"
-        );
+        assert!(matches!(err, ConfigError::OutOfRange { ref value, .. } if value == "1"), "{err}");
     }
 
     #[test]
     fn out_of_range_names_the_site_file_and_line() {
         let err = site("# comment\n[account]\nper_transaction_limit_rub = 60000\n").unwrap_err();
         let text = err.to_string();
-        assert!(
-            matches!(err, ConfigError::OutOfRange { line: Some(3), .. }),
-            "{text}"
-        );
-        assert!(
-            text.contains("site.toml") && text.contains("account.per_transaction_limit_rub"),
-            "{text}"
-        );
+        assert!(matches!(err, ConfigError::OutOfRange { line: Some(3), .. }), "{text}");
+        assert!(text.contains("site.toml") && text.contains("account.per_transaction_limit_rub"), "{text}");
         assert!(text.contains("50000"), "the hard cap is named: {text}");
     }
 
@@ -291,19 +245,21 @@ mod tests {
         let err = site("[display]\ndriver = \"hdmi\"\n").unwrap_err();
         let text = err.to_string();
         assert_eq!(err.key(), Some("display.driver"), "{text}");
-        assert!(
-            text.contains("site.toml:2") && text.contains("memory"),
-            "{text}"
-        );
+        assert!(text.contains("site.toml:2") && text.contains("memory"), "{text}");
+    }
+
+    #[test]
+    fn unknown_operation_is_named() {
+        let err = site("[account]\nallowed_operations = [\"payment\", \"crypto\"]\n").unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.key(), Some("account.allowed_operations"), "{text}");
+        assert!(text.contains("crypto") && text.contains("site.toml:2"), "{text}");
     }
 
     #[test]
     fn syntax_error_names_the_line() {
         let err = site("[display]\nwidth = = 3\n").unwrap_err();
-        assert!(
-            matches!(err, ConfigError::Syntax { line: Some(2), .. }),
-            "{err}"
-        );
+        assert!(matches!(err, ConfigError::Syntax { line: Some(2), .. }), "{err}");
     }
 
     #[test]

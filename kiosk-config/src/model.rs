@@ -112,6 +112,7 @@ pub struct AccountSection {
     pub daily_limit_rub: u64,
     pub monthly_limit_rub: u64,
     pub balance_limit_rub: u64,
+    pub allowed_operations: Vec<String>,
     pub activation_ttl_minutes: u32,
 }
 
@@ -123,3 +124,7 @@ pub struct ConsentSection {
 
 /// The cap on any single demo-account transaction, in roubles; no configuration raises it.
 pub const HARD_PER_TRANSACTION_LIMIT_RUB: u64 = 50_000;
+
+/// Operation names `account.allowed_operations` may list.
+pub const OPERATIONS: &[&str] =
+    &["top_up", "incoming_transfer", "payment", "outgoing_transfer", "cash_withdrawal"];

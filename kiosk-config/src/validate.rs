@@ -1,6 +1,6 @@
 //! Range and consistency checks on a typed configuration.
 
-use crate::{consent, Config, HARD_PER_TRANSACTION_LIMIT_RUB};
+use crate::{consent, Config, HARD_PER_TRANSACTION_LIMIT_RUB, OPERATIONS};
 
 pub(crate) struct Issue {
     pub key: String,
@@ -12,19 +12,11 @@ pub(crate) enum IssueKind {
     Invalid(String),
 }
 
-fn range<T: PartialOrd + std::fmt::Display>(
-    key: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<(), Issue> {
+fn range<T: PartialOrd + std::fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<(), Issue> {
     if value < min || value > max {
         return Err(Issue {
             key: key.into(),
-            kind: IssueKind::OutOfRange {
-                value: value.to_string(),
-                expected: format!("{min} to {max}"),
-            },
+            kind: IssueKind::OutOfRange { value: value.to_string(), expected: format!("{min} to {max}") },
         });
     }
     Ok(())
@@ -50,12 +42,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
             kind: IssueKind::Invalid("expected 1 to 64 characters".into()),
         });
     }
-    range(
-        "kiosk.walk_away_timeout_s",
-        c.kiosk.walk_away_timeout_s,
-        10,
-        600,
-    )?;
+    range("kiosk.walk_away_timeout_s", c.kiosk.walk_away_timeout_s, 10, 600)?;
     range("display.width", c.display.width, 320, 4096)?;
     range("display.height", c.display.height, 240, 4096)?;
     range("camera.width", c.camera.width, 160, 4096)?;
@@ -64,25 +51,10 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("camera.burst_frames", c.camera.burst_frames, 1, 30)?;
     range("card_reader.baud", c.card_reader.baud, 1200, 921_600)?;
     range("models.intra_threads", c.models.intra_threads, 1, 16)?;
-    range(
-        "face.detection_score_threshold",
-        c.face.detection_score_threshold,
-        0.05,
-        0.99,
-    )?;
-    range(
-        "face.nms_iou_threshold",
-        c.face.nms_iou_threshold,
-        0.05,
-        0.95,
-    )?;
+    range("face.detection_score_threshold", c.face.detection_score_threshold, 0.05, 0.99)?;
+    range("face.nms_iou_threshold", c.face.nms_iou_threshold, 0.05, 0.95)?;
     range("face.match_threshold", c.face.match_threshold, 0.2, 0.95)?;
-    range(
-        "face.duplicate_threshold",
-        c.face.duplicate_threshold,
-        0.2,
-        0.95,
-    )?;
+    range("face.duplicate_threshold", c.face.duplicate_threshold, 0.2, 0.95)?;
     range("face.min_face_width_px", c.face.min_face_width_px, 20, 2000)?;
     let a = &c.account;
     range(
@@ -97,24 +69,18 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
         a.per_transaction_limit_rub,
         "account.per_transaction_limit_rub",
     )?;
-    at_least(
-        "account.monthly_limit_rub",
-        a.monthly_limit_rub,
-        a.daily_limit_rub,
-        "account.daily_limit_rub",
-    )?;
-    range(
-        "account.balance_limit_rub",
-        a.balance_limit_rub,
-        1,
-        10_000_000,
-    )?;
-    range(
-        "account.activation_ttl_minutes",
-        a.activation_ttl_minutes,
-        1,
-        7 * 24 * 60,
-    )?;
+    at_least("account.monthly_limit_rub", a.monthly_limit_rub, a.daily_limit_rub, "account.daily_limit_rub")?;
+    range("account.balance_limit_rub", a.balance_limit_rub, 1, 10_000_000)?;
+    range("account.activation_ttl_minutes", a.activation_ttl_minutes, 1, 7 * 24 * 60)?;
+    if let Some(unknown) = a.allowed_operations.iter().find(|op| !OPERATIONS.contains(&op.as_str())) {
+        return Err(Issue {
+            key: "account.allowed_operations".into(),
+            kind: IssueKind::Invalid(format!(
+                "unknown operation `{unknown}`; expected some of: {}",
+                OPERATIONS.join(", ")
+            )),
+        });
+    }
     if consent::consent_text(&c.consent.version, consent::ConsentLanguage::Ru).is_none() {
         let known: Vec<&str> = consent::known_versions().collect();
         return Err(Issue {

@@ -1,0 +1,144 @@
+//! The imperative shell: wires configuration, devices, models and the store to the pure
+//! `flow`, and implements each subcommand.
+//!
+//! **Architecture invariant:** only this module (and `hal`) opens devices, files and the
+//! database; `flow`, `vision` decisions and `account` rules stay pure.
+
+pub mod demo;
+mod face_cli;
+mod session;
+
+use std::{path::Path, process::ExitCode};
+
+use clap::ValueEnum;
+
+use crate::{account, identity, store, vision};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters (default: warnings, kiosk info).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Everything a subcommand can fail with; each names what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] kiosk_config::ConfigError),
+    #[error(transparent)]
+    Vision(#[from] vision::VisionError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    KeyStore(#[from] store::KeyStoreError),
+    #[error(transparent)]
+    Audit(#[from] store::AuditError),
+    #[error(transparent)]
+    Keys(#[from] account::KeyError),
+    #[error(transparent)]
+    Limits(#[from] account::LimitsError),
+    #[error("activation token rejected: {0}")]
+    Token(#[from] account::TokenError),
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    #[error(transparent)]
+    CardReader(#[from] kiosk_hal::CardReaderError),
+    #[error(transparent)]
+    Camera(#[from] kiosk_hal::CameraError),
+    #[error(transparent)]
+    Display(#[from] kiosk_hal::DisplayError),
+    #[error(transparent)]
+    Input(#[from] kiosk_hal::InputError),
+    #[error(transparent)]
+    Ui(#[from] crate::ui::UiError),
+    #[error("{image}: {detail}")]
+    NoFace { image: String, detail: String },
+    #[error("{what}: {reason}")]
+    Io { what: String, reason: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("demo check failed: {0}")]
+    DemoExpectation(String),
+}
+
+impl AppError {
+    pub fn io(what: impl Into<String>, error: impl std::fmt::Display) -> Self {
+        Self::Io { what: what.into(), reason: error.to_string() }
+    }
+
+    /// 2 for every error, so that scripts tell errors from a negative answer (exit 1).
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(2)
+    }
+}
+
+fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSettings {
+    vision::PipelineSettings {
+        detection_score_threshold: config.face.detection_score_threshold,
+        nms_iou_threshold: config.face.nms_iou_threshold,
+        min_face_width_px: config.face.min_face_width_px,
+        intra_threads: config.models.intra_threads as usize,
+    }
+}
+
+/// `kiosk face verify`.
+pub fn face_verify(
+    config_file: Option<&Path>,
+    reference: &Path,
+    probe: &Path,
+    json: bool,
+) -> Result<bool, AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let mut pipeline = vision::FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
+    face_cli::verify(&mut pipeline, reference, probe, config.face.match_threshold, json)
+}
+
+/// `kiosk config check FILE`.
+pub fn config_check(file: &Path) -> Result<(), AppError> {
+    let config = kiosk_config::load(Some(file))?;
+    println!(
+        "{}: valid (kiosk {}, display {}×{}, card reader {:?})",
+        file.display(),
+        config.kiosk.id,
+        config.display.width,
+        config.display.height,
+        config.card_reader.driver
+    );
+    Ok(())
+}
+
+/// `kiosk token verify`.
+pub fn token_verify(token: &str, public_key_hex: &str) -> Result<(), AppError> {
+    let bytes: [u8; 32] =
+        hex::decode(public_key_hex.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+            AppError::Usage("--public-key must be 64 hex digits (an Ed25519 public key)".into())
+        })?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| AppError::Usage("--public-key is not a valid Ed25519 public key".into()))?;
+    let claims = account::verify_token(&key, token.trim(), time::OffsetDateTime::now_utc())?;
+    println!("{}", serde_json::to_string_pretty(&claims).map_err(|e| AppError::io("token claims", e))?);
+    Ok(())
+}
+
+/// `kiosk audit verify --db PATH`.
+pub fn audit_verify(db: &Path) -> Result<(), AppError> {
+    if !db.is_file() {
+        return Err(AppError::io(db.display().to_string(), "no such database file"));
+    }
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| AppError::io(db.display().to_string(), e))?;
+    let report = store::verify_chain(&conn)?;
+    println!("{}: audit chain intact, {} rows, head {}", db.display(), report.rows, report.head_hash);
+    Ok(())
+}

@@ -1,0 +1,531 @@
+//! One person's session: performs the flow's commands on the devices and services, and feeds
+//! what happened back to `flow::step`.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use embedded_graphics::{prelude::*, primitives::Rectangle};
+use kiosk_hal::{Camera, CardReader, Display, Input, InputEvent};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::AppError;
+use crate::{
+    account::{issue_token, Claims, DemoAccount, KioskIdentity, LimitsPolicy, TokenId},
+    flow::{self, Command, Event, Outcome, StepTimeouts},
+    identity::{self, PassportRead},
+    store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
+    ui::{self, Guidance, Layout, Refusal, Screen, UiOptions},
+    vision::{decode_image, search_gallery, Embedding, FaceOutcome, FacePipeline, MatchDecision},
+};
+
+/// The consent text in force, with its version and hash (stored with every session).
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub version: String,
+    pub text: String,
+    pub sha256: [u8; 32],
+}
+
+/// The kiosk's devices, owned by the session while it runs.
+pub struct Devices<D> {
+    pub reader: Box<dyn CardReader>,
+    pub camera: Box<dyn Camera>,
+    pub display: D,
+    pub input: Box<dyn Input>,
+}
+
+/// What the session decides with and writes to.
+pub struct Services {
+    pub config: kiosk_config::Config,
+    pub pipeline: Arc<Mutex<FacePipeline>>,
+    pub store: Store,
+    pub identity: Arc<KioskIdentity>,
+    pub limits: LimitsPolicy,
+    pub consent: Consent,
+}
+
+/// One line of the session's story: a step, what it gave, how long it took.
+#[derive(Debug, Clone)]
+pub struct StepRecord {
+    pub step: &'static str,
+    pub result: String,
+    pub duration: Duration,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    pub outcome: Option<Outcome>,
+    pub account_id: Option<Uuid>,
+    pub activation_token: Option<String>,
+    pub screens: Vec<&'static str>,
+}
+
+/// Personal and biometric data of the person at the kiosk: memory only, dropped (and zeroed by
+/// the types that hold it) when the session records its outcome or ends.
+#[derive(Default)]
+struct SessionData {
+    passport: Option<PassportRead>,
+    document_face: Option<Embedding>,
+    live_face: Option<Embedding>,
+    issued: Option<IssuedAccount>,
+}
+
+/// Runs `f` on a blocking thread with `value` lent to it, and gives `value` back.
+async fn off_thread<T, R>(
+    mut value: T,
+    f: impl FnOnce(&mut T) -> R + Send + 'static,
+) -> Result<(T, R), AppError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let result = f(&mut value);
+        (value, result)
+    })
+    .await
+    .map_err(|e| AppError::io("device task", e))
+}
+
+pub struct Session<'a, D> {
+    devices: Option<Devices<D>>,
+    services: &'a mut Services,
+    options: UiOptions,
+    layout: Layout,
+    data: SessionData,
+    started_at: OffsetDateTime,
+    id: Uuid,
+    report: SessionReport,
+    on_step: &'a mut dyn FnMut(&StepRecord),
+}
+
+impl<'a, D: Display + 'static> Session<'a, D> {
+    pub fn new(
+        devices: Devices<D>,
+        services: &'a mut Services,
+        on_step: &'a mut dyn FnMut(&StepRecord),
+    ) -> Self {
+        Self {
+            devices: Some(devices),
+            services,
+            options: UiOptions::default(),
+            layout: Layout::default(),
+            data: SessionData::default(),
+            started_at: OffsetDateTime::now_utc(),
+            id: Uuid::now_v7(),
+            report: SessionReport {
+                outcome: None,
+                account_id: None,
+                activation_token: None,
+                screens: Vec::new(),
+            },
+            on_step,
+        }
+    }
+
+    /// Runs the session to its end and gives the devices back.
+    pub async fn run(mut self) -> Result<(SessionReport, Devices<D>), AppError> {
+        let limits = StepTimeouts {
+            person: Duration::from_secs(u64::from(self.services.config.kiosk.walk_away_timeout_s)),
+            device: Duration::from_secs(60),
+            max_face_attempts: 3,
+        };
+        let mut state = flow::State::new(Instant::now());
+        let mut pending: Vec<Event> = Vec::new();
+        self.perform(Command::Show(Screen::Welcome), &mut pending).await?;
+        loop {
+            let event = match pending.pop() {
+                Some(event) => event,
+                None => self.wait_for_person().await?,
+            };
+            if state.phase == flow::Phase::Consent && event == Event::Touched(ui::ButtonId::Accept) {
+                let consent = &self.services.consent;
+                let result = format!(
+                    "accepted, text version {} (sha256 {}…)",
+                    consent.version,
+                    &hex::encode(consent.sha256)[..16]
+                );
+                self.log("consent", result, Instant::now());
+            }
+            let (next, commands) = flow::step(state, event, Instant::now(), &limits);
+            state = next;
+            let mut ended = false;
+            for command in commands {
+                ended |= command == Command::EndSession;
+                self.perform(command, &mut pending).await?;
+            }
+            if ended {
+                break;
+            }
+        }
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        Ok((self.report, devices))
+    }
+
+    fn devices(&mut self) -> Result<&mut Devices<D>, AppError> {
+        self.devices.as_mut().ok_or_else(|| AppError::io("session", "devices lost"))
+    }
+
+    fn log(&mut self, step: &'static str, result: impl Into<String>, started: Instant) {
+        let record = StepRecord { step, result: result.into(), duration: started.elapsed() };
+        tracing::info!(session = %self.id, step, duration_ms = record.duration.as_millis() as u64, "step done");
+        (self.on_step)(&record);
+    }
+
+    async fn wait_for_person(&mut self) -> Result<Event, AppError> {
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let (devices, next) = off_thread(devices, |d| d.input.next_event(Duration::from_millis(200))).await?;
+        self.devices = Some(devices);
+        Ok(match next? {
+            Some(InputEvent::Touch { x, y }) => match self.layout.hit(x, y) {
+                Some(button) => Event::Touched(button),
+                None => Event::Tick,
+            },
+            Some(InputEvent::Key(kiosk_hal::input::Key::Enter)) => match self.layout.buttons.first() {
+                Some((button, _)) => Event::Touched(*button),
+                None => Event::Tick,
+            },
+            Some(InputEvent::Key(kiosk_hal::input::Key::Cancel)) => Event::Touched(ui::ButtonId::Cancel),
+            Some(InputEvent::Key(_)) | None => Event::Tick,
+        })
+    }
+
+    fn show(&mut self, screen: &Screen) -> Result<(), AppError> {
+        let options = self.options;
+        let id = screen_id(screen);
+        let devices = self.devices()?;
+        let layout = ui::render(&mut devices.display, screen, &options)?;
+        devices.display.present(id)?;
+        self.layout = layout;
+        self.report.screens.push(id);
+        Ok(())
+    }
+
+    async fn perform(&mut self, command: Command, pending: &mut Vec<Event>) -> Result<(), AppError> {
+        match command {
+            Command::Show(screen) => self.show(&screen)?,
+            Command::ShowConsent => {
+                let consent = &self.services.consent;
+                let screen = Screen::Consent { version: consent.version.clone(), text: consent.text.clone() };
+                self.show(&screen)?;
+            }
+            Command::ReadDocument => pending.push(self.read_document().await?),
+            Command::CaptureFace => pending.push(self.capture_face().await?),
+            Command::CheckDuplicate => pending.push(self.check_duplicate()?),
+            Command::IssueAccount => pending.push(self.issue_account()?),
+            Command::RecordOutcome(outcome) => self.record(outcome).await?,
+            Command::EndSession => {
+                self.data = SessionData::default();
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_document(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let (devices, read) = off_thread(devices, |d| identity::read_passport(d.reader.as_mut())).await?;
+        self.devices = Some(devices);
+        let passport = match read {
+            Ok(passport) => passport,
+            Err(error) => {
+                let device_fault = is_device_fault(&error);
+                self.log("document", format!("not read: {error}"), started);
+                return Ok(if device_fault {
+                    Event::DeviceFault
+                } else {
+                    Event::DocumentFailed { trusted_but_unreadable: true }
+                });
+            }
+        };
+        self.log(
+            "document",
+            format!(
+                "chip read over the serial line: DG1 + DG2 ({} bytes on the chip, face photo {} bytes, {:?})",
+                passport.bytes_read,
+                passport.face_image.bytes.len(),
+                passport.face_image.format
+            ),
+            started,
+        );
+        let started = Instant::now();
+        let photo = decode_image(&passport.face_image.bytes, "DG2 face photo")?;
+        let pipeline = Arc::clone(&self.services.pipeline);
+        let (_, analysed) = off_thread(photo, move |photo| {
+            pipeline
+                .lock()
+                .map_err(|_| AppError::io("face pipeline", "poisoned lock"))?
+                .analyse(photo)
+                .map_err(AppError::from)
+        })
+        .await?;
+        self.data.passport = Some(passport);
+        match analysed? {
+            FaceOutcome::Face(face) => {
+                self.log(
+                    "document face",
+                    format!("face found in the DG2 photo (score {:.2})", face.detection.score),
+                    started,
+                );
+                self.data.document_face = Some(face.embedding);
+                Ok(Event::DocumentRead)
+            }
+            _ => {
+                self.log("document face", "no usable face in the DG2 photo", started);
+                Ok(Event::DocumentFailed { trusted_but_unreadable: true })
+            }
+        }
+    }
+
+    async fn capture_face(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let burst = self.services.config.camera.burst_frames.max(1) as usize;
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let pipeline = Arc::clone(&self.services.pipeline);
+        // Frames stay on the blocking thread and die there: only their analysis comes back.
+        let (devices, analysed) =
+            off_thread(devices, move |devices| -> Result<(Option<FaceOutcome>, (i32, i32)), AppError> {
+                let mut pipeline =
+                    pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+                let mut best: Option<FaceOutcome> = None;
+                let mut size = (0, 0);
+                for _ in 0..burst {
+                    let frame = devices.camera.capture()?;
+                    size = (
+                        opencv::prelude::MatTraitConst::cols(&frame.image),
+                        opencv::prelude::MatTraitConst::rows(&frame.image),
+                    );
+                    let outcome = pipeline.analyse(&frame.image)?;
+                    best = Some(match (best, outcome) {
+                        (Some(FaceOutcome::Face(a)), FaceOutcome::Face(b)) => {
+                            FaceOutcome::Face(if b.detection.score > a.detection.score { b } else { a })
+                        }
+                        (Some(FaceOutcome::Face(a)), _) => FaceOutcome::Face(a),
+                        (_, other) => other,
+                    });
+                }
+                Ok((best, size))
+            })
+            .await?;
+        self.devices = Some(devices);
+        let (best, frame_size) = match analysed {
+            Ok(result) => result,
+            Err(AppError::Camera(error)) => {
+                self.log("face capture", format!("camera fault: {error}"), started);
+                return Ok(Event::DeviceFault);
+            }
+            Err(other) => return Err(other),
+        };
+        let face = match best {
+            Some(FaceOutcome::Face(face)) => face,
+            Some(FaceOutcome::TooSmall { width_px }) => {
+                self.show(&Screen::FaceCapture { guidance: Some(Guidance::ComeCloser), face_box: None })?;
+                self.log("face capture", format!("face too small ({width_px:.0} px wide)"), started);
+                return Ok(Event::FaceNotFound);
+            }
+            _ => {
+                self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None })?;
+                self.log("face capture", "no face in the camera frames", started);
+                return Ok(Event::FaceNotFound);
+            }
+        };
+        let face_box = self.to_display_box(face.detection.bbox, frame_size)?;
+        let guidance = (face.faces_found > 1).then_some(Guidance::OnePersonOnly);
+        self.show(&Screen::FaceCapture { guidance, face_box: Some(face_box) })?;
+        self.log(
+            "face capture",
+            format!(
+                "best of {burst} frames: face {:.0} px wide, detection score {:.2}",
+                face.detection.width(),
+                face.detection.score
+            ),
+            started,
+        );
+        let started = Instant::now();
+        let document_face =
+            self.data.document_face.as_ref().ok_or_else(|| AppError::io("session", "no document face"))?;
+        let decision =
+            MatchDecision::compare(document_face, &face.embedding, self.services.config.face.match_threshold);
+        self.log(
+            "1:1 match",
+            format!(
+                "cosine {:.3} vs threshold {:.3}: {}",
+                decision.score,
+                decision.threshold,
+                if decision.same_person { "same person" } else { "NOT the document holder" }
+            ),
+            started,
+        );
+        self.data.live_face = Some(face.embedding);
+        Ok(Event::FaceCompared { same_person: decision.same_person })
+    }
+
+    /// Maps a face box from camera pixels to display pixels (the preview fills the screen).
+    fn to_display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
+        let size = self.devices()?.display.size();
+        let sx = size.width as f32 / frame.0.max(1) as f32;
+        let sy = size.height as f32 / frame.1.max(1) as f32;
+        Ok(Rectangle::new(
+            Point::new((bbox[0] * sx) as i32, (bbox[1] * sy) as i32),
+            Size::new((bbox[2] * sx).max(1.0) as u32, (bbox[3] * sy).max(1.0) as u32),
+        ))
+    }
+
+    fn check_duplicate(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let live = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
+        let gallery: Vec<Embedding> = self
+            .services
+            .store
+            .face_templates()?
+            .into_iter()
+            .filter_map(|(_, values)| Embedding::from_values(values))
+            .collect();
+        let hit = search_gallery(live, &gallery);
+        let threshold = self.services.config.face.duplicate_threshold;
+        let duplicate = hit.is_some_and(|h| h.score >= threshold);
+        let best = hit.map_or("none".to_string(), |h| format!("{:.3}", h.score));
+        self.log(
+            "1:N search",
+            format!(
+                "{} enrolled template(s), best cosine {best}: {}",
+                gallery.len(),
+                if duplicate { "ALREADY ENROLLED" } else { "new person" }
+            ),
+            started,
+        );
+        Ok(Event::DuplicateChecked { already_enrolled: duplicate })
+    }
+
+    fn issue_account(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let now = OffsetDateTime::now_utc();
+        let account = DemoAccount::issue(self.services.limits.clone(), now);
+        let ttl = Duration::from_secs(u64::from(self.services.config.account.activation_ttl_minutes) * 60);
+        let ttl = time::Duration::try_from(ttl).map_err(|e| AppError::io("activation ttl", e))?;
+        let claims = Claims::for_account(&account, &self.services.config.kiosk.id, now, ttl);
+        let token = issue_token(self.services.identity.signing_key(), &claims);
+        let token_id: TokenId = claims.token_id;
+        let limits = &self.services.limits;
+        let expires = claims.expires_at.to_offset(crate::account::MOSCOW_OFFSET);
+        let screen = Screen::AccountIssued {
+            account_reference: account.id.simple().to_string()[24..].to_uppercase(),
+            per_transaction_limit_rub: limits.per_transaction_limit().0 / 100,
+            daily_limit_rub: limits.daily_limit().0 / 100,
+            monthly_limit_rub: limits.monthly_limit().0 / 100,
+            activation_token: token.clone(),
+            expires_at: format!("{:02}:{:02}", expires.hour(), expires.minute()),
+        };
+        self.log(
+            "account",
+            format!(
+                "demo account {} issued: ≤ {} per transaction, ≤ {} a day, ≤ {} a month; activation token {} chars, Ed25519-signed",
+                account.id,
+                limits.per_transaction_limit(),
+                limits.daily_limit(),
+                limits.monthly_limit(),
+                token.len()
+            ),
+            started,
+        );
+        self.report.account_id = Some(account.id);
+        self.report.activation_token = Some(token);
+        self.data.issued = Some(IssuedAccount { account, token_id });
+        Ok(Event::AccountIssued { screen })
+    }
+
+    async fn record(&mut self, outcome: Outcome) -> Result<(), AppError> {
+        let started = Instant::now();
+        let consent = &self.services.consent;
+        let data = std::mem::take(&mut self.data);
+        let issued = matches!(outcome, Outcome::AccountIssued);
+        let record = OnboardingRecord {
+            id: self.id,
+            started_at: self.started_at,
+            finished_at: OffsetDateTime::now_utc(),
+            consent_version: consent.version.clone(),
+            consent_sha256: consent.sha256,
+            outcome: match outcome {
+                Outcome::AccountIssued => store::Outcome::AccountIssued,
+                Outcome::Refused(reason) => store::Outcome::Refused(refusal_code(reason).into()),
+            },
+            personal: if issued { data.passport.as_ref().map(personal_data) } else { None },
+            account: if issued { data.issued.clone() } else { None },
+            face_template: if issued { data.live_face.as_ref().map(|e| e.as_slice().to_vec()) } else { None },
+        };
+        self.services.store.record_onboarding(&record)?;
+        self.report.outcome = Some(outcome);
+        self.log(
+            "record",
+            match outcome {
+                Outcome::AccountIssued => "onboarding stored in one transaction: sealed personal data and template, account, outbox, audit".to_string(),
+                Outcome::Refused(reason) => format!("refusal stored ({}), no account, no personal data kept", refusal_code(reason)),
+            },
+            started,
+        );
+        Ok(())
+    }
+}
+
+/// A reader that stopped answering puts the kiosk out of service; a document problem does not.
+fn is_device_fault(error: &identity::IdentityError) -> bool {
+    use kiosk_hal::CardReaderError as E;
+    match error {
+        identity::IdentityError::Reader(reader) => match reader {
+            E::Device { kind, .. } => !matches!(
+                kind,
+                kiosk_hal::card_reader::DeviceErrorKind::NoCard
+                    | kiosk_hal::card_reader::DeviceErrorKind::NoDocument
+                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessNoCard
+                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessCommunication
+                    | kiosk_hal::card_reader::DeviceErrorKind::ChipCommunication
+            ),
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
+fn personal_data(passport: &PassportRead) -> PersonalData {
+    let mrz = &passport.mrz;
+    PersonalData {
+        surname: mrz.surname.clone(),
+        given_names: mrz.given_names.clone(),
+        document_number: mrz.document_number.clone(),
+        nationality: mrz.nationality.clone(),
+        birth_date: mrz.birth_date.to_string(),
+        expiry_date: mrz.expiry_date.to_string(),
+    }
+}
+
+/// Stable, non-personal reason codes for storage and sync.
+pub fn refusal_code(reason: Refusal) -> &'static str {
+    match reason {
+        Refusal::ConsentDeclined => "consent_declined",
+        Refusal::DocumentUnreadable => "document_unreadable",
+        Refusal::DocumentNotTrusted => "document_not_trusted",
+        Refusal::NoFaceFound => "no_face_found",
+        Refusal::FaceMismatch => "face_mismatch",
+        Refusal::LivenessFailed => "liveness_failed",
+        Refusal::AlreadyEnrolled => "already_enrolled",
+        Refusal::Timeout => "timeout",
+    }
+}
+
+fn screen_id(screen: &Screen) -> &'static str {
+    match screen {
+        Screen::Welcome => "welcome",
+        Screen::Consent { .. } => "consent",
+        Screen::PlaceDocument => "place-document",
+        Screen::ReadingDocument => "reading-document",
+        Screen::FaceCapture { .. } => "face-capture",
+        Screen::Verifying => "verifying",
+        Screen::AccountIssued { .. } => "account-issued",
+        Screen::Refused { .. } => "refused",
+        Screen::OutOfService => "out-of-service",
+    }
+}
