@@ -8,6 +8,8 @@ pub mod demo;
 mod face_cli;
 mod session;
 
+pub use session::{SessionReport, StepRecord};
+
 use std::{path::Path, process::ExitCode};
 
 use clap::ValueEnum;

@@ -364,14 +364,16 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         Ok(Event::FaceCompared { same_person: decision.same_person })
     }
 
-    /// Maps a face box from camera pixels to display pixels (the preview fills the screen).
+    /// Maps a face box from camera pixels into the screen's camera preview area (the frame
+    /// fitted into it, aspect kept, centred).
     fn to_display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
-        let size = self.devices()?.display.size();
-        let sx = size.width as f32 / frame.0.max(1) as f32;
-        let sy = size.height as f32 / frame.1.max(1) as f32;
+        let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
+        let scale = (area.size.width as f32 / frame.0.max(1) as f32).min(area.size.height as f32 / frame.1.max(1) as f32);
+        let offset_x = area.top_left.x as f32 + (area.size.width as f32 - frame.0 as f32 * scale) / 2.0;
+        let offset_y = area.top_left.y as f32 + (area.size.height as f32 - frame.1 as f32 * scale) / 2.0;
         Ok(Rectangle::new(
-            Point::new((bbox[0] * sx) as i32, (bbox[1] * sy) as i32),
-            Size::new((bbox[2] * sx).max(1.0) as u32, (bbox[3] * sy).max(1.0) as u32),
+            Point::new((offset_x + bbox[0] * scale) as i32, (offset_y + bbox[1] * scale) as i32),
+            Size::new((bbox[2] * scale).max(1.0) as u32, (bbox[3] * scale).max(1.0) as u32),
         ))
     }
 

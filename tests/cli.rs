@@ -1,0 +1,66 @@
+//! The `kiosk` binary as its users call it: help, configuration errors, face verification.
+
+use std::process::Command;
+
+fn kiosk(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kiosk")).args(args).output().expect("run kiosk");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_every_subcommand_with_a_sentence() {
+    let (code, out, _) = kiosk(&["--help"]);
+    assert_eq!(code, 0);
+    for sub in ["demo", "face", "config", "token", "audit"] {
+        assert!(out.contains(sub), "{sub} missing from help:\n{out}");
+    }
+    let (code, out, _) = kiosk(&["face", "verify", "--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("--reference") && out.contains("--probe") && out.contains("Exit code"), "{out}");
+}
+
+#[test]
+fn config_check_names_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("site.toml");
+    std::fs::write(&bad, "[camera]\nwidth = 640\nfps = 30\n").unwrap();
+    let (code, _, err) = kiosk(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("site.toml:3") && err.contains("camera.fps") && err.contains("burst_frames"), "{err}");
+
+    std::fs::write(&bad, "[account]\nper_transaction_limit_rub = 75000\n").unwrap();
+    let (code, _, err) = kiosk(&["config", "check", bad.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("account.per_transaction_limit_rub") && err.contains("50000"), "{err}");
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[display]\nwidth = 1280\nheight = 800\n").unwrap();
+    let (code, out, err) = kiosk(&["config", "check", good.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid"));
+}
+
+#[test]
+fn face_verify_tells_same_person_different_people_and_errors_apart() {
+    let (code, out, err) = kiosk(&["face", "verify", "--reference", "models/faces/obama.jpg", "--probe", "models/faces/obama2.jpg"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("SAME PERSON"), "{out}");
+
+    let (code, out, _) =
+        kiosk(&["face", "verify", "--json", "--reference", "models/faces/obama.jpg", "--probe", "models/faces/biden.jpg"]);
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["match"]["same_person"], false);
+    assert!(report["match"]["score"].as_f64().unwrap() < report["match"]["threshold"].as_f64().unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.jpg");
+    std::fs::write(&junk, b"not an image").unwrap();
+    let (code, _, err) = kiosk(&["face", "verify", "--reference", junk.to_str().unwrap(), "--probe", "models/faces/obama.jpg"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("junk.jpg") && err.contains("could not be decoded"), "{err}");
+}

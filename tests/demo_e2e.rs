@@ -1,0 +1,85 @@
+//! End to end: both demo people through the real serial line on a pseudo-terminal, the real
+//! models through onnxruntime, the screens and the SQLite store.
+
+use std::path::Path;
+
+use kiosk::{
+    app::demo,
+    flow::Outcome,
+    ui::Refusal,
+};
+
+fn run_demo(out: &Path) -> (Vec<kiosk::app::SessionReport>, String) {
+    let config = kiosk_config::load(None).expect("default configuration");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut printed = String::new();
+    let reports = runtime
+        .block_on(demo::run(config, out, &mut |line| {
+            printed.push_str(line);
+            printed.push('\n');
+        }))
+        .unwrap_or_else(|e| panic!("demo failed: {e}\n{printed}"));
+    (reports, printed)
+}
+
+#[test]
+fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let (reports, printed) = run_demo(&out);
+
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0].outcome, Some(Outcome::AccountIssued), "{printed}");
+    assert!(reports[0].account_id.is_some());
+    assert_eq!(reports[1].outcome, Some(Outcome::Refused(Refusal::FaceMismatch)), "{printed}");
+    assert!(reports[1].account_id.is_none() && reports[1].activation_token.is_none());
+
+    // Every step is printed with its duration.
+    for step in ["consent", "document", "face capture", "1:1 match", "1:N search", "account", "record"] {
+        assert!(printed.contains(step), "step {step} missing from:\n{printed}");
+    }
+    assert!(printed.contains("ms]"));
+
+    // The database holds exactly one account, two onboardings, and a template only for the holder.
+    let db = rusqlite::Connection::open(out.join("kiosk.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM accounts"), 1);
+    assert_eq!(count("SELECT count(*) FROM onboardings"), 2);
+    assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
+    assert_eq!(count("SELECT count(*) FROM outbox"), 1);
+    let refused: String = db
+        .query_row("SELECT outcome FROM onboardings WHERE document_sealed IS NULL", [], |row| row.get(0))
+        .unwrap();
+    assert!(refused.contains("refused") || refused.contains("face_mismatch"), "{refused}");
+    drop(db);
+
+    // Every screen was written as PNG, in order, for both people.
+    let screens = |person: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out.join("screens").join(person))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let holder = screens("person-1");
+    assert!(holder.iter().any(|n| n.ends_with("account-issued.png")), "{holder:?}");
+    let impostor = screens("person-2");
+    assert!(impostor.iter().any(|n| n.ends_with("refused.png")), "{impostor:?}");
+    assert!(!impostor.iter().any(|n| n.ends_with("account-issued.png")));
+
+    // The activation token shown verifies offline with the kiosk's public key.
+    let identity = kiosk::account::KioskIdentity::load(&out.join("keys/kiosk-ed25519.key")).unwrap();
+    let token = reports[0].activation_token.as_deref().unwrap();
+    let claims = kiosk::account::verify_token(&identity.verifying_key(), token, time::OffsetDateTime::now_utc()).unwrap();
+    assert_eq!(Some(claims.account_id), reports[0].account_id);
+
+    // No personal data in clear on disk: names and document numbers of both people.
+    let mut raw = std::fs::read(out.join("kiosk.db")).unwrap();
+    if let Ok(wal) = std::fs::read(out.join("kiosk.db-wal")) {
+        raw.extend(wal);
+    }
+    for secret in ["PETROV", "SIDOROV", "IVAN", "7100012345", "7100054321", "P<RUS"] {
+        assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} found in clear in the database");
+    }
+}
