@@ -67,6 +67,15 @@ enum FaceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Passive liveness of the face in a picture: a live person, or a photo / screen attack.
+    /// Exit code 0: live, 1: attack, 2: an error (unreadable image, no face).
+    Liveness {
+        #[arg(value_name = "IMAGE")]
+        image: PathBuf,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -111,6 +120,15 @@ fn main() -> ExitCode {
         Command::Face { command: FaceCommand::Verify { reference, probe, json } } => {
             app::face_verify(cli.config.as_deref(), &reference, &probe, json).map(|same| {
                 if same {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
+            })
+        }
+        Command::Face { command: FaceCommand::Liveness { image, json } } => {
+            app::face_liveness(cli.config.as_deref(), &image, json).map(|live| {
+                if live {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::from(1)

@@ -30,7 +30,10 @@ fn config_check_names_file_line_and_key() {
     std::fs::write(&bad, "[camera]\nwidth = 640\nfps = 30\n").unwrap();
     let (code, _, err) = kiosk(&["config", "check", bad.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("site.toml:3") && err.contains("camera.fps") && err.contains("burst_frames"), "{err}");
+    assert!(
+        err.contains("site.toml:3") && err.contains("camera.fps") && err.contains("burst_frames"),
+        "{err}"
+    );
 
     std::fs::write(&bad, "[account]\nper_transaction_limit_rub = 75000\n").unwrap();
     let (code, _, err) = kiosk(&["config", "check", bad.to_str().unwrap()]);
@@ -46,12 +49,26 @@ fn config_check_names_file_line_and_key() {
 
 #[test]
 fn face_verify_tells_same_person_different_people_and_errors_apart() {
-    let (code, out, err) = kiosk(&["face", "verify", "--reference", "models/faces/obama.jpg", "--probe", "models/faces/obama2.jpg"]);
+    let (code, out, err) = kiosk(&[
+        "face",
+        "verify",
+        "--reference",
+        "models/faces/obama.jpg",
+        "--probe",
+        "models/faces/obama2.jpg",
+    ]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("SAME PERSON"), "{out}");
 
-    let (code, out, _) =
-        kiosk(&["face", "verify", "--json", "--reference", "models/faces/obama.jpg", "--probe", "models/faces/biden.jpg"]);
+    let (code, out, _) = kiosk(&[
+        "face",
+        "verify",
+        "--json",
+        "--reference",
+        "models/faces/obama.jpg",
+        "--probe",
+        "models/faces/biden.jpg",
+    ]);
     assert_eq!(code, 1, "{out}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["match"]["same_person"], false);
@@ -60,7 +77,14 @@ fn face_verify_tells_same_person_different_people_and_errors_apart() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.jpg");
     std::fs::write(&junk, b"not an image").unwrap();
-    let (code, _, err) = kiosk(&["face", "verify", "--reference", junk.to_str().unwrap(), "--probe", "models/faces/obama.jpg"]);
+    let (code, _, err) = kiosk(&[
+        "face",
+        "verify",
+        "--reference",
+        junk.to_str().unwrap(),
+        "--probe",
+        "models/faces/obama.jpg",
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("junk.jpg") && err.contains("could not be decoded"), "{err}");
 }

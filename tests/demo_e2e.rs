@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use kiosk::{
-    app::demo,
-    flow::Outcome,
-    ui::Refusal,
-};
+use kiosk::{app::demo, flow::Outcome, ui::Refusal};
 
 fn run_demo(out: &Path) -> (Vec<kiosk::app::SessionReport>, String) {
     let config = kiosk_config::load(None).expect("default configuration");
@@ -71,7 +67,9 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     // The activation token shown verifies offline with the kiosk's public key.
     let identity = kiosk::account::KioskIdentity::load(&out.join("keys/kiosk-ed25519.key")).unwrap();
     let token = reports[0].activation_token.as_deref().unwrap();
-    let claims = kiosk::account::verify_token(&identity.verifying_key(), token, time::OffsetDateTime::now_utc()).unwrap();
+    let claims =
+        kiosk::account::verify_token(&identity.verifying_key(), token, time::OffsetDateTime::now_utc())
+            .unwrap();
     assert_eq!(Some(claims.account_id), reports[0].account_id);
 
     // No personal data in clear on disk: names and document numbers of both people.
@@ -80,6 +78,9 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
         raw.extend(wal);
     }
     for secret in ["PETROV", "SIDOROV", "IVAN", "7100012345", "7100054321", "P<RUS"] {
-        assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} found in clear in the database");
+        assert!(
+            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{secret} found in clear in the database"
+        );
     }
 }

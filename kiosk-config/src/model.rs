@@ -101,8 +101,23 @@ pub struct FaceSection {
     pub detection_score_threshold: f32,
     pub nms_iou_threshold: f32,
     pub match_threshold: f32,
-    pub min_face_width_px: u32,
     pub duplicate_threshold: f32,
+    pub liveness_threshold: f32,
+    pub quality: QualitySection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QualitySection {
+    pub min_inter_eye_px: f32,
+    pub max_face_width_ratio: f32,
+    pub max_yaw_deg: f32,
+    pub max_pitch_deg: f32,
+    pub max_roll_deg: f32,
+    pub min_sharpness: f32,
+    pub min_brightness: f32,
+    pub max_brightness: f32,
+    pub min_uniformity: f32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -55,7 +55,17 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("face.nms_iou_threshold", c.face.nms_iou_threshold, 0.05, 0.95)?;
     range("face.match_threshold", c.face.match_threshold, 0.2, 0.95)?;
     range("face.duplicate_threshold", c.face.duplicate_threshold, 0.2, 0.95)?;
-    range("face.min_face_width_px", c.face.min_face_width_px, 20, 2000)?;
+    range("face.liveness_threshold", c.face.liveness_threshold, 0.3, 0.99)?;
+    let q = &c.face.quality;
+    range("face.quality.min_inter_eye_px", q.min_inter_eye_px, 10.0, 500.0)?;
+    range("face.quality.max_face_width_ratio", q.max_face_width_ratio, 0.2, 1.0)?;
+    range("face.quality.max_yaw_deg", q.max_yaw_deg, 5.0, 60.0)?;
+    range("face.quality.max_pitch_deg", q.max_pitch_deg, 5.0, 60.0)?;
+    range("face.quality.max_roll_deg", q.max_roll_deg, 5.0, 60.0)?;
+    range("face.quality.min_sharpness", q.min_sharpness, 0.0, 10_000.0)?;
+    range("face.quality.min_brightness", q.min_brightness, 0.0, 254.0)?;
+    range("face.quality.max_brightness", q.max_brightness, q.min_brightness, 255.0)?;
+    range("face.quality.min_uniformity", q.min_uniformity, 0.0, 1.0)?;
     let a = &c.account;
     range(
         "account.per_transaction_limit_rub",

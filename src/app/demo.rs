@@ -145,13 +145,15 @@ pub async fn run(
     let t = Instant::now();
     let pipeline = FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
     print(&format!(
-        "  set-up     models verified against MANIFEST.toml (sha256) and loaded: YuNet, SFace  [{} ms]",
+        "  set-up     models verified against MANIFEST.toml (sha256) and loaded: YuNet, SFace, MiniFASNet ×2  [{} ms]",
         t.elapsed().as_millis()
     ));
 
     let consent = consent_of(&config)?;
     let limits = limits_of(&config)?;
+    let gallery = super::session::load_gallery(&store)?;
     let mut services = Services {
+        gallery,
         pipeline: Arc::new(Mutex::new(pipeline)),
         store,
         identity: Arc::clone(&identity),
@@ -240,11 +242,16 @@ async fn run_person(
         services.config.card_reader.baud
     ));
 
-    let frames = person
-        .live_photos
-        .iter()
-        .map(|p| camera_frame(p, services.config.camera.width, services.config.camera.height))
-        .collect::<Result<Vec<_>, _>>()?;
+    let frames = {
+        let mut pipeline =
+            services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+        let (w, h) = (services.config.camera.width, services.config.camera.height);
+        person
+            .live_photos
+            .iter()
+            .map(|p| camera_frame(&mut pipeline, p, w, h))
+            .collect::<Result<Vec<_>, _>>()?
+    };
     let camera = ReplayCamera::from_frames(frames)?;
     std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
     let display = MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir);
@@ -320,21 +327,36 @@ fn personalise_photo(pipeline: &mut FacePipeline, path: &Path) -> Result<Vec<u8>
     Ok(jpeg.to_vec())
 }
 
-/// A camera frame of the person: the photo fitted into the camera's resolution on a grey
-/// background, as a person standing at the kiosk appears.
-fn camera_frame(path: &Path, width: u32, height: u32) -> Result<Mat, AppError> {
+/// A camera frame of the person as the kiosk camera sees someone standing at arm's length:
+/// the photo scaled so the face spans about 30 % of the frame width, face centred a little
+/// above the middle, on a grey background where the photo ends.
+fn camera_frame(pipeline: &mut FacePipeline, path: &Path, width: u32, height: u32) -> Result<Mat, AppError> {
     let photo = read_image(path)?;
+    let faces = pipeline.detector().detect(&photo)?;
+    let face = faces.iter().max_by(|a, b| a.width().total_cmp(&b.width())).ok_or_else(|| {
+        AppError::NoFace { image: path.display().to_string(), detail: "no face for the camera to see".into() }
+    })?;
     let (w, h) = (width as i32, height as i32);
-    let scale = (f64::from(w) / f64::from(photo.cols())).min(f64::from(h) / f64::from(photo.rows()));
-    let mut fitted = Mat::default();
-    imgproc::resize(&photo, &mut fitted, Size::new(0, 0), scale, scale, imgproc::INTER_AREA)
+    let scale = f64::from(0.3 * width as f32 / face.width());
+    let mut scaled = Mat::default();
+    imgproc::resize(&photo, &mut scaled, Size::new(0, 0), scale, scale, imgproc::INTER_AREA)
         .map_err(crate::vision::VisionError::from)?;
+    // Where the scaled photo's top-left lands so that the face centre sits at (w/2, 0.45 h).
+    let face_cx = f64::from(face.bbox[0] + face.bbox[2] / 2.0) * scale;
+    let face_cy = f64::from(face.bbox[1] + face.bbox[3] / 2.0) * scale;
+    let (dx, dy) = ((f64::from(w) / 2.0 - face_cx) as i32, (f64::from(h) * 0.45 - face_cy) as i32);
     let mut frame = Mat::new_rows_cols_with_default(h, w, CV_8UC3, Scalar::all(96.0))
         .map_err(crate::vision::VisionError::from)?;
-    let (fw, fh) = (fitted.cols().min(w), fitted.rows().min(h));
-    let roi = Rect::new((w - fw) / 2, (h - fh) / 2, fw, fh);
-    let mut target = Mat::roi_mut(&mut frame, roi).map_err(crate::vision::VisionError::from)?;
-    fitted.copy_to(&mut target).map_err(crate::vision::VisionError::from)?;
+    // The overlap of the placed photo with the frame, in both coordinate systems.
+    let (x0, y0) = (dx.max(0), dy.max(0));
+    let (x1, y1) = ((dx + scaled.cols()).min(w), (dy + scaled.rows()).min(h));
+    if x1 > x0 && y1 > y0 {
+        let source = Mat::roi(&scaled, Rect::new(x0 - dx, y0 - dy, x1 - x0, y1 - y0))
+            .map_err(crate::vision::VisionError::from)?;
+        let mut target = Mat::roi_mut(&mut frame, Rect::new(x0, y0, x1 - x0, y1 - y0))
+            .map_err(crate::vision::VisionError::from)?;
+        source.copy_to(&mut target).map_err(crate::vision::VisionError::from)?;
+    }
     Ok(frame)
 }
 

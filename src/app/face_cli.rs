@@ -1,25 +1,69 @@
-//! `kiosk face verify`: compare two pictures the way the kiosk compares a person with a document.
+//! `kiosk face verify` and `kiosk face liveness`: the kiosk's face checks on picture files,
+//! for technicians.
 
 use std::path::Path;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::AppError;
-use crate::vision::{read_image, FaceOutcome, FacePipeline, MatchDecision};
+use crate::vision::{read_image, FaceAnalysis, FaceOutcome, FacePipeline, MatchDecision};
 
-/// What the technician sees for one image.
-fn describe(outcome: &FaceOutcome) -> serde_json::Value {
-    match outcome {
-        FaceOutcome::NoFace => json!({ "face": null }),
-        FaceOutcome::TooSmall { width_px } => json!({ "face": null, "too_small_width_px": width_px }),
-        FaceOutcome::Face(face) => json!({
-            "faces_found": face.faces_found,
-            "detection_score": face.detection.score,
-            "box": face.detection.bbox,
+fn analyse(pipeline: &mut FacePipeline, path: &Path) -> Result<Box<FaceAnalysis>, AppError> {
+    let image = read_image(path)?;
+    match pipeline.analyse(&image)? {
+        FaceOutcome::Face(face) => Ok(face),
+        FaceOutcome::NoFace => Err(AppError::NoFace {
+            image: path.display().to_string(),
+            detail: "no face found; use a picture where one face is clearly visible".into(),
         }),
     }
 }
 
+fn report(face: &FaceAnalysis) -> Value {
+    let gates: Vec<Value> = face
+        .quality
+        .gates
+        .iter()
+        .map(|g| json!({ "gate": format!("{:?}", g.gate), "value": g.value, "passed": g.passed }))
+        .collect();
+    json!({
+        "faces_found": face.faces_found,
+        "detection_score": face.detection.score,
+        "box": face.detection.bbox,
+        "quality": { "passed": face.quality.passed(), "gates": gates,
+                     "pose_deg": { "yaw": face.quality.pose.yaw, "pitch": face.quality.pose.pitch, "roll": face.quality.pose.roll } },
+        "liveness": { "live": face.liveness.live, "real_probability": face.liveness.real_probability,
+                      "threshold": face.liveness.threshold },
+    })
+}
+
+fn print_face(label: &str, face: &FaceAnalysis) {
+    let q = &face.quality;
+    println!(
+        "{label:<10} faces found {}, detection {:.3}, face {:.0}×{:.0} px",
+        face.faces_found, face.detection.score, face.detection.bbox[2], face.detection.bbox[3]
+    );
+    let failed: Vec<String> =
+        q.gates.iter().filter(|g| !g.passed).map(|g| format!("{:?} ({:.2})", g.gate, g.value)).collect();
+    println!(
+        "{:<10} quality {} (yaw {:+.0}°, pitch {:+.0}°, roll {:+.0}°){}",
+        "",
+        if q.passed() { "passed" } else { "FAILED" },
+        q.pose.yaw,
+        q.pose.pitch,
+        q.pose.roll,
+        if failed.is_empty() { String::new() } else { format!(": {}", failed.join(", ")) }
+    );
+    println!(
+        "{:<10} liveness {} (live probability {:.2}, threshold {:.2})",
+        "",
+        if face.liveness.live { "LIVE" } else { "ATTACK" },
+        face.liveness.real_probability,
+        face.liveness.threshold
+    );
+}
+
+/// Exit status: `Ok(true)` same person.
 pub fn verify(
     pipeline: &mut FacePipeline,
     reference: &Path,
@@ -27,38 +71,19 @@ pub fn verify(
     threshold: f32,
     as_json: bool,
 ) -> Result<bool, AppError> {
-    let mut analyse = |path: &Path| -> Result<_, AppError> {
-        let image = read_image(path)?;
-        let outcome = pipeline.analyse(&image)?;
-        let summary = describe(&outcome);
-        match outcome {
-            FaceOutcome::Face(face) => Ok((face, summary)),
-            FaceOutcome::NoFace => {
-                Err(AppError::NoFace { image: path.display().to_string(), detail: "no face found".into() })
-            }
-            FaceOutcome::TooSmall { width_px } => Err(AppError::NoFace {
-                image: path.display().to_string(),
-                detail: format!("the face is only {width_px:.0} px wide; use a closer picture"),
-            }),
-        }
-    };
-    let (reference_face, reference_summary) = analyse(reference)?;
-    let (probe_face, probe_summary) = analyse(probe)?;
+    let reference_face = analyse(pipeline, reference)?;
+    let probe_face = analyse(pipeline, probe)?;
     let decision = MatchDecision::compare(&reference_face.embedding, &probe_face.embedding, threshold);
     if as_json {
-        let report = json!({
-            "reference": reference_summary,
-            "probe": probe_summary,
+        let out = json!({
+            "reference": report(&reference_face),
+            "probe": report(&probe_face),
             "match": { "score": decision.score, "threshold": decision.threshold, "same_person": decision.same_person },
         });
-        println!("{report:#}");
+        println!("{out:#}");
     } else {
-        for (label, face) in [("reference", &reference_face), ("probe", &probe_face)] {
-            println!(
-                "{label:<10} faces found: {}, detection score {:.3}, face {:.0}×{:.0} px",
-                face.faces_found, face.detection.score, face.detection.bbox[2], face.detection.bbox[3]
-            );
-        }
+        print_face("reference", &reference_face);
+        print_face("probe", &probe_face);
         println!(
             "match      cosine {:.3} (threshold {:.3}): {}",
             decision.score,
@@ -67,4 +92,15 @@ pub fn verify(
         );
     }
     Ok(decision.same_person)
+}
+
+/// Exit status: `Ok(true)` live.
+pub fn liveness(pipeline: &mut FacePipeline, image: &Path, as_json: bool) -> Result<bool, AppError> {
+    let face = analyse(pipeline, image)?;
+    if as_json {
+        println!("{:#}", report(&face));
+    } else {
+        print_face("image", &face);
+    }
+    Ok(face.liveness.live)
 }

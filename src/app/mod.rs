@@ -89,8 +89,23 @@ fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSettings 
     vision::PipelineSettings {
         detection_score_threshold: config.face.detection_score_threshold,
         nms_iou_threshold: config.face.nms_iou_threshold,
-        min_face_width_px: config.face.min_face_width_px,
+        liveness_threshold: config.face.liveness_threshold,
+        quality: quality_thresholds(&config.face.quality),
         intra_threads: config.models.intra_threads as usize,
+    }
+}
+
+fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresholds {
+    vision::QualityThresholds {
+        min_inter_eye_px: q.min_inter_eye_px,
+        max_face_width_ratio: q.max_face_width_ratio,
+        max_yaw_deg: q.max_yaw_deg,
+        max_pitch_deg: q.max_pitch_deg,
+        max_roll_deg: q.max_roll_deg,
+        min_sharpness: q.min_sharpness,
+        min_brightness: q.min_brightness,
+        max_brightness: q.max_brightness,
+        min_uniformity: q.min_uniformity,
     }
 }
 
@@ -104,6 +119,13 @@ pub fn face_verify(
     let config = kiosk_config::load(config_file)?;
     let mut pipeline = vision::FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
     face_cli::verify(&mut pipeline, reference, probe, config.face.match_threshold, json)
+}
+
+/// `kiosk face liveness`.
+pub fn face_liveness(config_file: Option<&Path>, image: &Path, json: bool) -> Result<bool, AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let mut pipeline = vision::FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
+    face_cli::liveness(&mut pipeline, image, json)
 }
 
 /// `kiosk config check FILE`.

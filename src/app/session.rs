@@ -18,7 +18,7 @@ use crate::{
     identity::{self, PassportRead},
     store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
     ui::{self, Guidance, Layout, Refusal, Screen, UiOptions},
-    vision::{decode_image, search_gallery, Embedding, FaceOutcome, FacePipeline, MatchDecision},
+    vision::{decode_image, Embedding, FaceOutcome, FacePipeline, Gallery, MatchDecision},
 };
 
 /// The consent text in force, with its version and hash (stored with every session).
@@ -45,6 +45,20 @@ pub struct Services {
     pub identity: Arc<KioskIdentity>,
     pub limits: LimitsPolicy,
     pub consent: Consent,
+    /// Every template enrolled on this kiosk, for the 1:N search; grows with each enrolment.
+    pub gallery: Gallery,
+}
+
+/// Loads every enrolled template from the store into a search gallery (at start-up).
+pub fn load_gallery(store: &Store) -> Result<Gallery, AppError> {
+    let templates = store.face_templates()?;
+    let mut gallery = Gallery::with_capacity(templates.len());
+    for (_, values) in templates {
+        if let Some(template) = Embedding::from_values(values) {
+            gallery.push(&template);
+        }
+    }
+    Ok(gallery)
 }
 
 /// One line of the session's story: a step, what it gave, how long it took.
@@ -71,6 +85,7 @@ struct SessionData {
     passport: Option<PassportRead>,
     document_face: Option<Embedding>,
     live_face: Option<Embedding>,
+    liveness: Option<crate::vision::LivenessVerdict>,
     issued: Option<IssuedAccount>,
 }
 
@@ -287,69 +302,64 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
         let pipeline = Arc::clone(&self.services.pipeline);
         // Frames stay on the blocking thread and die there: only their analysis comes back.
-        let (devices, analysed) =
-            off_thread(devices, move |devices| -> Result<(Option<FaceOutcome>, (i32, i32)), AppError> {
-                let mut pipeline =
-                    pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
-                let mut best: Option<FaceOutcome> = None;
-                let mut size = (0, 0);
-                for _ in 0..burst {
-                    let frame = devices.camera.capture()?;
-                    size = (
-                        opencv::prelude::MatTraitConst::cols(&frame.image),
-                        opencv::prelude::MatTraitConst::rows(&frame.image),
-                    );
-                    let outcome = pipeline.analyse(&frame.image)?;
-                    best = Some(match (best, outcome) {
-                        (Some(FaceOutcome::Face(a)), FaceOutcome::Face(b)) => {
-                            FaceOutcome::Face(if b.detection.score > a.detection.score { b } else { a })
-                        }
-                        (Some(FaceOutcome::Face(a)), _) => FaceOutcome::Face(a),
-                        (_, other) => other,
-                    });
-                }
-                Ok((best, size))
-            })
-            .await?;
+        let (devices, captured) =
+            off_thread(devices, move |devices| best_of_burst(devices.camera.as_mut(), &pipeline, burst))
+                .await?;
         self.devices = Some(devices);
-        let (best, frame_size) = match analysed {
-            Ok(result) => result,
+        let capture = match captured {
+            Ok(capture) => capture,
             Err(AppError::Camera(error)) => {
                 self.log("face capture", format!("camera fault: {error}"), started);
                 return Ok(Event::DeviceFault);
             }
             Err(other) => return Err(other),
         };
-        let face = match best {
-            Some(FaceOutcome::Face(face)) => face,
-            Some(FaceOutcome::TooSmall { width_px }) => {
-                self.show(&Screen::FaceCapture { guidance: Some(Guidance::ComeCloser), face_box: None })?;
-                self.log("face capture", format!("face too small ({width_px:.0} px wide)"), started);
-                return Ok(Event::FaceNotFound);
-            }
-            _ => {
-                self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None })?;
-                self.log("face capture", "no face in the camera frames", started);
-                return Ok(Event::FaceNotFound);
-            }
+        let Some(best) = capture.best else {
+            self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None })?;
+            self.log("face capture", format!("no face in {burst} frames"), started);
+            return Ok(Event::FaceNotFound);
         };
-        let face_box = self.to_display_box(face.detection.bbox, frame_size)?;
-        let guidance = (face.faces_found > 1).then_some(Guidance::OnePersonOnly);
-        self.show(&Screen::FaceCapture { guidance, face_box: Some(face_box) })?;
-        self.log(
-            "face capture",
-            format!(
-                "best of {burst} frames: face {:.0} px wide, detection score {:.2}",
-                face.detection.width(),
-                face.detection.score
-            ),
-            started,
+        let face_box = self.to_display_box(best.detection.bbox, capture.frame_size)?;
+        let advice = best.quality.advice();
+        self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box) })?;
+        let pose = best.quality.pose;
+        let quality = format!(
+            "best of {burst} frames: {}/{} quality gates passed (eyes {:.0} px apart, yaw {:+.0}°, pitch {:+.0}°, roll {:+.0}°, sharpness {:.0})",
+            best.quality.rank().0,
+            best.quality.gates.len(),
+            best.quality.value(crate::vision::quality::Gate::InterEyeDistance).unwrap_or(0.0),
+            pose.yaw,
+            pose.pitch,
+            pose.roll,
+            best.quality.value(crate::vision::quality::Gate::Sharpness).unwrap_or(0.0),
         );
+        if let Some(advice) = advice {
+            self.log("face capture", format!("{quality}; asking the person: {advice:?}"), started);
+            return Ok(Event::FaceNotFound);
+        }
+        self.log("face capture", quality, started);
+        let Some((liveness, embedding)) = best.live else {
+            return Err(AppError::io("face capture", "analysis missing for the best frame"));
+        };
+        self.log(
+            "liveness",
+            format!(
+                "passive (MiniFASNet ×2): live probability {:.2} (threshold {:.2}): {}",
+                liveness.real_probability,
+                liveness.threshold,
+                if liveness.live { "live person" } else { "PRESENTATION ATTACK" }
+            ),
+            Instant::now(),
+        );
+        self.data.liveness = Some(liveness);
+        if !liveness.live {
+            return Ok(Event::LivenessFailed);
+        }
         let started = Instant::now();
         let document_face =
             self.data.document_face.as_ref().ok_or_else(|| AppError::io("session", "no document face"))?;
         let decision =
-            MatchDecision::compare(document_face, &face.embedding, self.services.config.face.match_threshold);
+            MatchDecision::compare(document_face, &embedding, self.services.config.face.match_threshold);
         self.log(
             "1:1 match",
             format!(
@@ -360,7 +370,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             ),
             started,
         );
-        self.data.live_face = Some(face.embedding);
+        self.data.live_face = Some(embedding);
         Ok(Event::FaceCompared { same_person: decision.same_person })
     }
 
@@ -368,7 +378,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     /// fitted into it, aspect kept, centred).
     fn to_display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
         let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
-        let scale = (area.size.width as f32 / frame.0.max(1) as f32).min(area.size.height as f32 / frame.1.max(1) as f32);
+        let scale = (area.size.width as f32 / frame.0.max(1) as f32)
+            .min(area.size.height as f32 / frame.1.max(1) as f32);
         let offset_x = area.top_left.x as f32 + (area.size.width as f32 - frame.0 as f32 * scale) / 2.0;
         let offset_y = area.top_left.y as f32 + (area.size.height as f32 - frame.1 as f32 * scale) / 2.0;
         Ok(Rectangle::new(
@@ -380,14 +391,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     fn check_duplicate(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
         let live = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
-        let gallery: Vec<Embedding> = self
-            .services
-            .store
-            .face_templates()?
-            .into_iter()
-            .filter_map(|(_, values)| Embedding::from_values(values))
-            .collect();
-        let hit = search_gallery(live, &gallery);
+        let gallery = &self.services.gallery;
+        let hit = gallery.search(live);
         let threshold = self.services.config.face.duplicate_threshold;
         let duplicate = hit.is_some_and(|h| h.score >= threshold);
         let best = hit.map_or("none".to_string(), |h| format!("{:.3}", h.score));
@@ -460,6 +465,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             face_template: if issued { data.live_face.as_ref().map(|e| e.as_slice().to_vec()) } else { None },
         };
         self.services.store.record_onboarding(&record)?;
+        if let (true, Some(template)) = (issued, data.live_face.as_ref()) {
+            self.services.gallery.push(template);
+        }
         self.report.outcome = Some(outcome);
         self.log(
             "record",
@@ -470,6 +478,71 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             started,
         );
         Ok(())
+    }
+}
+
+/// What a burst of frames gave: the best face (by quality) with, when it passed every gate,
+/// its liveness verdict and template.
+struct BurstCapture {
+    best: Option<BestFace>,
+    frame_size: (i32, i32),
+}
+
+struct BestFace {
+    detection: crate::vision::Detection,
+    quality: crate::vision::QualityReport,
+    live: Option<(crate::vision::LivenessVerdict, Embedding)>,
+}
+
+/// Captures `burst` frames, keeps the best face by quality, and runs the expensive stages
+/// (liveness, embedding) on that frame only.
+fn best_of_burst(
+    camera: &mut dyn Camera,
+    pipeline: &Mutex<FacePipeline>,
+    burst: usize,
+) -> Result<BurstCapture, AppError> {
+    let mut pipeline = pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+    let mut best: Option<(opencv::core::Mat, crate::vision::FaceCandidate)> = None;
+    let mut frame_size = (0, 0);
+    for _ in 0..burst {
+        let frame = camera.capture()?;
+        frame_size = (
+            opencv::prelude::MatTraitConst::cols(&frame.image),
+            opencv::prelude::MatTraitConst::rows(&frame.image),
+        );
+        if let Some(candidate) = pipeline.candidate(&frame.image)? {
+            let better = best.as_ref().is_none_or(|(_, b)| candidate.quality.rank() > b.quality.rank());
+            if better {
+                best = Some((frame.image, candidate));
+            }
+        }
+    }
+    let Some((image, candidate)) = best else {
+        return Ok(BurstCapture { best: None, frame_size });
+    };
+    let live = if candidate.quality.passed() {
+        let verdict = pipeline.liveness(&image, &candidate.detection)?;
+        Some((verdict, pipeline.embed(&candidate.aligned)?))
+    } else {
+        None
+    };
+    Ok(BurstCapture {
+        best: Some(BestFace { detection: candidate.detection, quality: candidate.quality, live }),
+        frame_size,
+    })
+}
+
+fn guidance_for(advice: crate::vision::Advice) -> Guidance {
+    use crate::vision::Advice as A;
+    match advice {
+        A::OnePersonOnly => Guidance::OnePersonOnly,
+        A::ComeCloser => Guidance::ComeCloser,
+        A::MoveBack => Guidance::MoveBack,
+        A::LookAtCamera => Guidance::LookAtCamera,
+        A::HoldStill => Guidance::HoldStill,
+        A::TooDark => Guidance::TooDark,
+        A::TooBright => Guidance::TooBright,
+        A::UnevenLight => Guidance::UnevenLight,
     }
 }
 

@@ -56,8 +56,10 @@ pub enum Event {
     FaceCompared {
         same_person: bool,
     },
-    /// No usable face in the burst (none, too small, several people).
+    /// No usable face in the burst (none, failed quality gates, several people).
     FaceNotFound,
+    /// The best face of the burst was judged a presentation attack (photo, screen, mask).
+    LivenessFailed,
     DuplicateChecked {
         already_enrolled: bool,
     },
@@ -118,13 +120,15 @@ pub fn step(state: State, event: Event, now: Instant, limits: &StepTimeouts) -> 
             };
             refuse(state, reason, now)
         }
-        (P::Face, Event::FaceNotFound | Event::FaceCompared { same_person: false })
-            if state.face_attempts < limits.max_face_attempts =>
-        {
+        (
+            P::Face,
+            Event::FaceNotFound | Event::LivenessFailed | Event::FaceCompared { same_person: false },
+        ) if state.face_attempts < limits.max_face_attempts => {
             let next = State { face_attempts: state.face_attempts + 1, ..state.enter(P::Face, now) };
             (next, vec![CaptureFace])
         }
         (P::Face, Event::FaceNotFound) => refuse(state, Refusal::NoFaceFound, now),
+        (P::Face, Event::LivenessFailed) => refuse(state, Refusal::LivenessFailed, now),
         (P::Face, Event::FaceCompared { same_person: false }) => refuse(state, Refusal::FaceMismatch, now),
         (P::Face, Event::FaceCompared { same_person: true }) => {
             (state.enter(P::Deciding, now), vec![Show(Screen::Verifying), CheckDuplicate])
@@ -228,6 +232,22 @@ mod tests {
         assert_eq!(commands.iter().filter(|c| **c == Command::CaptureFace).count(), 3);
         assert!(!commands.contains(&Command::IssueAccount));
         assert!(commands.contains(&Command::RecordOutcome(Outcome::Refused(Refusal::FaceMismatch))));
+    }
+
+    #[test]
+    fn presentation_attack_is_refused_after_the_attempts() {
+        let mut events = happy_prefix();
+        events.extend((0..3).map(|_| Event::LivenessFailed));
+        let (state, commands) = run(events);
+        assert_eq!(state.phase, Phase::Refused(Refusal::LivenessFailed));
+        assert!(!commands.contains(&Command::CheckDuplicate));
+    }
+
+    #[test]
+    fn a_good_capture_after_a_bad_one_goes_on() {
+        let mut events = happy_prefix();
+        events.extend([Event::FaceNotFound, Event::FaceCompared { same_person: true }]);
+        assert_eq!(run(events).0.phase, Phase::Deciding);
     }
 
     #[test]

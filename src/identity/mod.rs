@@ -1,1 +1,49 @@
-//! placeholder: being written
+//! Identity documents: reading a passport (MRZ and chip) through the `CardReader` trait.
+//!
+//! Small pure parsers (`apdu`, `tlv`, `mrz`, `lds`) and one orchestrator (`passport`).
+
+pub mod apdu;
+pub mod lds;
+pub mod mrz;
+pub mod passport;
+pub mod tlv;
+
+#[cfg(test)]
+mod tests;
+
+pub use lds::{FaceImage, ImageFormat};
+pub use mrz::{Mrz, MrzError, Sex};
+pub use passport::{read_passport, PassportRead};
+
+use kiosk_hal::card_reader::CardReaderError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    #[error("no passport on the reader's window, or its MRZ is unreadable: place the photo page face down on the window, or key in the document number, birth date and expiry date")]
+    NoDocument,
+    #[error("the MRZ scanned from the photo page is invalid: {0}")]
+    ScannedMrz(#[source] MrzError),
+    #[error("no chip answered in the contactless field: keep the passport flat on the window; a passport without a chip cannot be used here")]
+    NoChip,
+    #[error("the chip asks for Basic Access Control, which this kiosk does not do yet: hand the passport to staff")]
+    AccessControlRequired,
+    #[error("the chip does not list data group tag {0:#04x} in EF.COM: it cannot be used for onboarding")]
+    MissingDataGroup(u8),
+    #[error("the chip refused to give {what}: {status}. Keep the passport still on the window and retry")]
+    Chip { what: &'static str, status: apdu::StatusError },
+    #[error("the chip's {file} is malformed: {source}. The passport may be damaged: hand it to staff")]
+    Lds { file: &'static str, source: lds::LdsError },
+    #[error(
+        "the chip's {file} declares {len} bytes, far more than a passport file holds: its data is corrupt"
+    )]
+    FileTooLarge { file: &'static str, len: usize },
+    #[error("the chip answered unexpectedly: {0}. Retry; if it persists, hand the passport to staff")]
+    ChipProtocol(String),
+    #[error("the chip's data page (DG1) does not match the printed MRZ: chip and page belong to different documents. Hand the passport to staff")]
+    DocumentMismatch,
+    #[error("chip exchange failed: {0}")]
+    Apdu(#[from] apdu::ApduError),
+    #[error("card reader failed: {0}")]
+    Reader(#[from] CardReaderError),
+}

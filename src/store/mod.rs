@@ -1,1 +1,19 @@
-//! placeholder: being written
+//! Local storage: SQLite with sealed personal data, a hash-chained audit log and the outbox
+//! the sync drains.
+
+pub mod audit;
+pub mod key_file;
+pub mod keystore;
+pub mod migrations;
+pub mod record;
+pub mod seal;
+#[allow(clippy::module_inception)]
+mod store;
+
+pub use audit::{verify_chain, AuditError, AuditReport, BreakKind};
+pub use key_file::KeyFileError;
+pub use keystore::{KeyStore, KeyStoreError};
+pub use migrations::{MigrationError, SCHEMA_VERSION};
+pub use record::{IssuedAccount, OnboardingRecord, Outcome, PersonalData};
+pub use seal::{DataKey, KeyId, SealError};
+pub use store::{OutboxItem, Store, StoreError};

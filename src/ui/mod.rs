@@ -1,4 +1,24 @@
 //! Kiosk screens, drawn with embedded-graphics on any [`kiosk_hal::Display`].
+//!
+//! `render(&mut display, &screen, &options)` draws a screen and returns its [`Layout`]
+//! (button rectangles for touches); the caller then calls `display.present(id)`.
+
+mod error;
+pub mod fonts;
+mod icons;
+mod layout;
+mod qr;
+mod render;
+pub mod text;
+mod textblock;
+pub mod theme;
+mod widgets;
+
+pub use error::UiError;
+pub use fonts::{FontSizes, Fonts};
+pub use layout::Layout;
+pub use render::{face_preview_area, render, render_with_fonts};
+pub use theme::Theme;
 
 use embedded_graphics::primitives::Rectangle;
 
@@ -27,6 +47,12 @@ pub enum Guidance {
     OnePersonOnly,
     HoldStill,
     TooDark,
+    TooBright,
+    UnevenLight,
+    /// Liveness challenge: turn the head to the person's own left, then back.
+    TurnLeft,
+    /// Liveness challenge: turn the head to the person's own right, then back.
+    TurnRight,
 }
 
 /// Why the onboarding was refused; shown politely, never with personal data.
@@ -48,13 +74,19 @@ pub enum Screen {
     /// Attract screen: language and accessibility choice, "Start".
     Welcome,
     /// Consent to personal and biometric data processing.
-    Consent { version: String, text: String },
+    Consent {
+        version: String,
+        text: String,
+    },
     /// "Place your passport on the reader".
     PlaceDocument,
     /// Chip being read: a progress message.
     ReadingDocument,
     /// Live face capture with guidance; `face_box` in display pixels.
-    FaceCapture { guidance: Option<Guidance>, face_box: Option<Rectangle> },
+    FaceCapture {
+        guidance: Option<Guidance>,
+        face_box: Option<Rectangle>,
+    },
     /// Comparing the face with the document.
     Verifying,
     /// The demo account is ready; the QR code carries the activation token.
@@ -68,7 +100,9 @@ pub enum Screen {
         /// Local time the token expires, already formatted ("14:35").
         expires_at: String,
     },
-    Refused { reason: Refusal },
+    Refused {
+        reason: Refusal,
+    },
     OutOfService,
 }
 

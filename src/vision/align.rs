@@ -3,7 +3,6 @@
 use opencv::{
     core::{Mat, Scalar, Size, BORDER_CONSTANT},
     imgproc,
-    prelude::*,
 };
 
 use super::{Detection, VisionError};
@@ -12,20 +11,12 @@ pub const ALIGNED_SIZE: i32 = 112;
 
 /// Where the eyes, nose tip and mouth corners sit in the 112×112 crop SFace was trained on
 /// (the same template OpenCV's `FaceRecognizerSF::alignCrop` uses).
-const TEMPLATE: [[f64; 2]; 5] = [
-    [38.2946, 51.6963],
-    [73.5318, 51.5014],
-    [56.0252, 71.7366],
-    [41.5493, 92.3655],
-    [70.7299, 92.2041],
-];
+const TEMPLATE: [[f64; 2]; 5] =
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 /// Least-squares similarity (rotation, uniform scale, translation) taking `from` onto `to`,
 /// as the 2×3 matrix [[a, -b, tx], [b, a, ty]].
-pub(crate) fn similarity_transform(
-    from: &[[f64; 2]; 5],
-    to: &[[f64; 2]; 5],
-) -> Option<[[f64; 3]; 2]> {
+pub(crate) fn similarity_transform(from: &[[f64; 2]; 5], to: &[[f64; 2]; 5]) -> Option<[[f64; 3]; 2]> {
     let n = from.len() as f64;
     let mean = |p: &[[f64; 2]; 5]| {
         let (sx, sy) = p.iter().fold((0.0, 0.0), |(x, y), q| (x + q[0], y + q[1]));
@@ -46,19 +37,14 @@ pub(crate) fn similarity_transform(
     }
     let a = dot / norm;
     let b = cross / norm;
-    Some([
-        [a, -b, tx - (a * fx - b * fy)],
-        [b, a, ty - (b * fx + a * fy)],
-    ])
+    Some([[a, -b, tx - (a * fx - b * fy)], [b, a, ty - (b * fx + a * fy)]])
 }
 
 /// The 112×112 BGR crop of `face` in `frame`, eyes and mouth where SFace expects them.
 pub fn align_face(frame: &Mat, face: &Detection) -> Result<Mat, VisionError> {
     let from = face.landmarks.map(|p| [f64::from(p[0]), f64::from(p[1])]);
-    let matrix =
-        similarity_transform(&from, &TEMPLATE).ok_or_else(|| VisionError::Undecodable {
-            what: "face landmarks (degenerate)".into(),
-        })?;
+    let matrix = similarity_transform(&from, &TEMPLATE)
+        .ok_or_else(|| VisionError::Undecodable { what: "face landmarks (degenerate)".into() })?;
     let m = Mat::from_slice_2d(&matrix)?;
     let mut aligned = Mat::default();
     imgproc::warp_affine(
@@ -79,10 +65,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn apply(m: &[[f64; 3]; 2], p: [f64; 2]) -> [f64; 2] {
-        [
-            m[0][0] * p[0] + m[0][1] * p[1] + m[0][2],
-            m[1][0] * p[0] + m[1][1] * p[1] + m[1][2],
-        ]
+        [m[0][0] * p[0] + m[0][1] * p[1] + m[0][2], m[1][0] * p[0] + m[1][1] * p[1] + m[1][2]]
     }
 
     #[test]

@@ -10,7 +10,10 @@ use opencv::{
 };
 use ort::{session::Session, value::Tensor};
 
-use super::VisionError;
+use super::{
+    tensor::{to_nchw, ChannelOrder},
+    VisionError,
+};
 
 /// YuNet's fixed input side.
 const INPUT_SIDE: i32 = 640;
@@ -41,33 +44,23 @@ pub struct FaceDetector {
 
 impl FaceDetector {
     pub(crate) fn new(session: Session, score_threshold: f32, nms_threshold: f32) -> Self {
-        Self {
-            session,
-            score_threshold,
-            nms_threshold,
-        }
+        Self { session, score_threshold, nms_threshold }
     }
 
     /// Every face in a BGR frame of any size, best score first.
     pub fn detect(&mut self, frame: &Mat) -> Result<Vec<Detection>, VisionError> {
         let (input, scale) = letterbox(frame)?;
         let tensor = Tensor::from_array(input).map_err(|e| infer_err(e.to_string()))?;
-        let outputs = self
-            .session
-            .run(ort::inputs!["input" => tensor])
-            .map_err(|e| infer_err(e.to_string()))?;
+        let outputs =
+            self.session.run(ort::inputs!["input" => tensor]).map_err(|e| infer_err(e.to_string()))?;
         let mut candidates = Vec::new();
         for stride in STRIDES {
             let get = |name: String| -> Result<Vec<f32>, VisionError> {
-                let value = outputs
-                    .get(name.as_str())
-                    .ok_or_else(|| VisionError::OutputShape {
-                        model: MODEL.into(),
-                        reason: format!("no output {name}"),
-                    })?;
-                let (_, data) = value
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| infer_err(e.to_string()))?;
+                let value = outputs.get(name.as_str()).ok_or_else(|| VisionError::OutputShape {
+                    model: MODEL.into(),
+                    reason: format!("no output {name}"),
+                })?;
+                let (_, data) = value.try_extract_tensor::<f32>().map_err(|e| infer_err(e.to_string()))?;
                 Ok(data.to_vec())
             };
             let heads = Heads {
@@ -87,10 +80,7 @@ impl FaceDetector {
 }
 
 fn infer_err(reason: String) -> VisionError {
-    VisionError::Inference {
-        model: MODEL.into(),
-        reason,
-    }
+    VisionError::Inference { model: MODEL.into(), reason }
 }
 
 /// Raw head outputs of one stride.
@@ -118,22 +108,13 @@ impl Detection {
 fn letterbox(frame: &Mat) -> Result<(Array4<f32>, f32), VisionError> {
     let (width, height) = (frame.cols(), frame.rows());
     if width <= 0 || height <= 0 {
-        return Err(VisionError::Undecodable {
-            what: "empty frame".into(),
-        });
+        return Err(VisionError::Undecodable { what: "empty frame".into() });
     }
     let scale = (INPUT_SIDE as f32 / width as f32).min(INPUT_SIDE as f32 / height as f32);
     let new_w = ((width as f32 * scale).round() as i32).clamp(1, INPUT_SIDE);
     let new_h = ((height as f32 * scale).round() as i32).clamp(1, INPUT_SIDE);
     let mut resized = Mat::default();
-    imgproc::resize(
-        frame,
-        &mut resized,
-        Size::new(new_w, new_h),
-        0.0,
-        0.0,
-        imgproc::INTER_LINEAR,
-    )?;
+    imgproc::resize(frame, &mut resized, Size::new(new_w, new_h), 0.0, 0.0, imgproc::INTER_LINEAR)?;
     let mut padded = Mat::default();
     core::copy_make_border(
         &resized,
@@ -145,15 +126,7 @@ fn letterbox(frame: &Mat) -> Result<(Array4<f32>, f32), VisionError> {
         core::BORDER_CONSTANT,
         Scalar::all(0.0),
     )?;
-    let bytes = padded.data_bytes()?;
-    let side = INPUT_SIDE as usize;
-    let mut input = Array4::<f32>::zeros((1, 3, side, side));
-    for (pixel, bgr) in bytes.chunks_exact(3).enumerate() {
-        let (y, x) = (pixel / side, pixel % side);
-        for (channel, value) in bgr.iter().enumerate() {
-            input[[0, channel, y, x]] = f32::from(*value);
-        }
-    }
+    let input = to_nchw(&padded, ChannelOrder::Bgr)?;
     // Model pixels = frame pixels × (new_w / width); use the achieved ratio, not the requested one.
     Ok((input, new_w as f32 / width as f32))
 }
@@ -195,11 +168,7 @@ fn decode_stride(
         for (n, point) in landmarks.iter_mut().enumerate() {
             *point = [(k[2 * n] + col) * s, (k[2 * n + 1] + row) * s];
         }
-        out.push(Detection {
-            bbox: [cx - w / 2.0, cy - h / 2.0, w, h],
-            landmarks,
-            score,
-        });
+        out.push(Detection { bbox: [cx - w / 2.0, cy - h / 2.0, w, h], landmarks, score });
     }
     Ok(())
 }
@@ -223,10 +192,7 @@ fn non_maximum_suppression(mut candidates: Vec<Detection>, threshold: f32) -> Ve
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::new();
     for candidate in candidates {
-        if kept
-            .iter()
-            .all(|k| iou(&k.bbox, &candidate.bbox) <= threshold)
-        {
+        if kept.iter().all(|k| iou(&k.bbox, &candidate.bbox) <= threshold) {
             kept.push(candidate);
         }
     }
@@ -238,21 +204,13 @@ mod tests {
     use super::*;
 
     fn det(x: f32, y: f32, w: f32, score: f32) -> Detection {
-        Detection {
-            bbox: [x, y, w, w],
-            landmarks: [[0.0; 2]; 5],
-            score,
-        }
+        Detection { bbox: [x, y, w, w], landmarks: [[0.0; 2]; 5], score }
     }
 
     #[test]
     fn nms_keeps_the_best_of_overlapping_boxes_and_separate_faces() {
         let kept = non_maximum_suppression(
-            vec![
-                det(0.0, 0.0, 100.0, 0.8),
-                det(5.0, 5.0, 100.0, 0.9),
-                det(300.0, 0.0, 100.0, 0.7),
-            ],
+            vec![det(0.0, 0.0, 100.0, 0.8), det(5.0, 5.0, 100.0, 0.9), det(300.0, 0.0, 100.0, 0.7)],
             0.3,
         );
         let scores: Vec<f32> = kept.iter().map(|d| d.score).collect();
@@ -289,12 +247,7 @@ mod tests {
 
     #[test]
     fn short_heads_are_an_error_not_a_panic() {
-        let heads = Heads {
-            cls: vec![0.0; 3],
-            obj: vec![],
-            bbox: vec![],
-            kps: vec![],
-        };
+        let heads = Heads { cls: vec![0.0; 3], obj: vec![], bbox: vec![], kps: vec![] };
         assert!(decode_stride(&heads, 8, 0.5, &mut Vec::new()).is_err());
     }
 }

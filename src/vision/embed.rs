@@ -1,6 +1,5 @@
 //! SFace face embeddings (128 floats, L2-normalised).
 
-use ndarray::Array4;
 use opencv::{core::Mat, prelude::*};
 use ort::{
     session::{Session, SessionInputValue},
@@ -8,7 +7,10 @@ use ort::{
 };
 use zeroize::Zeroize;
 
-use super::{VisionError, ALIGNED_SIZE};
+use super::{
+    tensor::{to_nchw, ChannelOrder},
+    VisionError, ALIGNED_SIZE,
+};
 
 pub const EMBEDDING_LEN: usize = 128;
 const MODEL: &str = "SFace";
@@ -70,44 +72,24 @@ impl FaceRecogniser {
                 .map(|s| s.iter().map(|d| (*d).max(1) as usize).collect())
                 .unwrap_or_default();
             let count = shape.iter().product::<usize>();
-            let zeros = Tensor::from_array((shape, vec![0.0f32; count])).map_err(|e| {
-                VisionError::ModelLoad {
-                    model: MODEL.into(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let zeros = Tensor::from_array((shape, vec![0.0f32; count]))
+                .map_err(|e| VisionError::ModelLoad { model: MODEL.into(), reason: e.to_string() })?;
             unused_inputs.push((input.name().to_string(), zeros.into_dyn()));
         }
-        Ok(Self {
-            session,
-            unused_inputs,
-        })
+        Ok(Self { session, unused_inputs })
     }
 
     /// The embedding of a 112×112 aligned BGR face.
     pub fn embed(&mut self, aligned: &Mat) -> Result<Embedding, VisionError> {
-        if aligned.cols() != ALIGNED_SIZE
-            || aligned.rows() != ALIGNED_SIZE
-            || aligned.channels() != 3
-        {
+        if aligned.cols() != ALIGNED_SIZE || aligned.rows() != ALIGNED_SIZE || aligned.channels() != 3 {
             return Err(VisionError::Inference {
                 model: MODEL.into(),
                 reason: "input is not a 112×112 BGR crop".into(),
             });
         }
-        let side = ALIGNED_SIZE as usize;
-        let mut input = Array4::<f32>::zeros((1, 3, side, side));
-        for (pixel, bgr) in aligned.data_bytes()?.chunks_exact(3).enumerate() {
-            let (y, x) = (pixel / side, pixel % side);
-            // SFace was trained on RGB: swap the channels OpenCV delivers as BGR.
-            for (channel, value) in bgr.iter().rev().enumerate() {
-                input[[0, channel, y, x]] = f32::from(*value);
-            }
-        }
-        let infer_err = |reason: String| VisionError::Inference {
-            model: MODEL.into(),
-            reason,
-        };
+        // SFace was trained on RGB: swap the channels OpenCV delivers as BGR.
+        let input = to_nchw(aligned, ChannelOrder::Rgb)?;
+        let infer_err = |reason: String| VisionError::Inference { model: MODEL.into(), reason };
         let data = Tensor::from_array(input).map_err(|e| infer_err(e.to_string()))?;
         let mut feeds: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
             Vec::with_capacity(self.unused_inputs.len() + 1);
@@ -115,19 +97,11 @@ impl FaceRecogniser {
         for (name, value) in &self.unused_inputs {
             feeds.push((name.as_str().into(), value.into()));
         }
-        let outputs = self
-            .session
-            .run(feeds)
-            .map_err(|e| infer_err(e.to_string()))?;
-        let (_, values) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| infer_err(e.to_string()))?;
+        let outputs = self.session.run(feeds).map_err(|e| infer_err(e.to_string()))?;
+        let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(|e| infer_err(e.to_string()))?;
         Embedding::from_values(values.to_vec()).ok_or_else(|| VisionError::OutputShape {
             model: MODEL.into(),
-            reason: format!(
-                "expected {EMBEDDING_LEN} finite values, got {}",
-                values.len()
-            ),
+            reason: format!("expected {EMBEDDING_LEN} finite values, got {}", values.len()),
         })
     }
 }

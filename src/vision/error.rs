@@ -5,23 +5,11 @@ use std::path::PathBuf;
 pub enum VisionError {
     #[error("model manifest {path}: {reason}. Run `make setup` to restore the models")]
     Manifest { path: PathBuf, reason: String },
-    #[error(
-        "model file {path} is missing ({id}). Run `make setup`, which takes it from {source_hint}"
-    )]
-    ModelMissing {
-        id: String,
-        path: PathBuf,
-        source_hint: String,
-    },
+    #[error("model file {path} is missing ({id}). Run `make setup`, which takes it from {source_hint}")]
+    ModelMissing { id: String, path: PathBuf, source_hint: String },
     #[error("model file {path} has sha256 {actual}, expected {expected}: it is not the validated model. Run `make setup` to restore it")]
-    ModelHashMismatch {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
-    #[error(
-        "onnxruntime library {path} could not be loaded: {reason}. Run `make setup` to install it"
-    )]
+    ModelHashMismatch { path: PathBuf, expected: String, actual: String },
+    #[error("onnxruntime library {path} could not be loaded: {reason}. Run `make setup` to install it")]
     Runtime { path: PathBuf, reason: String },
     #[error("model {model} could not be loaded: {reason}")]
     ModelLoad { model: String, reason: String },

@@ -11,18 +11,14 @@ pub fn decode_image(bytes: &[u8], what: &str) -> Result<Mat, VisionError> {
     let buffer = Vector::<u8>::from_slice(bytes);
     let image = imgcodecs::imdecode(&buffer, imgcodecs::IMREAD_COLOR)?;
     if image.empty() {
-        return Err(VisionError::Undecodable {
-            what: what.to_string(),
-        });
+        return Err(VisionError::Undecodable { what: what.to_string() });
     }
     Ok(image)
 }
 
 /// Reads and decodes an image file (tools and tests; the kiosk itself never reads faces from disk).
 pub fn read_image(path: &Path) -> Result<Mat, VisionError> {
-    let bytes = std::fs::read(path).map_err(|e| VisionError::ImageRead {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| VisionError::ImageRead { path: path.to_path_buf(), reason: e.to_string() })?;
     decode_image(&bytes, &path.display().to_string())
 }

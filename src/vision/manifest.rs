@@ -34,10 +34,7 @@ impl ModelManifest {
     /// Reads `<dir>/MANIFEST.toml`.
     pub fn load(dir: &Path) -> Result<Self, VisionError> {
         let path = dir.join("MANIFEST.toml");
-        let bad = |reason: String| VisionError::Manifest {
-            path: path.clone(),
-            reason,
-        };
+        let bad = |reason: String| VisionError::Manifest { path: path.clone(), reason };
         let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
         let parsed: ManifestFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if parsed.manifest_version != 1 {
@@ -46,10 +43,7 @@ impl ModelManifest {
                 parsed.manifest_version
             )));
         }
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            entries: parsed.file,
-        })
+        Ok(Self { dir: dir.to_path_buf(), entries: parsed.file })
     }
 
     pub fn entries(&self) -> &[ManifestEntry] {
@@ -57,13 +51,10 @@ impl ModelManifest {
     }
 
     pub fn entry(&self, id: &str) -> Result<&ManifestEntry, VisionError> {
-        self.entries
-            .iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| VisionError::Manifest {
-                path: self.dir.join("MANIFEST.toml"),
-                reason: format!("no entry with id `{id}`"),
-            })
+        self.entries.iter().find(|e| e.id == id).ok_or_else(|| VisionError::Manifest {
+            path: self.dir.join("MANIFEST.toml"),
+            reason: format!("no entry with id `{id}`"),
+        })
     }
 
     pub fn path_of(&self, entry: &ManifestEntry) -> PathBuf {
@@ -81,11 +72,9 @@ impl ModelManifest {
 
 fn source_hint(entry: &ManifestEntry) -> String {
     match (entry.source.get("package"), entry.source.get("version")) {
-        (Some(p), Some(v)) => format!(
-            "PyPI package {}=={}",
-            p.as_str().unwrap_or("?"),
-            v.as_str().unwrap_or("?")
-        ),
+        (Some(p), Some(v)) => {
+            format!("PyPI package {}=={}", p.as_str().unwrap_or("?"), v.as_str().unwrap_or("?"))
+        }
         _ => "the repository (git checkout)".into(),
     }
 }

@@ -4,11 +4,7 @@ use super::Embedding;
 
 /// Cosine similarity of two L2-normalised embeddings (their dot product).
 pub fn cosine_similarity(a: &Embedding, b: &Embedding) -> f32 {
-    a.as_slice()
-        .iter()
-        .zip(b.as_slice())
-        .map(|(x, y)| x * y)
-        .sum()
+    a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| x * y).sum()
 }
 
 /// A 1:1 comparison and its outcome against the configured threshold.
@@ -22,34 +18,8 @@ pub struct MatchDecision {
 impl MatchDecision {
     pub fn compare(a: &Embedding, b: &Embedding, threshold: f32) -> Self {
         let score = cosine_similarity(a, b);
-        Self {
-            score,
-            threshold,
-            same_person: score >= threshold,
-        }
+        Self { score, threshold, same_person: score >= threshold }
     }
-}
-
-/// The closest enrolled template to a probe.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GalleryHit {
-    pub index: usize,
-    pub score: f32,
-}
-
-/// Best match of `probe` among `gallery` (1:N), or `None` for an empty gallery.
-pub fn search_gallery<'a>(
-    probe: &Embedding,
-    gallery: impl IntoIterator<Item = &'a Embedding>,
-) -> Option<GalleryHit> {
-    gallery
-        .into_iter()
-        .enumerate()
-        .map(|(index, candidate)| GalleryHit {
-            index,
-            score: cosine_similarity(probe, candidate),
-        })
-        .max_by(|a, b| a.score.total_cmp(&b.score))
 }
 
 #[cfg(test)]
@@ -68,14 +38,6 @@ mod tests {
         assert!(MatchDecision::compare(&unit(0), &unit(0), 0.363).same_person);
         let d = MatchDecision::compare(&unit(0), &unit(1), 0.363);
         assert!(!d.same_person && d.score.abs() < 1e-6);
-    }
-
-    #[test]
-    fn gallery_search_finds_the_closest() {
-        let gallery = [unit(3), unit(7), unit(0)];
-        let hit = search_gallery(&unit(7), &gallery).unwrap();
-        assert_eq!(hit.index, 1);
-        assert!(search_gallery(&unit(7), &[]).is_none());
     }
 
     #[test]

@@ -26,15 +26,9 @@ pub(crate) fn environment(dylib: &Path) -> Result<&'static Environment, VisionEr
     }
     // ort panics on a missing library; check first so the person gets a clear error.
     if !dylib.is_file() {
-        return Err(VisionError::Runtime {
-            path: dylib.to_path_buf(),
-            reason: "file not found".into(),
-        });
+        return Err(VisionError::Runtime { path: dylib.to_path_buf(), reason: "file not found".into() });
     }
-    let runtime_err = |reason: String| VisionError::Runtime {
-        path: dylib.to_path_buf(),
-        reason,
-    };
+    let runtime_err = |reason: String| VisionError::Runtime { path: dylib.to_path_buf(), reason };
     let env = ort::init_from(dylib)
         .map_err(|e| runtime_err(e.to_string()))?
         .with_name("kiosk")
@@ -45,15 +39,8 @@ pub(crate) fn environment(dylib: &Path) -> Result<&'static Environment, VisionEr
 }
 
 /// A CPU session tuned for the kiosk: all graph optimisations, a fixed small thread pool.
-pub(crate) fn session(
-    env: &Environment,
-    model: &Path,
-    threads: usize,
-) -> Result<Session, VisionError> {
-    let load_err = |reason: String| VisionError::ModelLoad {
-        model: model.display().to_string(),
-        reason,
-    };
+pub(crate) fn session(env: &Environment, model: &Path, threads: usize) -> Result<Session, VisionError> {
+    let load_err = |reason: String| VisionError::ModelLoad { model: model.display().to_string(), reason };
     Session::builder(env)
         .map_err(|e| load_err(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::Level3)

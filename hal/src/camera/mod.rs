@@ -22,7 +22,9 @@ pub enum CameraError {
     Open { device: String, reason: String },
     #[error("camera {device} delivered no frame: {reason}")]
     Capture { device: String, reason: String },
-    #[error("replay image {path} could not be read: {reason}. Check the file exists and is a JPEG/PNG image")]
+    #[error(
+        "replay image {path} could not be read: {reason}. Check the file exists and is a JPEG/PNG image"
+    )]
     ReplayImage { path: String, reason: String },
     #[error("replay camera has no images to play")]
     NoReplayImages,

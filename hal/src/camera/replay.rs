@@ -23,14 +23,10 @@ impl ReplayCamera {
         let mut frames = Vec::with_capacity(paths.len());
         for path in paths {
             let shown = path.display().to_string();
-            let image = imgcodecs::imread(&shown, imgcodecs::IMREAD_COLOR).map_err(|e| {
-                CameraError::ReplayImage { path: shown.clone(), reason: e.to_string() }
-            })?;
+            let image = imgcodecs::imread(&shown, imgcodecs::IMREAD_COLOR)
+                .map_err(|e| CameraError::ReplayImage { path: shown.clone(), reason: e.to_string() })?;
             if image.empty() {
-                return Err(CameraError::ReplayImage {
-                    path: shown,
-                    reason: "not a decodable image".into(),
-                });
+                return Err(CameraError::ReplayImage { path: shown, reason: "not a decodable image".into() });
             }
             frames.push(image);
         }
@@ -49,10 +45,9 @@ impl ReplayCamera {
 
 impl Camera for ReplayCamera {
     fn capture(&mut self) -> Result<Frame, CameraError> {
-        let image = self.frames[self.next].try_clone().map_err(|e| CameraError::Capture {
-            device: self.label.clone(),
-            reason: e.to_string(),
-        })?;
+        let image = self.frames[self.next]
+            .try_clone()
+            .map_err(|e| CameraError::Capture { device: self.label.clone(), reason: e.to_string() })?;
         self.next = (self.next + 1) % self.frames.len();
         self.sequence += 1;
         Ok(Frame { image, sequence: self.sequence })

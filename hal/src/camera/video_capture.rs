@@ -19,8 +19,7 @@ impl VideoCaptureCamera {
     pub fn open(index: i32, width: u32, height: u32) -> Result<Self, CameraError> {
         let device = format!("/dev/video{index}");
         let open_err = |reason: String| CameraError::Open { device: device.clone(), reason };
-        let mut capture =
-            VideoCapture::new(index, videoio::CAP_V4L2).map_err(|e| open_err(e.to_string()))?;
+        let mut capture = VideoCapture::new(index, videoio::CAP_V4L2).map_err(|e| open_err(e.to_string()))?;
         if !capture.is_opened().map_err(|e| open_err(e.to_string()))? {
             return Err(open_err("the device did not open".into()));
         }
@@ -34,10 +33,10 @@ impl VideoCaptureCamera {
 impl Camera for VideoCaptureCamera {
     fn capture(&mut self) -> Result<Frame, CameraError> {
         let mut image = Mat::default();
-        let grabbed = self.capture.read(&mut image).map_err(|e| CameraError::Capture {
-            device: self.device.clone(),
-            reason: e.to_string(),
-        })?;
+        let grabbed = self
+            .capture
+            .read(&mut image)
+            .map_err(|e| CameraError::Capture { device: self.device.clone(), reason: e.to_string() })?;
         if !grabbed || image.empty() {
             return Err(CameraError::Capture {
                 device: self.device.clone(),

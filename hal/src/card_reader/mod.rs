@@ -4,6 +4,14 @@
 //! [`CardReader`] is what the kiosk uses; the real driver speaks the protocol through
 //! `serialport`, and the simulator plays the device on the far end of a pseudo-terminal.
 
+pub mod frame;
+mod serial;
+pub mod sim;
+#[cfg(test)]
+mod tests;
+
+pub use serial::{SerialCardReader, Timeouts};
+
 /// Which chip interface an APDU goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChipInterface {
@@ -47,6 +55,8 @@ pub enum CardReaderError {
     Protocol(String),
     #[error("card reader refused the command: {kind} (code {code})")]
     Device { code: String, kind: DeviceErrorKind },
+    #[error("command of {len} bytes does not fit in one frame (at most {max}); split it (e.g. chained APDUs)", max = frame::MAX_LEN)]
+    CommandTooLong { len: usize },
 }
 
 /// The reader's E1E0 error codes, with what they mean for the flow.
@@ -66,6 +76,27 @@ pub enum DeviceErrorKind {
     NoDocument,
     NotInitialised,
     Other,
+}
+
+impl DeviceErrorKind {
+    /// Maps an E1E0 code of a negative reply.
+    pub fn from_code(code: &str) -> Self {
+        match code {
+            "00" => Self::UnknownCommand,
+            "01" => Self::ParameterError,
+            "02" => Self::NotAllowedNow,
+            "10" => Self::CardJam,
+            "40" => Self::NoCard,
+            "60" => Self::ChipPowerFault,
+            "61" => Self::ChipNoAnswerToReset,
+            "63" => Self::ChipCommunication,
+            "70" => Self::ContactlessNoCard,
+            "71" => Self::ContactlessCommunication,
+            "80" => Self::NoDocument,
+            "B0" | "b0" => Self::NotInitialised,
+            _ => Self::Other,
+        }
+    }
 }
 
 impl std::fmt::Display for DeviceErrorKind {

@@ -1,5 +1,12 @@
 //! Display: an embedded-graphics draw target that can be presented.
 
+mod buffer;
+mod framebuffer;
+mod memory;
+
+pub use framebuffer::{FramebufferDisplay, PixelFormat};
+pub use memory::MemoryDisplay;
+
 use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
 
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +16,8 @@ pub enum DisplayError {
     Open { device: String, reason: String },
     #[error("display {device} write failed: {reason}")]
     Write { device: String, reason: String },
+    #[error("the screen could not be encoded as PNG: {reason}. Check the display size is not zero")]
+    Encode { reason: String },
 }
 
 /// A screen the UI draws on. Drawing goes to a back buffer; `present` shows it.

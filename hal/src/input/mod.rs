@@ -1,5 +1,13 @@
 //! Input: touches and keys from the person at the kiosk.
 
+mod evdev;
+mod evdev_decode;
+mod scripted;
+
+pub use evdev::EvdevInput;
+pub use evdev_decode::{parse_event, AxisRange, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+pub use scripted::ScriptedInput;
+
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +25,10 @@ pub enum Key {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputEvent {
     /// A touch at display pixel coordinates.
-    Touch { x: i32, y: i32 },
+    Touch {
+        x: i32,
+        y: i32,
+    },
     Key(Key),
 }
 

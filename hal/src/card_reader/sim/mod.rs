@@ -1,0 +1,19 @@
+//! Protocol-faithful card reader simulator: the device side on a pseudo-terminal.
+//!
+//! ```no_run
+//! use kiosk_hal::card_reader::sim::{spawn, SimulatorConfig, VirtualPassport};
+//! use kiosk_hal::card_reader::SerialCardReader;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let passport = VirtualPassport::new(vec!["…".into(), "…".into()], vec![0xFF, 0xD8, 0xFF]);
+//! let sim = spawn(SimulatorConfig::with_document(passport))?;
+//! let reader = SerialCardReader::open(sim.port_path(), 115_200)?;
+//! # Ok(()) }
+//! ```
+
+mod ber;
+pub mod passport;
+pub mod pty;
+pub mod simulator;
+
+pub use passport::{OversizeRead, VirtualPassport};
+pub use simulator::{spawn, Faults, SimulatorConfig, SimulatorError, SimulatorHandle, SimulatorStats};

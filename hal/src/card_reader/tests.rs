@@ -1,0 +1,147 @@
+//! Driver against simulator, over a real pty.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::sim::{spawn, Faults, OversizeRead, SimulatorConfig, VirtualPassport};
+use super::*;
+
+const LINE1: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<";
+const LINE2: &str = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+
+fn passport() -> VirtualPassport {
+    VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3])
+}
+
+fn fast() -> Timeouts {
+    Timeouts {
+        ack: Duration::from_millis(300),
+        reply: Duration::from_secs(2),
+        long_reply: Duration::from_secs(3),
+    }
+}
+
+fn open(config: SimulatorConfig) -> (sim::SimulatorHandle, SerialCardReader) {
+    let sim = spawn(config).unwrap();
+    let reader = SerialCardReader::open(sim.port_path(), 115_200).unwrap().with_timeouts(fast());
+    (sim, reader)
+}
+
+#[test]
+fn basic_commands() {
+    let config = SimulatorConfig { retain_bin_count: 0x0102, ..SimulatorConfig::default() };
+    let (_sim, mut reader) = open(config);
+    assert_eq!(reader.initialise().unwrap().card_position, CardPosition::NoCard);
+    assert_eq!(reader.status().unwrap().card_position, CardPosition::NoCard);
+    assert_eq!(reader.firmware_version().unwrap(), "KIOSK-SIM CRT571 1.0");
+    assert_eq!(reader.retain_bin_count().unwrap(), 0x0102);
+}
+
+#[test]
+fn scan_mrz_and_apdu() {
+    let (_sim, mut reader) = open(SimulatorConfig::with_document(passport()));
+    assert_eq!(reader.scan_mrz().unwrap(), vec![LINE1.to_owned(), LINE2.to_owned()]);
+    let card = reader.activate_contactless().unwrap();
+    assert_eq!(card.card_type, 'A');
+    let select = [0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01];
+    assert_eq!(reader.transmit(ChipInterface::Contactless, &select).unwrap(), [0x90, 0x00]);
+    reader.deactivate_contactless().unwrap();
+}
+
+fn device_error(result: Result<impl std::fmt::Debug, CardReaderError>) -> (String, DeviceErrorKind) {
+    match result {
+        Err(CardReaderError::Device { code, kind }) => (code, kind),
+        other => panic!("expected a device error, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_document_errors() {
+    let (_sim, mut reader) = open(SimulatorConfig::default());
+    assert_eq!(device_error(reader.scan_mrz()), ("80".to_owned(), DeviceErrorKind::NoDocument));
+    assert_eq!(device_error(reader.activate_contactless()).1, DeviceErrorKind::ContactlessNoCard);
+    let apdu = reader.transmit(ChipInterface::Contactless, &[0x00, 0xB0, 0x00, 0x00, 0x10]);
+    assert_eq!(device_error(apdu).0, "70");
+    assert_eq!(device_error(reader.power_on_contact()).1, DeviceErrorKind::NoCard);
+    assert_eq!(device_error(reader.eject()).0, "40");
+}
+
+#[test]
+fn resends_after_nak() {
+    let faults = Faults { nak_first_commands: 2, ..Faults::default() };
+    let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    reader.status().unwrap();
+    assert_eq!(sim.stats().naks_sent.load(Ordering::Relaxed), 2);
+    assert_eq!(sim.stats().commands.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn gives_up_after_three_naks() {
+    let faults = Faults { nak_first_commands: 3, ..Faults::default() };
+    let (_sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    assert!(matches!(reader.status(), Err(CardReaderError::NoAcknowledge { attempts: 3 })));
+    // The next command goes through.
+    reader.status().unwrap();
+}
+
+#[test]
+fn damaged_reply_is_naked_and_resent() {
+    let faults = Faults { corrupt_first_replies: 1, ..Faults::default() };
+    let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    assert_eq!(reader.firmware_version().unwrap(), "KIOSK-SIM CRT571 1.0");
+    assert_eq!(sim.stats().naks_received.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn garbage_before_reply_is_skipped() {
+    let faults = Faults {
+        garbage_before_reply: b"\x00\xFF\x13 line noise \x7F\xF2\x01".to_vec(),
+        ..Faults::default()
+    };
+    let mut config = SimulatorConfig::with_document(passport());
+    config.faults = faults;
+    let (_sim, mut reader) = open(config);
+    assert_eq!(reader.scan_mrz().unwrap().len(), 2);
+    assert_eq!(reader.retain_bin_count().unwrap(), 0);
+}
+
+#[test]
+fn slow_reply_times_out_and_is_cancelled() {
+    let faults = Faults { reply_delay: Duration::from_millis(800), ..Faults::default() };
+    let (sim, reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    let mut reader = reader.with_timeouts(Timeouts { reply: Duration::from_millis(300), ..fast() });
+    assert!(matches!(reader.status(), Err(CardReaderError::Timeout { timeout_ms: 300 })));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(sim.stats().cancelled.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn silent_line_is_no_acknowledge() {
+    // A pty nobody answers on: the host tries three times, then reports it.
+    let pty = sim::pty::open_raw_pty().unwrap();
+    let mut reader = SerialCardReader::open(&pty.slave_path.to_string_lossy(), 9600)
+        .unwrap()
+        .with_timeouts(Timeouts { ack: Duration::from_millis(50), ..fast() });
+    assert!(matches!(reader.status(), Err(CardReaderError::NoAcknowledge { attempts: 3 })));
+}
+
+#[test]
+fn oversize_read_answered_6c_through_the_line() {
+    let mut config = SimulatorConfig::with_document(passport().with_max_read(0x40, OversizeRead::CorrectLe));
+    config.baud = 921_600;
+    let (_sim, mut reader) = open(config);
+    reader.activate_contactless().unwrap();
+    let cl = ChipInterface::Contactless;
+    reader.transmit(cl, &[0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01]).unwrap();
+    reader.transmit(cl, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x01]).unwrap();
+    assert_eq!(reader.transmit(cl, &[0x00, 0xB0, 0x00, 0x00, 0x00]).unwrap(), [0x6C, 0x40]);
+}
+
+#[test]
+fn drop_deactivates_field() {
+    let (sim, mut reader) = open(SimulatorConfig::with_document(passport()));
+    reader.activate_contactless().unwrap();
+    let before = sim.stats().commands.load(Ordering::Relaxed);
+    drop(reader);
+    assert_eq!(sim.stats().commands.load(Ordering::Relaxed), before + 1);
+}

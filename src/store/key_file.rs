@@ -1,0 +1,101 @@
+//! 32-byte secret files (the kiosk signing seed, the key-encryption key): created with mode
+//! 0600, refused when group or others can read or write them.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+#[derive(Debug, Error)]
+pub enum KeyFileError {
+    #[error(
+        "key file {path} does not exist; create it with `kiosk provision` (or check the configured path)"
+    )]
+    NotFound { path: PathBuf },
+    #[error("key file {path} already exists; refusing to overwrite a key (move it away first if you really mean to replace it)")]
+    AlreadyExists { path: PathBuf },
+    #[error("key file {path} has mode {mode:o}, readable or writable by group/others; run `chmod 600 {path}` (owner root) and retry")]
+    UnsafePermissions { path: PathBuf, mode: u32 },
+    #[error("key file {path} is not a regular file")]
+    NotAFile { path: PathBuf },
+    #[error("key file {path} must hold 32 bytes, raw or as 64 hex characters; it does not (restore it from backup or re-provision)")]
+    BadContent { path: PathBuf },
+    #[error("cannot access key file {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
+    move |source| match source.kind() {
+        std::io::ErrorKind::NotFound => KeyFileError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::AlreadyExists => KeyFileError::AlreadyExists { path: path.to_path_buf() },
+        _ => KeyFileError::Io { path: path.to_path_buf(), source },
+    }
+}
+
+/// Reads a 32-byte secret, raw or hex (surrounding whitespace allowed), after checking that only
+/// the owner can access the file.
+pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileError> {
+    let meta = fs::metadata(path).map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(KeyFileError::NotAFile { path: path.to_path_buf() });
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyFileError::UnsafePermissions { path: path.to_path_buf(), mode });
+    }
+    let mut raw = Zeroizing::new(Vec::with_capacity(130));
+    fs::File::open(path).and_then(|f| f.take(130).read_to_end(&mut raw)).map_err(io_err(path))?;
+    let bad = || KeyFileError::BadContent { path: path.to_path_buf() };
+    let mut secret = Zeroizing::new([0u8; 32]);
+    if raw.len() == 32 {
+        secret.copy_from_slice(&raw);
+        return Ok(secret);
+    }
+    let text = std::str::from_utf8(&raw).map_err(|_| bad())?.trim();
+    hex::decode_to_slice(text, &mut secret[..]).map_err(|_| bad())?;
+    Ok(secret)
+}
+
+/// Writes a new secret as hex with mode 0600; never overwrites an existing file.
+pub(crate) fn write_new_secret(path: &Path, secret: &[u8; 32]) -> Result<(), KeyFileError> {
+    let mut file =
+        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_err(path))?;
+    // The umask can only remove bits, but be explicit in case the file system ignores `mode`.
+    file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(path))?;
+    let mut text = Zeroizing::new(hex::encode(secret));
+    text.push('\n');
+    file.write_all(text.as_bytes()).map_err(io_err(path))?;
+    file.sync_all().map_err(io_err(path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_permission_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        write_new_secret(&path, &[7u8; 32]).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(*read_secret(&path).unwrap(), [7u8; 32]);
+        assert!(matches!(write_new_secret(&path, &[1u8; 32]), Err(KeyFileError::AlreadyExists { .. })));
+
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let err = read_secret(&path).unwrap_err();
+        assert!(matches!(err, KeyFileError::UnsafePermissions { mode: 0o640, .. }));
+        assert!(err.to_string().contains("chmod 600"));
+
+        let raw = dir.path().join("raw");
+        fs::write(&raw, [9u8; 32]).unwrap();
+        fs::set_permissions(&raw, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(*read_secret(&raw).unwrap(), [9u8; 32]);
+
+        fs::write(&raw, b"not a key").unwrap();
+        assert!(matches!(read_secret(&raw), Err(KeyFileError::BadContent { .. })));
+        assert!(matches!(read_secret(&dir.path().join("missing")), Err(KeyFileError::NotFound { .. })));
+    }
+}

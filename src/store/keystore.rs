@@ -1,0 +1,111 @@
+//! The key-encryption key (KEK) from a root-only file, and the data keys it wraps, which live
+//! in the `data_keys` table. Rotation (a later change) inserts a new row; every row stays
+//! openable so old records remain readable until purged.
+
+use super::key_file::{read_secret, write_new_secret, KeyFileError};
+use super::seal::{seal, DataKey, KeyId, KeyRing, SealContext};
+use rusqlite::{params, Connection, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Marks sealed values made with the KEK itself.
+const KEK_ID: KeyId = KeyId(0);
+
+#[derive(Debug, Error)]
+pub enum KeyStoreError {
+    #[error("key-encryption key: {0}")]
+    File(#[from] KeyFileError),
+    #[error("the key-encryption key {path} does not open data key {key_id} of this database: it is the wrong key file for this database; restore the right one (without it the sealed data cannot be read)")]
+    WrongKek { path: PathBuf, key_id: u32 },
+    #[error("data_keys row {key_id} is corrupt; restore the database from backup")]
+    CorruptKeyRow { key_id: i64 },
+    #[error("cannot wrap a data key: {0}")]
+    Seal(#[from] super::seal::SealError),
+    #[error("data_keys table: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+/// Holds the KEK (zeroized on drop via `DataKey`).
+pub struct KeyStore {
+    kek: DataKey,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore").field("kek_path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl KeyStore {
+    /// Creates a new KEK file (mode 0600); fails if one exists.
+    pub fn create(kek_path: &Path) -> Result<KeyStore, KeyStoreError> {
+        let kek = DataKey::generate();
+        write_new_secret(kek_path, kek.as_bytes())?;
+        tracing::info!(path = %kek_path.display(), "created key-encryption key");
+        Ok(KeyStore { kek, path: kek_path.to_path_buf() })
+    }
+
+    /// Opens an existing KEK file, refusing one readable by group or others.
+    pub fn open(kek_path: &Path) -> Result<KeyStore, KeyStoreError> {
+        let secret = read_secret(kek_path)?;
+        Ok(KeyStore { kek: DataKey::from_bytes(&secret), path: kek_path.to_path_buf() })
+    }
+
+    pub fn open_or_create(kek_path: &Path) -> Result<KeyStore, KeyStoreError> {
+        match KeyStore::open(kek_path) {
+            Err(KeyStoreError::File(KeyFileError::NotFound { .. })) => KeyStore::create(kek_path),
+            other => other,
+        }
+    }
+
+    fn context(key_id: &str) -> SealContext<'_> {
+        SealContext { table: "data_keys", column: "wrapped_key", record_id: key_id }
+    }
+
+    fn wrap(&self, key_id: KeyId, key: &DataKey) -> Result<Vec<u8>, KeyStoreError> {
+        let id = key_id.0.to_string();
+        Ok(seal(KEK_ID, &self.kek, &KeyStore::context(&id), key.as_bytes())?)
+    }
+
+    fn unwrap_key(&self, key_id: KeyId, wrapped: &[u8]) -> Result<DataKey, KeyStoreError> {
+        let id = key_id.0.to_string();
+        let mut ring = KeyRing::default();
+        ring.insert(KEK_ID, self.kek.clone());
+        let plain = ring
+            .open(&KeyStore::context(&id), wrapped)
+            .map_err(|_| KeyStoreError::WrongKek { path: self.path.clone(), key_id: key_id.0 })?;
+        let bytes: &[u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyStoreError::CorruptKeyRow { key_id: i64::from(key_id.0) })?;
+        Ok(DataKey::from_bytes(bytes))
+    }
+
+    /// Unwraps every data key; creates the first one for a new database.
+    pub(crate) fn load_ring(&self, conn: &mut Connection, now_ms: i64) -> Result<KeyRing, KeyStoreError> {
+        // Immediate: two processes opening a new database must not both create key 1.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rows: Vec<(i64, Vec<u8>)> = tx
+            .prepare("SELECT key_id, wrapped_key FROM data_keys ORDER BY key_id")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut ring = KeyRing::default();
+        for (id, wrapped) in rows {
+            let key_id = u32::try_from(id).map_err(|_| KeyStoreError::CorruptKeyRow { key_id: id })?;
+            ring.insert(KeyId(key_id), self.unwrap_key(KeyId(key_id), &wrapped)?);
+        }
+        if ring.is_empty() {
+            let key_id = KeyId(1);
+            let key = DataKey::generate();
+            tx.execute(
+                "INSERT INTO data_keys (key_id, wrapped_key, created_at) VALUES (?1, ?2, ?3)",
+                params![key_id.0, self.wrap(key_id, &key)?, now_ms],
+            )?;
+            ring.insert(key_id, key);
+            tracing::info!(key_id = key_id.0, "created first data key");
+        }
+        tx.commit()?;
+        Ok(ring)
+    }
+}

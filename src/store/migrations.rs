@@ -1,0 +1,99 @@
+//! Versioned schema: migration N brings `PRAGMA user_version` from N to N+1. Append new
+//! migrations; never edit a released one.
+//!
+//! Times are INTEGER milliseconds since the Unix epoch, UTC. Ids are UUID text. `*_sealed`
+//! columns hold `seal` output only; nothing personal is stored in clear.
+
+use rusqlite::Connection;
+use thiserror::Error;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema
+    r#"
+    CREATE TABLE data_keys (
+        key_id      INTEGER PRIMARY KEY,
+        wrapped_key BLOB NOT NULL,
+        created_at  INTEGER NOT NULL,
+        retired_at  INTEGER
+    );
+    CREATE TABLE onboardings (
+        id              TEXT PRIMARY KEY,
+        started_at      INTEGER NOT NULL,
+        finished_at     INTEGER NOT NULL,
+        outcome         TEXT NOT NULL CHECK (outcome IN ('account_issued', 'refused')),
+        consent_version TEXT NOT NULL,
+        consent_sha256  TEXT NOT NULL,
+        document_sealed BLOB,
+        refusal_reason  TEXT
+    );
+    CREATE TABLE accounts (
+        id                  TEXT PRIMARY KEY,
+        onboarding_id       TEXT NOT NULL UNIQUE REFERENCES onboardings(id),
+        created_at          INTEGER NOT NULL,
+        limits_json         TEXT NOT NULL,
+        activation_token_id TEXT NOT NULL UNIQUE,
+        token_consumed_at   INTEGER
+    );
+    CREATE TABLE face_templates (
+        id              TEXT PRIMARY KEY,
+        account_id      TEXT NOT NULL REFERENCES accounts(id),
+        created_at      INTEGER NOT NULL,
+        template_sealed BLOB NOT NULL
+    );
+    CREATE TABLE audit_log (
+        seq          INTEGER PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        event        TEXT NOT NULL,
+        details_json TEXT NOT NULL,
+        prev_hash    TEXT NOT NULL,
+        hash         TEXT NOT NULL
+    );
+    -- Append-only for the application; the hash chain catches anyone who drops these.
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TABLE outbox (
+        id             TEXT PRIMARY KEY,
+        kind           TEXT NOT NULL,
+        payload_sealed BLOB NOT NULL,
+        created_at     INTEGER NOT NULL,
+        sent_at        INTEGER,
+        attempts       INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_unsent ON outbox(created_at) WHERE sent_at IS NULL;
+    "#,
+];
+
+#[derive(Debug, Error)]
+pub enum MigrationError {
+    #[error("database schema version {found} is newer than this kiosk software knows ({known}); update the software, do not downgrade")]
+    TooNew { found: i64, known: i64 },
+    #[error("migration to schema version {version} failed: {source}")]
+    Failed { version: i64, source: rusqlite::Error },
+    #[error("cannot read schema version: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies the missing migrations, each in its own transaction with its version bump.
+pub fn migrate(conn: &mut Connection) -> Result<i64, MigrationError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(MigrationError::TooNew { found, known: SCHEMA_VERSION });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        let version = index as i64 + 1;
+        let apply = |conn: &mut Connection| -> Result<(), rusqlite::Error> {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()
+        };
+        apply(conn).map_err(|source| MigrationError::Failed { version, source })?;
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(SCHEMA_VERSION)
+}

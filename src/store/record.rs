@@ -1,0 +1,70 @@
+//! What the onboarding flow hands the store at the end of one session.
+
+use crate::account::{DemoAccount, TokenId};
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    AccountIssued,
+    /// A short reason code such as `"face_mismatch"`; it is stored in clear, so never put
+    /// personal data in it.
+    Refused(String),
+}
+
+/// Personal data read from the document; sealed together as one JSON value. Dates as read
+/// from the chip, ISO 8601 (`YYYY-MM-DD`).
+#[derive(Clone, PartialEq, Eq, Serialize, Zeroize, ZeroizeOnDrop)]
+pub struct PersonalData {
+    pub surname: String,
+    pub given_names: String,
+    pub document_number: String,
+    pub nationality: String,
+    pub birth_date: String,
+    pub expiry_date: String,
+}
+
+impl std::fmt::Debug for PersonalData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonalData(<redacted>)")
+    }
+}
+
+/// The issued account and the id of its activation token (for single use).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedAccount {
+    pub account: DemoAccount,
+    pub token_id: TokenId,
+}
+
+/// One finished onboarding. `AccountIssued` needs `account` and `personal`; `Refused` must
+/// have neither an account nor a face template.
+#[derive(Clone)]
+pub struct OnboardingRecord {
+    pub id: Uuid,
+    pub started_at: OffsetDateTime,
+    pub finished_at: OffsetDateTime,
+    pub consent_version: String,
+    /// SHA-256 of the consent text the person accepted.
+    pub consent_sha256: [u8; 32],
+    pub outcome: Outcome,
+    pub personal: Option<PersonalData>,
+    pub account: Option<IssuedAccount>,
+    /// Face embedding; sealed as little-endian f32 bytes.
+    pub face_template: Option<Vec<f32>>,
+}
+
+/// Shows only what is safe to log: no personal data, no template values.
+impl std::fmt::Debug for OnboardingRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnboardingRecord")
+            .field("id", &self.id)
+            .field("outcome", &self.outcome)
+            .field("has_personal", &self.personal.is_some())
+            .field("account", &self.account.as_ref().map(|a| a.account.id))
+            .field("face_template_len", &self.face_template.as_ref().map(Vec::len))
+            .finish()
+    }
+}

@@ -1,0 +1,397 @@
+//! The store: one SQLite file, sealed personal data, every onboarding written atomically.
+
+use super::audit::{self, AuditError, AuditReport};
+use super::keystore::{KeyStore, KeyStoreError};
+use super::migrations::{migrate, MigrationError};
+use super::record::{OnboardingRecord, Outcome, PersonalData};
+use super::seal::{KeyRing, SealContext, SealError};
+use crate::account::demo_account::uuid_v7_at;
+use crate::account::{LimitsPolicy, TokenId};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// Outbox kind for a newly opened account.
+pub const OUTBOX_ACCOUNT_OPENED: &str = "account_opened";
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}; check the path, free space and permissions")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(transparent)]
+    Migration(#[from] MigrationError),
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("{what}: {source}")]
+    Seal { what: &'static str, source: SealError },
+    #[error("cannot encode {what} as JSON: {source}")]
+    Encode { what: &'static str, source: serde_json::Error },
+    #[error("onboarding record not stored: {0} (a bug in the caller)")]
+    InvalidRecord(&'static str),
+    #[error("{table} row is corrupt ({what}); restore the database from backup")]
+    Corrupt { table: &'static str, what: &'static str },
+    #[error("activation token is not known to this kiosk; it was issued elsewhere or never recorded")]
+    TokenUnknown,
+    #[error("activation token was already used; each token activates its account once")]
+    TokenAlreadyUsed,
+}
+
+/// One unsent outbox row, payload opened.
+#[derive(Debug)]
+pub struct OutboxItem {
+    pub id: Uuid,
+    pub kind: String,
+    /// JSON for the bank core; holds personal data, so keep it in memory only.
+    pub payload: Zeroizing<Vec<u8>>,
+    pub created_at_ms: i64,
+    pub attempts: i64,
+}
+
+/// The `account_opened` message for the bank core (sealed in the outbox).
+#[derive(Serialize)]
+struct AccountOpened<'a> {
+    onboarding_id: &'a str,
+    account_id: &'a str,
+    created_at_ms: i64,
+    limits: &'a LimitsPolicy,
+    activation_token_id: String,
+    consent_version: &'a str,
+    consent_sha256: String,
+    personal: Option<&'a PersonalData>,
+}
+
+pub struct Store {
+    conn: Connection,
+    keys: KeyRing,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds since the epoch; the range of `OffsetDateTime` always fits.
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn ctx<'a>(table: &'a str, column: &'a str, record_id: &'a str) -> SealContext<'a> {
+    SealContext { table, column, record_id }
+}
+
+fn parse_uuid(text: &str, table: &'static str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt { table, what: "id is not a UUID" })
+}
+
+impl Store {
+    /// Opens (or creates) the database, applies migrations and unwraps the data keys with `keys`.
+    pub fn open(db_path: &Path, keys: &KeyStore) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open { path: db_path.to_path_buf(), source };
+        let mut conn = Connection::open(db_path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(open_err)?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(open_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(%mode, "database refused WAL journal mode");
+        }
+        // FULL: an acknowledged outbox row survives power loss. secure_delete: freed pages are
+        // zeroed, so purged sealed data leaves nothing behind.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")
+            .map_err(open_err)?;
+        migrate(&mut conn)?;
+        let keys = keys.load_ring(&mut conn, unix_ms(OffsetDateTime::now_utc()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            restrict_permissions(Path::new(&format!("{}{suffix}", db_path.display())));
+        }
+        Ok(Store { conn, keys })
+    }
+
+    fn seal(&self, what: &'static str, c: &SealContext<'_>, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.keys.seal(c, plain).map_err(|source| StoreError::Seal { what, source })
+    }
+
+    fn open_sealed(
+        &self,
+        what: &'static str,
+        c: &SealContext<'_>,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.keys.open(c, sealed).map_err(|source| StoreError::Seal { what, source })
+    }
+
+    /// Writes the onboarding, and for an issued account the account, the sealed face template,
+    /// the sealed outbox message and the audit events: all in one transaction, or nothing.
+    pub fn record_onboarding(&mut self, r: &OnboardingRecord) -> Result<(), StoreError> {
+        let (reason, issued) = match (&r.outcome, &r.account) {
+            (Outcome::Refused(_), Some(_)) => {
+                return Err(StoreError::InvalidRecord("a refused onboarding has an account"))
+            }
+            (Outcome::Refused(_), None) if r.face_template.is_some() => {
+                return Err(StoreError::InvalidRecord("a refused onboarding has a face template"))
+            }
+            (Outcome::Refused(reason), None) => (Some(reason.as_str()), None),
+            (Outcome::AccountIssued, None) => {
+                return Err(StoreError::InvalidRecord("account issued but no account given"))
+            }
+            (Outcome::AccountIssued, Some(_)) if r.personal.is_none() => {
+                return Err(StoreError::InvalidRecord("account issued but no personal data for the bank"))
+            }
+            (Outcome::AccountIssued, Some(issued)) => (None, Some(issued)),
+        };
+        let id = r.id.to_string();
+        let finished = unix_ms(r.finished_at);
+        let document_sealed = match &r.personal {
+            None => None,
+            Some(p) => {
+                let json = Zeroizing::new(
+                    serde_json::to_vec(p)
+                        .map_err(|source| StoreError::Encode { what: "personal data", source })?,
+                );
+                Some(self.seal("document data", &ctx("onboardings", "document_sealed", &id), &json)?)
+            }
+        };
+        // Seal everything before the transaction so it stays short.
+        let mut account_rows = None;
+        if let Some(issued) = issued {
+            let account_id = issued.account.id.to_string();
+            let limits_json = serde_json::to_string(&issued.account.limits)
+                .map_err(|source| StoreError::Encode { what: "limits", source })?;
+            let template = match &r.face_template {
+                None => None,
+                Some(t) => {
+                    let template_id = uuid_v7_at(r.finished_at).to_string();
+                    let bytes: Zeroizing<Vec<u8>> =
+                        Zeroizing::new(t.iter().flat_map(|v| v.to_le_bytes()).collect());
+                    let sealed = self.seal(
+                        "face template",
+                        &ctx("face_templates", "template_sealed", &template_id),
+                        &bytes,
+                    )?;
+                    Some((template_id, sealed))
+                }
+            };
+            let outbox_id = uuid_v7_at(r.finished_at).to_string();
+            let message = AccountOpened {
+                onboarding_id: &id,
+                account_id: &account_id,
+                created_at_ms: unix_ms(issued.account.created_at),
+                limits: &issued.account.limits,
+                activation_token_id: issued.token_id.to_string(),
+                consent_version: &r.consent_version,
+                consent_sha256: hex::encode(r.consent_sha256),
+                personal: r.personal.as_ref(),
+            };
+            let payload = Zeroizing::new(
+                serde_json::to_vec(&message)
+                    .map_err(|source| StoreError::Encode { what: "outbox payload", source })?,
+            );
+            let payload_sealed =
+                self.seal("outbox payload", &ctx("outbox", "payload_sealed", &outbox_id), &payload)?;
+            account_rows = Some((account_id, limits_json, template, outbox_id, payload_sealed, issued));
+        }
+
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO onboardings (id, started_at, finished_at, outcome, consent_version, consent_sha256, document_sealed, refusal_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                id,
+                unix_ms(r.started_at),
+                finished,
+                if issued.is_some() { "account_issued" } else { "refused" },
+                r.consent_version,
+                hex::encode(r.consent_sha256),
+                document_sealed,
+                reason,
+            ],
+        )?;
+        let outcome = if issued.is_some() { "account_issued" } else { "refused" };
+        audit::append(
+            &tx,
+            finished,
+            "onboarding_finished",
+            &json!({ "onboarding_id": id, "outcome": outcome, "reason": reason }),
+        )?;
+        if let Some((account_id, limits_json, template, outbox_id, payload_sealed, issued)) = &account_rows {
+            tx.execute(
+                "INSERT INTO accounts (id, onboarding_id, created_at, limits_json, activation_token_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![account_id, id, unix_ms(issued.account.created_at), limits_json, issued.token_id.to_string()],
+            )?;
+            audit::append(
+                &tx,
+                finished,
+                "account_issued",
+                &json!({ "onboarding_id": id, "account_id": account_id }),
+            )?;
+            if let Some((template_id, sealed)) = template {
+                tx.execute(
+                    "INSERT INTO face_templates (id, account_id, created_at, template_sealed) VALUES (?1, ?2, ?3, ?4)",
+                    params![template_id, account_id, finished, sealed],
+                )?;
+                audit::append(
+                    &tx,
+                    finished,
+                    "face_template_stored",
+                    &json!({ "account_id": account_id, "template_id": template_id }),
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO outbox (id, kind, payload_sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![outbox_id, OUTBOX_ACCOUNT_OPENED, payload_sealed, finished],
+            )?;
+            audit::append(
+                &tx,
+                finished,
+                "outbox_enqueued",
+                &json!({ "outbox_id": outbox_id, "kind": OUTBOX_ACCOUNT_OPENED }),
+            )?;
+        }
+        tx.commit()?;
+        tracing::info!(onboarding_id = %r.id, outcome, "onboarding recorded");
+        Ok(())
+    }
+
+    /// All stored face templates, opened, with their account ids, for the 1:N search.
+    pub fn face_templates(&self) -> Result<Vec<(Uuid, Vec<f32>)>, StoreError> {
+        let mut stmt =
+            self.conn.prepare("SELECT id, account_id, template_sealed FROM face_templates ORDER BY id")?;
+        let rows: Vec<(String, String, Vec<u8>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, account_id, sealed) in rows {
+            let bytes =
+                self.open_sealed("face template", &ctx("face_templates", "template_sealed", &id), &sealed)?;
+            if bytes.len() % 4 != 0 {
+                return Err(StoreError::Corrupt {
+                    table: "face_templates",
+                    what: "template length is not a multiple of 4",
+                });
+            }
+            let template =
+                bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            out.push((parse_uuid(&account_id, "face_templates")?, template));
+        }
+        Ok(out)
+    }
+
+    pub fn account_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = self.conn.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Every onboarding's outcome, oldest first.
+    pub fn onboarding_outcomes(&self) -> Result<Vec<(Uuid, Outcome)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, outcome, refusal_reason FROM onboardings ORDER BY finished_at, id")?;
+        let rows: Vec<(String, String, Option<String>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(id, outcome, reason)| {
+                let outcome = match outcome.as_str() {
+                    "account_issued" => Outcome::AccountIssued,
+                    _ => Outcome::Refused(reason.unwrap_or_default()),
+                };
+                Ok((parse_uuid(&id, "onboardings")?, outcome))
+            })
+            .collect()
+    }
+
+    /// Marks the token used; a second call fails. Returns the account it activates.
+    pub fn consume_activation_token(
+        &mut self,
+        token_id: TokenId,
+        now: OffsetDateTime,
+    ) -> Result<Uuid, StoreError> {
+        let token = token_id.to_string();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, Option<i64>)> = tx
+            .query_row(
+                "SELECT id, token_consumed_at FROM accounts WHERE activation_token_id = ?1",
+                [&token],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let account_id = match row {
+            None => return Err(StoreError::TokenUnknown),
+            Some((_, Some(_))) => return Err(StoreError::TokenAlreadyUsed),
+            Some((id, None)) => id,
+        };
+        let at = unix_ms(now);
+        tx.execute(
+            "UPDATE accounts SET token_consumed_at = ?1 WHERE id = ?2 AND token_consumed_at IS NULL",
+            params![at, account_id],
+        )?;
+        audit::append(&tx, at, "activation_token_consumed", &json!({ "account_id": account_id }))?;
+        tx.commit()?;
+        parse_uuid(&account_id, "accounts")
+    }
+
+    /// Unsent outbox rows, oldest first, payloads opened.
+    pub fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ?1",
+        )?;
+        let rows: Vec<(String, String, Vec<u8>, i64, i64)> = stmt
+            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(id, kind, sealed, created_at_ms, attempts)| {
+                let payload =
+                    self.open_sealed("outbox payload", &ctx("outbox", "payload_sealed", &id), &sealed)?;
+                Ok(OutboxItem { id: parse_uuid(&id, "outbox")?, kind, payload, created_at_ms, attempts })
+            })
+            .collect()
+    }
+
+    /// Counts a delivery attempt (for backoff and quarantine decisions).
+    pub fn record_outbox_attempt(&mut self, id: Uuid) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.to_string()])?;
+        Ok(())
+    }
+
+    /// Marks a row delivered; the core acknowledged it.
+    pub fn mark_outbox_sent(&mut self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = unix_ms(now);
+        let changed = tx.execute(
+            "UPDATE outbox SET sent_at = ?1 WHERE id = ?2 AND sent_at IS NULL",
+            params![at, id.to_string()],
+        )?;
+        if changed == 1 {
+            audit::append(&tx, at, "outbox_sent", &json!({ "outbox_id": id.to_string() }))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn verify_audit(&self) -> Result<AuditReport, AuditError> {
+        audit::verify_chain(&self.conn)
+    }
+}
+
+/// The database holds only sealed personal data, but keep it owner-only anyway. Best effort:
+/// a failure is logged, not fatal.
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if !path.exists() {
+        return;
+    }
+    if let Err(error) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        tracing::warn!(path = %path.display(), %error, "cannot restrict database file permissions");
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;

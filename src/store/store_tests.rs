@@ -1,0 +1,256 @@
+use super::*;
+use crate::account::{DemoAccount, Kopecks, LimitsPolicy, Operation};
+use crate::store::record::{IssuedAccount, PersonalData};
+use crate::store::{KeyStore, KeyStoreError, SCHEMA_VERSION};
+use time::macros::datetime;
+
+const SURNAME: &str = "ERIKSSONQX";
+const GIVEN: &str = "ANNA MARIAZ";
+const DOC_NO: &str = "L898902C3";
+const MRZ_NAME: &str = "P<UTOERIKSSONQX<<ANNA<MARIAZ";
+const MRZ_LINE2: &str = "L898902C36UTO7408122F1204159";
+
+fn limits() -> LimitsPolicy {
+    LimitsPolicy::new(
+        Kopecks::rub(15_000),
+        Kopecks::rub(30_000),
+        Kopecks::rub(100_000),
+        Kopecks::rub(60_000),
+        vec![Operation::TopUp, Operation::Payment],
+    )
+    .unwrap()
+}
+
+fn template() -> Vec<f32> {
+    (0..128).map(|i| 0.123_456_7 + i as f32 * 1.618_034 - 77.777).collect()
+}
+
+fn issued_record() -> OnboardingRecord {
+    let now = datetime!(2024-05-15 12:00 UTC);
+    OnboardingRecord {
+        id: uuid_v7_at(now),
+        started_at: now - time::Duration::minutes(3),
+        finished_at: now,
+        consent_version: "2024-05".into(),
+        consent_sha256: [0xab; 32],
+        outcome: Outcome::AccountIssued,
+        personal: Some(PersonalData {
+            surname: SURNAME.into(),
+            given_names: GIVEN.into(),
+            document_number: DOC_NO.into(),
+            nationality: "UTO".into(),
+            birth_date: "1974-08-12".into(),
+            expiry_date: "2012-04-15".into(),
+        }),
+        account: Some(IssuedAccount {
+            account: DemoAccount::issue(limits(), now),
+            token_id: TokenId::random(),
+        }),
+        face_template: Some(template()),
+    }
+}
+
+fn refused_record() -> OnboardingRecord {
+    OnboardingRecord {
+        outcome: Outcome::Refused("face_mismatch".into()),
+        account: None,
+        face_template: None,
+        personal: None,
+        ..issued_record()
+    }
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    keys: KeyStore,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open_or_create(&dir.path().join("kek.key")).unwrap();
+        Fixture { dir, keys }
+    }
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("kiosk.db")
+    }
+    fn open(&self) -> Store {
+        Store::open(&self.db(), &self.keys).unwrap()
+    }
+}
+
+#[test]
+fn onboarding_roundtrip() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let record = issued_record();
+    store.record_onboarding(&record).unwrap();
+    let issued = record.account.as_ref().unwrap();
+
+    assert_eq!(store.account_count().unwrap(), 1);
+    assert_eq!(store.onboarding_outcomes().unwrap(), vec![(record.id, Outcome::AccountIssued)]);
+    assert_eq!(store.face_templates().unwrap(), vec![(issued.account.id, template())]);
+
+    let outbox = store.pending_outbox(10).unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].kind, "account_opened");
+    let payload: serde_json::Value = serde_json::from_slice(&outbox[0].payload).unwrap();
+    assert_eq!(payload["personal"]["surname"], SURNAME);
+    assert_eq!(payload["account_id"], issued.account.id.to_string());
+    assert_eq!(payload["limits"]["per_transaction_limit_kopecks"], 1_500_000);
+    store.mark_outbox_sent(outbox[0].id, datetime!(2024-05-15 12:01 UTC)).unwrap();
+    assert!(store.pending_outbox(10).unwrap().is_empty());
+
+    let now = datetime!(2024-05-15 12:05 UTC);
+    assert_eq!(store.consume_activation_token(issued.token_id, now).unwrap(), issued.account.id);
+    assert!(matches!(
+        store.consume_activation_token(issued.token_id, now),
+        Err(StoreError::TokenAlreadyUsed)
+    ));
+    assert!(matches!(store.consume_activation_token(TokenId::random(), now), Err(StoreError::TokenUnknown)));
+
+    // finished, account, template, outbox enqueued, outbox sent, token consumed
+    assert_eq!(store.verify_audit().unwrap().rows, 6);
+}
+
+#[test]
+fn refused_onboarding_creates_no_account() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let record = refused_record();
+    store.record_onboarding(&record).unwrap();
+    assert_eq!(store.account_count().unwrap(), 0);
+    assert!(store.face_templates().unwrap().is_empty());
+    assert!(store.pending_outbox(10).unwrap().is_empty());
+    assert_eq!(
+        store.onboarding_outcomes().unwrap(),
+        vec![(record.id, Outcome::Refused("face_mismatch".into()))]
+    );
+    assert_eq!(store.verify_audit().unwrap().rows, 1);
+
+    let inconsistent = OnboardingRecord { outcome: Outcome::Refused("x".into()), ..issued_record() };
+    assert!(matches!(store.record_onboarding(&inconsistent), Err(StoreError::InvalidRecord(_))));
+    let no_account = OnboardingRecord { account: None, face_template: None, ..issued_record() };
+    assert!(matches!(store.record_onboarding(&no_account), Err(StoreError::InvalidRecord(_))));
+}
+
+#[test]
+fn failed_write_leaves_nothing_behind() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let first = issued_record();
+    store.record_onboarding(&first).unwrap();
+    // Same account again under a new onboarding id: the account insert fails mid-transaction.
+    let second = OnboardingRecord { id: uuid_v7_at(datetime!(2024-05-15 13:00 UTC)), ..first.clone() };
+    assert!(store.record_onboarding(&second).is_err());
+    assert_eq!(store.onboarding_outcomes().unwrap().len(), 1);
+    assert_eq!(store.pending_outbox(10).unwrap().len(), 1);
+    assert_eq!(store.face_templates().unwrap().len(), 1);
+    assert_eq!(store.verify_audit().unwrap().rows, 4);
+}
+
+#[test]
+fn migrations_idempotent_on_reopen() {
+    let fx = Fixture::new();
+    let record = issued_record();
+    {
+        let mut store = fx.open();
+        store.record_onboarding(&record).unwrap();
+    }
+    let store = fx.open();
+    let store2 = fx.open();
+    let version: i64 = store.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let keys: i64 = store.conn.query_row("SELECT COUNT(*) FROM data_keys", [], |r| r.get(0)).unwrap();
+    assert_eq!(keys, 1, "reopening must not add data keys");
+    assert_eq!(store2.face_templates().unwrap(), vec![(record.account.unwrap().account.id, template())]);
+    let mode: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = store.conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+    assert_eq!(fk, 1);
+    let sync: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    assert_eq!(sync, 2, "synchronous=FULL");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(fx.db()).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn wrong_kek_is_a_clear_error() {
+    let fx = Fixture::new();
+    fx.open().record_onboarding(&issued_record()).unwrap();
+    let other = KeyStore::create(&fx.dir.path().join("other.key")).unwrap();
+    let err = Store::open(&fx.db(), &other).unwrap_err();
+    assert!(matches!(err, StoreError::Keys(KeyStoreError::WrongKek { .. })), "{err:?}");
+    assert!(err.to_string().contains("wrong key file"), "{err}");
+}
+
+#[test]
+fn kek_file_with_unsafe_permissions_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let path = fx.dir.path().join("kek.key");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = KeyStore::open(&path).unwrap_err();
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn assert_no_personal_data(files: &[std::path::PathBuf]) {
+    let tpl: Vec<u8> = template().iter().flat_map(|v| v.to_le_bytes()).collect();
+    let text_needles = [
+        SURNAME,
+        GIVEN,
+        "ANNA",
+        "MARIAZ",
+        DOC_NO,
+        MRZ_NAME,
+        MRZ_LINE2,
+        "ERIKSSONQX<<",
+        "1974-08-12",
+        "740812",
+    ];
+    let mut searched = 0;
+    for path in files {
+        let Ok(bytes) = std::fs::read(path) else { continue };
+        searched += 1;
+        for needle in text_needles {
+            assert!(!contains(&bytes, needle.as_bytes()), "{needle:?} found in {}", path.display());
+        }
+        assert!(!contains(&bytes, &tpl), "template bytes found in {}", path.display());
+        // Any two consecutive template values (8 bytes) would already be a leak.
+        for window in tpl.chunks_exact(4).collect::<Vec<_>>().windows(2) {
+            let pair = [window[0], window[1]].concat();
+            assert!(!contains(&bytes, &pair), "template fragment found in {}", path.display());
+        }
+    }
+    assert!(searched >= 1, "no database file was searched");
+}
+
+#[test]
+fn no_personal_data_in_database_or_wal() {
+    let fx = Fixture::new();
+    let db = fx.db();
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    let mut store = fx.open();
+    let record = issued_record();
+    store.record_onboarding(&record).unwrap();
+    store.record_onboarding(&refused_record_with_personal()).unwrap();
+    // While open, the new pages sit in the WAL.
+    assert!(wal.exists(), "WAL file expected while the store is open");
+    assert_no_personal_data(&[db.clone(), wal.clone()]);
+    drop(store);
+    assert_no_personal_data(&[db.clone(), wal]);
+    // The data really is in there, sealed.
+    assert_eq!(fx.open().face_templates().unwrap()[0].1, template());
+}
+
+fn refused_record_with_personal() -> OnboardingRecord {
+    OnboardingRecord {
+        id: uuid_v7_at(datetime!(2024-05-15 14:00 UTC)),
+        personal: issued_record().personal,
+        ..refused_record()
+    }
+}
