@@ -1,0 +1,152 @@
+//! The face pipeline with the real models on real images from registry packages.
+
+use std::{path::PathBuf, process::Command};
+
+use kiosk::vision::{read_image, FaceOutcome, FacePipeline, MatchDecision, PipelineSettings, QualityThresholds};
+
+fn settings() -> PipelineSettings {
+    let config = kiosk_config::load(None).unwrap();
+    let q = &config.face.quality;
+    PipelineSettings {
+        detection_score_threshold: config.face.detection_score_threshold,
+        nms_iou_threshold: config.face.nms_iou_threshold,
+        liveness_threshold: config.face.liveness_threshold,
+        quality: QualityThresholds {
+            min_inter_eye_px: q.min_inter_eye_px,
+            max_face_width_ratio: q.max_face_width_ratio,
+            max_yaw_deg: q.max_yaw_deg,
+            max_pitch_deg: q.max_pitch_deg,
+            max_roll_deg: q.max_roll_deg,
+            min_sharpness: q.min_sharpness,
+            min_brightness: q.min_brightness,
+            max_brightness: q.max_brightness,
+            min_uniformity: q.min_uniformity,
+        },
+        intra_threads: 2,
+    }
+}
+
+fn pipeline() -> FacePipeline {
+    FacePipeline::load(&PathBuf::from("models"), settings()).expect("models in place (make setup)")
+}
+
+fn face(pipeline: &mut FacePipeline, path: &str) -> Box<kiosk::vision::FaceAnalysis> {
+    match pipeline.analyse(&read_image(&PathBuf::from(path)).unwrap()).unwrap() {
+        FaceOutcome::Face(face) => face,
+        FaceOutcome::NoFace => panic!("no face in {path}"),
+    }
+}
+
+const SAME: [&str; 3] = ["models/faces/obama.jpg", "models/faces/obama2.jpg", "models/faces/obama3.jpg"];
+const OTHER: &str = "models/faces/biden.jpg";
+
+#[test]
+fn same_person_is_accepted_and_different_people_rejected() {
+    let mut pipeline = pipeline();
+    let threshold = kiosk_config::load(None).unwrap().face.match_threshold;
+    let same: Vec<_> = SAME.iter().map(|p| face(&mut pipeline, p)).collect();
+    let other = face(&mut pipeline, OTHER);
+    for (i, a) in same.iter().enumerate() {
+        for b in &same[i + 1..] {
+            let d = MatchDecision::compare(&a.embedding, &b.embedding, threshold);
+            assert!(d.same_person, "genuine pair scored {:.3}", d.score);
+        }
+        let d = MatchDecision::compare(&a.embedding, &other.embedding, threshold);
+        assert!(!d.same_person, "impostor pair scored {:.3}", d.score);
+    }
+}
+
+#[test]
+fn presentation_attack_samples_are_classified() {
+    let mut pipeline = pipeline();
+    for (path, live) in [
+        ("tests/data/pad-samples/image_F1.jpg", false),
+        ("tests/data/pad-samples/image_F2.jpg", false),
+        ("tests/data/pad-samples/image_T1.jpg", true),
+    ] {
+        let verdict = face(&mut pipeline, path).liveness;
+        assert_eq!(verdict.live, live, "{path}: {verdict:?}");
+    }
+}
+
+#[test]
+fn a_picture_without_a_face_is_no_face() {
+    let mut pipeline = pipeline();
+    let blank = opencv::core::Mat::new_rows_cols_with_default(480, 640, opencv::core::CV_8UC3, 128.0.into()).unwrap();
+    assert!(matches!(pipeline.analyse(&blank).unwrap(), FaceOutcome::NoFace));
+}
+
+#[test]
+fn blur_and_darkness_fail_their_quality_gates() {
+    use kiosk::vision::quality::Gate;
+    use opencv::{core, imgproc, prelude::*};
+    let mut pipeline = pipeline();
+    let sharp = read_image(&PathBuf::from(SAME[0])).unwrap();
+    let good = face(&mut pipeline, SAME[0]).quality;
+    assert!(good.passed(), "{good:?}");
+
+    let mut blurred = Mat::default();
+    imgproc::gaussian_blur(&sharp, &mut blurred, core::Size::new(0, 0), 12.0, 12.0, core::BORDER_DEFAULT)
+        .unwrap();
+    let candidate = pipeline.candidate(&blurred).unwrap().expect("still a face when blurred");
+    let failed: Vec<Gate> = candidate.quality.gates.iter().filter(|g| !g.passed).map(|g| g.gate).collect();
+    assert!(failed.contains(&Gate::Sharpness), "{:?}", candidate.quality);
+
+    let mut dark = Mat::default();
+    sharp.convert_to(&mut dark, -1, 0.15, 0.0).unwrap();
+    let candidate = pipeline.candidate(&dark).unwrap().expect("still a face when dark");
+    assert_eq!(candidate.quality.advice(), Some(kiosk::vision::Advice::TooDark), "{:?}", candidate.quality);
+}
+
+fn reference_python() -> PathBuf {
+    let venv = std::env::var_os("KIOSK_REFERENCE_VENV").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kiosk/reference-venv")
+    });
+    let python = venv.join("bin/python");
+    assert!(python.exists(), "{} missing: run make setup", python.display());
+    python
+}
+
+/// Our YuNet decoding (letter-boxing, strides, NMS, mapping back) agrees with OpenCV's
+/// `FaceDetectorYN` within 1 px on every box corner and landmark.
+#[test]
+fn detector_matches_opencv_face_detector_yn() {
+    let mut pipeline = pipeline();
+    let dir = tempfile::tempdir().unwrap();
+    // Registry photos of several aspect ratios, plus a 640×480 camera-sized frame.
+    let mut images: Vec<String> = SAME.iter().chain([&OTHER]).map(|s| s.to_string()).collect();
+    images.extend(["tests/data/pad-samples/image_T1.jpg".into(), "tests/data/pad-samples/image_F2.jpg".into()]);
+    let frame = {
+        use opencv::{imgcodecs, imgproc, prelude::*};
+        let photo = read_image(&PathBuf::from(SAME[1])).unwrap();
+        let mut resized = Mat::default();
+        imgproc::resize(&photo, &mut resized, opencv::core::Size::new(640, 480), 0.0, 0.0, imgproc::INTER_AREA).unwrap();
+        let path = dir.path().join("frame.png");
+        imgcodecs::imwrite(path.to_str().unwrap(), &resized, &opencv::core::Vector::new()).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    images.push(frame);
+
+    let output = Command::new(reference_python())
+        .arg("scripts/reference/opencv_face.py")
+        .arg("detect")
+        .arg("models/face_detection_yunet_2023mar.onnx")
+        .args(&images)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let reference: Vec<Vec<Vec<f32>>> = serde_json::from_slice(&output.stdout).unwrap();
+
+    for (path, expected) in images.iter().zip(reference) {
+        let ours = pipeline.detector().detect(&read_image(&PathBuf::from(path)).unwrap()).unwrap();
+        assert_eq!(ours.len(), expected.len(), "{path}: face count");
+        for (mine, theirs) in ours.iter().zip(&expected) {
+            let mut values: Vec<f32> = mine.bbox.to_vec();
+            values.extend(mine.landmarks.iter().flatten());
+            for (i, (a, b)) in values.iter().zip(theirs).enumerate() {
+                assert!((a - b).abs() <= 1.0, "{path}: value {i} ours {a:.2} OpenCV {b:.2}");
+            }
+            assert!((mine.score - theirs[14]).abs() < 0.01, "{path}: score");
+        }
+    }
+}
