@@ -98,7 +98,8 @@ def derive(entry, entries, models_dir, python, destination):
     temp = destination + ".partial"
     here = os.path.dirname(os.path.abspath(__file__))
     tool = os.path.join(here, "..", source["tool"])
-    result = subprocess.run([python, tool, os.path.join(models_dir, parent["path"]), temp], capture_output=True, text=True)
+    command = [python, tool, *source.get("tool_args", []), os.path.join(models_dir, parent["path"]), temp]
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise SetupError(f"{entry['path']}: {source['tool']} failed: {result.stderr.strip()[-600:]}")
     return temp

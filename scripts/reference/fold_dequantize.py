@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Folds an ONNX model's constant DequantizeLinear nodes into float32 weights.
+"""Folds an ONNX model's constant DequantizeLinear nodes into float32 weights, and rewrites
+PRelu as Relu(x) + Min(x, 0) * slope.
 
 The int8 block-quantised SFace export dequantises its weights on every inference (its
 initializers are also declared as graph inputs, so onnxruntime may not constant-fold them)
 and declares 29 weight inputs the graph never reads. Folding gives the same network with
 float32 weights: same outputs, several times faster, and loadable by OpenCV's DNN too.
 
-Usage: fold_dequantize.py SOURCE.onnx DESTINATION.onnx
+PRelu with per-channel slopes is a slow generic broadcast kernel in onnxruntime that also
+breaks its blocked (NCHWc) convolution layout; the rewrite is exact (x > 0: x + 0; x <= 0:
+0 + x * slope) and made SFace about 30 % faster.
+
+Usage: fold_dequantize.py [--rewrite-prelu] SOURCE.onnx DESTINATION.onnx
 Deterministic: the same source and pinned onnx/protobuf versions give the same bytes.
 """
 
@@ -62,15 +67,42 @@ def fold(model):
     return folded
 
 
+def rewrite_prelu(model):
+    graph = model.graph
+    zero = "prelu_zero"
+    graph.initializer.append(numpy_helper.from_array(np.zeros((1,), np.float32), zero))
+    nodes, rewritten = [], 0
+    for node in graph.node:
+        if node.op_type != "PRelu":
+            nodes.append(node)
+            continue
+        x, slope = node.input
+        y = node.output[0]
+        nodes += [
+            onnx.helper.make_node("Relu", [x], [f"{y}_positive"]),
+            onnx.helper.make_node("Min", [x, zero], [f"{y}_negative"]),
+            onnx.helper.make_node("Mul", [f"{y}_negative", slope], [f"{y}_scaled"]),
+            onnx.helper.make_node("Add", [f"{y}_positive", f"{y}_scaled"], [y]),
+        ]
+        rewritten += 1
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return rewritten
+
+
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    prelu = "--rewrite-prelu" in args
+    paths = [a for a in args if a != "--rewrite-prelu"]
+    if len(paths) != 2:
         print(__doc__, file=sys.stderr)
         return 2
-    model = onnx.load(sys.argv[1])
+    model = onnx.load(paths[0])
     folded = fold(model)
+    rewritten = rewrite_prelu(model) if prelu else 0
     onnx.checker.check_model(model)
-    onnx.save(model, sys.argv[2])
-    print(f"  folded {folded} DequantizeLinear nodes; inputs now: {[i.name for i in model.graph.input]}")
+    onnx.save(model, paths[1])
+    print(f"  folded {folded} DequantizeLinear nodes, rewrote {rewritten} PRelu; inputs: {[i.name for i in model.graph.input]}")
     return 0
 
 

@@ -56,7 +56,7 @@ def bench(models_dir, path, runs):
     frame = cv2.resize(image, (640, 480))
     padded, _ = letterbox(frame)
     yunet = detector(f"{models_dir}/face_detection_yunet_2023mar.onnx")
-    sface = cv2.FaceRecognizerSF.create(f"{models_dir}/face_recognition_sface_2021dec_folded.onnx", "")
+    sface = cv2.FaceRecognizerSF.create(f"{models_dir}/face_recognition_sface_2021dec_fp32.onnx", "")
     _, faces = yunet.detect(padded)
     face = faces[0]
     aligned = sface.alignCrop(padded, face)

@@ -5,7 +5,9 @@ use std::path::Path;
 use opencv::{core::Mat, prelude::*};
 
 use super::{
-    align_face, liveness::PassiveLiveness, manifest::ModelManifest, quality, runtime, Detection, Embedding,
+    align_face, liveness::PassiveLiveness, manifest::ModelManifest, quality,
+    runtime::{self, Pool},
+    Detection, Embedding,
     FaceDetector, FaceRecogniser, LivenessVerdict, QualityReport, QualityThresholds, VisionError,
 };
 
@@ -55,16 +57,16 @@ impl FacePipeline {
     /// Verifies every model file against the manifest in `models_dir`, then loads them.
     pub fn load(models_dir: &Path, settings: PipelineSettings) -> Result<Self, VisionError> {
         let manifest = ModelManifest::load(models_dir)?;
-        let env = runtime::environment(&manifest.verified_path("onnxruntime")?)?;
-        let threads = settings.intra_threads.max(1);
-        let session = |id: &str| runtime::session(env, &manifest.verified_path(id)?, threads);
+        let env = runtime::environment(&manifest.verified_path("onnxruntime")?, settings.intra_threads.max(1))?;
+        let session = |id: &str| runtime::session(env, &manifest.verified_path(id)?, Pool::Shared);
+        let own = Pool::Own { threads: settings.intra_threads.max(1) };
         Ok(Self {
             detector: FaceDetector::new(
                 session("yunet")?,
                 settings.detection_score_threshold,
                 settings.nms_iou_threshold,
             ),
-            recogniser: FaceRecogniser::new(session("sface")?)?,
+            recogniser: FaceRecogniser::new(runtime::session(env, &manifest.verified_path("sface")?, own)?)?,
             liveness: PassiveLiveness::new(
                 session("minifasnet_v2")?,
                 session("minifasnet_v1se")?,
