@@ -6,5 +6,6 @@ pub mod app;
 pub mod flow;
 pub mod identity;
 pub mod store;
+pub mod sync;
 pub mod ui;
 pub mod vision;

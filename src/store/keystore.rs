@@ -1,6 +1,6 @@
 //! The key-encryption key (KEK) from a root-only file, and the data keys it wraps, which live
-//! in the `data_keys` table. Rotation (a later change) inserts a new row; every row stays
-//! openable so old records remain readable until purged.
+//! in the `data_keys` table. Rotation (`Store::rotate_data_key_if_due`) inserts a new row and
+//! retires the old one, which stays openable so old records remain readable until purged.
 
 use super::key_file::{read_secret, write_new_secret, KeyFileError};
 use super::seal::{seal, DataKey, KeyId, KeyRing, SealContext};
@@ -82,6 +82,22 @@ impl KeyStore {
         Ok(DataKey::from_bytes(bytes))
     }
 
+    /// Generates a data key and stores it wrapped as row `key_id`, inside the caller's
+    /// transaction.
+    pub(crate) fn add_data_key(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        key_id: KeyId,
+        now_ms: i64,
+    ) -> Result<DataKey, KeyStoreError> {
+        let key = DataKey::generate();
+        tx.execute(
+            "INSERT INTO data_keys (key_id, wrapped_key, created_at) VALUES (?1, ?2, ?3)",
+            params![key_id.0, self.wrap(key_id, &key)?, now_ms],
+        )?;
+        Ok(key)
+    }
+
     /// Unwraps every data key; creates the first one for a new database.
     pub(crate) fn load_ring(&self, conn: &mut Connection, now_ms: i64) -> Result<KeyRing, KeyStoreError> {
         // Immediate: two processes opening a new database must not both create key 1.
@@ -97,11 +113,7 @@ impl KeyStore {
         }
         if ring.is_empty() {
             let key_id = KeyId(1);
-            let key = DataKey::generate();
-            tx.execute(
-                "INSERT INTO data_keys (key_id, wrapped_key, created_at) VALUES (?1, ?2, ?3)",
-                params![key_id.0, self.wrap(key_id, &key)?, now_ms],
-            )?;
+            let key = self.add_data_key(&tx, key_id, now_ms)?;
             ring.insert(key_id, key);
             tracing::info!(key_id = key_id.0, "created first data key");
         }

@@ -7,7 +7,7 @@
 use rusqlite::Connection;
 use thiserror::Error;
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: initial schema
     r#"
     CREATE TABLE data_keys (
@@ -62,6 +62,19 @@ const MIGRATIONS: &[&str] = &[
         attempts       INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX outbox_unsent ON outbox(created_at) WHERE sent_at IS NULL;
+    "#,
+    // 2: sync state of the outbox (the row id is the idempotency key, persisted with the
+    // onboarding, so it exists before the first send), quarantine, and retention bookkeeping.
+    r#"
+    ALTER TABLE outbox ADD COLUMN account_id TEXT;
+    ALTER TABLE outbox ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE outbox ADD COLUMN last_error TEXT;
+    ALTER TABLE outbox ADD COLUMN quarantined_at INTEGER;
+    ALTER TABLE onboardings ADD COLUMN purged_at INTEGER;
+    DROP INDEX outbox_unsent;
+    CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at)
+        WHERE sent_at IS NULL AND quarantined_at IS NULL;
+    CREATE INDEX outbox_account ON outbox(account_id);
     "#,
 ];
 

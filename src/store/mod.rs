@@ -5,7 +5,9 @@ pub mod audit;
 pub mod key_file;
 pub mod keystore;
 pub mod migrations;
+mod outbox;
 pub mod record;
+mod retention;
 pub mod seal;
 #[allow(clippy::module_inception)]
 mod store;
@@ -16,4 +18,6 @@ pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
 pub use record::{IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};
-pub use store::{OutboxItem, Store, StoreError};
+pub use outbox::{OutboxItem, OutboxStatus, QuarantinedItem};
+pub use retention::{PurgeReport, MAX_KEY_LIFETIME};
+pub use store::{unix_ms_now, Store, StoreError, OUTBOX_ACCOUNT_OPENED};

@@ -127,6 +127,10 @@ impl KeyRing {
         self.keys.insert(id, key);
     }
 
+    pub fn remove(&mut self, id: KeyId) {
+        self.keys.remove(&id);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

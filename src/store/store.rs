@@ -45,17 +45,6 @@ pub enum StoreError {
     TokenAlreadyUsed,
 }
 
-/// One unsent outbox row, payload opened.
-#[derive(Debug)]
-pub struct OutboxItem {
-    pub id: Uuid,
-    pub kind: String,
-    /// JSON for the bank core; holds personal data, so keep it in memory only.
-    pub payload: Zeroizing<Vec<u8>>,
-    pub created_at_ms: i64,
-    pub attempts: i64,
-}
-
 /// The `account_opened` message for the bank core (sealed in the outbox).
 #[derive(Serialize)]
 struct AccountOpened<'a> {
@@ -70,8 +59,8 @@ struct AccountOpened<'a> {
 }
 
 pub struct Store {
-    conn: Connection,
-    keys: KeyRing,
+    pub(super) conn: Connection,
+    pub(super) keys: KeyRing,
 }
 
 impl std::fmt::Debug for Store {
@@ -85,11 +74,16 @@ pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-fn ctx<'a>(table: &'a str, column: &'a str, record_id: &'a str) -> SealContext<'a> {
+/// Now, in the store's time unit.
+pub fn unix_ms_now() -> i64 {
+    unix_ms(OffsetDateTime::now_utc())
+}
+
+pub(super) fn ctx<'a>(table: &'a str, column: &'a str, record_id: &'a str) -> SealContext<'a> {
     SealContext { table, column, record_id }
 }
 
-fn parse_uuid(text: &str, table: &'static str) -> Result<Uuid, StoreError> {
+pub(super) fn parse_uuid(text: &str, table: &'static str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|_| StoreError::Corrupt { table, what: "id is not a UUID" })
 }
 
@@ -105,8 +99,11 @@ impl Store {
             tracing::warn!(%mode, "database refused WAL journal mode");
         }
         // FULL: an acknowledged outbox row survives power loss. secure_delete: freed pages are
-        // zeroed, so purged sealed data leaves nothing behind.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")
+        // zeroed, so purged sealed data leaves nothing behind. temp_store: sorts and temporary
+        // tables stay in memory, never in a temp file.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;",
+        )
             .map_err(open_err)?;
         migrate(&mut conn)?;
         let keys = keys.load_ring(&mut conn, unix_ms(OffsetDateTime::now_utc()))?;
@@ -120,7 +117,7 @@ impl Store {
         self.keys.seal(c, plain).map_err(|source| StoreError::Seal { what, source })
     }
 
-    fn open_sealed(
+    pub(super) fn open_sealed(
         &self,
         what: &'static str,
         c: &SealContext<'_>,
@@ -216,6 +213,20 @@ impl Store {
             ],
         )?;
         let outcome = if issued.is_some() { "account_issued" } else { "refused" };
+        // The steps of the session, as facts without personal data: consent, document read,
+        // face decision, then the outcome.
+        audit::append(
+            &tx,
+            finished,
+            "consent_recorded",
+            &json!({ "onboarding_id": id, "consent_version": r.consent_version, "consent_sha256": hex::encode(r.consent_sha256) }),
+        )?;
+        if r.personal.is_some() {
+            audit::append(&tx, finished, "document_read", &json!({ "onboarding_id": id }))?;
+        }
+        if let Some(decision) = face_decision(reason) {
+            audit::append(&tx, finished, "face_decision", &json!({ "onboarding_id": id, "decision": decision }))?;
+        }
         audit::append(
             &tx,
             finished,
@@ -246,8 +257,8 @@ impl Store {
                 )?;
             }
             tx.execute(
-                "INSERT INTO outbox (id, kind, payload_sealed, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![outbox_id, OUTBOX_ACCOUNT_OPENED, payload_sealed, finished],
+                "INSERT INTO outbox (id, kind, payload_sealed, created_at, account_id, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
+                params![outbox_id, OUTBOX_ACCOUNT_OPENED, payload_sealed, finished, account_id],
             )?;
             audit::append(
                 &tx,
@@ -337,46 +348,20 @@ impl Store {
         parse_uuid(&account_id, "accounts")
     }
 
-    /// Unsent outbox rows, oldest first, payloads opened.
-    pub fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox WHERE sent_at IS NULL ORDER BY created_at, id LIMIT ?1",
-        )?;
-        let rows: Vec<(String, String, Vec<u8>, i64, i64)> = stmt
-            .query_map([limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
-            .collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(|(id, kind, sealed, created_at_ms, attempts)| {
-                let payload =
-                    self.open_sealed("outbox payload", &ctx("outbox", "payload_sealed", &id), &sealed)?;
-                Ok(OutboxItem { id: parse_uuid(&id, "outbox")?, kind, payload, created_at_ms, attempts })
-            })
-            .collect()
-    }
-
-    /// Counts a delivery attempt (for backoff and quarantine decisions).
-    pub fn record_outbox_attempt(&mut self, id: Uuid) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.to_string()])?;
-        Ok(())
-    }
-
-    /// Marks a row delivered; the core acknowledged it.
-    pub fn mark_outbox_sent(&mut self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let at = unix_ms(now);
-        let changed = tx.execute(
-            "UPDATE outbox SET sent_at = ?1 WHERE id = ?2 AND sent_at IS NULL",
-            params![at, id.to_string()],
-        )?;
-        if changed == 1 {
-            audit::append(&tx, at, "outbox_sent", &json!({ "outbox_id": id.to_string() }))?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     pub fn verify_audit(&self) -> Result<AuditReport, AuditError> {
         audit::verify_chain(&self.conn)
+    }
+}
+
+/// The face step's decision, from the outcome: `None` when the session ended before it.
+fn face_decision(refusal: Option<&str>) -> Option<&'static str> {
+    match refusal {
+        None => Some("match"),
+        Some("face_mismatch") => Some("mismatch"),
+        Some("liveness_failed") => Some("not_live"),
+        Some("no_face_found") => Some("no_usable_face"),
+        Some("already_enrolled") => Some("duplicate"),
+        Some(_) => None,
     }
 }
 

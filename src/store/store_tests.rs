@@ -1,7 +1,7 @@
 use super::*;
 use crate::account::{DemoAccount, Kopecks, LimitsPolicy, Operation};
 use crate::store::record::{IssuedAccount, PersonalData};
-use crate::store::{KeyStore, KeyStoreError, SCHEMA_VERSION};
+use crate::store::{KeyId, KeyStore, KeyStoreError, SCHEMA_VERSION};
 use time::macros::datetime;
 
 const SURNAME: &str = "ERIKSSONQX";
@@ -109,8 +109,31 @@ fn onboarding_roundtrip() {
     ));
     assert!(matches!(store.consume_activation_token(TokenId::random(), now), Err(StoreError::TokenUnknown)));
 
-    // finished, account, template, outbox enqueued, outbox sent, token consumed
-    assert_eq!(store.verify_audit().unwrap().rows, 6);
+    // consent, document read, face decision, finished, account, template, outbox enqueued,
+    // sync acknowledged, token consumed
+    assert_eq!(store.verify_audit().unwrap().rows, 9);
+    let events: Vec<String> = store
+        .conn
+        .prepare("SELECT event FROM audit_log ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        events,
+        [
+            "consent_recorded",
+            "document_read",
+            "face_decision",
+            "onboarding_finished",
+            "account_issued",
+            "face_template_stored",
+            "outbox_enqueued",
+            "sync_acknowledged",
+            "activation_token_consumed"
+        ]
+    );
 }
 
 #[test]
@@ -126,7 +149,8 @@ fn refused_onboarding_creates_no_account() {
         store.onboarding_outcomes().unwrap(),
         vec![(record.id, Outcome::Refused("face_mismatch".into()))]
     );
-    assert_eq!(store.verify_audit().unwrap().rows, 1);
+    // consent, face decision (mismatch), finished
+    assert_eq!(store.verify_audit().unwrap().rows, 3);
 
     let inconsistent = OnboardingRecord { outcome: Outcome::Refused("x".into()), ..issued_record() };
     assert!(matches!(store.record_onboarding(&inconsistent), Err(StoreError::InvalidRecord(_))));
@@ -146,7 +170,7 @@ fn failed_write_leaves_nothing_behind() {
     assert_eq!(store.onboarding_outcomes().unwrap().len(), 1);
     assert_eq!(store.pending_outbox(10).unwrap().len(), 1);
     assert_eq!(store.face_templates().unwrap().len(), 1);
-    assert_eq!(store.verify_audit().unwrap().rows, 4);
+    assert_eq!(store.verify_audit().unwrap().rows, 7);
 }
 
 #[test]
@@ -253,4 +277,153 @@ fn refused_record_with_personal() -> OnboardingRecord {
         personal: issued_record().personal,
         ..refused_record()
     }
+}
+
+fn issued_at(t: OffsetDateTime) -> OnboardingRecord {
+    let mut r = issued_record();
+    r.id = uuid_v7_at(t);
+    r.finished_at = t;
+    r.started_at = t - time::Duration::minutes(2);
+    r.account = Some(IssuedAccount { account: DemoAccount::issue(limits(), t), token_id: TokenId::random() });
+    r
+}
+
+#[test]
+fn outbox_backoff_quarantine_and_ack() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let t0 = datetime!(2024-05-15 12:00 UTC);
+    store.record_onboarding(&issued_at(t0)).unwrap();
+    store.record_onboarding(&issued_at(t0 + time::Duration::seconds(1))).unwrap();
+    let items = store.due_outbox(t0 + time::Duration::minutes(1), 10).unwrap();
+    assert_eq!(items.len(), 2);
+    let (a, b) = (items[0].id, items[1].id);
+
+    store.record_outbox_attempt(a).unwrap();
+    store.schedule_outbox_retry(a, t0 + time::Duration::hours(1), "core answered 503\n").unwrap();
+    let due: Vec<Uuid> = store.due_outbox(t0 + time::Duration::minutes(1), 10).unwrap().iter().map(|i| i.id).collect();
+    assert_eq!(due, [b], "a row in back-off is not due");
+    assert_eq!(store.pending_outbox(10).unwrap().len(), 2, "a forced drain takes every pending row");
+    assert_eq!(store.pending_outbox(10).unwrap()[0].attempts, 1);
+
+    store.quarantine_outbox(b, t0, "core answered 422: bad").unwrap();
+    let q = store.quarantined_outbox().unwrap();
+    assert_eq!((q.len(), q[0].id, q[0].reason.as_str()), (1, b, "core answered 422: bad"));
+    assert!(store.pending_outbox(10).unwrap().iter().all(|i| i.id != b));
+
+    store.mark_outbox_sent(a, t0).unwrap();
+    store.mark_outbox_sent(a, t0).unwrap(); // idempotent
+    let status = store.outbox_status().unwrap();
+    assert_eq!((status.pending, status.sent, status.quarantined), (0, 1, 1));
+    let payload_len: i64 = store
+        .conn
+        .query_row("SELECT length(payload_sealed) FROM outbox WHERE id = ?1", [a.to_string()], |r| r.get(0))
+        .unwrap();
+    assert_eq!(payload_len, 0, "the acknowledged payload (personal data) is dropped");
+    let acks: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE event = 'sync_acknowledged'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(acks, 1);
+    store.verify_audit().unwrap();
+}
+
+#[test]
+fn key_rotation_keeps_old_records_readable() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let t0 = datetime!(2024-05-15 12:00 UTC);
+    let before = issued_at(t0);
+    store.record_onboarding(&before).unwrap();
+    let lifetime = time::Duration::days(365);
+    // The first key was created "now" (wall clock); not due a day later.
+    let now = OffsetDateTime::now_utc();
+    assert_eq!(store.rotate_data_key_if_due(&fx.keys, now + time::Duration::days(1), lifetime).unwrap(), None);
+    let rotated = store.rotate_data_key_if_due(&fx.keys, now + time::Duration::days(366), lifetime).unwrap();
+    assert_eq!(rotated, Some(KeyId(2)));
+    store.record_onboarding(&issued_at(t0 + time::Duration::seconds(5))).unwrap();
+    let key_ids: Vec<KeyId> = store
+        .conn
+        .prepare("SELECT template_sealed FROM face_templates ORDER BY created_at")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| crate::store::seal::sealed_key_id(&b.unwrap()).unwrap())
+        .collect();
+    assert_eq!(key_ids, [KeyId(1), KeyId(2)]);
+    drop(store);
+    // A fresh process opens both the old and the new records.
+    let store = fx.open();
+    assert_eq!(store.face_templates().unwrap().len(), 2);
+    // The lifetime is capped at three years whatever is asked.
+    let mut store = store;
+    let far = now + time::Duration::days(366 + 3 * 365 + 1);
+    assert_eq!(store.rotate_data_key_if_due(&fx.keys, far, time::Duration::days(10_000)).unwrap(), Some(KeyId(3)));
+    store.verify_audit().unwrap();
+}
+
+#[test]
+fn retention_purges_confirmed_data_then_destroys_unused_keys() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let t0 = datetime!(2024-05-15 12:00 UTC);
+    store.record_onboarding(&issued_at(t0)).unwrap();
+    store.record_onboarding(&issued_at(t0 + time::Duration::seconds(1))).unwrap();
+    let items = store.pending_outbox(10).unwrap();
+    let retention = time::Duration::days(30);
+    let confirmed = t0 + time::Duration::hours(1);
+    store.mark_outbox_sent(items[0].id, confirmed).unwrap();
+
+    // Not yet: within retention.
+    assert!(store.purge_expired(confirmed + time::Duration::days(29), retention).unwrap().is_empty());
+    // Rotate so key 1 is retired, then purge after retention: only the confirmed row goes.
+    let now = OffsetDateTime::now_utc();
+    store.rotate_data_key_if_due(&fx.keys, now + time::Duration::days(400), time::Duration::days(365)).unwrap();
+    let report = store.purge_expired(confirmed + time::Duration::days(31), retention).unwrap();
+    assert_eq!((report.face_templates, report.documents), (1, 1));
+    assert!(report.keys_destroyed.is_empty(), "key 1 still seals the unconfirmed row");
+    assert_eq!(store.face_templates().unwrap().len(), 1);
+
+    // The second row is confirmed and purged too; now nothing uses key 1 and it is destroyed.
+    store.mark_outbox_sent(items[1].id, confirmed).unwrap();
+    let later = now + time::Duration::days(500);
+    let report = store.purge_expired(later, retention).unwrap();
+    assert_eq!((report.face_templates, report.documents), (1, 1));
+    assert_eq!(report.keys_destroyed, [KeyId(1)]);
+    let keys: i64 = store.conn.query_row("SELECT COUNT(*) FROM data_keys", [], |r| r.get(0)).unwrap();
+    assert_eq!(keys, 1);
+    let sealed_left: i64 = store
+        .conn
+        .query_row("SELECT COUNT(*) FROM onboardings WHERE document_sealed IS NOT NULL", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sealed_left, 0);
+    assert_eq!(store.account_count().unwrap(), 2, "accounts themselves are kept");
+    let events: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM audit_log WHERE event IN ('personal_data_purged', 'data_key_destroyed', 'data_key_rotated')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 4);
+    store.verify_audit().unwrap();
+    drop(store);
+    fx.open();
+}
+
+#[test]
+fn version_1_database_is_migrated() {
+    let fx = Fixture::new();
+    {
+        let mut conn = rusqlite::Connection::open(fx.db()).unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(crate::store::migrations::MIGRATIONS[0]).unwrap();
+        tx.pragma_update(None, "user_version", 1).unwrap();
+        tx.commit().unwrap();
+    }
+    let mut store = fx.open();
+    store.record_onboarding(&issued_record()).unwrap();
+    assert_eq!(store.pending_outbox(10).unwrap().len(), 1);
+    assert_eq!(store.integrity_check().unwrap(), Ok(()));
 }

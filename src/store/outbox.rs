@@ -1,0 +1,204 @@
+//! The outbox the sync drains: what is due, attempts and back-off, acknowledgement,
+//! quarantine. The row id is the idempotency key; it is written in the onboarding's own
+//! transaction, so it exists before the first send and survives any crash.
+
+use super::audit;
+use super::store::{ctx, parse_uuid, unix_ms, Store, StoreError};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde_json::json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// Longest failure reason kept; a core's error body can be anything.
+const MAX_REASON_LEN: usize = 300;
+
+/// One unsent outbox row, payload opened.
+#[derive(Debug)]
+pub struct OutboxItem {
+    /// Also the idempotency key sent to the core.
+    pub id: Uuid,
+    pub kind: String,
+    /// JSON for the bank core; holds personal data, so keep it in memory only.
+    pub payload: Zeroizing<Vec<u8>>,
+    pub created_at_ms: i64,
+    /// Attempts started so far (counted before each send).
+    pub attempts: u32,
+}
+
+/// Where the outbox stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxStatus {
+    pub pending: u64,
+    pub sent: u64,
+    pub quarantined: u64,
+    /// When the earliest pending row is due (ms since the epoch).
+    pub next_due_ms: Option<i64>,
+}
+
+/// A row the core refused for good, kept for staff to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantinedItem {
+    pub id: Uuid,
+    pub kind: String,
+    pub quarantined_at_ms: i64,
+    pub reason: String,
+}
+
+/// Reasons come from the network; keep them short and printable.
+fn clean_reason(reason: &str) -> String {
+    reason.chars().filter(|c| !c.is_control()).take(MAX_REASON_LEN).collect()
+}
+
+impl Store {
+    fn outbox_rows(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows: Vec<(String, String, Vec<u8>, i64, i64)> = stmt
+            .query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(id, kind, sealed, created_at_ms, attempts)| {
+                let payload =
+                    self.open_sealed("outbox payload", &ctx("outbox", "payload_sealed", &id), &sealed)?;
+                Ok(OutboxItem {
+                    id: parse_uuid(&id, "outbox")?,
+                    kind,
+                    payload,
+                    created_at_ms,
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+
+    /// Every unsent, unquarantined row, oldest first, whatever its back-off says (a drain
+    /// asked for by staff).
+    pub fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox_rows(
+            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
+             WHERE sent_at IS NULL AND quarantined_at IS NULL ORDER BY created_at, id LIMIT ?1",
+            &[&limit],
+        )
+    }
+
+    /// Unsent rows whose back-off has elapsed at `now`, oldest first.
+    pub fn due_outbox(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        self.outbox_rows(
+            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
+             WHERE sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at <= ?1
+             ORDER BY created_at, id LIMIT ?2",
+            &[&unix_ms(now), &limit],
+        )
+    }
+
+    /// Counts an attempt before it is made, so a crash mid-send still counts it.
+    pub fn record_outbox_attempt(&mut self, id: Uuid) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.to_string()])?;
+        Ok(())
+    }
+
+    /// A transient failure: try again at `next_attempt` (the sync's back-off).
+    pub fn schedule_outbox_retry(
+        &mut self,
+        id: Uuid,
+        next_attempt: OffsetDateTime,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL",
+            params![unix_ms(next_attempt), clean_reason(reason), id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// The core acknowledged the row: mark it sent and drop its sealed payload (the core has
+    /// the data now; the local copy of personal data stays only in the sealed onboarding until
+    /// retention purges it). Its own transaction, with the audit event. Idempotent.
+    pub fn mark_outbox_sent(&mut self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = unix_ms(now);
+        let account: Option<Option<String>> = tx
+            .query_row("SELECT account_id FROM outbox WHERE id = ?1 AND sent_at IS NULL", [id.to_string()], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(account_id) = account {
+            tx.execute(
+                "UPDATE outbox SET sent_at = ?1, payload_sealed = X'', last_error = NULL WHERE id = ?2",
+                params![at, id.to_string()],
+            )?;
+            audit::append(
+                &tx,
+                at,
+                "sync_acknowledged",
+                &json!({ "outbox_id": id.to_string(), "account_id": account_id }),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The core refused the row for good: keep it out of the drain, for staff to resolve.
+    pub fn quarantine_outbox(&mut self, id: Uuid, now: OffsetDateTime, reason: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let at = unix_ms(now);
+        let reason = clean_reason(reason);
+        let changed = tx.execute(
+            "UPDATE outbox SET quarantined_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL AND quarantined_at IS NULL",
+            params![at, reason, id.to_string()],
+        )?;
+        if changed == 1 {
+            audit::append(
+                &tx,
+                at,
+                "sync_quarantined",
+                &json!({ "outbox_id": id.to_string(), "reason": reason }),
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+        let (pending, sent, quarantined, next_due): (i64, i64, i64, Option<i64>) = self.conn.query_row(
+            "SELECT
+                COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+                COUNT(*) FILTER (WHERE sent_at IS NOT NULL),
+                COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
+                MIN(next_attempt_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL)
+             FROM outbox",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(OutboxStatus { pending: n(pending), sent: n(sent), quarantined: n(quarantined), next_due_ms: next_due })
+    }
+
+    pub fn quarantined_outbox(&self) -> Result<Vec<QuarantinedItem>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, quarantined_at, COALESCE(last_error, '') FROM outbox
+             WHERE sent_at IS NULL AND quarantined_at IS NOT NULL ORDER BY quarantined_at, id",
+        )?;
+        let rows: Vec<(String, String, i64, String)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(id, kind, quarantined_at_ms, reason)| {
+                Ok(QuarantinedItem { id: parse_uuid(&id, "outbox")?, kind, quarantined_at_ms, reason })
+            })
+            .collect()
+    }
+
+    /// Ids of every issued account, oldest first (what the core must end up with).
+    pub fn account_ids(&self) -> Result<Vec<Uuid>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT id FROM accounts ORDER BY created_at, id")?;
+        let ids: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        ids.iter().map(|id| parse_uuid(id, "accounts")).collect()
+    }
+
+    /// `PRAGMA integrity_check`: `Ok` when SQLite finds nothing wrong, else its findings.
+    pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let lines: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(if lines == ["ok"] { Ok(()) } else { Err(lines.join("; ")) })
+    }
+}

@@ -1,0 +1,194 @@
+//! The HTTPS client of the bank core: one kept-alive HTTP/1.1 connection over rustls with the
+//! kiosk's client certificate, re-established after any failure. Every request is signed and
+//! carries the outbox row id as its idempotency key.
+
+use super::protocol::{self, Verdict, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE, MESSAGES_PATH};
+use super::SyncError;
+use crate::account::KioskIdentity;
+use crate::store::OutboxItem;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+
+/// Largest response body read; the core's answers are small JSON objects.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Where the core is, from `sync.core_url` (`https://host[:port][/base]`).
+#[derive(Debug, Clone)]
+struct Endpoint {
+    host: String,
+    port: u16,
+    authority: String,
+    path: String,
+    server_name: ServerName<'static>,
+}
+
+fn parse_endpoint(url: &str) -> Result<Endpoint, SyncError> {
+    let bad = |why: &str| SyncError::BadUrl { url: url.to_owned(), why: why.to_owned() };
+    let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
+    if uri.scheme_str() != Some("https") {
+        return Err(bad("the core is reached over https only"));
+    }
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?.clone();
+    let host = authority.host().trim_start_matches('[').trim_end_matches(']').to_owned();
+    let server_name = ServerName::try_from(host.clone()).map_err(|_| bad("host is not a valid name"))?;
+    let base = uri.path().trim_end_matches('/');
+    Ok(Endpoint {
+        port: authority.port_u16().unwrap_or(443),
+        authority: authority.as_str().to_owned(),
+        path: format!("{base}{MESSAGES_PATH}"),
+        host,
+        server_name,
+    })
+}
+
+/// Timeouts of the link to the core.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TCP connect plus TLS handshake.
+    pub connect: Duration,
+    /// One request, from sending to the whole response.
+    pub request: Duration,
+}
+
+pub struct CoreClient {
+    endpoint: Endpoint,
+    tls: TlsConnector,
+    kiosk_id: String,
+    identity: Arc<KioskIdentity>,
+    timeouts: Timeouts,
+    connection: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl std::fmt::Debug for CoreClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreClient").field("core", &self.endpoint.authority).finish_non_exhaustive()
+    }
+}
+
+impl CoreClient {
+    pub fn new(
+        core_url: &str,
+        tls: Arc<rustls::ClientConfig>,
+        kiosk_id: &str,
+        identity: Arc<KioskIdentity>,
+        timeouts: Timeouts,
+    ) -> Result<CoreClient, SyncError> {
+        Ok(CoreClient {
+            endpoint: parse_endpoint(core_url)?,
+            tls: TlsConnector::from(tls),
+            kiosk_id: kiosk_id.to_owned(),
+            identity,
+            timeouts,
+            connection: None,
+        })
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
+        let e = &self.endpoint;
+        let tcp = timeout(self.timeouts.connect, TcpStream::connect((e.host.as_str(), e.port)))
+            .await
+            .map_err(|_| "connect timed out".to_owned())?
+            .map_err(|err| format!("cannot connect: {err}"))?;
+        // Small requests one after another: do not wait to coalesce them.
+        let _ = tcp.set_nodelay(true);
+        let tls = timeout(self.timeouts.connect, self.tls.connect(e.server_name.clone(), tcp))
+            .await
+            .map_err(|_| "TLS handshake timed out".to_owned())?
+            .map_err(|err| format!("TLS handshake failed: {err}"))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|err| format!("HTTP handshake failed: {err}"))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "core connection ended");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Sends one outbox row and says what became of it. Never fails: every problem is a
+    /// verdict, and any doubt about the connection drops it.
+    pub async fn deliver(&mut self, item: &OutboxItem) -> Verdict {
+        let key = item.id.to_string();
+        let body = protocol::request_body(item.id, &item.kind, &self.kiosk_id, item.created_at_ms, &item.payload);
+        let signature =
+            protocol::sign(self.identity.signing_key(), "POST", &self.endpoint.path, &key, &self.kiosk_id, &body);
+        let request = Request::post(self.endpoint.path.as_str())
+            .header(HOST, self.endpoint.authority.as_str())
+            .header(CONTENT_TYPE, "application/json")
+            .header(HEADER_IDEMPOTENCY_KEY, key.as_str())
+            .header(HEADER_KIOSK_ID, self.kiosk_id.as_str())
+            .header(HEADER_SIGNATURE, signature)
+            .body(Full::new(Bytes::copy_from_slice(&body)));
+        let request = match request {
+            Ok(r) => r,
+            // Only a kiosk id that is not a valid header value gets here.
+            Err(e) => return Verdict::Permanent { status: 0, reason: format!("cannot build the request: {e}") },
+        };
+        let verdict = match self.exchange(request).await {
+            Ok((status, echoed, retry_after, text)) => {
+                protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &text)
+            }
+            Err(reason) => Verdict::Transient { reason, retry_after: None },
+        };
+        if !matches!(verdict, Verdict::Acknowledged { .. }) {
+            self.connection = None;
+        }
+        verdict
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn exchange(
+        &mut self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<(u16, Option<String>, Option<String>, String), String> {
+        let mut sender = match self.connection.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => self.connect().await?,
+        };
+        let outcome = timeout(self.timeouts.request, async {
+            sender.ready().await.map_err(|e| format!("connection not usable: {e}"))?;
+            let response = sender.send_request(request).await.map_err(|e| format!("request failed: {e}"))?;
+            let status = response.status().as_u16();
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let echoed = header(HEADER_IDEMPOTENCY_KEY);
+            let retry_after = header("retry-after");
+            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|e| format!("reading the response failed: {e}"))?
+                .to_bytes();
+            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            Ok::<_, String>((status, echoed, retry_after, text))
+        })
+        .await
+        .map_err(|_| format!("no answer within {} ms", self.timeouts.request.as_millis()))??;
+        self.connection = Some(sender);
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        let e = parse_endpoint("https://127.0.0.1:8443/core/").unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("127.0.0.1", 8443, "/core/v1/kiosk-messages"));
+        let e = parse_endpoint("https://core.bank.example").unwrap();
+        assert_eq!((e.port, e.path.as_str()), (443, "/v1/kiosk-messages"));
+        assert!(parse_endpoint("http://core.bank.example").is_err());
+        assert!(parse_endpoint("not a url").is_err());
+    }
+}

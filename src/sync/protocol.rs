@@ -1,0 +1,179 @@
+//! The wire protocol with the bank core (docs/openapi/core-sync.yaml), as pure functions:
+//! the request body, the signature over it, and what a response means for the outbox row.
+//!
+//! Signature: Ed25519 by the kiosk key over
+//! `KS1\n<METHOD>\n<path>\n<idempotency key>\n<kiosk id>\n<hex sha256(body)>`, sent base64url
+//! (unpadded) in `Kiosk-Signature`. It binds the body to the key and the target, so a body
+//! replayed under another idempotency key or to another endpoint does not verify.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// Where messages are posted, below the configured core URL.
+pub const MESSAGES_PATH: &str = "/v1/kiosk-messages";
+pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub const HEADER_KIOSK_ID: &str = "kiosk-id";
+pub const HEADER_SIGNATURE: &str = "kiosk-signature";
+const SIGNATURE_SCHEME: &str = "KS1";
+/// Longest `Retry-After` honoured; a core asking for more is capped by the back-off maximum.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The JSON body for one outbox row: an envelope around the row's payload (already JSON).
+/// Holds personal data, so it is zeroized when dropped.
+pub fn request_body(
+    message_id: Uuid,
+    kind: &str,
+    kiosk_id: &str,
+    created_at_ms: i64,
+    payload: &[u8],
+) -> Zeroizing<Vec<u8>> {
+    let mut body = Zeroizing::new(Vec::with_capacity(payload.len() + 200));
+    body.extend_from_slice(b"{\"message_id\":\"");
+    body.extend_from_slice(message_id.to_string().as_bytes());
+    body.extend_from_slice(b"\",\"kind\":");
+    body.extend_from_slice(serde_json::Value::from(kind).to_string().as_bytes());
+    body.extend_from_slice(b",\"kiosk_id\":");
+    body.extend_from_slice(serde_json::Value::from(kiosk_id).to_string().as_bytes());
+    body.extend_from_slice(b",\"created_at_ms\":");
+    body.extend_from_slice(created_at_ms.to_string().as_bytes());
+    body.extend_from_slice(b",\"payload\":");
+    body.extend_from_slice(payload);
+    body.push(b'}');
+    body
+}
+
+fn signing_input(method: &str, path: &str, idempotency_key: &str, kiosk_id: &str, body: &[u8]) -> Vec<u8> {
+    format!(
+        "{SIGNATURE_SCHEME}\n{method}\n{path}\n{idempotency_key}\n{kiosk_id}\n{}",
+        hex::encode(Sha256::digest(body))
+    )
+    .into_bytes()
+}
+
+/// The `Kiosk-Signature` header value.
+pub fn sign(key: &SigningKey, method: &str, path: &str, idempotency_key: &str, kiosk_id: &str, body: &[u8]) -> String {
+    let signature = key.sign(&signing_input(method, path, idempotency_key, kiosk_id, body));
+    URL_SAFE_NO_PAD.encode(signature.to_bytes())
+}
+
+/// What the core does with `Kiosk-Signature` (the simulator uses it; so can the bank).
+pub fn verify(
+    key: &VerifyingKey,
+    signature: &str,
+    method: &str,
+    path: &str,
+    idempotency_key: &str,
+    kiosk_id: &str,
+    body: &[u8],
+) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else { return false };
+    let Ok(signature) = Signature::from_slice(&bytes) else { return false };
+    key.verify_strict(&signing_input(method, path, idempotency_key, kiosk_id, body), &signature).is_ok()
+}
+
+/// What a response means for the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// 201 (new) or 200 (the core already had it): mark sent.
+    Acknowledged { duplicate: bool },
+    /// Try again later (network trouble, 408, 425, 429, 5xx, a response that does not match).
+    Transient { reason: String, retry_after: Option<Duration> },
+    /// The core will never take this message (400, 409, 422, other 4xx): quarantine.
+    Permanent { status: u16, reason: String },
+    /// The core does not trust this kiosk (401, 403): nothing can be delivered until staff fix
+    /// the certificate or key registration; rows are left as they are.
+    Unauthorized { status: u16, reason: String },
+}
+
+/// Classifies a response. `echoed_key` is the response's `Idempotency-Key`; a response for
+/// another message (a stale or doubled answer on the connection) is never taken as an
+/// acknowledgement.
+pub fn classify(
+    status: u16,
+    echoed_key: Option<&str>,
+    expected_key: &str,
+    retry_after: Option<&str>,
+    body: &str,
+) -> Verdict {
+    let reason = format!("core answered {status}: {}", body.trim());
+    match status {
+        200 | 201 => match echoed_key {
+            Some(key) if key == expected_key => Verdict::Acknowledged { duplicate: status == 200 },
+            _ => Verdict::Transient {
+                reason: format!("core answered {status} for another message (Idempotency-Key not echoed)"),
+                retry_after: None,
+            },
+        },
+        401 | 403 => Verdict::Unauthorized { status, reason },
+        408 | 425 | 429 | 500..=599 => Verdict::Transient {
+            reason,
+            retry_after: retry_after
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER)),
+        },
+        400..=499 => Verdict::Permanent { status, reason },
+        _ => Verdict::Transient { reason: format!("unexpected status {status} from core"), retry_after: None },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(status: u16, echoed: Option<&str>, expect: &str) {
+        let verdict = classify(status, echoed, "k1", Some("7"), "x");
+        let got = match verdict {
+            Verdict::Acknowledged { duplicate: false } => "new",
+            Verdict::Acknowledged { duplicate: true } => "dup",
+            Verdict::Transient { .. } => "retry",
+            Verdict::Permanent { .. } => "quarantine",
+            Verdict::Unauthorized { .. } => "stop",
+        };
+        assert_eq!(got, expect, "status {status} echoed {echoed:?}");
+    }
+
+    #[test]
+    fn statuses_map_to_actions() {
+        check(201, Some("k1"), "new");
+        check(200, Some("k1"), "dup");
+        check(201, Some("k2"), "retry");
+        check(200, None, "retry");
+        for s in [408, 425, 429, 500, 502, 503, 504, 302, 100] {
+            check(s, Some("k1"), "retry");
+        }
+        for s in [400, 404, 409, 413, 422] {
+            check(s, Some("k1"), "quarantine");
+        }
+        check(401, None, "stop");
+        check(403, None, "stop");
+        assert_eq!(
+            classify(503, None, "k", Some(" 7 "), ""),
+            Verdict::Transient { reason: "core answered 503: ".into(), retry_after: Some(Duration::from_secs(7)) }
+        );
+    }
+
+    #[test]
+    fn body_is_json_and_signature_binds_everything() {
+        let id = Uuid::nil();
+        let body = request_body(id, "account_opened", "KIOSK \"1\"", 42, br#"{"a":1}"#);
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["kiosk_id"], "KIOSK \"1\"");
+        assert_eq!(v["payload"]["a"], 1);
+        assert_eq!(v["created_at_ms"], 42);
+
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let vk = key.verifying_key();
+        let sig = sign(&key, "POST", "/p", "k", "K1", &body);
+        assert!(verify(&vk, &sig, "POST", "/p", "k", "K1", &body));
+        assert!(!verify(&vk, &sig, "POST", "/p", "k2", "K1", &body));
+        assert!(!verify(&vk, &sig, "POST", "/q", "k", "K1", &body));
+        assert!(!verify(&vk, &sig, "POST", "/p", "k", "K2", &body));
+        assert!(!verify(&vk, &sig, "POST", "/p", "k", "K1", b"{}"));
+        assert!(!verify(&vk, "not base64!", "POST", "/p", "k", "K1", &body));
+    }
+}
