@@ -86,6 +86,8 @@ pub struct CardReaderSection {
     pub driver: CardReaderDriver,
     pub port: String,
     pub baud: u32,
+    /// Folder of trusted CSCA certificates (DER or PEM) for passports' passive authentication.
+    pub csca_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -50,6 +50,12 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("camera.index", c.camera.index, 0, 63)?;
     range("camera.burst_frames", c.camera.burst_frames, 1, 30)?;
     range("card_reader.baud", c.card_reader.baud, 1200, 921_600)?;
+    if c.card_reader.csca_dir.as_os_str().is_empty() {
+        return Err(Issue {
+            key: "card_reader.csca_dir".into(),
+            kind: IssueKind::Invalid("expected the folder of trusted CSCA certificates".into()),
+        });
+    }
     range("models.intra_threads", c.models.intra_threads, 1, 16)?;
     range("face.detection_score_threshold", c.face.detection_score_threshold, 0.05, 0.99)?;
     range("face.nms_iou_threshold", c.face.nms_iou_threshold, 0.05, 0.95)?;

@@ -243,7 +243,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     async fn read_document(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
-        let (devices, read) = off_thread(devices, |d| identity::read_passport(d.reader.as_mut())).await?;
+        let csca_dir = self.services.config.card_reader.csca_dir.clone();
+        let (devices, read) =
+            off_thread(devices, move |d| identity::read_trusted_passport(d.reader.as_mut(), &csca_dir)).await?;
         self.devices = Some(devices);
         let passport = match read {
             Ok(passport) => passport,
@@ -253,7 +255,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 return Ok(if device_fault {
                     Event::DeviceFault
                 } else {
-                    Event::DocumentFailed { trusted_but_unreadable: true }
+                    // A document failing passive authentication is not trusted, not merely unreadable.
+                    let trusted_but_unreadable = !matches!(error, identity::IdentityError::NotTrusted(_));
+                    Event::DocumentFailed { trusted_but_unreadable }
                 });
             }
         };
@@ -559,8 +563,12 @@ fn is_device_fault(error: &identity::IdentityError) -> bool {
                     | kiosk_hal::card_reader::DeviceErrorKind::ContactlessCommunication
                     | kiosk_hal::card_reader::DeviceErrorKind::ChipCommunication
             ),
+            // Unplugged and already reopened: the person may simply try again.
+            E::Reconnected => false,
             _ => true,
         },
+        // The kiosk's own trust store is broken: out of service until fixed.
+        identity::IdentityError::TrustStore(_) => true,
         _ => false,
     }
 }

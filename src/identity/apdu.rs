@@ -197,6 +197,26 @@ pub fn transmit_apdu(
         tracing::debug!(ins = cmd.ins, le, "chip asked for another Le, re-issuing");
         response = send(reader, iface, &cmd.clone().with_le(le))?;
     }
+    collect_chained(reader, iface, cmd, response)
+}
+
+/// Sends `cmd` and collects a `61xx` chained answer, but leaves `6Cxx` to the caller: under
+/// secure messaging a re-issue must be a newly protected command (a new counter and MAC).
+pub fn transmit_chained(
+    reader: &mut dyn CardReader,
+    iface: ChipInterface,
+    cmd: &CommandApdu,
+) -> Result<ResponseApdu, ApduError> {
+    let response = send(reader, iface, cmd)?;
+    collect_chained(reader, iface, cmd, response)
+}
+
+fn collect_chained(
+    reader: &mut dyn CardReader,
+    iface: ChipInterface,
+    cmd: &CommandApdu,
+    mut response: ResponseApdu,
+) -> Result<ResponseApdu, ApduError> {
     let mut data = std::mem::take(&mut response.data);
     let mut rounds = 0;
     while response.sw1() == 0x61 {

@@ -3,17 +3,25 @@
 //! Small pure parsers (`apdu`, `tlv`, `mrz`, `lds`) and one orchestrator (`passport`).
 
 pub mod apdu;
+pub mod bac;
+pub mod des3;
+pub mod emv;
 pub mod lds;
 pub mod mrz;
+pub mod pa;
 pub mod passport;
+pub mod sm;
 pub mod tlv;
+pub mod trust;
 
 #[cfg(test)]
 mod tests;
 
 pub use lds::{FaceImage, ImageFormat};
 pub use mrz::{Mrz, MrzError, Sex};
-pub use passport::{read_passport, PassportRead};
+pub use pa::{PaFailure, PassiveAuthentication};
+pub use passport::{read_passport, read_passport_report, read_trusted_passport, ChipAccess, PassportRead};
+pub use trust::{TrustStore, TrustStoreError};
 
 use kiosk_hal::card_reader::CardReaderError;
 
@@ -26,8 +34,18 @@ pub enum IdentityError {
     ScannedMrz(#[source] MrzError),
     #[error("no chip answered in the contactless field: keep the passport flat on the window; a passport without a chip cannot be used here")]
     NoChip,
-    #[error("the chip asks for Basic Access Control, which this kiosk does not do yet: hand the passport to staff")]
+    #[error("the chip refused access although Basic Access Control was attempted (it may need PACE, which this kiosk does not do yet): hand the passport to staff")]
     AccessControlRequired,
+    #[error("the chip refused the access key derived from the scanned MRZ: the MRZ was misread or belongs to another document. Place the photo page flat and retry")]
+    AccessDenied,
+    #[error("Basic Access Control failed: {0}. Retry; if it persists, hand the passport to staff")]
+    Bac(#[source] bac::BacError),
+    #[error("secure messaging with the chip failed: {0}. Retry; if it persists, hand the passport to staff")]
+    SecureMessaging(#[from] sm::SmError),
+    #[error("the document failed passive authentication: {0}. Its chip data cannot be trusted: hand it to staff")]
+    NotTrusted(#[source] pa::PaFailure),
+    #[error("the CSCA trust store is unusable: {0}")]
+    TrustStore(#[from] trust::TrustStoreError),
     #[error("the chip does not list data group tag {0:#04x} in EF.COM: it cannot be used for onboarding")]
     MissingDataGroup(u8),
     #[error("the chip refused to give {what}: {status}. Keep the passport still on the window and retry")]

@@ -1,7 +1,10 @@
 //! `read_passport` against the simulated reader over a real pty, driven by the serial driver.
 
+use std::time::{Duration, Instant};
+
+use der::Decode;
 use kiosk_hal::card_reader::sim::{
-    spawn, Faults, OversizeRead, SimulatorConfig, SimulatorHandle, VirtualPassport,
+    spawn, test_pki, ChipFaults, Faults, OversizeRead, SimulatorConfig, SimulatorHandle, TestPki, VirtualPassport,
 };
 use kiosk_hal::card_reader::{
     CardReader, CardReaderError, ChipInterface, ContactlessCard, ReaderStatus, SerialCardReader,
@@ -23,6 +26,13 @@ fn specimen(face: Vec<u8>) -> VirtualPassport {
     VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], face)
 }
 
+/// The trust store holding the test CSCA, as `kiosk-config/csca/` does.
+fn trust() -> TrustStore {
+    let mut store = TrustStore::default();
+    store.add(x509_cert::Certificate::from_der(test_pki().csca_der()).unwrap()).unwrap();
+    store
+}
+
 fn start(config: SimulatorConfig) -> (SimulatorHandle, SerialCardReader) {
     let sim = spawn(config).unwrap();
     let reader = SerialCardReader::open(sim.port_path(), 115_200).unwrap();
@@ -37,9 +47,14 @@ fn fast(passport: VirtualPassport) -> SimulatorConfig {
 fn reads_the_specimen_passport_over_a_pty() {
     let image = face(20_000);
     let passport = specimen(image.clone());
-    let expected_bytes = passport.ef_com().len() + passport.dg1().len() + passport.dg2().len();
+    let expected_bytes =
+        passport.ef_com().len() + passport.dg1().len() + passport.dg2().len() + passport.sod().len();
     let (_sim, mut reader) = start(SimulatorConfig::with_document(passport));
-    let read = read_passport(&mut reader).unwrap();
+    let started = Instant::now();
+    let read = read_passport(&mut reader, &trust()).unwrap();
+    eprintln!("BAC + EF.COM + DG1 + 20 KB DG2 + EF.SOD at 115200 baud: {:?}", started.elapsed());
+    assert_eq!(read.access, ChipAccess::Bac);
+    assert!(read.authentication.passed(), "{:?}", read.authentication);
     assert_eq!(read.mrz, Mrz::from_lines(&[LINE1, LINE2]).unwrap());
     assert_eq!(read.mrz.surname, "ERIKSSON");
     assert_eq!(read.face_image.format, ImageFormat::Jpeg);
@@ -53,19 +68,19 @@ fn large_dg2_beyond_32k_and_lowered_chunk_sizes() {
     let image = face(60_000);
     let passport = specimen(image.clone()).with_max_read(0x80, OversizeRead::WrongLength);
     let (_sim, mut reader) = start(fast(passport));
-    assert_eq!(read_passport(&mut reader).unwrap().face_image.bytes, image);
+    assert_eq!(read_passport(&mut reader, &trust()).unwrap().face_image.bytes, image);
 
     // 6Cxx answers, re-issued with the chip's Le.
     let image = face(40_000);
     let passport = specimen(image.clone()).with_max_read(0x40, OversizeRead::CorrectLe);
     let (_sim, mut reader) = start(fast(passport));
-    assert_eq!(read_passport(&mut reader).unwrap().face_image.bytes, image);
+    assert_eq!(read_passport(&mut reader, &trust()).unwrap().face_image.bytes, image);
 }
 
 #[test]
 fn no_document_is_a_clear_error() {
     let (_sim, mut reader) = start(SimulatorConfig::default());
-    let error = read_passport(&mut reader).unwrap_err();
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
     assert!(matches!(error, IdentityError::NoDocument), "{error}");
     assert!(error.to_string().contains("key in the document number"));
 }
@@ -77,7 +92,7 @@ fn garbage_before_replies_is_skipped() {
     config.faults =
         Faults { garbage_before_reply: b"\x00\x11\xFFnoise\x7F\xF2\x13".to_vec(), ..Faults::default() };
     let (_sim, mut reader) = start(config);
-    assert_eq!(read_passport(&mut reader).unwrap().face_image.bytes, image);
+    assert_eq!(read_passport(&mut reader, &trust()).unwrap().face_image.bytes, image);
 }
 
 /// The serial driver, but the window shows another document's MRZ.
@@ -140,6 +155,109 @@ fn chip_of_another_document_is_a_mismatch() {
     let page = vec![LINE1.to_owned(), other_line2()];
     assert!(Mrz::from_lines(&page).is_ok());
     let (_sim, inner) = start(fast(specimen(face(500))));
+    let mut reader = ForgedPage { inner, page: page.clone() };
+    // A BAC chip refuses the key of another document's MRZ.
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(matches!(error, IdentityError::AccessDenied), "{error}");
+    // A chip without access control is read, and its DG1 does not match the page.
+    let (_sim, inner) = start(fast(specimen(face(500)).without_bac()));
     let mut reader = ForgedPage { inner, page };
-    assert!(matches!(read_passport(&mut reader), Err(IdentityError::DocumentMismatch)));
+    assert!(matches!(read_passport(&mut reader, &trust()), Err(IdentityError::DocumentMismatch)));
+}
+
+#[test]
+fn plain_chip_is_read_and_authenticated() {
+    let (_sim, mut reader) = start(fast(specimen(face(2_000)).without_bac()));
+    let read = read_passport(&mut reader, &trust()).unwrap();
+    assert_eq!(read.access, ChipAccess::Plain);
+    assert!(read.authentication.passed());
+}
+
+fn not_trusted(passport: VirtualPassport) -> PaFailure {
+    let (_sim, mut reader) = start(fast(passport));
+    match read_passport(&mut reader, &trust()) {
+        Err(IdentityError::NotTrusted(failure)) => failure,
+        other => panic!("expected NotTrusted, got {other:?}"),
+    }
+}
+
+#[test]
+fn passive_authentication_failures_are_not_trusted() {
+    let rogue = TestPki::generate("rogue").unwrap();
+    assert!(matches!(not_trusted(specimen(face(800)).signed_by(&rogue)), PaFailure::UnknownIssuer { .. }));
+    let altered = ChipFaults { alter_dg2_after_signing: true, ..ChipFaults::default() };
+    assert_eq!(not_trusted(specimen(face(800)).with_chip_faults(altered)), PaFailure::HashMismatch(2));
+    // The report still gives the data and the verdict, for technicians.
+    let altered = ChipFaults { alter_dg2_after_signing: true, ..ChipFaults::default() };
+    let (_sim, mut reader) = start(fast(specimen(face(800)).with_chip_faults(altered)));
+    let report = read_passport_report(&mut reader, &trust()).unwrap();
+    assert_eq!(report.authentication, PassiveAuthentication::Failed(PaFailure::HashMismatch(2)));
+    // An empty trust store trusts nobody.
+    let (_sim, mut reader) = start(fast(specimen(face(800))));
+    let error = read_passport(&mut reader, &TrustStore::default()).unwrap_err();
+    assert!(matches!(error, IdentityError::NotTrusted(PaFailure::UnknownIssuer { .. })), "{error}");
+}
+
+#[test]
+fn one_wrong_mac_is_recovered_by_a_new_session() {
+    let faults = ChipFaults { wrong_mac_replies: 1, ..ChipFaults::default() };
+    let (_sim, mut reader) = start(fast(specimen(face(3_000)).with_chip_faults(faults)));
+    assert!(read_passport(&mut reader, &trust()).unwrap().authentication.passed());
+    let faults = ChipFaults { wrong_mac_replies: 1000, ..ChipFaults::default() };
+    let (_sim, mut reader) = start(fast(specimen(face(3_000)).with_chip_faults(faults)));
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(matches!(error, IdentityError::SecureMessaging(sm::SmError::BadMac)), "{error}");
+}
+
+#[test]
+fn truncated_and_oversized_data_groups_are_typed_errors() {
+    let faults = ChipFaults { truncate_dg2: Some(1_000), ..ChipFaults::default() };
+    let (_sim, mut reader) = start(fast(specimen(face(3_000)).with_chip_faults(faults)));
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(matches!(error, IdentityError::Chip { what: "DG2", .. }), "{error}");
+    let faults = ChipFaults { oversize_dg2: true, ..ChipFaults::default() };
+    let (_sim, mut reader) = start(fast(specimen(face(3_000)).with_chip_faults(faults)));
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(matches!(error, IdentityError::FileTooLarge { file: "DG2", .. }), "{error}");
+}
+
+#[test]
+fn chip_timeout_is_retried_and_a_pulled_passport_is_typed() {
+    let mut config = fast(specimen(face(3_000)));
+    config.faults = Faults { chip_timeout_at_apdu: Some(5), ..Faults::default() };
+    let (_sim, mut reader) = start(config);
+    assert!(read_passport(&mut reader, &trust()).unwrap().authentication.passed());
+
+    let mut config = fast(specimen(face(3_000)));
+    config.faults = Faults { pull_out_after_apdus: Some(8), ..Faults::default() };
+    let (_sim, mut reader) = start(config);
+    let started = Instant::now();
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            IdentityError::Apdu(apdu::ApduError::Reader(CardReaderError::Device {
+                kind: kiosk_hal::card_reader::DeviceErrorKind::ContactlessNoCard,
+                ..
+            }))
+        ),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn line_faults_during_a_protected_read_are_recovered() {
+    let mut config = fast(specimen(face(5_000)));
+    config.faults = Faults {
+        // With one silence, two NAKs would use up the three sends of the first command.
+        nak_first_commands: 1,
+        corrupt_first_replies: 2,
+        drop_byte_in_first_replies: 2,
+        silent_first_commands: 1,
+        garbage_before_reply: b"\x00\xF2\x00\xFF".to_vec(),
+        ..Faults::default()
+    };
+    let (_sim, mut reader) = start(config);
+    assert!(read_passport(&mut reader, &trust()).unwrap().authentication.passed());
 }

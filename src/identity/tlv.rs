@@ -50,7 +50,7 @@ fn truncated(needed: usize) -> TlvError {
 }
 
 /// Reads a tag; returns it and the bytes after it.
-fn parse_tag(input: &[u8]) -> Result<(u32, &[u8]), TlvError> {
+pub fn parse_tag(input: &[u8]) -> Result<(u32, &[u8]), TlvError> {
     let (&first, mut rest) = input.split_first().ok_or(truncated(1))?;
     let mut tag = u32::from(first);
     if first & 0x1F == 0x1F {

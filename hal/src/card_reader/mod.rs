@@ -55,6 +55,10 @@ pub enum CardReaderError {
     Protocol(String),
     #[error("card reader refused the command: {kind} (code {code})")]
     Device { code: String, kind: DeviceErrorKind },
+    #[error("card reader on {port} is disconnected and could not be reopened: check its cable and power; the kiosk tries again at the next command")]
+    Disconnected { port: String },
+    #[error("card reader was unplugged and has been reopened and re-initialised; the card or document session was lost: start the read again")]
+    Reconnected,
     #[error("command of {len} bytes does not fit in one frame (at most {max}); split it (e.g. chained APDUs)", max = frame::MAX_LEN)]
     CommandTooLong { len: usize },
 }

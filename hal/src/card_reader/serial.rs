@@ -18,6 +18,9 @@ const MAX_BAD_REPLIES: u32 = 3;
 const READ_SLICE: Duration = Duration::from_millis(20);
 /// Reply timeout used while dropping the driver, so shutdown never hangs long.
 const DROP_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+/// A frame whose bytes stop arriving for this long (at least; see `inter_byte_timeout`) lost
+/// bytes on the line: it is NAKed so the device sends it again.
+const MIN_INTER_BYTE: Duration = Duration::from_millis(50);
 
 /// The protocol's waiting times; shortened in tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,9 +59,15 @@ enum AckWait {
 
 /// [`CardReader`] speaking the serial protocol to a real reader (or the simulator on a pty).
 pub struct SerialCardReader {
-    port: Box<dyn SerialPort>,
+    /// `None` while the reader is unplugged.
+    port: Option<Box<dyn SerialPort>>,
+    /// Where to reopen the port after an unplug; `None` for a port handed in by the caller.
+    path: Option<String>,
+    baud: u32,
     decoder: FrameDecoder,
     timeouts: Timeouts,
+    /// When the last byte arrived, to notice a frame cut short.
+    last_byte: Instant,
     contact_powered: bool,
     contactless_active: bool,
 }
@@ -66,28 +75,77 @@ pub struct SerialCardReader {
 impl SerialCardReader {
     /// Opens `path` (e.g. `/dev/ttyS0`) at `baud`, 8N1, no flow control.
     /// Modem lines are not touched: they do not exist on every port (nor on a pty).
+    /// When the port later fails (reader unplugged), the driver reopens `path` and
+    /// re-initialises the reader on the next command (see [`CardReaderError::Reconnected`]).
     pub fn open(path: &str, baud: u32) -> Result<Self, CardReaderError> {
-        let port = serialport::new(path, baud)
-            .data_bits(DataBits::Eight)
-            .parity(Parity::None)
-            .stop_bits(StopBits::One)
-            .flow_control(FlowControl::None)
-            .timeout(READ_SLICE)
-            .open()
-            .map_err(|e| CardReaderError::Open { port: path.to_owned(), reason: e.to_string() })?;
+        let port = open_port(path, baud)?;
         tracing::info!(port = path, baud, "card reader port opened");
-        Ok(Self::from_port(port))
+        let mut reader = Self::from_port(port);
+        reader.path = Some(path.to_owned());
+        reader.baud = baud;
+        Ok(reader)
     }
 
     /// Wraps an already opened port; its read timeout should be short (tens of ms).
+    /// Such a reader cannot reopen its port after an unplug.
     pub fn from_port(port: Box<dyn SerialPort>) -> Self {
+        let baud = port.baud_rate().unwrap_or(9600);
         Self {
-            port,
+            port: Some(port),
+            path: None,
+            baud,
             decoder: FrameDecoder::new(),
             timeouts: Timeouts::default(),
+            last_byte: Instant::now(),
             contact_powered: false,
             contactless_active: false,
         }
+    }
+
+    /// True while the port is open (false between an unplug and a successful reopen).
+    pub fn is_connected(&self) -> bool {
+        self.port.is_some()
+    }
+
+    /// Time for 30 characters at the line speed, at least [`MIN_INTER_BYTE`].
+    fn inter_byte_timeout(&self) -> Duration {
+        let line = Duration::from_micros(300_000_000 / u64::from(self.baud.max(1)));
+        line.max(MIN_INTER_BYTE)
+    }
+
+    /// After an unplug: reopens the port and re-initialises the reader. Succeeding still
+    /// fails the command with [`CardReaderError::Reconnected`]: the card session is lost.
+    fn ensure_connected(&mut self) -> Result<(), CardReaderError> {
+        if self.port.is_some() {
+            return Ok(());
+        }
+        let Some(path) = self.path.clone() else {
+            return Err(CardReaderError::Disconnected { port: "(handed-in port)".to_owned() });
+        };
+        let port = open_port(&path, self.baud).map_err(|_| CardReaderError::Disconnected { port: path.clone() })?;
+        self.port = Some(port);
+        self.decoder.reset();
+        if let Err(error) = self.exchange(0x30, 0x30, Vec::new(), false) {
+            tracing::warn!(%error, port = %path, "card reader reopened but did not initialise");
+            self.port = None;
+            return Err(CardReaderError::Disconnected { port: path });
+        }
+        tracing::info!(port = %path, "card reader plugged back and re-initialised");
+        Err(CardReaderError::Reconnected)
+    }
+
+    /// The line failed: forget the port (and the chip states it held) until it can be reopened.
+    fn disconnect(&mut self, error: &std::io::Error) {
+        tracing::warn!(%error, "card reader line failed: the reader may have been unplugged");
+        self.port = None;
+        self.contact_powered = false;
+        self.contactless_active = false;
+    }
+
+    fn port(&mut self) -> Result<&mut Box<dyn SerialPort>, CardReaderError> {
+        self.port.as_mut().ok_or_else(|| CardReaderError::Disconnected {
+            port: self.path.clone().unwrap_or_default(),
+        })
     }
 
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
@@ -95,14 +153,26 @@ impl SerialCardReader {
         self
     }
 
-    /// One whole exchange: command, ACK (with resends), reply, our ACK/NAK.
+    /// One command, reopening the port first if the reader was unplugged.
     fn command(&mut self, cm: u8, pm: u8, data: Vec<u8>, long: bool) -> Result<Positive, CardReaderError> {
+        self.ensure_connected()?;
+        match self.exchange(cm, pm, data, long) {
+            Err(CardReaderError::Io(error)) => {
+                self.disconnect(&error);
+                Err(CardReaderError::Io(error))
+            }
+            other => other,
+        }
+    }
+
+    /// One whole exchange: command, ACK (with resends), reply, our ACK/NAK.
+    fn exchange(&mut self, cm: u8, pm: u8, data: Vec<u8>, long: bool) -> Result<Positive, CardReaderError> {
         let bytes = Frame::command(cm, pm, data).encode().map_err(|e| match e {
             FrameError::TooLong { len } => CardReaderError::CommandTooLong { len },
             other => CardReaderError::Protocol(other.to_string()),
         })?;
         // Stale bytes from an earlier, abandoned exchange must not pass for this reply.
-        let _ = self.port.clear(ClearBuffer::Input);
+        let _ = self.port()?.clear(ClearBuffer::Input);
         self.decoder.reset();
 
         let mut early_reply = None;
@@ -138,8 +208,9 @@ impl SerialCardReader {
     }
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), CardReaderError> {
-        self.port.write_all(bytes)?;
-        self.port.flush()?;
+        let port = self.port()?;
+        port.write_all(bytes)?;
+        port.flush()?;
         Ok(())
     }
 
@@ -197,6 +268,16 @@ impl SerialCardReader {
                     }
                 }
             }
+            if self.decoder.is_mid_frame() && self.last_byte.elapsed() > self.inter_byte_timeout() {
+                bad += 1;
+                tracing::warn!(attempt = bad, "reply cut short (bytes lost), asking the reader to resend");
+                if bad > MAX_BAD_REPLIES {
+                    return Err(CardReaderError::Protocol(format!("{bad} damaged replies in a row")));
+                }
+                self.decoder.reset();
+                self.send_control(Control::Nak)?;
+                self.last_byte = Instant::now();
+            }
             if !self.fill(deadline)? {
                 // Cancel, so a late reply does not collide with the next command.
                 let _ = self.send_control(Control::Eot);
@@ -211,10 +292,13 @@ impl SerialCardReader {
             return Ok(false);
         }
         let mut buf = [0u8; 1024];
-        match self.port.read(&mut buf) {
+        match self.port()?.read(&mut buf) {
             // Zero bytes means hang-up on some ports: wait instead of spinning.
             Ok(0) => std::thread::sleep(READ_SLICE),
-            Ok(n) => self.decoder.push(buf.get(..n).unwrap_or_default()),
+            Ok(n) => {
+                self.last_byte = Instant::now();
+                self.decoder.push(buf.get(..n).unwrap_or_default());
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -224,6 +308,17 @@ impl SerialCardReader {
         }
         Ok(true)
     }
+}
+
+fn open_port(path: &str, baud: u32) -> Result<Box<dyn SerialPort>, CardReaderError> {
+    serialport::new(path, baud)
+        .data_bits(DataBits::Eight)
+        .parity(Parity::None)
+        .stop_bits(StopBits::One)
+        .flow_control(FlowControl::None)
+        .timeout(READ_SLICE)
+        .open()
+        .map_err(|e| CardReaderError::Open { port: path.to_owned(), reason: e.to_string() })
 }
 
 fn millis(d: Duration) -> u64 {
@@ -354,6 +449,9 @@ impl CardReader for SerialCardReader {
 impl Drop for SerialCardReader {
     fn drop(&mut self) {
         // Leave no chip powered and no field active; the reader may be gone, so errors are moot.
+        if self.port.is_none() {
+            return;
+        }
         self.timeouts.reply = self.timeouts.reply.min(DROP_REPLY_TIMEOUT);
         if self.contact_powered {
             if let Err(error) = self.power_off_contact() {

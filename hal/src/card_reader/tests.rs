@@ -10,7 +10,7 @@ const LINE1: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<";
 const LINE2: &str = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
 
 fn passport() -> VirtualPassport {
-    VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3])
+    VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).without_bac()
 }
 
 fn fast() -> Timeouts {
@@ -144,4 +144,84 @@ fn drop_deactivates_field() {
     let before = sim.stats().commands.load(Ordering::Relaxed);
     drop(reader);
     assert_eq!(sim.stats().commands.load(Ordering::Relaxed), before + 1);
+}
+
+#[test]
+fn reply_with_a_dropped_byte_is_naked_and_resent() {
+    let faults = Faults { drop_byte_in_first_replies: 2, ..Faults::default() };
+    let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    assert_eq!(reader.firmware_version().unwrap(), "KIOSK-SIM CRT571 1.0");
+    assert_eq!(reader.retain_bin_count().unwrap(), 0);
+    // Each cut reply was NAKed once and resent whole.
+    assert_eq!(sim.stats().naks_received.load(Ordering::Relaxed), 2);
+}
+
+#[test]
+fn silent_device_is_retried_then_answers() {
+    let faults = Faults { silent_first_commands: 2, ..Faults::default() };
+    let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    reader.status().unwrap();
+    assert_eq!(sim.stats().commands.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn card_pulled_out_and_chip_timeout_are_typed() {
+    let faults = Faults { chip_timeout_at_apdu: Some(1), pull_out_after_apdus: Some(2), ..Faults::default() };
+    let mut config = SimulatorConfig::with_document(passport());
+    config.faults = faults;
+    let (_sim, mut reader) = open(config);
+    reader.activate_contactless().unwrap();
+    let select = [0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01];
+    let cl = ChipInterface::Contactless;
+    assert_eq!(device_error(reader.transmit(cl, &select)).1, DeviceErrorKind::ChipCommunication);
+    assert_eq!(reader.transmit(cl, &select).unwrap(), [0x90, 0x00]);
+    assert_eq!(device_error(reader.transmit(cl, &select)).1, DeviceErrorKind::ContactlessNoCard);
+}
+
+#[test]
+fn unplugged_reader_is_reopened_and_reinitialised() {
+    let faults = Faults { unplug_after_commands: Some((1, Duration::from_millis(300))), ..Faults::default() };
+    let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });
+    reader.status().unwrap();
+    // The second command meets the unplug: a line error, then the port is gone for a while.
+    let started = std::time::Instant::now();
+    let first = reader.status();
+    assert!(
+        matches!(first, Err(CardReaderError::Io(_)) | Err(CardReaderError::Timeout { .. })),
+        "{first:?}"
+    );
+    let mut outcome = Vec::new();
+    loop {
+        match reader.status() {
+            Err(CardReaderError::Disconnected { .. }) => outcome.push("disconnected"),
+            Err(CardReaderError::Reconnected) => {
+                outcome.push("reconnected");
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never reconnected: {outcome:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(reader.is_connected());
+    assert_eq!(reader.status().unwrap().card_position, CardPosition::NoCard);
+    assert_eq!(sim.stats().replugs.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn inserted_bank_card_on_contacts() {
+    let config = SimulatorConfig::with_inserted_card(sim::VirtualBankCard::test_card());
+    let (_sim, mut reader) = open(config);
+    assert_eq!(reader.status().unwrap().card_position, CardPosition::Inside);
+    assert_eq!(device_error(reader.transmit(ChipInterface::Contact, &[0x00, 0xB2, 1, 0x0C, 0])).0, "02");
+    let atr = reader.power_on_contact().unwrap();
+    assert_eq!(atr[0], 0x3B);
+    let mut select = vec![0x00, 0xA4, 0x04, 0x00, 14];
+    select.extend_from_slice(b"1PAY.SYS.DDF01");
+    select.push(0);
+    let r = reader.transmit(ChipInterface::Contact, &select).unwrap();
+    assert_eq!(r[r.len() - 2..], [0x90, 0x00]);
+    reader.power_off_contact().unwrap();
+    reader.eject().unwrap();
+    assert_eq!(reader.status().unwrap().card_position, CardPosition::NoCard);
 }

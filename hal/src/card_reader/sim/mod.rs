@@ -11,9 +11,14 @@
 //! ```
 
 mod ber;
+mod chip_crypto;
+pub mod emv;
 pub mod passport;
+pub mod pki;
 pub mod pty;
 pub mod simulator;
 
-pub use passport::{OversizeRead, VirtualPassport};
+pub use emv::VirtualBankCard;
+pub use passport::{ChipFaults, OversizeRead, VirtualPassport};
+pub use pki::{test_pki, TestPki};
 pub use simulator::{spawn, Faults, SimulatorConfig, SimulatorError, SimulatorHandle, SimulatorStats};

@@ -2,11 +2,12 @@
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::emv::VirtualBankCard;
 use super::passport::VirtualPassport;
 use super::pty::{open_raw_pty, PtyError};
 use crate::card_reader::frame::{
@@ -35,6 +36,17 @@ pub struct Faults {
     pub corrupt_first_replies: u32,
     /// Time the device "works" on each command before replying (EOT cancels it).
     pub reply_delay: Duration,
+    /// This many first reply frames lose one byte in their middle.
+    pub drop_byte_in_first_replies: u32,
+    /// This many first command frames get no answer at all: no ACK, no NAK, no reply.
+    pub silent_first_commands: u32,
+    /// After this many APDU exchanges the card or document is pulled away: the chip is gone.
+    pub pull_out_after_apdus: Option<u32>,
+    /// The APDU exchange with this number (1 = first) fails with a chip timeout (`63`).
+    pub chip_timeout_at_apdu: Option<u32>,
+    /// After this many commands the reader is unplugged for the given time, then plugged back
+    /// (at the same path: [`SimulatorHandle::port_path`] is then a symbolic link).
+    pub unplug_after_commands: Option<(u32, Duration)>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +55,10 @@ pub struct SimulatorConfig {
     pub baud: u32,
     /// The passport lying on the window with its chip in the field; `None`: nothing placed.
     pub document: Option<VirtualPassport>,
+    /// A bank card inserted in the motorized slot (contact chip).
+    pub inserted_card: Option<VirtualBankCard>,
+    /// A bank card held on the antenna (contactless), when no passport is there.
+    pub tapped_card: Option<VirtualBankCard>,
     pub firmware_version: String,
     pub retain_bin_count: u16,
     pub faults: Faults,
@@ -53,6 +69,8 @@ impl Default for SimulatorConfig {
         Self {
             baud: 115_200,
             document: None,
+            inserted_card: None,
+            tapped_card: None,
             firmware_version: "KIOSK-SIM CRT571 1.0".to_owned(),
             retain_bin_count: 0,
             faults: Faults::default(),
@@ -64,6 +82,14 @@ impl SimulatorConfig {
     pub fn with_document(document: VirtualPassport) -> Self {
         Self { document: Some(document), ..Self::default() }
     }
+
+    pub fn with_inserted_card(card: VirtualBankCard) -> Self {
+        Self { inserted_card: Some(card), ..Self::default() }
+    }
+
+    pub fn with_tapped_card(card: VirtualBankCard) -> Self {
+        Self { tapped_card: Some(card), ..Self::default() }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +100,8 @@ pub enum SimulatorError {
     Thread(#[source] std::io::Error),
     #[error("card reader simulator baud rate must be above zero")]
     BadBaud,
+    #[error("could not create the card reader simulator's port link: {0}")]
+    Link(#[source] std::io::Error),
 }
 
 /// What the device saw, for tests.
@@ -83,11 +111,18 @@ pub struct SimulatorStats {
     pub naks_sent: AtomicU32,
     pub naks_received: AtomicU32,
     pub cancelled: AtomicU32,
+    /// Bytes that crossed the line, each way (for the line-limit figure of the benchmark).
+    pub bytes_from_host: AtomicU64,
+    pub bytes_to_host: AtomicU64,
+    /// Times the reader was unplugged and plugged back.
+    pub replugs: AtomicU32,
 }
 
 /// A running simulator; stops and joins its thread on drop.
 pub struct SimulatorHandle {
     port_path: String,
+    /// Folder of the stable symbolic link, removed on drop.
+    link_dir: Option<std::path::PathBuf>,
     stop: Arc<AtomicBool>,
     stats: Arc<SimulatorStats>,
     thread: Option<JoinHandle<()>>,
@@ -114,6 +149,9 @@ impl SimulatorHandle {
                 tracing::error!("card reader simulator thread panicked");
             }
         }
+        if let Some(dir) = self.link_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -129,7 +167,22 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
         return Err(SimulatorError::BadBaud);
     }
     let pty = open_raw_pty()?;
-    let port_path = pty.slave_path.to_string_lossy().into_owned();
+    // A reader that will be unplugged needs a path that outlives one pty, as a udev name does.
+    let (port_path, link_dir, link) = if config.faults.unplug_after_commands.is_some() {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kiosk-card-sim-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(SimulatorError::Link)?;
+        let link = dir.join("ttyCRT");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&pty.slave_path, &link).map_err(SimulatorError::Link)?;
+        (link.to_string_lossy().into_owned(), Some(dir), Some(link))
+    } else {
+        (pty.slave_path.to_string_lossy().into_owned(), None, None)
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SimulatorStats::default());
     let mut device = Device {
@@ -138,21 +191,21 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
         config,
         stop: Arc::clone(&stop),
         stats: Arc::clone(&stats),
+        // Held for the device's life: the pty dies when its last slave fd closes.
+        slave: pty.slave,
+        link,
         field_active: false,
+        contact_powered: false,
+        apdus: 0,
         in_progress: None,
         awaiting_ack: None,
     };
-    let slave = pty.slave;
     let thread = std::thread::Builder::new()
         .name("card-reader-sim".to_owned())
-        .spawn(move || {
-            // Held for the thread's life: the pty dies when its last slave fd closes.
-            let _slave = slave;
-            device.run();
-        })
+        .spawn(move || device.run())
         .map_err(SimulatorError::Thread)?;
     tracing::debug!(port = %port_path, "card reader simulator started");
-    Ok(SimulatorHandle { port_path, stop, stats, thread: Some(thread) })
+    Ok(SimulatorHandle { port_path, link_dir, stop, stats, thread: Some(thread) })
 }
 
 /// A reply waiting for the host's ACK.
@@ -164,6 +217,12 @@ struct SentReply {
 
 struct Device {
     master: File,
+    slave: std::os::fd::OwnedFd,
+    /// The stable port path, when the reader may be unplugged.
+    link: Option<std::path::PathBuf>,
+    contact_powered: bool,
+    /// APDU exchanges so far.
+    apdus: u32,
     decoder: FrameDecoder,
     config: SimulatorConfig,
     stop: Arc<AtomicBool>,
@@ -180,6 +239,7 @@ impl Device {
         while !self.stop.load(Ordering::Relaxed) {
             match self.master.read(&mut buf) {
                 Ok(n) if n > 0 => {
+                    self.stats.bytes_from_host.fetch_add(n as u64, Ordering::Relaxed);
                     let got = buf.get(..n).unwrap_or_default();
                     self.throttle(got.len());
                     self.decoder.push(got);
@@ -230,10 +290,21 @@ impl Device {
             self.nak();
             return;
         }
+        if self.config.faults.silent_first_commands > 0 {
+            self.config.faults.silent_first_commands -= 1;
+            return;
+        }
         if self.config.faults.nak_first_commands > 0 {
             self.config.faults.nak_first_commands -= 1;
             self.nak();
             return;
+        }
+        if let Some((after, down)) = self.config.faults.unplug_after_commands {
+            if self.stats.commands.load(Ordering::Relaxed) >= after {
+                self.config.faults.unplug_after_commands = None;
+                self.unplug(down);
+                return;
+            }
         }
         self.write(&[Control::Ack.byte()]);
         self.stats.commands.fetch_add(1, Ordering::Relaxed);
@@ -263,6 +334,10 @@ impl Device {
             return;
         };
         let good = bytes.clone();
+        if self.config.faults.drop_byte_in_first_replies > 0 {
+            self.config.faults.drop_byte_in_first_replies -= 1;
+            bytes.remove(bytes.len() / 2);
+        }
         if self.config.faults.corrupt_first_replies > 0 {
             self.config.faults.corrupt_first_replies -= 1;
             if let Some(last) = bytes.last_mut() {
@@ -315,6 +390,7 @@ impl Device {
                 }
                 match self.master.write(rest) {
                     Ok(n) => {
+                        self.stats.bytes_to_host.fetch_add(n as u64, Ordering::Relaxed);
                         rest = rest.get(n..).unwrap_or_default();
                         last_progress = Instant::now();
                     }
@@ -331,35 +407,134 @@ impl Device {
         }
     }
 
+    /// Pulling the cable: both ends of the pty close under the host, the port path vanishes
+    /// for `down`, then a new pty appears at the same path and the reader starts afresh.
+    fn unplug(&mut self, down: Duration) {
+        let Some(link) = self.link.clone() else {
+            return;
+        };
+        let fresh = match open_raw_pty() {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                tracing::warn!(%error, "simulator could not replug, stopping");
+                self.stop.store(true, Ordering::Relaxed);
+                return;
+            }
+        };
+        drop(std::mem::replace(&mut self.master, fresh.master));
+        drop(std::mem::replace(&mut self.slave, fresh.slave));
+        let _ = std::fs::remove_file(&link);
+        let back = Instant::now() + down;
+        while Instant::now() < back && !self.stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Err(error) = std::os::unix::fs::symlink(&fresh.slave_path, &link) {
+            tracing::warn!(%error, "simulator could not recreate its port link");
+        }
+        self.decoder.reset();
+        self.in_progress = None;
+        self.awaiting_ack = None;
+        self.field_active = false;
+        self.contact_powered = false;
+        self.stats.replugs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// ST0: where the bank card is (the passport lies on the window, not in the slot).
+    fn st0(&self) -> u8 {
+        if self.config.inserted_card.is_some() {
+            b'2'
+        } else {
+            b'0'
+        }
+    }
+
     /// The device's answer to one command.
     fn execute(&mut self, command: &Frame) -> Frame {
         let (cm, pm) = (command.cm, command.pm);
-        let ok = |data: Vec<u8>| positive(cm, pm, data);
+        let st0 = self.st0();
+        let ok = |data: Vec<u8>| positive(cm, pm, st0, data);
         let err = |code: &[u8; 2]| negative(cm, pm, code);
+        if matches!((cm, pm), (0x60, 0x33) | (0x51, 0x39)) {
+            self.apdus += 1;
+            if self.config.faults.pull_out_after_apdus.is_some_and(|n| self.apdus > n) {
+                self.config.document = None;
+                self.config.tapped_card = None;
+                self.config.inserted_card = None;
+                return err(if cm == 0x60 { b"70" } else { b"40" });
+            }
+            if self.config.faults.chip_timeout_at_apdu == Some(self.apdus) {
+                return err(b"63");
+            }
+        }
         match (cm, pm) {
             (0x30, 0x30) | (0x31, 0x30) => ok(Vec::new()),
-            // No bank card is ever inserted in this simulator.
-            (0x32, 0x30 | 0x31 | 0x33) | (0x51, 0x30 | 0x31 | 0x39) => err(b"40"),
-            (0x60, 0x30) => match &mut self.config.document {
-                Some(passport) => {
-                    passport.reset();
-                    self.field_active = true;
-                    let mut data = vec![b'A'];
-                    data.extend_from_slice(passport.uid());
-                    ok(data)
+            (0x32, 0x30 | 0x31 | 0x33) if self.config.inserted_card.is_none() => err(b"40"),
+            (0x32, 0x31) => ok(Vec::new()),
+            (0x32, 0x30 | 0x33) => {
+                // Ejected (and taken) or retained: either way the slot is empty afterwards.
+                self.config.inserted_card = None;
+                self.contact_powered = false;
+                if pm == 0x33 {
+                    self.config.retain_bin_count = self.config.retain_bin_count.saturating_add(1);
                 }
-                None => err(b"70"),
+                positive(cm, pm, if pm == 0x30 { b'1' } else { b'0' }, Vec::new())
+            }
+            (0x51, 0x30) => match &mut self.config.inserted_card {
+                Some(card) => {
+                    card.reset();
+                    self.contact_powered = true;
+                    ok(vec![0x3B, 0x68, 0x00, 0x00, 0x80, 0x66, 0xB0, 0x84, 0x01, 0x01, 0x01, 0x00])
+                }
+                None => err(b"40"),
             },
+            (0x51, 0x31) => {
+                self.contact_powered = false;
+                ok(Vec::new())
+            }
+            (0x51, 0x39) => match (&mut self.config.inserted_card, self.contact_powered) {
+                (None, _) => err(b"40"),
+                (Some(_), false) => err(b"02"),
+                (Some(_), true) if command.data.is_empty() => err(b"01"),
+                (Some(card), true) => ok(card.process_apdu(&command.data)),
+            },
+            (0x60, 0x30) => {
+                let uid = if let Some(passport) = &mut self.config.document {
+                    passport.reset();
+                    passport.uid().to_vec()
+                } else if let Some(card) = &mut self.config.tapped_card {
+                    card.reset();
+                    vec![0x5A, 0x11, 0x22, 0x33]
+                } else {
+                    return err(b"70");
+                };
+                self.field_active = true;
+                let mut data = vec![b'A'];
+                data.extend(uid);
+                ok(data)
+            }
             (0x60, 0x31) => {
                 self.field_active = false;
                 ok(Vec::new())
             }
-            (0x60, 0x33) => match (&mut self.config.document, self.field_active) {
-                (None, _) => err(b"70"),
-                (Some(_), false) => err(b"02"),
-                (Some(_), true) if command.data.is_empty() => err(b"01"),
-                (Some(passport), true) => ok(passport.process_apdu(&command.data)),
-            },
+            (0x60, 0x33) => {
+                if !self.field_active {
+                    return if self.config.document.is_none() && self.config.tapped_card.is_none() {
+                        err(b"70")
+                    } else {
+                        err(b"02")
+                    };
+                }
+                if command.data.is_empty() {
+                    return err(b"01");
+                }
+                if let Some(passport) = &mut self.config.document {
+                    ok(passport.process_apdu(&command.data))
+                } else if let Some(card) = &mut self.config.tapped_card {
+                    ok(card.process_apdu(&command.data))
+                } else {
+                    err(b"70")
+                }
+            }
             (0x70, 0x30) => match &self.config.document {
                 Some(passport) => ok(passport.mrz_lines().join("\r").into_bytes()),
                 None => err(b"80"),
@@ -372,13 +547,12 @@ impl Device {
     }
 }
 
-/// `P CM PM ST0 ST1 ST2 DATA`, the card slot always empty.
-fn positive(cm: u8, pm: u8, data: Vec<u8>) -> Frame {
-    let mut body = vec![b'0', b'0', b'0'];
+/// `P CM PM ST0 ST1 ST2 DATA`.
+fn positive(cm: u8, pm: u8, st0: u8, data: Vec<u8>) -> Frame {
+    let mut body = vec![st0, b'0', b'0'];
     body.extend(data);
     Frame { cmt: CMT_POSITIVE, cm, pm, data: body }
 }
-
 fn negative(cm: u8, pm: u8, code: &[u8; 2]) -> Frame {
     Frame { cmt: CMT_NEGATIVE, cm, pm, data: code.to_vec() }
 }
