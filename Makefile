@@ -23,10 +23,12 @@ demo: build
 test: setup
 	$(CARGO) test --release --locked --workspace
 
-# Speed and memory targets, next to OpenCV's Python pipeline measured in the same run;
-# prints tables and writes JSON to bench-results/.
+# Speed and memory targets, next to OpenCV's Python pipeline measured in the same run; store
+# and sync figures next to plain INSERTs and bare requests; prints tables and writes JSON to
+# bench-results/.
 bench: setup
 	$(CARGO) bench --locked --bench face_pipeline
+	$(CARGO) bench --locked --bench store
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings

@@ -50,6 +50,14 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Send the outbox to the bank core now, printing progress; then rotate the data key and
+    /// purge expired personal data as configured. Exit code 0: everything delivered, 1: rows
+    /// remain pending or quarantined, 2: an error.
+    Sync {
+        /// Folder with kiosk.db and keys/ (default: kiosk.data_dir from the configuration).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,9 +112,9 @@ enum TokenCommand {
 enum AuditCommand {
     /// Check the audit log's hash chain; names the first changed, removed or reordered row.
     Verify {
-        /// The kiosk database.
+        /// The kiosk database (default: kiosk.db in kiosk.data_dir from the configuration).
         #[arg(long, value_name = "PATH")]
-        db: PathBuf,
+        db: Option<PathBuf>,
     },
 }
 
@@ -142,8 +150,10 @@ fn main() -> ExitCode {
             app::token_verify(&token, &public_key).map(|_| ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
-            app::audit_verify(&db).map(|_| ExitCode::SUCCESS)
+            app::audit_verify_configured(cli.config.as_deref(), db.as_deref()).map(|_| ExitCode::SUCCESS)
         }
+        Command::Sync { data_dir } => app::sync(cli.config.as_deref(), data_dir.as_deref())
+            .map(|done| if done { ExitCode::SUCCESS } else { ExitCode::from(1) }),
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,8 @@ pub struct Config {
     pub face: FaceSection,
     pub account: AccountSection,
     pub consent: ConsentSection,
+    pub store: StoreSection,
+    pub sync: SyncSection,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -138,6 +140,30 @@ pub struct AccountSection {
 pub struct ConsentSection {
     pub version: String,
 }
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub data_key_lifetime_days: u32,
+    pub retention_days: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSection {
+    pub core_url: String,
+    pub ca_cert: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub connect_timeout_s: u32,
+    pub request_timeout_s: u32,
+    pub backoff_initial_ms: u32,
+    pub backoff_max_s: u32,
+    pub poll_interval_s: u32,
+}
+
+/// The longest a data key may seal new records, in days (three years).
+pub const MAX_DATA_KEY_LIFETIME_DAYS: u32 = 1095;
 
 /// The cap on any single demo-account transaction, in roubles; no configuration raises it.
 pub const HARD_PER_TRANSACTION_LIMIT_RUB: u64 = 50_000;

@@ -1,6 +1,6 @@
 //! Range and consistency checks on a typed configuration.
 
-use crate::{consent, Config, HARD_PER_TRANSACTION_LIMIT_RUB, OPERATIONS};
+use crate::{consent, Config, HARD_PER_TRANSACTION_LIMIT_RUB, MAX_DATA_KEY_LIFETIME_DAYS, OPERATIONS};
 
 pub(crate) struct Issue {
     pub key: String,
@@ -97,6 +97,20 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
             )),
         });
     }
+    range("store.data_key_lifetime_days", c.store.data_key_lifetime_days, 1, MAX_DATA_KEY_LIFETIME_DAYS)?;
+    range("store.retention_days", c.store.retention_days, 1, 3650)?;
+    let s = &c.sync;
+    if !s.core_url.starts_with("https://") || s.core_url.len() <= "https://".len() {
+        return Err(Issue {
+            key: "sync.core_url".into(),
+            kind: IssueKind::Invalid("expected an https:// URL; the core is never reached in clear".into()),
+        });
+    }
+    range("sync.connect_timeout_s", s.connect_timeout_s, 1, 120)?;
+    range("sync.request_timeout_s", s.request_timeout_s, 1, 600)?;
+    range("sync.backoff_initial_ms", s.backoff_initial_ms, 1, 60_000)?;
+    range("sync.backoff_max_s", s.backoff_max_s, 1, 86_400)?;
+    range("sync.poll_interval_s", s.poll_interval_s, 1, 3600)?;
     if consent::consent_text(&c.consent.version, consent::ConsentLanguage::Ru).is_none() {
         let known: Vec<&str> = consent::known_versions().collect();
         return Err(Issue {

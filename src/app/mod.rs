@@ -7,6 +7,7 @@
 pub mod demo;
 mod face_cli;
 mod session;
+pub mod sync_cli;
 
 pub use session::{SessionReport, StepRecord};
 
@@ -72,6 +73,8 @@ pub enum AppError {
     Usage(String),
     #[error("demo check failed: {0}")]
     DemoExpectation(String),
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
 }
 
 impl AppError {
@@ -153,6 +156,21 @@ pub fn token_verify(token: &str, public_key_hex: &str) -> Result<(), AppError> {
     let claims = account::verify_token(&key, token.trim(), time::OffsetDateTime::now_utc())?;
     println!("{}", serde_json::to_string_pretty(&claims).map_err(|e| AppError::io("token claims", e))?);
     Ok(())
+}
+
+/// `kiosk sync`: true when everything reached the core and nothing is quarantined.
+pub fn sync(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<bool, AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let data_dir = data_dir.unwrap_or(&config.kiosk.data_dir).to_path_buf();
+    sync_cli::run(&config, &data_dir)
+}
+
+/// `kiosk audit verify [--db PATH]`: the configured database unless one is named.
+pub fn audit_verify_configured(config_file: Option<&Path>, db: Option<&Path>) -> Result<(), AppError> {
+    match db {
+        Some(db) => audit_verify(db),
+        None => audit_verify(&sync_cli::DataPaths::under(&kiosk_config::load(config_file)?.kiosk.data_dir).db),
+    }
 }
 
 /// `kiosk audit verify --db PATH`.

@@ -58,16 +58,35 @@ pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileErr
     Ok(secret)
 }
 
-/// Writes a new secret as hex with mode 0600; never overwrites an existing file.
+/// Writes a new secret as hex with mode 0600; never overwrites an existing file. Atomic: the
+/// secret goes to a side file, is synced, then linked into place (link fails if the name
+/// exists), so a crash never leaves a half-written key under the real name.
 pub(crate) fn write_new_secret(path: &Path, secret: &[u8; 32]) -> Result<(), KeyFileError> {
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io_err(path))?;
-    // The umask can only remove bits, but be explicit in case the file system ignores `mode`.
-    file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(path))?;
-    let mut text = Zeroizing::new(hex::encode(secret));
-    text.push('\n');
-    file.write_all(text.as_bytes()).map_err(io_err(path))?;
-    file.sync_all().map_err(io_err(path))?;
+    if path.exists() {
+        return Err(KeyFileError::AlreadyExists { path: path.to_path_buf() });
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    // Left by a crash during an earlier attempt; that secret was never used.
+    let _ = fs::remove_file(&partial);
+    let written = (|| {
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(&partial).map_err(io_err(&partial))?;
+        // The umask can only remove bits, but be explicit in case the file system ignores `mode`.
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(io_err(&partial))?;
+        let mut text = Zeroizing::new(hex::encode(secret));
+        text.push('\n');
+        file.write_all(text.as_bytes()).map_err(io_err(&partial))?;
+        file.sync_all().map_err(io_err(&partial))?;
+        fs::hard_link(&partial, path).map_err(io_err(path))
+    })();
+    let _ = fs::remove_file(&partial);
+    written?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Make the new name itself durable.
+        fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
+    }
     Ok(())
 }
 
@@ -83,6 +102,13 @@ mod tests {
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(*read_secret(&path).unwrap(), [7u8; 32]);
         assert!(matches!(write_new_secret(&path, &[1u8; 32]), Err(KeyFileError::AlreadyExists { .. })));
+        assert_eq!(*read_secret(&path).unwrap(), [7u8; 32], "an existing key is never replaced");
+        assert!(!dir.path().join("k.partial").exists());
+        // A side file left by a crash does not block the next attempt.
+        let fresh = dir.path().join("fresh");
+        fs::write(dir.path().join("fresh.partial"), b"half").unwrap();
+        write_new_secret(&fresh, &[3u8; 32]).unwrap();
+        assert_eq!(*read_secret(&fresh).unwrap(), [3u8; 32]);
 
         fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
         let err = read_secret(&path).unwrap_err();

@@ -22,7 +22,7 @@ pub struct OutboxItem {
     /// JSON for the bank core; holds personal data, so keep it in memory only.
     pub payload: Zeroizing<Vec<u8>>,
     pub created_at_ms: i64,
-    /// Attempts started so far (counted before each send).
+    /// Failed attempts so far.
     pub attempts: u32,
 }
 
@@ -91,13 +91,10 @@ impl Store {
         )
     }
 
-    /// Counts an attempt before it is made, so a crash mid-send still counts it.
-    pub fn record_outbox_attempt(&mut self, id: Uuid) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?1", [id.to_string()])?;
-        Ok(())
-    }
-
-    /// A transient failure: try again at `next_attempt` (the sync's back-off).
+    /// A failed attempt: count it and try again at `next_attempt` (the sync's back-off).
+    /// Attempts are counted when they fail, not before they start: a write before every send
+    /// would cost an fsync per message, and an attempt cut short by a crash needs no count
+    /// (the idempotency key, not the counter, is what makes the resend safe).
     pub fn schedule_outbox_retry(
         &mut self,
         id: Uuid,
@@ -105,7 +102,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         self.conn.execute(
-            "UPDATE outbox SET next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL",
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL",
             params![unix_ms(next_attempt), clean_reason(reason), id.to_string()],
         )?;
         Ok(())
@@ -144,7 +141,7 @@ impl Store {
         let at = unix_ms(now);
         let reason = clean_reason(reason);
         let changed = tx.execute(
-            "UPDATE outbox SET quarantined_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL AND quarantined_at IS NULL",
+            "UPDATE outbox SET attempts = attempts + 1, quarantined_at = ?1, last_error = ?2 WHERE id = ?3 AND sent_at IS NULL AND quarantined_at IS NULL",
             params![at, reason, id.to_string()],
         )?;
         if changed == 1 {

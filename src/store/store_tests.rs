@@ -299,7 +299,6 @@ fn outbox_backoff_quarantine_and_ack() {
     assert_eq!(items.len(), 2);
     let (a, b) = (items[0].id, items[1].id);
 
-    store.record_outbox_attempt(a).unwrap();
     store.schedule_outbox_retry(a, t0 + time::Duration::hours(1), "core answered 503\n").unwrap();
     let due: Vec<Uuid> = store.due_outbox(t0 + time::Duration::minutes(1), 10).unwrap().iter().map(|i| i.id).collect();
     assert_eq!(due, [b], "a row in back-off is not due");

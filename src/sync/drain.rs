@@ -2,8 +2,8 @@
 //! transaction), back off on transient trouble, quarantine what the core refuses for good.
 //!
 //! Exactly once, end to end: the row id (the idempotency key) is committed with the
-//! onboarding before any send; the attempt is counted before sending; the core deduplicates
-//! by key; the row is marked sent only after an acknowledgement. A crash anywhere means the
+//! onboarding before any send; the core deduplicates by key; the row is marked sent only after
+//! an acknowledgement echoing that key. A crash anywhere means the
 //! row is sent again later under the same key, and the core answers "already have it".
 //!
 //! The store is blocking SQLite: run the drain on its own thread (a current-thread runtime),
@@ -77,7 +77,6 @@ pub async fn drain(
             return Ok(report);
         }
         for item in items {
-            store.record_outbox_attempt(item.id)?;
             let failures = item.attempts.saturating_add(1);
             match client.deliver(&item).await {
                 Verdict::Acknowledged { duplicate } => {

@@ -1,0 +1,112 @@
+//! Test-only helper for `tests/crash_sync.rs`: a kiosk process that records synthetic
+//! onboardings on one connection while it drains the outbox to the core on another, so the
+//! test can SIGKILL it at any moment. Not installed on kiosks.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use kiosk::account::{DemoAccount, KioskIdentity, Kopecks, LimitsPolicy, Operation, TokenId};
+use kiosk::store::{IssuedAccount, KeyStore, OnboardingRecord, Outcome, PersonalData, Store};
+use kiosk::sync::{self, Backoff, CoreClient, Scope, Timeouts};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+#[derive(Parser)]
+struct Args {
+    /// Folder with kiosk.db, kek.key and identity.key.
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long)]
+    core_url: String,
+    #[arg(long)]
+    ca: PathBuf,
+    #[arg(long)]
+    cert: PathBuf,
+    #[arg(long)]
+    key: PathBuf,
+    /// Onboardings to record before draining what is left and exiting.
+    #[arg(long, default_value_t = 5)]
+    onboardings: u32,
+}
+
+fn record(now: OffsetDateTime, n: u32) -> Result<OnboardingRecord, String> {
+    let limits = LimitsPolicy::new(
+        Kopecks::rub(15_000),
+        Kopecks::rub(30_000),
+        Kopecks::rub(100_000),
+        Kopecks::rub(60_000),
+        vec![Operation::TopUp, Operation::Payment],
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(OnboardingRecord {
+        id: uuid::Uuid::now_v7(),
+        started_at: now - time::Duration::minutes(1),
+        finished_at: now,
+        consent_version: "2026-11-v1".into(),
+        consent_sha256: [0x11; 32],
+        outcome: Outcome::AccountIssued,
+        personal: Some(PersonalData {
+            surname: format!("CRASHTEST{n}"),
+            given_names: "PERSON".into(),
+            document_number: format!("C{n:08}"),
+            nationality: "UTO".into(),
+            birth_date: "1990-01-01".into(),
+            expiry_date: "2035-01-01".into(),
+        }),
+        account: Some(IssuedAccount { account: DemoAccount::issue(limits, now), token_id: TokenId::random() }),
+        face_template: Some((0..128).map(|i| (i as f32 + n as f32) * 0.01).collect()),
+    })
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let db = args.dir.join("kiosk.db");
+    let kek = KeyStore::open(&args.dir.join("kek.key")).map_err(|e| e.to_string())?;
+    let identity = Arc::new(KioskIdentity::load(&args.dir.join("identity.key")).map_err(|e| e.to_string())?);
+    let onboarding_done = Arc::new(AtomicBool::new(false));
+
+    let writer = {
+        let mut store = Store::open(&db, &kek).map_err(|e| e.to_string())?;
+        let done = Arc::clone(&onboarding_done);
+        let count = args.onboardings;
+        std::thread::spawn(move || -> Result<(), String> {
+            for n in 0..count {
+                store.record_onboarding(&record(OffsetDateTime::now_utc(), n)?).map_err(|e| e.to_string())?;
+            }
+            done.store(true, Ordering::SeqCst);
+            Ok(())
+        })
+    };
+
+    let mut store = Store::open(&db, &kek).map_err(|e| e.to_string())?;
+    let tls = sync::tls::client_config(&args.ca, &args.cert, &args.key).map_err(|e| e.to_string())?;
+    let timeouts = Timeouts { connect: Duration::from_secs(2), request: Duration::from_millis(500) };
+    let mut client =
+        CoreClient::new(&args.core_url, tls, "KIOSK-CRASH-TEST", identity, timeouts).map_err(|e| e.to_string())?;
+    let backoff = Backoff { initial: Duration::from_millis(5), max: Duration::from_millis(50) };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        loop {
+            sync::drain(&mut store, &mut client, &backoff, Scope::Due, &mut |_| {}).await.map_err(|e| e.to_string())?;
+            let pending = store.outbox_status().map_err(|e| e.to_string())?.pending;
+            if onboarding_done.load(Ordering::SeqCst) && pending == 0 {
+                return Ok::<(), String>(());
+            }
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    })?;
+    writer.join().map_err(|_| "onboarding thread panicked".to_owned())??;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kiosk-crash-child: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
