@@ -175,3 +175,33 @@ async fn kiosk_sync_command_drains_and_reports() {
     assert!(!stdout.contains(SURNAME) && !stdout.contains(DOC_NO), "no personal data in the output");
     assert_eq!(core.record().accounts.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_task_picks_up_new_onboardings_and_stops_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kiosk::new(dir.path());
+    let core = k.core().await;
+    let mut writer = open(&k, 2);
+    core.push_faults([Fault::Status(503)]);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(kiosk::sync::run(
+        Store::open(&k.db(), &k.kek).unwrap(),
+        k.client(&core.url(), Duration::from_secs(2)),
+        FAST_BACKOFF,
+        Duration::from_millis(20),
+        stopped,
+    ));
+    // Written while the task runs, on another connection, as the onboarding does.
+    for n in 2..5 {
+        writer.record_onboarding(&onboarding(n)).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while writer.outbox_status().unwrap().pending > 0 {
+        assert!(std::time::Instant::now() < deadline, "the background task did not drain the outbox");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task).await.expect("the task stops on shutdown").unwrap();
+    assert_exactly_once(&writer, &core.record());
+    assert_eq!(core.record().accounts.len(), 5);
+}

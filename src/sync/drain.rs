@@ -67,7 +67,7 @@ pub async fn drain(
     client: &mut CoreClient,
     backoff: &Backoff,
     scope: Scope,
-    progress: &mut dyn FnMut(Progress<'_>),
+    progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<DrainReport, SyncError> {
     let mut report = DrainReport::default();
     let total = store.outbox_status()?.pending;
