@@ -14,13 +14,7 @@ use serde_json::{json, Value};
 const RUNS: usize = 60;
 
 fn settings() -> PipelineSettings {
-    PipelineSettings {
-        detection_score_threshold: 0.6,
-        nms_iou_threshold: 0.3,
-        liveness_threshold: 0.5,
-        quality: QualityThresholds::default(),
-        intra_threads: 2,
-    }
+    kiosk::app::pipeline_settings(&kiosk_config::load(None).expect("default configuration"))
 }
 
 /// Median and 95th percentile in milliseconds of `runs` timed calls (after 3 warm-up calls).
@@ -49,16 +43,7 @@ fn resident_peak_mb() -> f64 {
 }
 
 fn random_embedding(seed: u64) -> Embedding {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let values = (0..EMBEDDING_LEN)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % 2001) as f32 / 1000.0 - 1.0
-        })
-        .collect();
-    Embedding::from_values(values).expect("non-zero vector")
+    Embedding::synthetic(seed)
 }
 
 fn reference_python() -> PathBuf {

@@ -88,3 +88,45 @@ fn face_verify_tells_same_person_different_people_and_errors_apart() {
     assert_eq!(code, 2);
     assert!(err.contains("junk.jpg") && err.contains("could not be decoded"), "{err}");
 }
+
+#[test]
+fn face_liveness_classifies_the_pad_samples_and_refuses_faceless_images() {
+    for (image, code) in [
+        ("tests/data/pad-samples/image_F1.jpg", 1),
+        ("tests/data/pad-samples/image_F2.jpg", 1),
+        ("tests/data/pad-samples/image_T1.jpg", 0),
+    ] {
+        let (got, out, err) = kiosk(&["face", "liveness", image]);
+        assert_eq!(got, code, "{image}: {out}{err}");
+        assert!(out.contains(if code == 0 { "LIVE" } else { "ATTACK" }), "{out}");
+    }
+    let (code, out, _) = kiosk(&["face", "liveness", "--json", "tests/data/pad-samples/image_F2.jpg"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["liveness"]["live"], false);
+    assert!(report["quality"]["gates"].as_array().is_some_and(|g| g.len() >= 9));
+
+    // A picture with no face: a clear error and exit code 2, for both tools.
+    let dir = tempfile::tempdir().unwrap();
+    let blank = dir.path().join("wall.png");
+    let grey = image_of_a_wall();
+    std::fs::write(&blank, grey).unwrap();
+    let (code, _, err) = kiosk(&["face", "liveness", blank.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("wall.png") && err.contains("no face"), "{err}");
+    let (code, _, err) = kiosk(&["face", "verify", "--reference", "models/faces/obama.jpg", "--probe", blank.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no face"), "{err}");
+}
+
+/// A 64×48 mid-grey PNG.
+fn image_of_a_wall() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 64, 48);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&[128u8; 64 * 48 * 3]).unwrap();
+    writer.finish().unwrap();
+    out
+}

@@ -2,28 +2,10 @@
 
 use std::{path::PathBuf, process::Command};
 
-use kiosk::vision::{read_image, FaceOutcome, FacePipeline, MatchDecision, PipelineSettings, QualityThresholds};
+use kiosk::vision::{read_image, FaceOutcome, FacePipeline, MatchDecision, PipelineSettings};
 
 fn settings() -> PipelineSettings {
-    let config = kiosk_config::load(None).unwrap();
-    let q = &config.face.quality;
-    PipelineSettings {
-        detection_score_threshold: config.face.detection_score_threshold,
-        nms_iou_threshold: config.face.nms_iou_threshold,
-        liveness_threshold: config.face.liveness_threshold,
-        quality: QualityThresholds {
-            min_inter_eye_px: q.min_inter_eye_px,
-            max_face_width_ratio: q.max_face_width_ratio,
-            max_yaw_deg: q.max_yaw_deg,
-            max_pitch_deg: q.max_pitch_deg,
-            max_roll_deg: q.max_roll_deg,
-            min_sharpness: q.min_sharpness,
-            min_brightness: q.min_brightness,
-            max_brightness: q.max_brightness,
-            min_uniformity: q.min_uniformity,
-        },
-        intra_threads: 2,
-    }
+    kiosk::app::pipeline_settings(&kiosk_config::load(None).unwrap())
 }
 
 fn pipeline() -> FacePipeline {
@@ -148,5 +130,71 @@ fn detector_matches_opencv_face_detector_yn() {
             }
             assert!((mine.score - theirs[14]).abs() < 0.01, "{path}: score");
         }
+    }
+}
+
+mod challenge {
+    use std::{
+        sync::Mutex,
+        time::Duration,
+    };
+
+    use kiosk::{
+        app::follow_challenge,
+        vision::{ChallengeRules, ChallengeStatus, TurnDirection},
+    };
+    use kiosk_hal::camera::ReplayCamera;
+    use opencv::{imgproc, prelude::*};
+
+    use super::*;
+
+    /// A 640×480 camera frame of a registry portrait, face in the middle.
+    fn frame(path: &str) -> Mat {
+        let photo = read_image(&PathBuf::from(path)).unwrap();
+        let mut out = Mat::default();
+        let size = opencv::core::Size::new(640, (640.0 * photo.rows() as f32 / photo.cols() as f32) as i32);
+        imgproc::resize(&photo, &mut out, size, 0.0, 0.0, imgproc::INTER_AREA).unwrap();
+        let rows = out.rows().min(480);
+        Mat::roi(&out, opencv::core::Rect::new(0, 0, 640, rows)).unwrap().try_clone().unwrap()
+    }
+
+    fn rules() -> ChallengeRules {
+        ChallengeRules { time_limit: Duration::from_secs(2), ..ChallengeRules::default() }
+    }
+
+    /// The clip of a head turning `sign` (1 = the person's left) and back.
+    fn turn_clip(pipeline: &mut FacePipeline, still: &Mat, sign: f32) -> Vec<Mat> {
+        kiosk::app::demo::turn_clip(pipeline, still, sign).unwrap()
+    }
+
+    fn follow(pipeline: FacePipeline, frames: Vec<Mat>, direction: TurnDirection) -> ChallengeStatus {
+        let mut camera = ReplayCamera::from_frames(frames).unwrap();
+        let pipeline = Mutex::new(pipeline);
+        follow_challenge(&mut camera, &pipeline, direction, rules()).unwrap().0
+    }
+
+    #[test]
+    fn a_head_turning_as_asked_passes_both_ways() {
+        for path in ["models/faces/obama.jpg", "models/faces/obama3.jpg"] {
+            for (direction, sign) in [(TurnDirection::Left, 1.0), (TurnDirection::Right, -1.0)] {
+                let mut pipeline = pipeline();
+                let clip = turn_clip(&mut pipeline, &frame(path), sign);
+                assert_eq!(follow(pipeline, clip, direction), ChallengeStatus::Passed, "{path} {direction:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_still_photo_fails() {
+        let status = follow(pipeline(), vec![frame("models/faces/obama.jpg")], TurnDirection::Left);
+        assert_eq!(status, ChallengeStatus::Failed(kiosk::vision::challenge::ChallengeFailure::TimedOut));
+    }
+
+    #[test]
+    fn a_replayed_clip_of_the_wrong_motion_fails() {
+        let mut pipeline = pipeline();
+        let clip = turn_clip(&mut pipeline, &frame("models/faces/obama.jpg"), -1.0);
+        let status = follow(pipeline, clip, TurnDirection::Left);
+        assert_eq!(status, ChallengeStatus::Failed(kiosk::vision::challenge::ChallengeFailure::WrongDirection));
     }
 }

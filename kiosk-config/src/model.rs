@@ -107,7 +107,16 @@ pub struct FaceSection {
     pub match_threshold: f32,
     pub duplicate_threshold: f32,
     pub liveness_threshold: f32,
+    pub challenge: ChallengeSection,
     pub quality: QualitySection,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeSection {
+    pub turn_deg: f32,
+    pub frontal_deg: f32,
+    pub time_limit_s: f32,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

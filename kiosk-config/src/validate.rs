@@ -62,6 +62,10 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("face.match_threshold", c.face.match_threshold, 0.2, 0.95)?;
     range("face.duplicate_threshold", c.face.duplicate_threshold, 0.2, 0.95)?;
     range("face.liveness_threshold", c.face.liveness_threshold, 0.3, 0.99)?;
+    let ch = &c.face.challenge;
+    range("face.challenge.turn_deg", ch.turn_deg, 10.0, 45.0)?;
+    range("face.challenge.frontal_deg", ch.frontal_deg, 3.0, ch.turn_deg - 3.0)?;
+    range("face.challenge.time_limit_s", ch.time_limit_s, 2.0, 30.0)?;
     let q = &c.face.quality;
     range("face.quality.min_inter_eye_px", q.min_inter_eye_px, 10.0, 500.0)?;
     range("face.quality.max_face_width_ratio", q.max_face_width_ratio, 0.2, 1.0)?;

@@ -9,7 +9,7 @@ mod face_cli;
 mod session;
 pub mod sync_cli;
 
-pub use session::{SessionReport, StepRecord};
+pub use session::{follow_challenge, SessionReport, StepRecord};
 
 use std::{path::Path, process::ExitCode};
 
@@ -88,7 +88,8 @@ impl AppError {
     }
 }
 
-fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSettings {
+/// The face pipeline settings of a configuration.
+pub fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSettings {
     vision::PipelineSettings {
         detection_score_threshold: config.face.detection_score_threshold,
         nms_iou_threshold: config.face.nms_iou_threshold,

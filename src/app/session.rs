@@ -18,7 +18,10 @@ use crate::{
     identity::{self, PassportRead},
     store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
     ui::{self, Guidance, Layout, Refusal, Screen, UiOptions},
-    vision::{decode_image, Embedding, FaceOutcome, FacePipeline, Gallery, MatchDecision},
+    vision::{
+        decode_image, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FaceOutcome, FacePipeline,
+        Gallery, MatchDecision, PoseSample, TurnDirection,
+    },
 };
 
 /// The consent text in force, with its version and hash (stored with every session).
@@ -186,7 +189,11 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     }
 
     fn log(&mut self, step: &'static str, result: impl Into<String>, started: Instant) {
-        let record = StepRecord { step, result: result.into(), duration: started.elapsed() };
+        self.log_took(step, result, started.elapsed());
+    }
+
+    fn log_took(&mut self, step: &'static str, result: impl Into<String>, duration: Duration) {
+        let record = StepRecord { step, result: result.into(), duration };
         tracing::info!(session = %self.id, step, duration_ms = record.duration.as_millis() as u64, "step done");
         (self.on_step)(&record);
     }
@@ -230,6 +237,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
             Command::ReadDocument => pending.push(self.read_document().await?),
             Command::CaptureFace => pending.push(self.capture_face().await?),
+            Command::RunChallenge => pending.push(self.run_challenge().await?),
+            Command::CompareFaces => pending.push(self.compare_faces()?),
             Command::CheckDuplicate => pending.push(self.check_duplicate()?),
             Command::IssueAccount => pending.push(self.issue_account()?),
             Command::RecordOutcome(outcome) => self.record(outcome).await?,
@@ -342,10 +351,10 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             return Ok(Event::FaceNotFound);
         }
         self.log("face capture", quality, started);
-        let Some((liveness, embedding)) = best.live else {
+        let Some((liveness, embedding, liveness_took)) = best.live else {
             return Err(AppError::io("face capture", "analysis missing for the best frame"));
         };
-        self.log(
+        self.log_took(
             "liveness",
             format!(
                 "passive (MiniFASNet ×2): live probability {:.2} (threshold {:.2}): {}",
@@ -353,17 +362,66 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 liveness.threshold,
                 if liveness.live { "live person" } else { "PRESENTATION ATTACK" }
             ),
-            Instant::now(),
+            liveness_took,
         );
         self.data.liveness = Some(liveness);
         if !liveness.live {
             return Ok(Event::LivenessFailed);
         }
+        self.data.live_face = Some(embedding);
+        Ok(Event::FaceCaptured)
+    }
+
+    /// Active liveness: asks for a head turn to a random side and follows it frame by frame.
+    async fn run_challenge(&mut self) -> Result<Event, AppError> {
+        let direction = if rand::random::<bool>() { TurnDirection::Left } else { TurnDirection::Right };
+        let guidance = match direction {
+            TurnDirection::Left => Guidance::TurnLeft,
+            TurnDirection::Right => Guidance::TurnRight,
+        };
+        self.show(&Screen::FaceCapture { guidance: Some(guidance), face_box: None })?;
+        let c = &self.services.config.face.challenge;
+        let rules = ChallengeRules {
+            turn_deg: c.turn_deg,
+            frontal_deg: c.frontal_deg,
+            time_limit: Duration::from_secs_f32(c.time_limit_s),
+            ..ChallengeRules::default()
+        };
         let started = Instant::now();
-        let document_face =
-            self.data.document_face.as_ref().ok_or_else(|| AppError::io("session", "no document face"))?;
-        let decision =
-            MatchDecision::compare(document_face, &embedding, self.services.config.face.match_threshold);
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let pipeline = Arc::clone(&self.services.pipeline);
+        let (devices, followed) =
+            off_thread(devices, move |d| follow_challenge(d.camera.as_mut(), &pipeline, direction, rules)).await?;
+        self.devices = Some(devices);
+        let (status, frames, peak) = match followed {
+            Ok(result) => result,
+            Err(AppError::Camera(error)) => {
+                self.log("challenge", format!("camera fault: {error}"), started);
+                return Ok(Event::DeviceFault);
+            }
+            Err(other) => return Err(other),
+        };
+        let passed = status == ChallengeStatus::Passed;
+        self.log(
+            "challenge",
+            format!(
+                "asked to turn {direction:?}: {} over {frames} frames (peak turn {peak:.0}°)",
+                match status {
+                    ChallengeStatus::Passed => "turned and came back: live".to_string(),
+                    ChallengeStatus::Failed(why) => format!("FAILED ({why:?})"),
+                    ChallengeStatus::InProgress { .. } => "unfinished".to_string(),
+                }
+            ),
+            started,
+        );
+        Ok(if passed { Event::ChallengePassed } else { Event::ChallengeFailed })
+    }
+
+    fn compare_faces(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let document_face = self.data.document_face.as_ref().ok_or_else(|| AppError::io("session", "no document face"))?;
+        let live_face = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
+        let decision = MatchDecision::compare(document_face, live_face, self.services.config.face.match_threshold);
         self.log(
             "1:1 match",
             format!(
@@ -374,7 +432,6 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             ),
             started,
         );
-        self.data.live_face = Some(embedding);
         Ok(Event::FaceCompared { same_person: decision.same_person })
     }
 
@@ -495,7 +552,8 @@ struct BurstCapture {
 struct BestFace {
     detection: crate::vision::Detection,
     quality: crate::vision::QualityReport,
-    live: Option<(crate::vision::LivenessVerdict, Embedding)>,
+    /// Liveness verdict, template, and how long the liveness models took.
+    live: Option<(crate::vision::LivenessVerdict, Embedding, Duration)>,
 }
 
 /// Captures `burst` frames, keeps the best face by quality, and runs the expensive stages
@@ -525,8 +583,10 @@ fn best_of_burst(
         return Ok(BurstCapture { best: None, frame_size });
     };
     let live = if candidate.quality.passed() {
+        let started = Instant::now();
         let verdict = pipeline.liveness(&image, &candidate.detection)?;
-        Some((verdict, pipeline.embed(&candidate.aligned)?))
+        let took = started.elapsed();
+        Some((verdict, pipeline.embed(&candidate.aligned)?, took))
     } else {
         None
     };
@@ -534,6 +594,40 @@ fn best_of_burst(
         best: Some(BestFace { detection: candidate.detection, quality: candidate.quality, live }),
         frame_size,
     })
+}
+
+/// Captures frames until the challenge is decided (its time limit bounds the loop).
+pub fn follow_challenge(
+    camera: &mut dyn Camera,
+    pipeline: &Mutex<FacePipeline>,
+    direction: TurnDirection,
+    rules: ChallengeRules,
+) -> Result<(ChallengeStatus, usize, f32), AppError> {
+    let mut pipeline = pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+    let mut tracker = ChallengeTracker::new(direction, rules);
+    let started = Instant::now();
+    let mut frames = 0;
+    loop {
+        let frame = camera.capture()?;
+        frames += 1;
+        let faces = pipeline.detector().detect(&frame.image)?;
+        let sample = faces
+            .iter()
+            .max_by(|a, b| a.width().total_cmp(&b.width()))
+            .and_then(|face| {
+                let pose = crate::vision::quality::head_pose(&face.landmarks)?;
+                let [eye_r, eye_l, ..] = face.landmarks;
+                Some(PoseSample {
+                    yaw: pose.yaw,
+                    centre: [face.bbox[0] + face.bbox[2] / 2.0, face.bbox[1] + face.bbox[3] / 2.0],
+                    inter_eye: (eye_l[0] - eye_r[0]).hypot(eye_l[1] - eye_r[1]),
+                })
+            });
+        let status = tracker.observe(started.elapsed(), sample);
+        if !matches!(status, ChallengeStatus::InProgress { .. }) {
+            return Ok((status, frames, tracker.peak_yaw()));
+        }
+    }
 }
 
 fn guidance_for(advice: crate::vision::Advice) -> Guidance {
@@ -605,6 +699,8 @@ fn screen_id(screen: &Screen) -> &'static str {
         Screen::Consent { .. } => "consent",
         Screen::PlaceDocument => "place-document",
         Screen::ReadingDocument => "reading-document",
+        Screen::FaceCapture { guidance: Some(Guidance::TurnLeft), .. } => "face-capture-turn-left",
+        Screen::FaceCapture { guidance: Some(Guidance::TurnRight), .. } => "face-capture-turn-right",
         Screen::FaceCapture { .. } => "face-capture",
         Screen::Verifying => "verifying",
         Screen::AccountIssued { .. } => "account-issued",

@@ -9,6 +9,10 @@ pub enum Phase {
     Consent,
     Document,
     Face,
+    /// Active liveness: the head-turn challenge.
+    Challenge,
+    /// Comparing the live face with the document photo.
+    Matching,
     Deciding,
     Issuing,
     Issued,
@@ -52,14 +56,20 @@ pub enum Event {
     DocumentFailed {
         trusted_but_unreadable: bool,
     },
-    /// A face was captured and compared with the document photo.
-    FaceCompared {
-        same_person: bool,
-    },
+    /// A face passed the quality gates and passive liveness.
+    FaceCaptured,
     /// No usable face in the burst (none, failed quality gates, several people).
     FaceNotFound,
     /// The best face of the burst was judged a presentation attack (photo, screen, mask).
     LivenessFailed,
+    /// The head-turn challenge was done as asked.
+    ChallengePassed,
+    /// The head did not turn as asked (a photo, a replayed clip, a swapped picture, no reaction).
+    ChallengeFailed,
+    /// The live face was compared with the document photo.
+    FaceCompared {
+        same_person: bool,
+    },
     DuplicateChecked {
         already_enrolled: bool,
     },
@@ -78,6 +88,10 @@ pub enum Command {
     ShowConsent,
     ReadDocument,
     CaptureFace,
+    /// Ask for a head turn in a random direction and follow it (active liveness).
+    RunChallenge,
+    /// Compare the captured face with the document photo.
+    CompareFaces,
     CheckDuplicate,
     IssueAccount,
     /// Persist the outcome (refusals included) and wipe the session's personal data from memory.
@@ -120,19 +134,27 @@ pub fn step(state: State, event: Event, now: Instant, limits: &StepTimeouts) -> 
             };
             refuse(state, reason, now)
         }
-        (
-            P::Face,
-            Event::FaceNotFound | Event::LivenessFailed | Event::FaceCompared { same_person: false },
-        ) if state.face_attempts < limits.max_face_attempts => {
+        (P::Face, Event::FaceCaptured) => (state.enter(P::Challenge, now), vec![RunChallenge]),
+        (P::Challenge, Event::ChallengePassed) => {
+            (state.enter(P::Matching, now), vec![Show(Screen::Verifying), CompareFaces])
+        }
+        (P::Matching, Event::FaceCompared { same_person: true }) => {
+            (state.enter(P::Deciding, now), vec![CheckDuplicate])
+        }
+        // A failed attempt is tried again from a new capture, up to the configured attempts.
+        (P::Face, Event::FaceNotFound | Event::LivenessFailed)
+        | (P::Challenge, Event::ChallengeFailed)
+        | (P::Matching, Event::FaceCompared { same_person: false })
+            if state.face_attempts < limits.max_face_attempts =>
+        {
             let next = State { face_attempts: state.face_attempts + 1, ..state.enter(P::Face, now) };
             (next, vec![CaptureFace])
         }
         (P::Face, Event::FaceNotFound) => refuse(state, Refusal::NoFaceFound, now),
-        (P::Face, Event::LivenessFailed) => refuse(state, Refusal::LivenessFailed, now),
-        (P::Face, Event::FaceCompared { same_person: false }) => refuse(state, Refusal::FaceMismatch, now),
-        (P::Face, Event::FaceCompared { same_person: true }) => {
-            (state.enter(P::Deciding, now), vec![Show(Screen::Verifying), CheckDuplicate])
+        (P::Face, Event::LivenessFailed) | (P::Challenge, Event::ChallengeFailed) => {
+            refuse(state, Refusal::LivenessFailed, now)
         }
+        (P::Matching, Event::FaceCompared { same_person: false }) => refuse(state, Refusal::FaceMismatch, now),
         (P::Deciding, Event::DuplicateChecked { already_enrolled: true }) => {
             refuse(state, Refusal::AlreadyEnrolled, now)
         }
@@ -164,7 +186,9 @@ fn tick(state: State, now: Instant, limits: &StepTimeouts) -> (State, Vec<Comman
     let waited = now.saturating_duration_since(state.since);
     let allowed = match state.phase {
         Phase::Welcome | Phase::Finished | Phase::OutOfService => return (state, Vec::new()),
-        Phase::Document | Phase::Face | Phase::Deciding | Phase::Issuing => limits.device,
+        Phase::Document | Phase::Face | Phase::Challenge | Phase::Matching | Phase::Deciding | Phase::Issuing => {
+            limits.device
+        }
         Phase::Consent | Phase::Issued | Phase::Refused(_) => limits.person,
     };
     if waited < allowed {
@@ -210,6 +234,8 @@ mod tests {
     fn happy_path_issues_and_records_once() {
         let mut events = happy_prefix();
         events.extend([
+            Event::FaceCaptured,
+            Event::ChallengePassed,
             Event::FaceCompared { same_person: true },
             Event::DuplicateChecked { already_enrolled: false },
             Event::AccountIssued { screen: Screen::Verifying },
@@ -226,10 +252,13 @@ mod tests {
     #[test]
     fn mismatch_is_retried_then_refused_without_issuing() {
         let mut events = happy_prefix();
-        events.extend((0..3).map(|_| Event::FaceCompared { same_person: false }));
+        for _ in 0..3 {
+            events.extend([Event::FaceCaptured, Event::ChallengePassed, Event::FaceCompared { same_person: false }]);
+        }
         let (state, commands) = run(events);
         assert_eq!(state.phase, Phase::Refused(Refusal::FaceMismatch));
         assert_eq!(commands.iter().filter(|c| **c == Command::CaptureFace).count(), 3);
+        assert_eq!(commands.iter().filter(|c| **c == Command::CompareFaces).count(), 3);
         assert!(!commands.contains(&Command::IssueAccount));
         assert!(commands.contains(&Command::RecordOutcome(Outcome::Refused(Refusal::FaceMismatch))));
     }
@@ -246,14 +275,40 @@ mod tests {
     #[test]
     fn a_good_capture_after_a_bad_one_goes_on() {
         let mut events = happy_prefix();
-        events.extend([Event::FaceNotFound, Event::FaceCompared { same_person: true }]);
-        assert_eq!(run(events).0.phase, Phase::Deciding);
+        events.extend([Event::FaceNotFound, Event::FaceCaptured, Event::ChallengePassed]);
+        let (state, commands) = run(events);
+        assert_eq!(state.phase, Phase::Matching);
+        assert_eq!(state.face_attempts, 2);
+        assert!(commands.contains(&Command::RunChallenge));
+    }
+
+    #[test]
+    fn a_failed_head_turn_challenge_is_retried_then_refused_as_liveness() {
+        let mut events = happy_prefix();
+        for _ in 0..3 {
+            events.extend([Event::FaceCaptured, Event::ChallengeFailed]);
+        }
+        let (state, commands) = run(events);
+        assert_eq!(state.phase, Phase::Refused(Refusal::LivenessFailed));
+        assert_eq!(commands.iter().filter(|c| **c == Command::RunChallenge).count(), 3);
+        assert!(!commands.contains(&Command::CompareFaces));
+    }
+
+    #[test]
+    fn the_face_is_compared_only_after_the_challenge() {
+        let mut events = happy_prefix();
+        events.extend([Event::FaceCaptured, Event::FaceCompared { same_person: true }]);
+        let (state, commands) = run(events);
+        assert_eq!(state.phase, Phase::Challenge, "a comparison before the challenge is ignored");
+        assert!(!commands.contains(&Command::CheckDuplicate));
     }
 
     #[test]
     fn duplicate_person_is_refused() {
         let mut events = happy_prefix();
         events.extend([
+            Event::FaceCaptured,
+            Event::ChallengePassed,
             Event::FaceCompared { same_person: true },
             Event::DuplicateChecked { already_enrolled: true },
         ]);

@@ -35,6 +35,22 @@ impl Embedding {
     pub fn as_slice(&self) -> &[f32] {
         &self.0
     }
+
+    /// A deterministic pseudo-random template (xorshift from `seed`), for tests and benchmarks
+    /// that need many distinct faces.
+    pub fn synthetic(seed: u64) -> Self {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let values: Vec<f32> = (0..EMBEDDING_LEN)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect();
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
+        Self(values.into_iter().map(|v| v / norm).collect())
+    }
 }
 
 impl Drop for Embedding {

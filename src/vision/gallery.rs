@@ -11,6 +11,9 @@ use super::{Embedding, EMBEDDING_LEN};
 
 /// Candidates from the integer scan that are re-scored exactly.
 const RESCORE: usize = 16;
+/// Galleries at least this large are scanned by two threads (the kiosk's two cores); below it
+/// a thread costs more than it saves.
+const PARALLEL_FROM: usize = 20_000;
 
 /// The closest enrolled template to a probe.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -77,7 +80,9 @@ impl Gallery {
     }
 
     fn exact_score(&self, index: usize, probe: &[f32]) -> f32 {
-        self.exact[index * EMBEDDING_LEN..(index + 1) * EMBEDDING_LEN]
+        self.exact
+            .get(index * EMBEDDING_LEN..(index + 1) * EMBEDDING_LEN)
+            .unwrap_or_default()
             .iter()
             .zip(probe)
             .map(|(a, b)| a * b)
@@ -86,23 +91,44 @@ impl Gallery {
 
     /// The enrolled template most similar to `probe` (cosine), or `None` when empty.
     pub fn search(&self, probe: &Embedding) -> Option<GalleryHit> {
-        let (query, query_scale) = quantize(probe.as_slice());
-        // Keep the RESCORE best approximate scores (small sorted buffer, best last).
+        // The query's own scale is common to every row: it cannot change the order.
+        let (query, _) = quantize(probe.as_slice());
+        let candidates = if self.len() >= PARALLEL_FROM {
+            let middle = self.len() / 2;
+            std::thread::scope(|scope| {
+                let upper = scope.spawn(|| self.scan(middle..self.len(), &query));
+                let mut lower = self.scan(0..middle, &query);
+                // A panicked scan thread cannot happen (no indexing outside the ranges), but if
+                // it did, the lower half's candidates still give an answer.
+                lower.extend(upper.join().unwrap_or_default());
+                lower
+            })
+        } else {
+            self.scan(0..self.len(), &query)
+        };
+        candidates
+            .iter()
+            .map(|(_, index)| GalleryHit { index: *index, score: self.exact_score(*index, probe.as_slice()) })
+            .max_by(|a, b| a.score.total_cmp(&b.score))
+    }
+
+    /// The RESCORE best approximate scores among `rows` (small sorted buffer, best last).
+    fn scan(&self, rows: std::ops::Range<usize>, query: &[i8; EMBEDDING_LEN]) -> Vec<(f32, usize)> {
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(RESCORE + 1);
-        for (index, (row, scale)) in self.quantized.iter().zip(&self.scales).enumerate() {
-            let approx = dot_i8(row, &query) as f32 * scale;
-            if best.len() < RESCORE || approx > best[0].0 {
+        let start = rows.start;
+        let quantized = self.quantized.get(rows.clone()).unwrap_or_default();
+        let scales = self.scales.get(rows).unwrap_or_default();
+        for (offset, (row, scale)) in quantized.iter().zip(scales).enumerate() {
+            let approx = dot_i8(row, query) as f32 * scale;
+            if best.len() < RESCORE || best.first().is_some_and(|(worst, _)| approx > *worst) {
                 let at = best.partition_point(|(s, _)| *s < approx);
-                best.insert(at, (approx, index));
+                best.insert(at, (approx, start + offset));
                 if best.len() > RESCORE {
                     best.remove(0);
                 }
             }
         }
-        let _ = query_scale; // the query's scale is common to all rows: it cannot change the order
-        best.iter()
-            .map(|(_, index)| GalleryHit { index: *index, score: self.exact_score(*index, probe.as_slice()) })
-            .max_by(|a, b| a.score.total_cmp(&b.score))
+        best
     }
 }
 
@@ -121,17 +147,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn embedding(seed: u64) -> Embedding {
-        // Deterministic pseudo-random unit vectors (xorshift).
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let values = (0..EMBEDDING_LEN)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2001) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        Embedding::from_values(values).unwrap()
+        Embedding::synthetic(seed)
     }
 
     fn brute_force(gallery: &[Embedding], probe: &Embedding) -> GalleryHit {
@@ -146,6 +162,17 @@ mod tests {
     #[test]
     fn empty_gallery_finds_nothing() {
         assert!(Gallery::new().search(&embedding(1)).is_none());
+    }
+
+    #[test]
+    fn a_large_gallery_scanned_by_two_threads_finds_faces_in_both_halves() {
+        let templates: Vec<Embedding> = (0..PARALLEL_FROM as u64 + 10).map(embedding).collect();
+        let mut gallery = Gallery::with_capacity(templates.len());
+        templates.iter().for_each(|t| gallery.push(t));
+        for wanted in [3, templates.len() - 2] {
+            let hit = gallery.search(&templates[wanted]).unwrap();
+            assert_eq!(hit.index, wanted);
+        }
     }
 
     #[test]

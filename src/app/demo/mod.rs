@@ -5,6 +5,10 @@
 //! Two scripted people: the holder of passport 1, who is issued an account, and an impostor
 //! presenting passport 2 (someone else's photo), who is refused with nothing kept.
 
+mod person;
+
+pub use person::{synthetic_turn, turn_clip, ScreenWatch, SimulatedPerson, WatchedDisplay};
+
 use std::{
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -13,7 +17,6 @@ use std::{
 
 use kiosk_config::{Config, ConsentLanguage};
 use kiosk_hal::{
-    camera::ReplayCamera,
     card_reader::{
         sim::{self, SimulatorConfig, VirtualPassport},
         SerialCardReader,
@@ -62,14 +65,14 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
             label: "the passport holder",
             passport_mrz: compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
             passport_photo: face("obama.jpg"),
-            live_photos: vec![face("obama2.jpg"), face("obama3.jpg")],
+            live_photos: vec![face("obama3.jpg"), face("obama2.jpg")],
             expected: Outcome::AccountIssued,
         },
         DemoPerson {
             label: "an impostor with someone else's passport",
             passport_mrz: compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
             passport_photo: face("biden.jpg"),
-            live_photos: vec![face("obama2.jpg")],
+            live_photos: vec![face("obama3.jpg")],
             expected: Outcome::Refused(Refusal::FaceMismatch),
         },
     ]
@@ -252,9 +255,13 @@ async fn run_person(
             .map(|p| camera_frame(&mut pipeline, p, w, h))
             .collect::<Result<Vec<_>, _>>()?
     };
-    let camera = ReplayCamera::from_frames(frames)?;
+    let watch = ScreenWatch::default();
+    let camera = {
+        let mut pipeline = services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+        SimulatedPerson::new(frames, &mut pipeline, watch.clone())?
+    };
     std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
-    let display = MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir);
+    let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
     let input = ScriptedInput::new(script_touches(person.expected, size)?);
     let devices =
         Devices { reader: Box::new(reader), camera: Box::new(camera), display, input: Box::new(input) };
