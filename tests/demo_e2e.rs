@@ -24,14 +24,27 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     let out = dir.path().join("demo");
     let (reports, printed) = run_demo(&out);
 
-    assert_eq!(reports.len(), 2);
-    assert_eq!(reports[0].outcome, Some(Outcome::AccountIssued), "{printed}");
+    let outcomes: Vec<_> = reports.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            Outcome::AccountIssued,
+            Outcome::Refused(Refusal::FaceMismatch),
+            Outcome::Refused(Refusal::AlreadyEnrolled),
+            Outcome::Refused(Refusal::LivenessFailed),
+            Outcome::Refused(Refusal::DocumentNotTrusted),
+            Outcome::Refused(Refusal::ConsentDeclined),
+        ]
+        .map(Some),
+        "{printed}"
+    );
     assert!(reports[0].account_id.is_some());
-    assert_eq!(reports[1].outcome, Some(Outcome::Refused(Refusal::FaceMismatch)), "{printed}");
-    assert!(reports[1].account_id.is_none() && reports[1].activation_token.is_none());
+    for refused in &reports[1..] {
+        assert!(refused.account_id.is_none() && refused.activation_token.is_none());
+    }
 
     // Every step is printed with its duration.
-    for step in ["consent", "document", "face capture", "1:1 match", "1:N search", "account", "record"] {
+    for step in ["consent", "document", "face capture", "liveness", "challenge", "1:1 match", "1:N search", "account", "record"] {
         assert!(printed.contains(step), "step {step} missing from:\n{printed}");
     }
     assert!(printed.contains("ms]"));
@@ -40,13 +53,11 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     let db = rusqlite::Connection::open(out.join("kiosk.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM accounts"), 1);
-    assert_eq!(count("SELECT count(*) FROM onboardings"), 2);
+    assert_eq!(count("SELECT count(*) FROM onboardings"), 6);
     assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
     assert_eq!(count("SELECT count(*) FROM outbox"), 1);
-    let refused: String = db
-        .query_row("SELECT outcome FROM onboardings WHERE document_sealed IS NULL", [], |row| row.get(0))
-        .unwrap();
-    assert!(refused.contains("refused") || refused.contains("face_mismatch"), "{refused}");
+    // Refused people leave no sealed document data behind.
+    assert_eq!(count("SELECT count(*) FROM onboardings WHERE document_sealed IS NOT NULL"), 1);
     drop(db);
 
     // Every screen was written as PNG, in order, for both people.
@@ -60,9 +71,14 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     };
     let holder = screens("person-1");
     assert!(holder.iter().any(|n| n.ends_with("account-issued.png")), "{holder:?}");
-    let impostor = screens("person-2");
-    assert!(impostor.iter().any(|n| n.ends_with("refused.png")), "{impostor:?}");
-    assert!(!impostor.iter().any(|n| n.ends_with("account-issued.png")));
+    assert!(holder.iter().any(|n| n.contains("face-capture-turn-")), "the challenge was shown: {holder:?}");
+    for person in 2..=6 {
+        let seen = screens(&format!("person-{person}"));
+        assert!(seen.iter().any(|n| n.ends_with("refused.png")), "{seen:?}");
+        assert!(!seen.iter().any(|n| n.ends_with("account-issued.png")));
+    }
+    // Declining consent reads no document: the person never saw the place-document screen.
+    assert!(!screens("person-6").iter().any(|n| n.ends_with("place-document.png")));
 
     // The activation token shown verifies offline with the kiosk's public key.
     let identity = kiosk::account::KioskIdentity::load(&out.join("keys/kiosk-ed25519.key")).unwrap();
@@ -77,7 +93,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     if let Ok(wal) = std::fs::read(out.join("kiosk.db-wal")) {
         raw.extend(wal);
     }
-    for secret in ["PETROV", "SIDOROV", "IVAN", "7100012345", "7100054321", "P<RUS"] {
+    for secret in ["PETROV", "SIDOROV", "KOZLOV", "IVAN", "7100012345", "7100054321", "7200098765", "P<RUS"] {
         assert!(
             !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "{secret} found in clear in the database"

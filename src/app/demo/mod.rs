@@ -21,9 +21,10 @@ use kiosk_hal::{
         sim::{self, SimulatorConfig, VirtualPassport},
         SerialCardReader,
     },
+    camera::ReplayCamera,
     display::MemoryDisplay,
     input::ScriptedInput,
-    CardReader, InputEvent,
+    Camera, CardReader, InputEvent,
 };
 use opencv::{
     core::{Mat, Rect, Scalar, Size, Vector, CV_8UC3},
@@ -46,34 +47,90 @@ use crate::{
     vision::{read_image, FacePipeline},
 };
 
-/// A scripted person: their passport and what the camera sees of them.
+/// What the kiosk camera sees of a demo person.
+pub enum Appearance {
+    /// A real person: still frames from these photos, and a head that turns when asked.
+    Person(Vec<PathBuf>),
+    /// Someone holding a printed photo up to the camera (a presentation attack).
+    PrintedPhoto(PathBuf),
+}
+
+/// A scripted person: their passport, what the camera sees of them, what they press.
 pub struct DemoPerson {
     pub label: &'static str,
     pub passport_mrz: [String; 2],
     /// The photo personalised into the passport chip's DG2.
     pub passport_photo: PathBuf,
-    /// What the kiosk's camera sees.
-    pub live_photos: Vec<PathBuf>,
+    /// The chip's data is signed by a Document Signer no trusted CSCA issued (a forgery).
+    pub forged_signature: bool,
+    pub appearance: Appearance,
+    pub declines_consent: bool,
     pub expected: Outcome,
 }
 
-/// The two people of the demo, with faces from registry packages (see models/MANIFEST.toml).
+/// The demo's people, with faces from registry packages (see models/MANIFEST.toml): one who is
+/// issued an account, then one failing each check in turn.
 pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
     let face = |name: &str| models_dir.join("faces").join(name);
+    let person = |label, mrz, photo: &str, appearance, expected| DemoPerson {
+        label,
+        passport_mrz: mrz,
+        passport_photo: face(photo),
+        forged_signature: false,
+        appearance,
+        declines_consent: false,
+        expected,
+    };
+    let holder = || Appearance::Person(vec![face("obama3.jpg"), face("obama2.jpg")]);
     vec![
+        person(
+            "the passport holder",
+            compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
+            "obama.jpg",
+            holder(),
+            Outcome::AccountIssued,
+        ),
+        person(
+            "an impostor with someone else's passport",
+            compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
+            "biden.jpg",
+            Appearance::Person(vec![face("obama3.jpg")]),
+            Outcome::Refused(Refusal::FaceMismatch),
+        ),
+        person(
+            "the holder again, with a new passport (already enrolled here)",
+            compose_td3("PETROV", "IVAN", "7200098765", "RUS", "850314", 'M', "360101"),
+            "obama3.jpg",
+            holder(),
+            Outcome::Refused(Refusal::AlreadyEnrolled),
+        ),
+        person(
+            "someone holding a printed photo up to the camera",
+            compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
+            "biden.jpg",
+            // The print-attack sample of the Silent-Face project, kept beside the tests.
+            Appearance::PrintedPhoto(models_dir.join("../tests/data/pad-samples/image_F1.jpg")),
+            Outcome::Refused(Refusal::LivenessFailed),
+        ),
         DemoPerson {
-            label: "the passport holder",
-            passport_mrz: compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
-            passport_photo: face("obama.jpg"),
-            live_photos: vec![face("obama3.jpg"), face("obama2.jpg")],
-            expected: Outcome::AccountIssued,
+            forged_signature: true,
+            ..person(
+                "a passport whose chip data is signed by an unknown signer (forged)",
+                compose_td3("KOZLOV", "OLEG", "7300011111", "RUS", "900101", 'M', "320101"),
+                "obama.jpg",
+                holder(),
+                Outcome::Refused(Refusal::DocumentNotTrusted),
+            )
         },
         DemoPerson {
-            label: "an impostor with someone else's passport",
-            passport_mrz: compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
-            passport_photo: face("biden.jpg"),
-            live_photos: vec![face("obama3.jpg")],
-            expected: Outcome::Refused(Refusal::FaceMismatch),
+            declines_consent: true,
+            ..person(
+                "someone who reads the consent and declines",
+                compose_td3("PETROVA", "ANNA", "7400022222", "RUS", "920202", 'F', "330303"),
+                "biden.jpg",
+                holder(),
+                Outcome::Refused(Refusal::ConsentDeclined),
+            )
         },
     ]
 }
@@ -230,7 +287,11 @@ async fn run_person(
             services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
         personalise_photo(&mut pipeline, &person.passport_photo)?
     };
-    let chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg);
+    let mut chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg);
+    if person.forged_signature {
+        let forger = sim::TestPki::generate("forger").map_err(|e| AppError::io("forger's test PKI", e))?;
+        chip = chip.signed_by(&forger);
+    }
     let simulator = sim::spawn(SimulatorConfig {
         baud: services.config.card_reader.baud,
         ..SimulatorConfig::with_document(chip)
@@ -245,26 +306,26 @@ async fn run_person(
         services.config.card_reader.baud
     ));
 
-    let frames = {
+    let watch = ScreenWatch::default();
+    let camera: Box<dyn Camera> = {
         let mut pipeline =
             services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
         let (w, h) = (services.config.camera.width, services.config.camera.height);
-        person
-            .live_photos
-            .iter()
-            .map(|p| camera_frame(&mut pipeline, p, w, h))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    let watch = ScreenWatch::default();
-    let camera = {
-        let mut pipeline = services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
-        SimulatedPerson::new(frames, &mut pipeline, watch.clone())?
+        match &person.appearance {
+            Appearance::Person(photos) => {
+                let frames =
+                    photos.iter().map(|p| camera_frame(&mut pipeline, p, w, h)).collect::<Result<Vec<_>, _>>()?;
+                Box::new(SimulatedPerson::new(frames, &mut pipeline, watch.clone())?)
+            }
+            Appearance::PrintedPhoto(photo) => {
+                Box::new(ReplayCamera::from_frames(vec![camera_frame(&mut pipeline, photo, w, h)?])?)
+            }
+        }
     };
     std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
     let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
-    let input = ScriptedInput::new(script_touches(person.expected, size)?);
-    let devices =
-        Devices { reader: Box::new(reader), camera: Box::new(camera), display, input: Box::new(input) };
+    let input = ScriptedInput::new(script_touches(person.declines_consent, person.expected, size)?);
+    let devices = Devices { reader: Box::new(reader), camera, display, input: Box::new(input) };
 
     let mut on_step = |record: &StepRecord| {
         print(&format!("  {:<14} {}  [{} ms]", record.step, record.result, record.duration.as_millis()));
@@ -277,9 +338,13 @@ async fn run_person(
     Ok(report)
 }
 
-/// Touches at the centres of the buttons the person presses: Start, Accept, then Finish on
-/// the result screen they expect (the layout is what the kiosk itself draws).
-fn script_touches(expected: Outcome, (width, height): (u32, u32)) -> Result<Vec<InputEvent>, AppError> {
+/// Touches at the centres of the buttons the person presses: Start, Accept (or Decline), then
+/// Finish on the result screen they expect (the layout is what the kiosk itself draws).
+fn script_touches(
+    declines: bool,
+    expected: Outcome,
+    (width, height): (u32, u32),
+) -> Result<Vec<InputEvent>, AppError> {
     let options = UiOptions::default();
     let centre = |screen: &Screen, button: ButtonId| -> Result<InputEvent, AppError> {
         let mut scratch = MemoryDisplay::new(width, height);
@@ -303,7 +368,7 @@ fn script_touches(expected: Outcome, (width, height): (u32, u32)) -> Result<Vec<
     };
     Ok(vec![
         centre(&Screen::Welcome, ButtonId::Start)?,
-        centre(&consent, ButtonId::Accept)?,
+        centre(&consent, if declines { ButtonId::Decline } else { ButtonId::Accept })?,
         centre(&result, ButtonId::Finish)?,
     ])
 }
