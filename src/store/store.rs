@@ -39,6 +39,8 @@ pub enum StoreError {
     InvalidRecord(&'static str),
     #[error("{table} row is corrupt ({what}); restore the database from backup")]
     Corrupt { table: &'static str, what: &'static str },
+    #[error("data key {key_id} was destroyed after rotation by another process; reopen the store (restart the kiosk) to load the current key, then retry")]
+    KeyDestroyed { key_id: u32 },
     #[error("activation token is not known to this kiosk; it was issued elsewhere or never recorded")]
     TokenUnknown,
     #[error("activation token was already used; each token activates its account once")]
@@ -198,6 +200,18 @@ impl Store {
         }
 
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process's retention pass may have destroyed the key this connection sealed
+        // with (it was retired there); never commit values nobody else could open.
+        if let Some(key_id) = self.keys.active_id() {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM data_keys WHERE key_id = ?1)",
+                [key_id.0],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Err(StoreError::KeyDestroyed { key_id: key_id.0 });
+            }
+        }
         tx.execute(
             "INSERT INTO onboardings (id, started_at, finished_at, outcome, consent_version, consent_sha256, document_sealed, refusal_reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

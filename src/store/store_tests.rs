@@ -426,3 +426,23 @@ fn version_1_database_is_migrated() {
     assert_eq!(store.pending_outbox(10).unwrap().len(), 1);
     assert_eq!(store.integrity_check().unwrap(), Ok(()));
 }
+
+#[test]
+fn a_connection_whose_key_was_destroyed_elsewhere_refuses_to_write() {
+    let fx = Fixture::new();
+    let mut old = fx.open();
+    let mut other = fx.open();
+    let now = OffsetDateTime::now_utc();
+    // Another process rotates, and much later destroys the retired key, which seals nothing.
+    other.rotate_data_key_if_due(&fx.keys, now + time::Duration::days(400), time::Duration::days(365)).unwrap();
+    let report = other.purge_expired(now + time::Duration::days(402), time::Duration::days(30)).unwrap();
+    assert_eq!(report.keys_destroyed, [KeyId(1)]);
+    // This connection still holds key 1 only: it must not write values nobody could open.
+    let err = old.record_onboarding(&issued_record()).unwrap_err();
+    assert!(matches!(err, StoreError::KeyDestroyed { key_id: 1 }), "{err:?}");
+    assert!(err.to_string().contains("reopen"), "{err}");
+    assert_eq!(old.account_count().unwrap(), 0);
+    // Reopened, it writes with the current key.
+    drop(old);
+    fx.open().record_onboarding(&issued_record()).unwrap();
+}
