@@ -27,7 +27,7 @@ test: setup
 # and sync figures next to plain INSERTs and bare requests; prints tables and writes JSON to
 # bench-results/.
 bench: setup
-	$(CARGO) bench --locked --bench face_pipeline
+	$(CARGO) bench --locked --bench face_pipeline --bench card_read
 	$(CARGO) bench --locked --bench store
 
 clippy: setup

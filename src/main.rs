@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Card reader tools for technicians.
+    Card {
+        #[command(subcommand)]
+        command: CardCommand,
+    },
     /// Send the outbox to the bank core now, printing progress; then rotate the data key and
     /// purge expired personal data as configured. Exit code 0: everything delivered, 1: rows
     /// remain pending or quarantined, 2: an error.
@@ -118,6 +123,31 @@ enum AuditCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum CardCommand {
+    /// Wait for a passport on the reader's window or a bank card (slot or antenna), read it and
+    /// print what was found: MRZ fields, chip access, passive authentication verdict and photo
+    /// size, or the masked card number. Saves nothing unless --save-photo is given.
+    /// Exit code 0: read (and, for a passport, authenticated), 1: passport NOT trusted, 2: error.
+    Read {
+        /// Serial port of a real reader (e.g. /dev/ttyUSB0); default: `card_reader.port`.
+        #[arg(long, value_name = "PATH")]
+        port: Option<String>,
+        /// Read from the simulator holding this card instead of a real reader.
+        #[arg(long, value_enum, value_name = "CARD")]
+        simulate: Option<app::SimulatedCard>,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Seconds to wait for a document or card.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        wait: u64,
+        /// Write the passport's face photo (DG2 image) to this file.
+        #[arg(long, value_name = "FILE")]
+        save_photo: Option<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     app::init_logging(cli.log_format);
@@ -154,6 +184,17 @@ fn main() -> ExitCode {
         }
         Command::Sync { data_dir } => app::sync(cli.config.as_deref(), data_dir.as_deref())
             .map(|done| if done { ExitCode::SUCCESS } else { ExitCode::from(1) }),
+        Command::Card { command: CardCommand::Read { port, simulate, json, wait, save_photo } } => {
+            let options = app::CardReadOptions {
+                port,
+                simulate,
+                json,
+                wait: std::time::Duration::from_secs(wait),
+                save_photo,
+            };
+            app::card_read(cli.config.as_deref(), &options)
+                .map(|trusted| if trusted { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! database; `flow`, `vision` decisions and `account` rules stay pure.
 
 pub mod demo;
+mod card_cli;
 mod face_cli;
 mod session;
 pub mod sync_cli;
@@ -74,6 +75,8 @@ pub enum AppError {
     #[error("demo check failed: {0}")]
     DemoExpectation(String),
     #[error(transparent)]
+    BankCard(#[from] identity::emv::EmvError),
+    #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
 }
 
@@ -111,6 +114,13 @@ fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresh
         max_brightness: q.max_brightness,
         min_uniformity: q.min_uniformity,
     }
+}
+
+pub use card_cli::{CardReadOptions, SimulatedCard};
+
+/// `kiosk card read`: true when a bank card was read or a passport passed passive authentication.
+pub fn card_read(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool, AppError> {
+    card_cli::run(config_file, options)
 }
 
 /// `kiosk face verify`.

@@ -261,3 +261,50 @@ fn line_faults_during_a_protected_read_are_recovered() {
     let (_sim, mut reader) = start(config);
     assert!(read_passport(&mut reader, &trust()).unwrap().authentication.passed());
 }
+
+#[test]
+fn bank_card_in_the_slot_and_on_the_antenna() {
+    use kiosk_hal::card_reader::sim::VirtualBankCard;
+    for (config, iface) in [
+        (SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()), ChipInterface::Contact),
+        (SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()), ChipInterface::Contactless),
+    ] {
+        let (_sim, mut reader) = start(config);
+        let card = emv::read_bank_card(&mut reader, iface).unwrap();
+        assert_eq!(card.pan.masked(), "411111******1111");
+        assert_eq!(card.expiry, "3012");
+        assert_eq!(card.label.as_deref(), Some("VISA DEBIT"));
+        assert!(!format!("{card:?}").contains("4111111111111111"));
+    }
+    let (_sim, mut reader) = start(SimulatorConfig::default());
+    assert!(matches!(emv::read_bank_card(&mut reader, ChipInterface::Contact), Err(emv::EmvError::NoCard)));
+}
+
+#[test]
+fn jpeg2000_photos_both_forms_under_bac_and_pa() {
+    let jp2 = [&[0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20, 0x0D, 0x0A, 0x87, 0x0A][..], &[7u8; 9_000]].concat();
+    let j2k = [&[0xFF, 0x4F, 0xFF, 0x51, 0x00, 0x2F][..], &[9u8; 9_000]].concat();
+    for (image, format) in [(jp2, ImageFormat::Jpeg2000), (j2k, ImageFormat::Jpeg2000Codestream)] {
+        let (_sim, mut reader) = start(fast(specimen(image.clone())));
+        let read = read_passport(&mut reader, &trust()).unwrap();
+        assert_eq!((read.face_image.format, read.face_image.bytes == image), (format, true));
+    }
+}
+
+#[test]
+fn silent_chip_ends_in_a_timeout_not_a_hang() {
+    let mut config = fast(specimen(face(1_000)));
+    config.faults = Faults { reply_delay: Duration::from_millis(900), ..Faults::default() };
+    let sim = spawn(config).unwrap();
+    let mut reader = SerialCardReader::open(sim.port_path(), 921_600).unwrap().with_timeouts(
+        kiosk_hal::card_reader::Timeouts {
+            ack: Duration::from_millis(300),
+            reply: Duration::from_millis(400),
+            long_reply: Duration::from_millis(400),
+        },
+    );
+    let started = Instant::now();
+    let error = read_passport(&mut reader, &trust()).unwrap_err();
+    assert!(matches!(error, IdentityError::Reader(CardReaderError::Timeout { timeout_ms: 400 })), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -540,8 +540,11 @@ fn bac_seed(mrz_lines: &[String]) -> Key16 {
     seed
 }
 
-/// Secure messaging data objects `(tag, whole encoding, value)`; `None` when malformed.
-fn parse_objects(mut data: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+/// One secure messaging data object: tag, whole encoding, value.
+type DataObject<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// Secure messaging data objects; `None` when malformed.
+fn parse_objects(mut data: &[u8]) -> Option<Vec<DataObject<'_>>> {
     let mut out = Vec::new();
     while let [tag, rest @ ..] = data {
         let (len, header) = match rest {

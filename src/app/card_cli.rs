@@ -1,0 +1,253 @@
+//! `kiosk card read`: waits for a passport on the reader's window or a bank card in the slot or
+//! on the antenna, reads it and prints what it found. Saves nothing unless asked
+//! (`--save-photo`). For technicians: the MRZ fields go to stdout only, never to the logs.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+use kiosk_hal::card_reader::sim::{self, SimulatorConfig, SimulatorHandle, VirtualBankCard, VirtualPassport};
+use kiosk_hal::card_reader::{
+    CardPosition, CardReader, CardReaderError, ChipInterface, DeviceErrorKind, SerialCardReader,
+};
+use serde_json::{json, Value};
+
+use super::AppError;
+use crate::identity::{self, emv, IdentityError, PassiveAuthentication, PassportRead, TrustStore};
+
+/// How often the reader is asked whether something was placed.
+const POLL: Duration = Duration::from_millis(300);
+/// The ICAO Doc 9303 specimen, used for the simulated passport.
+const SPECIMEN_MRZ: [&str; 2] =
+    ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
+/// Size of the simulated passport's face image (a typical DG2).
+const SIMULATED_PHOTO_LEN: usize = 20_000;
+
+/// What the simulator holds for `--simulate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimulatedCard {
+    /// A BAC-protected passport signed by the test CSCA (the ICAO specimen MRZ).
+    Passport,
+    /// A passport signed by a Document Signer the trust store does not know.
+    UntrustedPassport,
+    /// A bank card inserted in the slot (contact chip).
+    BankCard,
+    /// A bank card held on the antenna (contactless).
+    BankCardContactless,
+}
+
+/// Options of `kiosk card read`.
+#[derive(Debug, Clone)]
+pub struct CardReadOptions {
+    pub port: Option<String>,
+    pub simulate: Option<SimulatedCard>,
+    pub json: bool,
+    pub wait: Duration,
+    pub save_photo: Option<PathBuf>,
+}
+
+/// What was found on the reader.
+enum Found {
+    // Boxed: the passport read is large and moves through a few returns.
+    Passport(Box<PassportRead>),
+    BankCard(emv::BankCardRead),
+}
+
+/// Runs the command; true when a bank card was read or a passport passed passive authentication.
+pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool, AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let baud = config.card_reader.baud;
+    let simulate = match (&options.port, options.simulate, config.card_reader.driver) {
+        (Some(_), Some(_), _) => {
+            return Err(AppError::Usage("--port and --simulate exclude each other: choose one".into()))
+        }
+        (Some(_), None, _) => None,
+        (None, Some(card), _) => Some(card),
+        (None, None, kiosk_config::CardReaderDriver::Serial) => None,
+        (None, None, _) => {
+            eprintln!("card_reader.driver is \"simulator\": reading a simulated passport (use --simulate or --port to choose)");
+            Some(SimulatedCard::Passport)
+        }
+    };
+    // Held for the whole read: dropping it stops the simulated device.
+    let simulator = simulate.map(|card| spawn_simulator(card, baud)).transpose()?;
+    let port = match (&simulator, &options.port) {
+        (Some(sim), _) => sim.port_path().to_owned(),
+        (None, Some(port)) => port.clone(),
+        (None, None) => config.card_reader.port.clone(),
+    };
+    let trust = TrustStore::load_dir(&config.card_reader.csca_dir).map_err(IdentityError::from)?;
+    let mut reader = SerialCardReader::open(&port, baud)?;
+    let firmware = reader.firmware_version()?;
+    reader.initialise()?;
+    if !options.json {
+        println!("reader     {firmware} on {port} ({baud} baud)");
+        println!("waiting    up to {} s for a passport on the window or a bank card", options.wait.as_secs());
+    }
+    let started = Instant::now();
+    let found = wait_and_read(&mut reader, &trust, options.wait)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let ok = match &found {
+        Found::Passport(read) => read.authentication.passed(),
+        Found::BankCard(_) => true,
+    };
+    if let (Found::Passport(read), Some(path)) = (&found, &options.save_photo) {
+        std::fs::write(path, &read.face_image.bytes).map_err(|e| AppError::io(path.display().to_string(), e))?;
+    }
+    if options.json {
+        println!("{}", report(&found, seconds));
+    } else {
+        print_text(&found, seconds, options.save_photo.as_deref());
+    }
+    drop(reader);
+    drop(simulator);
+    Ok(ok)
+}
+
+fn spawn_simulator(card: SimulatedCard, baud: u32) -> Result<SimulatorHandle, AppError> {
+    let passport = |pki: Option<&sim::TestPki>| {
+        let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];
+        photo.extend((0..SIMULATED_PHOTO_LEN).map(|i| (i * 31 % 251) as u8));
+        let p = VirtualPassport::new(SPECIMEN_MRZ.iter().map(|l| (*l).to_owned()).collect(), photo);
+        match pki {
+            Some(pki) => p.signed_by(pki),
+            None => p,
+        }
+    };
+    let config = match card {
+        SimulatedCard::Passport => SimulatorConfig::with_document(passport(None)),
+        SimulatedCard::UntrustedPassport => {
+            let rogue = sim::TestPki::generate("untrusted").map_err(|e| AppError::io("test PKI", e))?;
+            SimulatorConfig::with_document(passport(Some(&rogue)))
+        }
+        SimulatedCard::BankCard => SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),
+        SimulatedCard::BankCardContactless => SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()),
+    };
+    sim::spawn(SimulatorConfig { baud, ..config }).map_err(|e| AppError::io("card reader simulator", e))
+}
+
+/// Polls until something is placed, then reads it. A reader unplugged meanwhile is waited for.
+fn wait_and_read(reader: &mut SerialCardReader, trust: &TrustStore, wait: Duration) -> Result<Found, AppError> {
+    let deadline = Instant::now() + wait;
+    loop {
+        match look(reader, trust) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) => {}
+            Err(AppError::CardReader(CardReaderError::Reconnected | CardReaderError::Disconnected { .. })) => {
+                tracing::warn!("card reader unplugged while waiting; waiting for it to come back");
+            }
+            Err(error) => return Err(error),
+        }
+        if Instant::now() >= deadline {
+            return Err(AppError::Usage(format!(
+                "nothing was placed on the reader within {} s: place a passport photo page down on the window, or insert or tap a bank card, and run the command again",
+                wait.as_secs()
+            )));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// One look at the reader: a card in the slot, a document on the window, a card on the antenna.
+fn look(reader: &mut SerialCardReader, trust: &TrustStore) -> Result<Option<Found>, AppError> {
+    if reader.status()?.card_position == CardPosition::Inside {
+        return Ok(Some(Found::BankCard(emv::read_bank_card(reader, ChipInterface::Contact)?)));
+    }
+    match identity::read_passport_report(reader, trust) {
+        Ok(read) => return Ok(Some(Found::Passport(Box::new(read)))),
+        Err(IdentityError::NoDocument) => {}
+        Err(error) => return Err(error.into()),
+    }
+    match reader.activate_contactless() {
+        Ok(_) => {
+            reader.deactivate_contactless()?;
+            Ok(Some(Found::BankCard(emv::read_bank_card(reader, ChipInterface::Contactless)?)))
+        }
+        Err(CardReaderError::Device { kind: DeviceErrorKind::ContactlessNoCard, .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn verdict_json(pa: &PassiveAuthentication) -> Value {
+    match pa {
+        PassiveAuthentication::Passed { document_signer, csca, hash } => json!({
+            "verdict": "passed", "document_signer": document_signer, "csca": csca, "hash": hash.name(),
+        }),
+        PassiveAuthentication::Failed(failure) => json!({ "verdict": "failed", "reason": failure.to_string() }),
+    }
+}
+
+fn report(found: &Found, seconds: f64) -> Value {
+    match found {
+        Found::Passport(read) => {
+            let m = &read.mrz;
+            json!({
+                "kind": "passport",
+                "mrz": {
+                    "document_type": m.document_type, "issuing_state": m.issuing_state,
+                    "surname": m.surname, "given_names": m.given_names,
+                    "document_number": m.document_number, "nationality": m.nationality,
+                    "birth_date": m.birth_date, "sex": format!("{:?}", m.sex), "expiry_date": m.expiry_date,
+                },
+                "chip_access": format!("{:?}", read.access),
+                "passive_authentication": verdict_json(&read.authentication),
+                "face_image": { "format": format!("{:?}", read.face_image.format), "bytes": read.face_image.bytes.len() },
+                "chip_bytes_read": read.bytes_read,
+                "seconds": seconds,
+            })
+        }
+        Found::BankCard(card) => json!({
+            "kind": "bank_card",
+            "interface": format!("{:?}", card.interface),
+            "pan": card.pan.masked(),
+            "expiry": expiry_text(&card.expiry),
+            "aid": hex::encode_upper(&card.aid),
+            "label": card.label,
+            "seconds": seconds,
+        }),
+    }
+}
+
+/// `YYMM` → `MM/YY`.
+fn expiry_text(yymm: &str) -> String {
+    format!("{}/{}", yymm.get(2..4).unwrap_or("??"), yymm.get(..2).unwrap_or("??"))
+}
+
+fn print_text(found: &Found, seconds: f64, saved: Option<&Path>) {
+    match found {
+        Found::Passport(read) => {
+            let m = &read.mrz;
+            println!("passport   {} {}, {} {}", m.document_type, m.issuing_state, m.surname, m.given_names);
+            println!(
+                "           number {}, nationality {}, born {}, sex {:?}, expires {}",
+                m.document_number, m.nationality, m.birth_date, m.sex, m.expiry_date
+            );
+            println!(
+                "chip       {:?} access, {} bytes read in {seconds:.2} s",
+                read.access, read.bytes_read
+            );
+            match &read.authentication {
+                PassiveAuthentication::Passed { document_signer, csca, hash } => {
+                    println!("passive    authentication PASSED ({}; signer \"{document_signer}\", CSCA \"{csca}\")", hash.name())
+                }
+                PassiveAuthentication::Failed(failure) => {
+                    println!("passive    authentication FAILED: {failure}: the document is NOT trusted")
+                }
+            }
+            println!("photo      {:?}, {} bytes (DG2)", read.face_image.format, read.face_image.bytes.len());
+            if let Some(path) = saved {
+                println!("saved      photo to {}", path.display());
+            }
+        }
+        Found::BankCard(card) => {
+            println!(
+                "bank card  {} {} (AID {}), {:?} chip",
+                card.label.as_deref().unwrap_or("(no label)"),
+                card.pan.masked(),
+                hex::encode_upper(&card.aid),
+                card.interface
+            );
+            println!("           expires {}, read in {seconds:.2} s", expiry_text(&card.expiry));
+        }
+    }
+}

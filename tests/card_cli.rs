@@ -1,0 +1,53 @@
+//! `kiosk card read` as a technician calls it, on the simulated reader (a real pty).
+
+use std::process::Command;
+
+fn kiosk(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_kiosk")).args(args).output().expect("run kiosk");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn reads_a_simulated_passport_as_json() {
+    let (code, out, err) = kiosk(&["card", "read", "--simulate", "passport", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["kind"], "passport");
+    assert_eq!(report["mrz"]["surname"], "ERIKSSON");
+    assert_eq!(report["chip_access"], "Bac");
+    assert_eq!(report["passive_authentication"]["verdict"], "passed");
+    assert_eq!(report["face_image"]["format"], "Jpeg");
+    assert!(report["face_image"]["bytes"].as_u64().unwrap() > 20_000);
+    // Personal data goes to stdout for the technician, never to the logs.
+    assert!(!err.contains("ERIKSSON") && !err.contains("L898902C3"), "{err}");
+}
+
+#[test]
+fn untrusted_passport_exits_1_and_says_why() {
+    let (code, out, _) = kiosk(&["card", "read", "--simulate", "untrusted-passport"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("authentication FAILED") && out.contains("not in the CSCA trust store"), "{out}");
+}
+
+#[test]
+fn bank_cards_show_only_the_masked_number() {
+    for card in ["bank-card", "bank-card-contactless"] {
+        let (code, out, err) = kiosk(&["card", "read", "--simulate", card, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["pan"], "411111******1111");
+        assert_eq!(report["expiry"], "12/30");
+        assert!(!out.contains("4111111111111111") && !err.contains("4111111111111111"));
+    }
+}
+
+#[test]
+fn missing_port_is_a_clear_error() {
+    let (code, _, err) = kiosk(&["card", "read", "--port", "/dev/does-not-exist", "--wait", "1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/dev/does-not-exist") && err.contains("card_reader.port"), "{err}");
+}
