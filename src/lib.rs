@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod app;
+pub mod diag;
 pub mod flow;
 pub mod identity;
 pub mod store;

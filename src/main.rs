@@ -63,6 +63,71 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// The production service: serves people on the configured devices, with /healthz,
+    /// /readyz and /metrics on loopback (`health.listen`) and systemd notify/watchdog.
+    Run {
+        /// Folder with kiosk.db and keys/ (default: kiosk.data_dir from the configuration).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Generate this kiosk's identity key and data keys (kept when they exist) and print the
+    /// public key fingerprint to register with the bank.
+    Provision {
+        /// The site (branch or street location) code the kiosk is registered under.
+        #[arg(long, value_name = "SITE")]
+        site: String,
+        /// Folder for kiosk.db and keys/ (default: kiosk.data_dir from the configuration).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Release manifests signed with Ed25519 (used by scripts/release, install and update).
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+    /// Technician checks of every device, model, key, the store and the link to the core.
+    /// Exit code 0: all ok, 1: warnings, 2: failures (the JSON schema is docs/diag-schema.json).
+    Diag {
+        /// Print the report as JSON (schema `kiosk-diag/1`).
+        #[arg(long)]
+        json: bool,
+        /// Run only these checks or groups, comma-separated (e.g. `reader,camera.exposure`).
+        #[arg(long, value_name = "CHECK,...", value_delimiter = ',')]
+        only: Vec<String>,
+        /// Skip the checks that need a technician at the screen (touch test).
+        #[arg(long)]
+        no_interactive: bool,
+        /// Make one simulated device faulty (simulator drivers only; tests and training).
+        #[arg(long, value_enum, value_name = "DEVICE")]
+        simulate_fault: Option<kiosk::diag::SimulatedFault>,
+        /// Folder with kiosk.db and keys/ (default: kiosk.data_dir from the configuration).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReleaseCommand {
+    /// Generate a release signing key (FILE, mode 0600) and its public key (FILE.pub, PEM).
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Write SHA256SUMS and SHA256SUMS.sig for every file of a release folder.
+    Sign {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Check a release folder: the signature, every file's hash, no unlisted file. Exit 0 or 2.
+    Verify {
+        /// The trusted public key (PEM).
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -181,6 +246,25 @@ fn main() -> ExitCode {
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
             app::audit_verify_configured(cli.config.as_deref(), db.as_deref()).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Run { data_dir } => {
+            app::run::run(cli.config.as_deref(), data_dir.as_deref()).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Provision { site, data_dir } => {
+            app::provision::run(cli.config.as_deref(), data_dir.as_deref(), &site).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Release { command: ReleaseCommand::Keygen { out } } => {
+            app::release::keygen(&out).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Release { command: ReleaseCommand::Sign { key, dir } } => {
+            app::release::sign(&key, &dir).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Release { command: ReleaseCommand::Verify { public_key, dir } } => {
+            app::release::verify(&public_key, &dir).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Diag { json, only, no_interactive, simulate_fault, data_dir } => {
+            app::diag_cli::run(cli.config.as_deref(), json, only, !no_interactive, simulate_fault, data_dir)
+                .map(ExitCode::from)
         }
         Command::Sync { data_dir } => app::sync(cli.config.as_deref(), data_dir.as_deref())
             .map(|done| if done { ExitCode::SUCCESS } else { ExitCode::from(1) }),

@@ -18,6 +18,8 @@ pub struct Config {
     pub consent: ConsentSection,
     pub store: StoreSection,
     pub sync: SyncSection,
+    pub health: HealthSection,
+    pub diag: DiagSection,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -169,6 +171,27 @@ pub struct SyncSection {
     pub backoff_initial_ms: u32,
     pub backoff_max_s: u32,
     pub poll_interval_s: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthSection {
+    /// `host:port` of the health and metrics endpoint; must be a loopback address.
+    pub listen: String,
+    pub stop_grace_s: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DiagSection {
+    pub camera_fps: u32,
+    pub retain_bin_warn: u32,
+    pub disk_free_warn_mb: u64,
+    pub disk_free_fail_mb: u64,
+    pub sync_backlog_warn: u64,
+    pub sync_lag_warn_s: u64,
+    pub sync_lag_fail_s: u64,
+    pub cert_expiry_warn_days: u32,
 }
 
 /// The longest a data key may seal new records, in days (three years).

@@ -115,6 +115,23 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("sync.backoff_initial_ms", s.backoff_initial_ms, 1, 60_000)?;
     range("sync.backoff_max_s", s.backoff_max_s, 1, 86_400)?;
     range("sync.poll_interval_s", s.poll_interval_s, 1, 3600)?;
+    let listen_loopback = c.health.listen.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback());
+    if listen_loopback != Ok(true) {
+        return Err(Issue {
+            key: "health.listen".into(),
+            kind: IssueKind::Invalid("expected a loopback address and port such as 127.0.0.1:9187; the endpoint is never exposed beyond the kiosk".into()),
+        });
+    }
+    range("health.stop_grace_s", c.health.stop_grace_s, 1, 300)?;
+    let d = &c.diag;
+    range("diag.camera_fps", d.camera_fps, 1, 120)?;
+    range("diag.retain_bin_warn", d.retain_bin_warn, 1, 10_000)?;
+    range("diag.disk_free_warn_mb", d.disk_free_warn_mb, 1, 1_000_000)?;
+    range("diag.disk_free_fail_mb", d.disk_free_fail_mb, 1, d.disk_free_warn_mb)?;
+    range("diag.sync_backlog_warn", d.sync_backlog_warn, 1, 1_000_000)?;
+    range("diag.sync_lag_warn_s", d.sync_lag_warn_s, 60, 30 * 86_400)?;
+    range("diag.sync_lag_fail_s", d.sync_lag_fail_s, d.sync_lag_warn_s, 90 * 86_400)?;
+    range("diag.cert_expiry_warn_days", d.cert_expiry_warn_days, 1, 365)?;
     if consent::consent_text(&c.consent.version, consent::ConsentLanguage::Ru).is_none() {
         let known: Vec<&str> = consent::known_versions().collect();
         return Err(Issue {

@@ -5,6 +5,10 @@
 //! database; `flow`, `vision` decisions and `account` rules stay pure.
 
 pub mod demo;
+pub mod diag_cli;
+pub mod provision;
+pub mod release;
+pub mod run;
 mod card_cli;
 mod face_cli;
 mod session;

@@ -1,0 +1,425 @@
+//! `kiosk run`: the production service shell. Opens the store, models and devices as
+//! configured, serves `/healthz`, `/readyz` and `/metrics` on loopback, tells systemd when it
+//! is ready and that it is alive (watchdog), drains the outbox in the background, and runs
+//! one `Session` per person until SIGTERM. On SIGTERM a session in progress gets
+//! `health.stop_grace_s` to finish; past that it is abandoned: its personal data lives only in
+//! memory and the store writes an onboarding in one transaction, so nothing half-written stays.
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kiosk_config::{CameraDriver, CardReaderDriver, Config, ConsentLanguage, DisplayDriver, InputDriver};
+use kiosk_hal::{
+    camera::{ReplayCamera, VideoCaptureCamera},
+    card_reader::{sim, SerialCardReader},
+    display::{FramebufferDisplay, MemoryDisplay},
+    input::{EvdevInput, ScriptedInput},
+    Camera, CardReader, Display, DisplayError, Input, InputError, InputEvent,
+};
+use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
+use sha2::{Digest, Sha256};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
+
+use super::session::{Consent, Devices, Services, Session, StepRecord};
+use super::sync_cli::{backoff_of, client_of, DataPaths};
+use super::AppError;
+use crate::account::{KioskIdentity, Kopecks, LimitsPolicy, Operation};
+use crate::diag::health::{self, HealthState};
+use crate::diag::metrics::{Metrics, SyncGauges};
+use crate::diag::notify::{self, Notifier};
+use crate::flow::Outcome;
+use crate::store::{KeyStore, Store};
+use crate::vision::FacePipeline;
+
+/// Wait before reopening devices after a device fault.
+const REOPEN_AFTER: Duration = Duration::from_secs(10);
+/// How often the sync gauges are refreshed from the database.
+const GAUGES_EVERY: Duration = Duration::from_secs(15);
+
+/// Blocking entry point for the CLI.
+pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let data_dir = data_dir.map_or_else(|| config.kiosk.data_dir.clone(), Path::to_path_buf);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::io("tokio runtime", e))?;
+    runtime.block_on(service(config, data_dir))
+}
+
+struct Signals {
+    term: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, AppError> {
+        let install = |kind| signal(kind).map_err(|e| AppError::io("signal handler", e));
+        Ok(Self { term: install(SignalKind::terminate())?, int: install(SignalKind::interrupt())? })
+    }
+
+    async fn stop_requested(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
+}
+
+async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
+    let metrics = Arc::new(Metrics::default());
+    let health = HealthState::new(Arc::clone(&metrics));
+    let listener = health::bind(&config.health.listen).await.map_err(|e| AppError::Usage(e.to_string()))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(health::serve(listener, Arc::clone(&health), stop_rx.clone()));
+    let notifier = Arc::new(Notifier::from_env());
+    let mut signals = Signals::new()?;
+    let housekeeping = tokio::spawn(housekeeping(
+        Arc::clone(&health),
+        Arc::clone(&notifier),
+        DataPaths::under(&data_dir).db,
+        stop_rx.clone(),
+    ));
+    tracing::info!(listen = %config.health.listen, data_dir = %data_dir.display(), "kiosk service starting");
+
+    let result = tokio::select! {
+        services = open_services(&config, &data_dir, stop_rx.clone()) => match services {
+            Ok(services) => serve_people(services, &metrics, &notifier, &mut signals).await,
+            Err(error) => Err(error),
+        },
+        _ = signals.stop_requested() => Ok(()),
+    };
+    metrics.set_ready(false);
+    notify::notify(notifier.as_ref().as_ref(), "STOPPING=1");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    let _ = housekeeping.await;
+    tracing::info!("kiosk service stopped");
+    result
+}
+
+/// Store, keys, models; and the background outbox drain when the core's TLS files exist.
+async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<bool>) -> Result<Services, AppError> {
+    let paths = DataPaths::under(data_dir);
+    let keys = KeyStore::open(&paths.kek)?;
+    let identity = Arc::new(KioskIdentity::load(&paths.identity)?);
+    let store = Store::open(&paths.db, &keys)?;
+    match client_of(config, Arc::clone(&identity)) {
+        Ok(client) => {
+            let sync_store = Store::open(&paths.db, &keys)?;
+            let poll = Duration::from_secs(u64::from(config.sync.poll_interval_s));
+            let backoff = backoff_of(config);
+            // The drain's future is not `Send`: it gets a thread and a runtime of its own.
+            let spawned = std::thread::Builder::new().name("outbox-sync".into()).spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(crate::sync::run(sync_store, client, backoff, poll, stop)),
+                    Err(error) => tracing::error!(%error, "outbox sync runtime could not start"),
+                }
+            });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "outbox sync thread could not start");
+            }
+        }
+        // Onboarding goes on; the outbox keeps everything until the link is fixed (diag says how).
+        Err(error) => tracing::error!(%error, "outbox sync disabled: the core client cannot be set up"),
+    }
+    let (dir, settings) = (config.models.dir.clone(), super::pipeline_settings(config));
+    let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&dir, settings))
+        .await
+        .map_err(|e| AppError::io("model loading task", e))??;
+    let gallery = super::session::load_gallery(&store)?;
+    Ok(Services {
+        gallery,
+        pipeline: Arc::new(Mutex::new(pipeline)),
+        store,
+        identity,
+        limits: limits_of(config)?,
+        consent: consent_of(config)?,
+        config: config.clone(),
+    })
+}
+
+async fn serve_people(
+    mut services: Services,
+    metrics: &Metrics,
+    notifier: &Option<Notifier>,
+    signals: &mut Signals,
+) -> Result<(), AppError> {
+    let mut announced = false;
+    loop {
+        let opened = open_devices(&services.config);
+        let (devices, _simulator) = match opened {
+            Ok(opened) => opened,
+            Err(error) => {
+                metrics.device_error(device_of(&error));
+                metrics.set_ready(false);
+                tracing::error!(%error, "devices could not be opened; out of service, retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(REOPEN_AFTER) => continue,
+                    _ = signals.stop_requested() => return Ok(()),
+                }
+            }
+        };
+        metrics.set_ready(true);
+        if !announced {
+            notify::notify(notifier.as_ref(), "READY=1\nSTATUS=serving");
+            tracing::info!("kiosk ready");
+            announced = true;
+        }
+        match one_session(devices, &mut services, metrics, signals).await {
+            SessionEnd::Continue => {}
+            SessionEnd::Stop => return Ok(()),
+            SessionEnd::DeviceFault => {
+                metrics.set_ready(false);
+                tokio::select! {
+                    _ = tokio::time::sleep(REOPEN_AFTER) => {}
+                    _ = signals.stop_requested() => return Ok(()),
+                }
+            }
+        }
+    }
+}
+
+enum SessionEnd {
+    Continue,
+    Stop,
+    DeviceFault,
+}
+
+async fn one_session<D: Display + 'static>(
+    devices: Devices<D>,
+    services: &mut Services,
+    metrics: &Metrics,
+    signals: &mut Signals,
+) -> SessionEnd {
+    let stop_grace = Duration::from_secs(u64::from(services.config.health.stop_grace_s));
+    // A session counts as started when the person does something (the first step).
+    let started = Cell::new(false);
+    let mut on_step = |record: &StepRecord| {
+        if !started.replace(true) {
+            metrics.session_started();
+        }
+        metrics.observe_stage(record.step, record.duration.as_secs_f64());
+    };
+    let session = Session::new(devices, services, &mut on_step);
+    let run = session.run();
+    tokio::pin!(run);
+    let (result, stopping) = tokio::select! {
+        result = &mut run => (Some(result), false),
+        _ = signals.stop_requested() => {
+            metrics.set_ready(false);
+            if started.get() {
+                tracing::info!(grace_s = stop_grace.as_secs(), "stop requested: letting the session in progress finish");
+                (tokio::time::timeout(stop_grace, &mut run).await.ok(), true)
+            } else {
+                (None, true)
+            }
+        }
+    };
+    let end = |fault| if stopping { SessionEnd::Stop } else if fault { SessionEnd::DeviceFault } else { SessionEnd::Continue };
+    match result {
+        None if started.get() => {
+            tracing::warn!("session abandoned at shutdown; its data was only in memory and is gone");
+            metrics.session_finished("abandoned", "shutdown");
+            SessionEnd::Stop
+        }
+        None => SessionEnd::Stop,
+        Some(Ok((report, _devices))) => {
+            let (outcome, reason) = match report.outcome {
+                Some(Outcome::AccountIssued) => ("account_issued", "none"),
+                Some(Outcome::Refused(reason)) => ("refused", super::session::refusal_code(reason)),
+                None => ("abandoned", "none"),
+            };
+            if started.get() {
+                metrics.session_finished(outcome, reason);
+            }
+            // Devices are reopened for the next person: a fresh, known state each time.
+            end(false)
+        }
+        Some(Err(error)) => {
+            tracing::error!(%error, "session failed");
+            metrics.device_error(device_of(&error));
+            if started.get() {
+                metrics.session_finished("error", device_of(&error));
+            }
+            end(true)
+        }
+    }
+}
+
+fn device_of(error: &AppError) -> &'static str {
+    match error {
+        AppError::CardReader(_) | AppError::Identity(_) => "card_reader",
+        AppError::Camera(_) => "camera",
+        AppError::Display(_) | AppError::Ui(_) => "display",
+        AppError::Input(_) => "input",
+        AppError::Store(_) | AppError::KeyStore(_) => "store",
+        AppError::Vision(_) => "models",
+        _ => "other",
+    }
+}
+
+/// The devices as configured; the simulator handle (when simulated) must outlive them.
+type Opened = (Devices<AnyDisplay>, Option<sim::SimulatorHandle>);
+
+/// Either display driver, as one type for the session.
+pub enum AnyDisplay {
+    Memory(MemoryDisplay),
+    Framebuffer(FramebufferDisplay),
+}
+
+impl OriginDimensions for AnyDisplay {
+    fn size(&self) -> Size {
+        match self {
+            Self::Memory(d) => d.size(),
+            Self::Framebuffer(d) => d.size(),
+        }
+    }
+}
+
+impl DrawTarget for AnyDisplay {
+    type Color = Rgb888;
+    type Error = DisplayError;
+
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), DisplayError> {
+        match self {
+            Self::Memory(d) => d.draw_iter(pixels),
+            Self::Framebuffer(d) => d.draw_iter(pixels),
+        }
+    }
+}
+
+impl Display for AnyDisplay {
+    fn present(&mut self, screen_id: &str) -> Result<(), DisplayError> {
+        match self {
+            Self::Memory(d) => d.present(screen_id),
+            Self::Framebuffer(d) => d.present(screen_id),
+        }
+    }
+}
+
+fn open_devices(config: &Config) -> Result<Opened, AppError> {
+    let (reader, simulator): (Box<dyn CardReader>, _) = match config.card_reader.driver {
+        CardReaderDriver::Serial => {
+            (Box::new(SerialCardReader::open(&config.card_reader.port, config.card_reader.baud)?), None)
+        }
+        CardReaderDriver::Simulator => {
+            let handle = sim::spawn(sim::SimulatorConfig { baud: config.card_reader.baud, ..Default::default() })
+                .map_err(|e| AppError::io("card reader simulator", e))?;
+            let reader = SerialCardReader::open(handle.port_path(), config.card_reader.baud)?;
+            (Box::new(reader), Some(handle))
+        }
+    };
+    let c = &config.camera;
+    let camera: Box<dyn Camera> = match c.driver {
+        CameraDriver::V4l2 => Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?),
+        CameraDriver::Replay => Box::new(ReplayCamera::from_files(&[config.models.dir.join("faces/obama.jpg")])?),
+    };
+    let d = &config.display;
+    let display = match d.driver {
+        DisplayDriver::Framebuffer => AnyDisplay::Framebuffer(FramebufferDisplay::open(&d.framebuffer)?),
+        DisplayDriver::Memory => AnyDisplay::Memory(MemoryDisplay::new(d.width, d.height)),
+    };
+    let input: Box<dyn Input> = match config.input.driver {
+        InputDriver::Evdev => Box::new(EvdevInput::open(&config.input.device, d.width, d.height)?),
+        InputDriver::Scripted => Box::new(IdleInput(ScriptedInput::default())),
+    };
+    Ok((Devices { reader, camera, display, input }, simulator))
+}
+
+/// A simulated touch screen nobody touches: waits out the timeout like a real one, so the
+/// session loop does not spin.
+struct IdleInput(ScriptedInput);
+
+impl Input for IdleInput {
+    fn next_event(&mut self, timeout: Duration) -> Result<Option<InputEvent>, InputError> {
+        let event = self.0.next_event(timeout)?;
+        if event.is_none() {
+            std::thread::sleep(timeout);
+        }
+        Ok(event)
+    }
+}
+
+/// Ticks the liveness clock, pings the systemd watchdog, refreshes the sync gauges.
+async fn housekeeping(health: Arc<HealthState>, notifier: Arc<Option<Notifier>>, db: PathBuf, mut stop: watch::Receiver<bool>) {
+    let watchdog = notify::watchdog_interval();
+    let tick = watchdog.map_or(Duration::from_secs(1), |w| w.min(Duration::from_secs(1)));
+    let mut interval = tokio::time::interval(tick);
+    let mut last_gauges = tokio::time::Instant::now() - GAUGES_EVERY;
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.changed() => if *stop.borrow() { return; },
+        }
+        health.tick();
+        if watchdog.is_some() {
+            notify::notify(notifier.as_ref().as_ref(), "WATCHDOG=1");
+        }
+        if last_gauges.elapsed() >= GAUGES_EVERY {
+            last_gauges = tokio::time::Instant::now();
+            let db = db.clone();
+            if let Ok(Some(gauges)) = tokio::task::spawn_blocking(move || sync_gauges(&db)).await {
+                health.metrics.set_sync(gauges);
+            }
+        }
+    }
+}
+
+/// Reads the outbox state with a read-only connection of its own.
+fn sync_gauges(db: &Path) -> Option<SyncGauges> {
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    let now = crate::store::unix_ms_now();
+    conn.query_row(
+        "SELECT
+            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
+            MIN(created_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+            MAX(sent_at)
+         FROM outbox",
+        [],
+        |r| {
+            let oldest: Option<i64> = r.get(2)?;
+            let last: Option<i64> = r.get(3)?;
+            Ok(SyncGauges {
+                backlog: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                quarantined: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                oldest_unsent_age_s: oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
+                last_success_unix_s: last.map_or(0.0, |t| t as f64 / 1000.0),
+            })
+        },
+    )
+    .ok()
+}
+
+// The consent and limits as configured. The demo builds the same; shared once the session
+// module offers them.
+fn consent_of(config: &Config) -> Result<Consent, AppError> {
+    let version = config.consent.version.clone();
+    let text = kiosk_config::consent_text(&version, ConsentLanguage::Ru)
+        .ok_or_else(|| AppError::Usage(format!("no consent text of version {version}")))?
+        .to_string();
+    let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
+    Ok(Consent { version, text, sha256 })
+}
+
+fn limits_of(config: &Config) -> Result<LimitsPolicy, AppError> {
+    let a = &config.account;
+    let rub = |v: u64| Kopecks(v.saturating_mul(100));
+    let operations = a
+        .allowed_operations
+        .iter()
+        .map(|name| Operation::from_name(name).ok_or_else(|| AppError::Usage(format!("account.allowed_operations: unknown operation `{name}`"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LimitsPolicy::new(
+        rub(a.per_transaction_limit_rub),
+        rub(a.daily_limit_rub),
+        rub(a.monthly_limit_rub),
+        rub(a.balance_limit_rub),
+        operations,
+    )?)
+}

@@ -1,0 +1,169 @@
+//! Display (opens, shows a test pattern of colour bars) and input (opens; with a technician
+//! present, a touch within the time limit).
+
+use std::time::{Duration, Instant};
+
+use embedded_graphics::{
+    pixelcolor::Rgb888,
+    prelude::*,
+    primitives::{PrimitiveStyle, Rectangle},
+};
+use kiosk_config::{DisplayDriver, InputDriver};
+use kiosk_hal::{
+    display::{FramebufferDisplay, MemoryDisplay},
+    input::{EvdevInput, ScriptedInput},
+    Display, DisplayError, Input, InputError, InputEvent,
+};
+
+use super::blocked;
+use crate::diag::{timed, CheckResult, Context, SimulatedFault};
+
+/// How long a technician has to touch the screen.
+const TOUCH_WAIT: Duration = Duration::from_secs(15);
+
+const BARS: [Rgb888; 8] = [
+    Rgb888::WHITE,
+    Rgb888::YELLOW,
+    Rgb888::CYAN,
+    Rgb888::GREEN,
+    Rgb888::MAGENTA,
+    Rgb888::RED,
+    Rgb888::BLUE,
+    Rgb888::BLACK,
+];
+
+const DISPLAY_ACTION: &str = "check the display cable and that `display.framebuffer` names the panel's /dev/fbN";
+const INPUT_ACTION: &str = "check the touch controller's USB cable and that `input.device` names its /dev/input/eventN";
+
+enum Screen {
+    Memory(MemoryDisplay),
+    Framebuffer(FramebufferDisplay),
+}
+
+pub(super) fn run_display(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
+    let mut screen = None;
+    out.push(timed(|| match open_display(cx) {
+        Ok((s, what)) => {
+            screen = Some(s);
+            CheckResult::ok("display.open", what)
+        }
+        Err(e) => CheckResult::fail("display.open", e.to_string(), DISPLAY_ACTION),
+    }));
+    let Some(screen) = screen else {
+        out.push(blocked("display.test_pattern", "display.open", DISPLAY_ACTION));
+        return;
+    };
+    out.push(timed(|| test_pattern(screen)));
+}
+
+fn open_display(cx: &Context<'_>) -> Result<(Screen, String), DisplayError> {
+    let d = &cx.config.display;
+    match d.driver {
+        DisplayDriver::Memory if cx.fault == Some(SimulatedFault::Display) => Err(DisplayError::Open {
+            device: "memory display".into(),
+            reason: "simulated fault: no panel connected".into(),
+        }),
+        DisplayDriver::Memory => {
+            Ok((Screen::Memory(MemoryDisplay::new(d.width, d.height)), format!("memory display {}×{}", d.width, d.height)))
+        }
+        DisplayDriver::Framebuffer => {
+            let fb = FramebufferDisplay::open(&d.framebuffer)?;
+            let size = fb.size();
+            Ok((Screen::Framebuffer(fb), format!("/dev/{} {}×{}", d.framebuffer, size.width, size.height)))
+        }
+    }
+}
+
+fn draw_bars<D: Display>(display: &mut D) -> Result<(), DisplayError> {
+    let size = display.size();
+    let bar_width = (size.width / BARS.len() as u32).max(1);
+    for (i, colour) in BARS.iter().enumerate() {
+        Rectangle::new(Point::new((i as u32 * bar_width) as i32, 0), Size::new(bar_width, size.height))
+            .into_styled(PrimitiveStyle::with_fill(*colour))
+            .draw(display)?;
+    }
+    display.present("diag-test-pattern")
+}
+
+fn test_pattern(screen: Screen) -> CheckResult {
+    const ID: &str = "display.test_pattern";
+    match screen {
+        Screen::Framebuffer(mut fb) => match draw_bars(&mut fb) {
+            Ok(()) => CheckResult::ok(ID, "8 colour bars shown (white to black): look at the screen to confirm"),
+            Err(e) => CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION),
+        },
+        Screen::Memory(mut memory) => {
+            if let Err(e) = draw_bars(&mut memory) {
+                return CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION);
+            }
+            // The memory display can be read back: every bar must hold its colour.
+            let size = memory.size();
+            let bar_width = size.width / BARS.len() as u32;
+            let wrong = BARS
+                .iter()
+                .enumerate()
+                .filter(|(i, colour)| memory.pixel(*i as u32 * bar_width + bar_width / 2, size.height / 2) != Some(**colour))
+                .count();
+            if wrong == 0 {
+                CheckResult::ok(ID, "8 colour bars drawn and read back")
+            } else {
+                CheckResult::fail(ID, format!("{wrong} of 8 bars read back wrong"), DISPLAY_ACTION)
+            }
+        }
+    }
+}
+
+pub(super) fn run_input(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
+    let mut input = None;
+    out.push(timed(|| match open_input(cx) {
+        Ok((i, what)) => {
+            input = Some(i);
+            CheckResult::ok("input.open", what)
+        }
+        Err(e) => CheckResult::fail("input.open", e.to_string(), INPUT_ACTION),
+    }));
+    if !cx.interactive {
+        out.push(CheckResult::skip("input.touch", "interactive check skipped (--no-interactive)"));
+        return;
+    }
+    let Some(mut input) = input else {
+        out.push(blocked("input.touch", "input.open", INPUT_ACTION));
+        return;
+    };
+    out.push(timed(|| wait_for_touch(input.as_mut())));
+}
+
+fn open_input(cx: &Context<'_>) -> Result<(Box<dyn Input>, String), InputError> {
+    let i = &cx.config.input;
+    let d = &cx.config.display;
+    match i.driver {
+        InputDriver::Scripted if cx.fault == Some(SimulatedFault::Input) => Err(InputError::Open {
+            device: "scripted input".into(),
+            reason: "simulated fault: touch controller not found".into(),
+        }),
+        // The simulated technician touches the middle of the screen.
+        InputDriver::Scripted => Ok((
+            Box::new(ScriptedInput::new([InputEvent::Touch { x: d.width as i32 / 2, y: d.height as i32 / 2 }])),
+            "scripted input".into(),
+        )),
+        InputDriver::Evdev => {
+            let device = EvdevInput::open(&i.device, d.width, d.height)?;
+            Ok((Box::new(device), format!("{} opened", i.device.display())))
+        }
+    }
+}
+
+fn wait_for_touch(input: &mut dyn Input) -> CheckResult {
+    const ID: &str = "input.touch";
+    eprintln!("input.touch: touch the screen (or press a key) within {} s", TOUCH_WAIT.as_secs());
+    let started = Instant::now();
+    while started.elapsed() < TOUCH_WAIT {
+        match input.next_event(TOUCH_WAIT.saturating_sub(started.elapsed())) {
+            Ok(Some(InputEvent::Touch { x, y })) => return CheckResult::ok(ID, format!("touch at ({x}, {y})")),
+            Ok(Some(InputEvent::Key(key))) => return CheckResult::ok(ID, format!("key {key:?}")),
+            Ok(None) => {}
+            Err(e) => return CheckResult::fail(ID, e.to_string(), INPUT_ACTION),
+        }
+    }
+    CheckResult::fail(ID, format!("no touch or key within {} s", TOUCH_WAIT.as_secs()), INPUT_ACTION)
+}

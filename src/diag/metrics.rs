@@ -1,0 +1,181 @@
+//! The service's metrics, rendered in the Prometheus text exposition format (0.0.4).
+//! Names follow Prometheus conventions: `kiosk_` prefix, base units (seconds), `_total` on
+//! counters, labels with small fixed value sets (never a person's data).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+/// Upper bounds of the stage-latency histogram buckets, seconds: chip reads take seconds,
+/// inference tens of milliseconds.
+pub const STAGE_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+/// Where the outbox stands, as last measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SyncGauges {
+    pub backlog: u64,
+    pub quarantined: u64,
+    pub oldest_unsent_age_s: f64,
+    /// Unix seconds of the last delivery; 0 when never.
+    pub last_success_unix_s: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    started: u64,
+    finished: BTreeMap<(String, String), u64>,
+    stages: BTreeMap<String, Histogram>,
+    device_errors: BTreeMap<String, u64>,
+    sync: SyncGauges,
+    in_session: bool,
+    ready: bool,
+}
+
+/// Shared by the session loop (writers) and the HTTP endpoint (reader).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        // A panic elsewhere while holding the lock leaves plain numbers: still fine to use.
+        let mut guard = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn session_started(&self) {
+        self.with(|m| {
+            m.started += 1;
+            m.in_session = true;
+        });
+    }
+
+    /// `outcome`: `account_issued`, `refused`, `abandoned` or `error`; `reason` the refusal
+    /// code or `none`.
+    pub fn session_finished(&self, outcome: &str, reason: &str) {
+        self.with(|m| {
+            *m.finished.entry((outcome.to_owned(), reason.to_owned())).or_default() += 1;
+            m.in_session = false;
+        });
+    }
+
+    pub fn observe_stage(&self, stage: &str, seconds: f64) {
+        if !seconds.is_finite() || seconds < 0.0 {
+            return;
+        }
+        self.with(|m| {
+            let h = m.stages.entry(stage.to_owned()).or_insert_with(|| Histogram {
+                counts: vec![0; STAGE_BUCKETS.len()],
+                ..Histogram::default()
+            });
+            for (count, bound) in h.counts.iter_mut().zip(STAGE_BUCKETS) {
+                if seconds <= *bound {
+                    *count += 1;
+                }
+            }
+            h.sum += seconds;
+            h.count += 1;
+        });
+    }
+
+    /// `device`: `card_reader`, `camera`, `display`, `input`, `store`, `models`.
+    pub fn device_error(&self, device: &str) {
+        self.with(|m| *m.device_errors.entry(device.to_owned()).or_default() += 1);
+    }
+
+    pub fn set_sync(&self, sync: SyncGauges) {
+        self.with(|m| m.sync = sync);
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.with(|m| m.ready = ready);
+    }
+
+    pub fn ready(&self) -> bool {
+        self.with(|m| m.ready)
+    }
+
+    /// The text exposition format, `# HELP` and `# TYPE` before each family.
+    pub fn render(&self) -> String {
+        self.with(|m| {
+            let mut out = String::with_capacity(4096);
+            family(&mut out, "kiosk_build_info", "gauge", "Software version of the running kiosk (always 1).");
+            let _ = writeln!(out, "kiosk_build_info{{version=\"{}\"}} 1", escape(env!("CARGO_PKG_VERSION")));
+            family(&mut out, "kiosk_ready", "gauge", "1 when the kiosk serves people (devices open, models loaded), else 0.");
+            let _ = writeln!(out, "kiosk_ready {}", u8::from(m.ready));
+            family(&mut out, "kiosk_session_in_progress", "gauge", "1 while a person's session runs.");
+            let _ = writeln!(out, "kiosk_session_in_progress {}", u8::from(m.in_session));
+            family(&mut out, "kiosk_onboardings_started_total", "counter", "Onboarding sessions started.");
+            let _ = writeln!(out, "kiosk_onboardings_started_total {}", m.started);
+            family(&mut out, "kiosk_onboardings_finished_total", "counter", "Onboarding sessions finished, by outcome and refusal reason.");
+            for ((outcome, reason), n) in &m.finished {
+                let _ = writeln!(
+                    out,
+                    "kiosk_onboardings_finished_total{{outcome=\"{}\",reason=\"{}\"}} {n}",
+                    escape(outcome),
+                    escape(reason)
+                );
+            }
+            family(&mut out, "kiosk_stage_duration_seconds", "histogram", "Duration of each onboarding stage.");
+            for (stage, h) in &m.stages {
+                let stage = escape(stage);
+                for (count, bound) in h.counts.iter().zip(STAGE_BUCKETS) {
+                    let _ = writeln!(out, "kiosk_stage_duration_seconds_bucket{{stage=\"{stage}\",le=\"{bound}\"}} {count}");
+                }
+                let _ = writeln!(out, "kiosk_stage_duration_seconds_bucket{{stage=\"{stage}\",le=\"+Inf\"}} {}", h.count);
+                let _ = writeln!(out, "kiosk_stage_duration_seconds_sum{{stage=\"{stage}\"}} {}", h.sum);
+                let _ = writeln!(out, "kiosk_stage_duration_seconds_count{{stage=\"{stage}\"}} {}", h.count);
+            }
+            family(&mut out, "kiosk_device_errors_total", "counter", "Device errors seen by the service, by device.");
+            for (device, n) in &m.device_errors {
+                let _ = writeln!(out, "kiosk_device_errors_total{{device=\"{}\"}} {n}", escape(device));
+            }
+            family(&mut out, "kiosk_sync_backlog_messages", "gauge", "Outbox messages waiting for the bank core.");
+            let _ = writeln!(out, "kiosk_sync_backlog_messages {}", m.sync.backlog);
+            family(&mut out, "kiosk_sync_quarantined_messages", "gauge", "Outbox messages the core refused for good.");
+            let _ = writeln!(out, "kiosk_sync_quarantined_messages {}", m.sync.quarantined);
+            family(&mut out, "kiosk_sync_lag_seconds", "gauge", "Age of the oldest unsent outbox message (0 when none).");
+            let _ = writeln!(out, "kiosk_sync_lag_seconds {}", m.sync.oldest_unsent_age_s);
+            family(&mut out, "kiosk_sync_last_success_timestamp_seconds", "gauge", "Unix time of the last delivery to the core (0: never).");
+            let _ = writeln!(out, "kiosk_sync_last_success_timestamp_seconds {}", m.sync.last_success_unix_s);
+            out
+        })
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// Label values: backslash, double quote and newline escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_with_the_count() {
+        let m = Metrics::default();
+        m.observe_stage("read_document", 0.3);
+        m.observe_stage("read_document", 4.0);
+        m.observe_stage("read_document", 100.0);
+        let text = m.render();
+        assert!(text.contains("kiosk_stage_duration_seconds_bucket{stage=\"read_document\",le=\"0.25\"} 0"));
+        assert!(text.contains("kiosk_stage_duration_seconds_bucket{stage=\"read_document\",le=\"0.5\"} 1"));
+        assert!(text.contains("kiosk_stage_duration_seconds_bucket{stage=\"read_document\",le=\"5\"} 2"));
+        assert!(text.contains("kiosk_stage_duration_seconds_bucket{stage=\"read_document\",le=\"+Inf\"} 3"));
+        assert!(text.contains("kiosk_stage_duration_seconds_count{stage=\"read_document\"} 3"));
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
