@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::Command, time::Instant};
 
 use kiosk::vision::{
     align_face, cosine_similarity, decode_image, quality, Embedding, FacePipeline, Gallery, PipelineSettings,
-    QualityThresholds, EMBEDDING_LEN,
+    QualityThresholds,
 };
 use opencv::{core::Vector, imgcodecs, imgproc, prelude::*};
 use serde_json::{json, Value};

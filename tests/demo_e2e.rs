@@ -56,6 +56,18 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     assert_eq!(count("SELECT count(*) FROM onboardings"), 6);
     assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
     assert_eq!(count("SELECT count(*) FROM outbox"), 1);
+    // The face checks are recorded with each session that reached the camera.
+    let checks: Vec<Option<String>> = {
+        let mut stmt = db.prepare("SELECT face_checks_json FROM onboardings ORDER BY started_at").unwrap();
+        stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    let parsed = |i: usize| -> serde_json::Value { serde_json::from_str(checks[i].as_deref().unwrap()).unwrap() };
+    assert_eq!(parsed(0)["challenge_result"], "passed");
+    assert!(parsed(0)["match_score"].as_f64().unwrap() > 0.363);
+    assert_eq!(parsed(3)["passive_live"], false, "the printed photo");
+    assert_eq!(parsed(3)["attempts"], 3);
+    assert!(checks[5].is_none(), "declined consent never reached the camera");
+
     // Refused people leave no sealed document data behind.
     assert_eq!(count("SELECT count(*) FROM onboardings WHERE document_sealed IS NOT NULL"), 1);
     drop(db);

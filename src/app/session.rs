@@ -89,6 +89,8 @@ struct SessionData {
     document_face: Option<Embedding>,
     live_face: Option<Embedding>,
     liveness: Option<crate::vision::LivenessVerdict>,
+    /// Scores and verdicts of the face checks, recorded with the outcome.
+    face_checks: store::FaceChecks,
     issued: Option<IssuedAccount>,
 }
 
@@ -311,6 +313,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
     async fn capture_face(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
+        self.data.face_checks.attempts += 1;
         let burst = self.services.config.camera.burst_frames.max(1) as usize;
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
         let pipeline = Arc::clone(&self.services.pipeline);
@@ -365,6 +368,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             liveness_took,
         );
         self.data.liveness = Some(liveness);
+        self.data.face_checks.passive_live_probability = Some(liveness.real_probability);
+        self.data.face_checks.passive_live = Some(liveness.live);
         if !liveness.live {
             return Ok(Event::LivenessFailed);
         }
@@ -402,6 +407,17 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Err(other) => return Err(other),
         };
         let passed = status == ChallengeStatus::Passed;
+        self.data.face_checks.challenge_direction = Some(match direction {
+            TurnDirection::Left => "left",
+            TurnDirection::Right => "right",
+        });
+        self.data.face_checks.challenge_result = Some(match status {
+            ChallengeStatus::Passed => "passed",
+            ChallengeStatus::Failed(crate::vision::challenge::ChallengeFailure::WrongDirection) => "wrong_direction",
+            ChallengeStatus::Failed(crate::vision::challenge::ChallengeFailure::TimedOut) => "timed_out",
+            ChallengeStatus::Failed(crate::vision::challenge::ChallengeFailure::Discontinuity) => "discontinuity",
+            ChallengeStatus::InProgress { .. } => "unfinished",
+        });
         self.log(
             "challenge",
             format!(
@@ -432,6 +448,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             ),
             started,
         );
+        self.data.face_checks.match_score = Some(decision.score);
         Ok(Event::FaceCompared { same_person: decision.same_person })
     }
 
@@ -456,6 +473,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let hit = gallery.search(live);
         let threshold = self.services.config.face.duplicate_threshold;
         let duplicate = hit.is_some_and(|h| h.score >= threshold);
+        self.data.face_checks.duplicate_best_score = hit.map(|h| h.score);
         let best = hit.map_or("none".to_string(), |h| format!("{:.3}", h.score));
         self.log(
             "1:N search",
@@ -524,6 +542,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             personal: if issued { data.passport.as_ref().map(personal_data) } else { None },
             account: if issued { data.issued.clone() } else { None },
             face_template: if issued { data.live_face.as_ref().map(|e| e.as_slice().to_vec()) } else { None },
+            face_checks: (data.face_checks.attempts > 0).then(|| data.face_checks.clone()),
         };
         self.services.store.record_onboarding(&record)?;
         if let (true, Some(template)) = (issued, data.live_face.as_ref()) {

@@ -58,6 +58,7 @@ fn record(now: OffsetDateTime, n: u32) -> Result<OnboardingRecord, String> {
         }),
         account: Some(IssuedAccount { account: DemoAccount::issue(limits, now), token_id: TokenId::random() }),
         face_template: Some((0..128).map(|i| (i as f32 + n as f32) * 0.01).collect()),
+        face_checks: None,
     })
 }
 

@@ -76,6 +76,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         WHERE sent_at IS NULL AND quarantined_at IS NULL;
     CREATE INDEX outbox_account ON outbox(account_id);
     "#,
+    // 3: the face checks of each session (scores and verdicts, no biometric data), kept with
+    // the onboarding so a disputed decision can be explained.
+    r#"
+    ALTER TABLE onboardings ADD COLUMN face_checks_json TEXT;
+    "#,
 ];
 
 #[derive(Debug, Error)]

@@ -16,7 +16,7 @@ pub use audit::{verify_chain, AuditError, AuditReport, BreakKind};
 pub use key_file::KeyFileError;
 pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
-pub use record::{IssuedAccount, OnboardingRecord, Outcome, PersonalData};
+pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};
 pub use outbox::{OutboxItem, OutboxStatus, QuarantinedItem};
 pub use retention::{PurgeReport, MAX_KEY_LIFETIME};

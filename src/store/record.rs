@@ -39,6 +39,24 @@ pub struct IssuedAccount {
     pub token_id: TokenId,
 }
 
+/// What the face checks of a session found: scores and verdicts only, no image or template,
+/// so it is stored in clear with the onboarding and its audit event. The last attempt's values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FaceChecks {
+    /// Face captures tried.
+    pub attempts: u32,
+    /// Passive liveness: fused probability of a live face, and the verdict.
+    pub passive_live_probability: Option<f32>,
+    pub passive_live: Option<bool>,
+    /// Active liveness: the side asked (`left` / `right`) and the result (`passed`,
+    /// `wrong_direction`, `timed_out`, `discontinuity`).
+    pub challenge_direction: Option<&'static str>,
+    pub challenge_result: Option<&'static str>,
+    /// 1:1 cosine against the document photo, and the best 1:N cosine against earlier enrolments.
+    pub match_score: Option<f32>,
+    pub duplicate_best_score: Option<f32>,
+}
+
 /// One finished onboarding. `AccountIssued` needs `account` and `personal`; `Refused` must
 /// have neither an account nor a face template.
 #[derive(Clone)]
@@ -54,6 +72,8 @@ pub struct OnboardingRecord {
     pub account: Option<IssuedAccount>,
     /// Face embedding; sealed as little-endian f32 bytes.
     pub face_template: Option<Vec<f32>>,
+    /// The face checks' figures, when the session got as far as the camera.
+    pub face_checks: Option<FaceChecks>,
 }
 
 /// Shows only what is safe to log: no personal data, no template values.

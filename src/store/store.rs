@@ -199,6 +199,12 @@ impl Store {
             account_rows = Some((account_id, limits_json, template, outbox_id, payload_sealed, issued));
         }
 
+        let face_checks_json = match &r.face_checks {
+            None => None,
+            Some(checks) => Some(
+                serde_json::to_string(checks).map_err(|source| StoreError::Encode { what: "face checks", source })?,
+            ),
+        };
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process's retention pass may have destroyed the key this connection sealed
         // with (it was retired there); never commit values nobody else could open.
@@ -213,8 +219,8 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO onboardings (id, started_at, finished_at, outcome, consent_version, consent_sha256, document_sealed, refusal_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO onboardings (id, started_at, finished_at, outcome, consent_version, consent_sha256, document_sealed, refusal_reason, face_checks_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 id,
                 unix_ms(r.started_at),
@@ -224,6 +230,7 @@ impl Store {
                 hex::encode(r.consent_sha256),
                 document_sealed,
                 reason,
+                face_checks_json,
             ],
         )?;
         let outcome = if issued.is_some() { "account_issued" } else { "refused" };
@@ -239,7 +246,12 @@ impl Store {
             audit::append(&tx, finished, "document_read", &json!({ "onboarding_id": id }))?;
         }
         if let Some(decision) = face_decision(reason) {
-            audit::append(&tx, finished, "face_decision", &json!({ "onboarding_id": id, "decision": decision }))?;
+            audit::append(
+                &tx,
+                finished,
+                "face_decision",
+                &json!({ "onboarding_id": id, "decision": decision, "checks": r.face_checks }),
+            )?;
         }
         audit::append(
             &tx,

@@ -47,6 +47,7 @@ fn issued_record() -> OnboardingRecord {
             token_id: TokenId::random(),
         }),
         face_template: Some(template()),
+        face_checks: None,
     }
 }
 
@@ -55,6 +56,7 @@ fn refused_record() -> OnboardingRecord {
         outcome: Outcome::Refused("face_mismatch".into()),
         account: None,
         face_template: None,
+        face_checks: None,
         personal: None,
         ..issued_record()
     }
@@ -445,4 +447,36 @@ fn a_connection_whose_key_was_destroyed_elsewhere_refuses_to_write() {
     // Reopened, it writes with the current key.
     drop(old);
     fx.open().record_onboarding(&issued_record()).unwrap();
+}
+
+#[test]
+fn face_checks_are_kept_with_the_onboarding_and_its_audit_event() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let checks = crate::store::FaceChecks {
+        attempts: 2,
+        passive_live_probability: Some(0.93),
+        passive_live: Some(true),
+        challenge_direction: Some("left"),
+        challenge_result: Some("passed"),
+        match_score: Some(0.74),
+        duplicate_best_score: Some(0.12),
+    };
+    let record = OnboardingRecord { face_checks: Some(checks), ..issued_record() };
+    store.record_onboarding(&record).unwrap();
+    drop(store);
+
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    let stored: String = conn
+        .query_row("SELECT face_checks_json FROM onboardings WHERE id = ?1", [record.id.to_string()], |r| r.get(0))
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["challenge_result"], "passed");
+    assert_eq!(stored["attempts"], 2);
+    let audit: String = conn
+        .query_row("SELECT details_json FROM audit_log WHERE event = 'face_decision'", [], |r| r.get(0))
+        .unwrap();
+    let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
+    assert_eq!(audit["checks"]["challenge_direction"], "left");
+    assert!((audit["checks"]["match_score"].as_f64().unwrap() - 0.74).abs() < 1e-6);
 }

@@ -141,5 +141,6 @@ pub fn onboarding(n: u32) -> OnboardingRecord {
         }),
         account: Some(IssuedAccount { account: DemoAccount::issue(limits, now), token_id: TokenId::random() }),
         face_template: Some(template(n)),
+        face_checks: None,
     }
 }
