@@ -149,6 +149,20 @@ fn warnings_exit_1_and_usage_errors_exit_2() {
     assert_eq!(status_of(&report, "reader.retain_bin"), "warn");
     assert_eq!(report["summary"]["warn"], 1);
 
+    // A client certificate about to expire is a warning with the renewal to do.
+    let mut params = rcgen::CertificateParams::new(vec!["kiosk".to_owned()]).unwrap();
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(5);
+    let cert = params.self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+    let expiring = site.data.join("expiring.pem");
+    std::fs::write(&expiring, cert.pem()).unwrap();
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    let config = config.replace("client_cert = \"", &format!("client_cert = \"{}\"\n# was: ", expiring.display()));
+    std::fs::write(&site.config, config).unwrap();
+    let (code, report, text) = diag(&site.config, &["--only", "keys.client_cert"]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(status_of(&report, "keys.client_cert"), "warn");
+    assert!(report["checks"][0]["action"].as_str().unwrap().contains("renew"), "{text}");
+
     let (code, _, text) = diag(&site.config, &["--only", "bogus"]);
     assert_eq!(code, 2);
     assert!(text.contains("unknown check `bogus`"), "{text}");
@@ -163,6 +177,13 @@ fn warnings_exit_1_and_usage_errors_exit_2() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2));
     assert!(table.contains("FAIL  reader.answers") && table.contains("→ check the reader's serial cable"), "{table}");
+
+    // The health endpoint is never exposed: `config check` names the line.
+    let public = site.data.join("public.toml");
+    std::fs::write(&public, "[health]\nlisten = \"0.0.0.0:9187\"\n").unwrap();
+    let out = Command::new(KIOSK).args(["config", "check"]).arg(&public).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("public.toml:2: key `health.listen`"), "{out:?}");
 
     // An invalid configuration is itself the finding.
     std::fs::write(&site.config, "[camera]\nwidth = 5\n").unwrap();
