@@ -198,3 +198,60 @@ mod challenge {
         assert_eq!(status, ChallengeStatus::Failed(kiosk::vision::challenge::ChallengeFailure::WrongDirection));
     }
 }
+
+mod gates {
+    use kiosk::vision::{decode_image, quality::Gate, Advice};
+    use opencv::{core, imgproc, prelude::*};
+
+    use super::*;
+
+    fn resized(path: &str, height: i32) -> Mat {
+        let photo = read_image(&PathBuf::from(path)).unwrap();
+        let width = (photo.cols() as f32 * height as f32 / photo.rows() as f32) as i32;
+        let mut out = Mat::default();
+        imgproc::resize(&photo, &mut out, core::Size::new(width, height), 0.0, 0.0, imgproc::INTER_AREA).unwrap();
+        out
+    }
+
+    #[test]
+    fn two_people_in_the_frame_fail_the_single_face_gate() {
+        let mut pipeline = pipeline();
+        let mut both = Mat::default();
+        let pair = core::Vector::<Mat>::from_iter([resized(SAME[0], 480), resized(OTHER, 480)]);
+        core::hconcat(&pair, &mut both).unwrap();
+        let candidate = pipeline.candidate(&both).unwrap().expect("faces found");
+        assert_eq!(candidate.faces_found, 2);
+        let single = candidate.quality.gates.iter().find(|g| g.gate == Gate::SingleFace).unwrap();
+        assert!(!single.passed);
+        assert_eq!(candidate.quality.advice(), Some(Advice::OnePersonOnly));
+    }
+
+    #[test]
+    fn a_tiny_face_asks_the_person_to_come_closer() {
+        let mut pipeline = pipeline();
+        // A 640×480 frame with the portrait shrunk to 70 px high in a corner: a face far away.
+        let small = resized(SAME[0], 70);
+        let mut frame = Mat::new_rows_cols_with_default(480, 640, core::CV_8UC3, core::Scalar::all(90.0)).unwrap();
+        let mut corner = Mat::roi_mut(&mut frame, core::Rect::new(20, 20, small.cols(), small.rows())).unwrap();
+        small.copy_to(&mut corner).unwrap();
+        match pipeline.candidate(&frame).unwrap() {
+            None => {} // too small even to be detected: also no capture
+            Some(candidate) => assert_eq!(candidate.quality.advice(), Some(Advice::ComeCloser), "{:?}", candidate.quality),
+        }
+    }
+
+    #[test]
+    fn corrupt_image_bytes_are_an_error_not_a_panic() {
+        let jpeg = std::fs::read(SAME[0]).unwrap();
+        // Cut short, bit-flipped and garbage bytes behind a valid JPEG signature.
+        let mut flipped = jpeg.clone();
+        for byte in flipped.iter_mut().skip(200).step_by(7) {
+            *byte ^= 0x5A;
+        }
+        for bytes in [jpeg[..300].to_vec(), vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3], vec![], b"GIF89a junk".to_vec()] {
+            assert!(decode_image(&bytes, "corrupt").is_err());
+        }
+        // A damaged but partly decodable JPEG may decode (libjpeg recovers); it must not panic.
+        let _ = decode_image(&flipped, "flipped").map(|m| m.rows());
+    }
+}

@@ -22,3 +22,19 @@ pub fn read_image(path: &Path) -> Result<Mat, VisionError> {
         .map_err(|e| VisionError::ImageRead { path: path.to_path_buf(), reason: e.to_string() })?;
     decode_image(&bytes, &path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Bytes from a device or a chip never panic the decoder, whatever they are.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048), jpeg_header in any::<bool>()) {
+            let mut input = if jpeg_header { vec![0xFF, 0xD8, 0xFF, 0xE0] } else { Vec::new() };
+            input.extend(bytes);
+            let _ = decode_image(&input, "fuzz");
+        }
+    }
+}
