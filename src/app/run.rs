@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kiosk_config::{CameraDriver, CardReaderDriver, Config, ConsentLanguage, DisplayDriver, InputDriver};
+use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver};
 use kiosk_hal::{
     camera::{ReplayCamera, VideoCaptureCamera},
     card_reader::{sim, SerialCardReader},
@@ -19,14 +19,13 @@ use kiosk_hal::{
     Camera, CardReader, Display, DisplayError, Input, InputError, InputEvent,
 };
 use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
-use sha2::{Digest, Sha256};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
 use super::session::{Consent, Devices, Services, Session, StepRecord};
 use super::sync_cli::{backoff_of, client_of, DataPaths};
 use super::AppError;
-use crate::account::{KioskIdentity, Kopecks, LimitsPolicy, Operation};
+use crate::account::KioskIdentity;
 use crate::diag::health::{self, HealthState};
 use crate::diag::metrics::{Metrics, SyncGauges};
 use crate::diag::notify::{self, Notifier};
@@ -137,8 +136,8 @@ async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<b
         pipeline: Arc::new(Mutex::new(pipeline)),
         store,
         identity,
-        limits: limits_of(config)?,
-        consent: consent_of(config)?,
+        limits: super::session::limits_of(config)?,
+        consent: Consent::from_config(config)?,
         config: config.clone(),
     })
 }
@@ -396,30 +395,3 @@ fn sync_gauges(db: &Path) -> Option<SyncGauges> {
     .ok()
 }
 
-// The consent and limits as configured. The demo builds the same; shared once the session
-// module offers them.
-fn consent_of(config: &Config) -> Result<Consent, AppError> {
-    let version = config.consent.version.clone();
-    let text = kiosk_config::consent_text(&version, ConsentLanguage::Ru)
-        .ok_or_else(|| AppError::Usage(format!("no consent text of version {version}")))?
-        .to_string();
-    let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-    Ok(Consent { version, text, sha256 })
-}
-
-fn limits_of(config: &Config) -> Result<LimitsPolicy, AppError> {
-    let a = &config.account;
-    let rub = |v: u64| Kopecks(v.saturating_mul(100));
-    let operations = a
-        .allowed_operations
-        .iter()
-        .map(|name| Operation::from_name(name).ok_or_else(|| AppError::Usage(format!("account.allowed_operations: unknown operation `{name}`"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(LimitsPolicy::new(
-        rub(a.per_transaction_limit_rub),
-        rub(a.daily_limit_rub),
-        rub(a.monthly_limit_rub),
-        rub(a.balance_limit_rub),
-        operations,
-    )?)
-}

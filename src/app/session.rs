@@ -8,6 +8,7 @@ use std::{
 
 use embedded_graphics::{prelude::*, primitives::Rectangle};
 use kiosk_hal::{Camera, CardReader, Display, Input, InputEvent};
+use sha2::Digest;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -30,6 +31,40 @@ pub struct Consent {
     pub version: String,
     pub text: String,
     pub sha256: [u8; 32],
+}
+
+impl Consent {
+    /// The configured version of the consent text (Russian, shown first) and its hash.
+    pub fn from_config(config: &kiosk_config::Config) -> Result<Self, AppError> {
+        let version = config.consent.version.clone();
+        let text = kiosk_config::consent_text(&version, kiosk_config::ConsentLanguage::Ru)
+            .ok_or_else(|| AppError::Usage(format!("no consent text of version {version}")))?
+            .to_string();
+        let sha256: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+        Ok(Self { version, text, sha256 })
+    }
+}
+
+/// The demo account limits as configured (the 50 000 ₽ hard cap is enforced by `LimitsPolicy`).
+pub fn limits_of(config: &kiosk_config::Config) -> Result<LimitsPolicy, AppError> {
+    let a = &config.account;
+    let rub = |v: u64| crate::account::Kopecks(v.saturating_mul(100));
+    let operations = a
+        .allowed_operations
+        .iter()
+        .map(|name| {
+            crate::account::Operation::from_name(name).ok_or_else(|| {
+                AppError::Usage(format!("account.allowed_operations: unknown operation `{name}`"))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(LimitsPolicy::new(
+        rub(a.per_transaction_limit_rub),
+        rub(a.daily_limit_rub),
+        rub(a.monthly_limit_rub),
+        rub(a.balance_limit_rub),
+        operations,
+    )?)
 }
 
 /// The kiosk's devices, owned by the session while it runs.

@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kiosk_config::{Config, ConsentLanguage};
+use kiosk_config::Config;
 use kiosk_hal::{
     card_reader::{
         sim::{self, SimulatorConfig, VirtualPassport},
@@ -31,7 +31,6 @@ use opencv::{
     imgcodecs, imgproc,
     prelude::*,
 };
-use sha2::{Digest, Sha256};
 
 use super::{
     pipeline_settings,
@@ -39,7 +38,7 @@ use super::{
     AppError,
 };
 use crate::{
-    account::{KioskIdentity, Kopecks, LimitsPolicy, Operation},
+    account::KioskIdentity,
     flow::Outcome,
     identity::mrz::check_digit,
     store::{KeyStore, Store},
@@ -209,8 +208,8 @@ pub async fn run(
         t.elapsed().as_millis()
     ));
 
-    let consent = consent_of(&config)?;
-    let limits = limits_of(&config)?;
+    let consent = Consent::from_config(&config)?;
+    let limits = super::session::limits_of(&config)?;
     let gallery = super::session::load_gallery(&store)?;
     let mut services = Services {
         gallery,
@@ -430,36 +429,6 @@ fn camera_frame(pipeline: &mut FacePipeline, path: &Path, width: u32, height: u3
         source.copy_to(&mut target).map_err(crate::vision::VisionError::from)?;
     }
     Ok(frame)
-}
-
-fn consent_of(config: &Config) -> Result<Consent, AppError> {
-    let version = config.consent.version.clone();
-    let text = kiosk_config::consent_text(&version, ConsentLanguage::Ru)
-        .ok_or_else(|| AppError::Usage(format!("no consent text of version {version}")))?
-        .to_string();
-    let sha256: [u8; 32] = Sha256::digest(text.as_bytes()).into();
-    Ok(Consent { version, text, sha256 })
-}
-
-fn limits_of(config: &Config) -> Result<LimitsPolicy, AppError> {
-    let a = &config.account;
-    let rub = |v: u64| Kopecks(v.saturating_mul(100));
-    let operations = a
-        .allowed_operations
-        .iter()
-        .map(|name| {
-            Operation::from_name(name).ok_or_else(|| {
-                AppError::Usage(format!("account.allowed_operations: unknown operation `{name}`"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(LimitsPolicy::new(
-        rub(a.per_transaction_limit_rub),
-        rub(a.daily_limit_rub),
-        rub(a.monthly_limit_rub),
-        rub(a.balance_limit_rub),
-        operations,
-    )?)
 }
 
 fn prepare_out_dir(out: &Path) -> Result<(), AppError> {
