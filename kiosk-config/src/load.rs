@@ -31,7 +31,7 @@ pub fn load_str(site: Option<(&Path, &str)>) -> Result<Config, ConfigError> {
     let default_file = PathBuf::from(DEFAULT_FILE_NAME);
     let mut merged = parse(&default_file, DEFAULT_TOML)?;
     let mut overridden = BTreeSet::new();
-    let source = Sources { default_file: &default_file, site: site.map(|(p, t)| (p, t)) };
+    let source = Sources { default_file: &default_file, site };
     if let Some((path, text)) = site {
         let user = parse(path, text)?;
         merge(&mut merged, user, "", &mut overridden, path, text)?;
