@@ -9,9 +9,14 @@ mod consent;
 mod error;
 mod load;
 mod model;
+mod social;
 mod validate;
 
 pub use consent::{consent_text, ConsentLanguage};
 pub use error::ConfigError;
 pub use load::{load, load_str, DEFAULT_FILE_NAME, DEFAULT_TOML};
 pub use model::*;
+pub use social::{
+    builtin_versions as social_rules_versions, Category, CategorySet, Condition, Kind, Label, Payer, SocialRules,
+    SocialRulesError, MAX_AGE_BOUND, MAX_CATEGORIES, SOCIAL_RULES_FILE_NAME,
+};

@@ -20,6 +20,7 @@ pub struct Config {
     pub sync: SyncSection,
     pub health: HealthSection,
     pub diag: DiagSection,
+    pub social_payments: SocialPaymentsSection,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -192,6 +193,15 @@ pub struct DiagSection {
     pub sync_lag_warn_s: u64,
     pub sync_lag_fail_s: u64,
     pub cert_expiry_warn_days: u32,
+}
+
+/// The offer, after the account is issued, to have state social payments credited to it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SocialPaymentsSection {
+    pub enabled: bool,
+    /// Version of the built-in rules (`social-payments.toml`); recorded with each choice.
+    pub rules_version: String,
 }
 
 /// The longest a data key may seal new records, in days (three years).

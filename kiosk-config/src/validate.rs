@@ -142,5 +142,8 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
             )),
         });
     }
+    if let Err(error) = crate::SocialRules::from_config(&c.social_payments) {
+        return Err(Issue { key: "social_payments.rules_version".into(), kind: IssueKind::Invalid(error.to_string()) });
+    }
     Ok(())
 }
