@@ -1,7 +1,7 @@
 //! Kiosk hardware abstraction layer.
 //!
 //! Every device the kiosk touches sits behind one of the traits here: [`Camera`],
-//! [`CardReader`], [`Display`], [`Input`]. Each trait has a real driver and a simulator
+//! [`CardReader`], [`Display`], [`Input`], [`Speaker`], [`Printer`]. Each trait has a real driver and a simulator
 //! that speaks the same protocol, so business logic never knows which one it drives.
 #![forbid(unsafe_code)]
 
@@ -9,8 +9,12 @@ pub mod camera;
 pub mod card_reader;
 pub mod display;
 pub mod input;
+pub mod printer;
+pub mod speaker;
 
 pub use camera::{Camera, CameraError, Frame};
 pub use card_reader::{CardReader, CardReaderError};
 pub use display::{Display, DisplayError};
 pub use input::{Input, InputError, InputEvent};
+pub use printer::{Printer, PrinterError, PrinterStatus, Receipt, ReceiptLine};
+pub use speaker::{Speaker, SpeakerError, SpeechLanguage};
