@@ -12,6 +12,8 @@ pub struct Config {
     pub input: InputSection,
     pub camera: CameraSection,
     pub card_reader: CardReaderSection,
+    pub speaker: SpeakerSection,
+    pub printer: PrinterSection,
     pub models: ModelsSection,
     pub face: FaceSection,
     pub account: AccountSection,
@@ -93,6 +95,53 @@ pub struct CardReaderSection {
     pub baud: u32,
     /// Folder of trusted CSCA certificates (DER or PEM) for passports' passive authentication.
     pub csca_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum SpeakerDriver {
+    #[serde(rename = "simulator")]
+    Simulator,
+    #[serde(rename = "espeak-ng")]
+    EspeakNg,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakerSection {
+    pub driver: SpeakerDriver,
+    /// espeak-ng voice names (`espeak-ng --voices`).
+    pub voice_ru: String,
+    pub voice_en: String,
+    pub rate_wpm: u32,
+    pub volume: u32,
+    /// Folder for one WAV file per utterance instead of the sound card; empty: the sound card.
+    pub wav_dir: PathBuf,
+}
+
+impl SpeakerSection {
+    /// The WAV folder, `None` when speech goes to the sound card.
+    pub fn wav_output(&self) -> Option<&std::path::Path> {
+        (!self.wav_dir.as_os_str().is_empty()).then_some(self.wav_dir.as_path())
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PrinterDriver {
+    None,
+    Simulator,
+    Escpos,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterSection {
+    pub driver: PrinterDriver,
+    /// Serial port (`/dev/ttyS1`, `/dev/ttyUSB0`) or printer device file (`/dev/usb/lp0`).
+    pub device: String,
+    pub baud: u32,
+    /// Characters per line in the normal font: 32 on 58 mm paper, 48 on 80 mm.
+    pub columns: u16,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

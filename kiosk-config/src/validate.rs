@@ -56,6 +56,29 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
             kind: IssueKind::Invalid("expected the folder of trusted CSCA certificates".into()),
         });
     }
+    let sp = &c.speaker;
+    for (key, voice) in [("speaker.voice_ru", &sp.voice_ru), ("speaker.voice_en", &sp.voice_en)] {
+        let valid = !voice.is_empty()
+            && voice.len() <= 64
+            && voice.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '+' | '/'));
+        if !valid {
+            return Err(Issue {
+                key: key.into(),
+                kind: IssueKind::Invalid("expected an espeak-ng voice name such as \"ru\" or \"en-us\" (`espeak-ng --voices`)".into()),
+            });
+        }
+    }
+    range("speaker.rate_wpm", sp.rate_wpm, 80, 450)?;
+    range("speaker.volume", sp.volume, 0, 200)?;
+    let pr = &c.printer;
+    range("printer.baud", pr.baud, 1200, 921_600)?;
+    range("printer.columns", pr.columns, 16, 64)?;
+    if pr.driver == crate::PrinterDriver::Escpos && pr.device.trim().is_empty() {
+        return Err(Issue {
+            key: "printer.device".into(),
+            kind: IssueKind::Invalid("expected the printer's serial port or device file, e.g. /dev/usb/lp0".into()),
+        });
+    }
     range("models.intra_threads", c.models.intra_threads, 1, 16)?;
     range("face.detection_score_threshold", c.face.detection_score_threshold, 0.05, 0.99)?;
     range("face.nms_iou_threshold", c.face.nms_iou_threshold, 0.05, 0.95)?;
@@ -146,4 +169,46 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
         return Err(Issue { key: "social_payments.rules_version".into(), kind: IssueKind::Invalid(error.to_string()) });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod speaker_printer_tests {
+    use std::path::Path;
+
+    use crate::{load_str, ConfigError, PrinterDriver, SpeakerDriver};
+
+    fn site(text: &str) -> Result<crate::Config, ConfigError> {
+        load_str(Some((Path::new("site.toml"), text)))
+    }
+
+    #[test]
+    fn defaults_are_the_simulators_with_speech_to_the_sound_card() {
+        let c = site("").unwrap();
+        assert_eq!(c.speaker.driver, SpeakerDriver::Simulator);
+        assert_eq!(c.speaker.wav_output(), None);
+        assert_eq!(c.printer.driver, PrinterDriver::Simulator);
+        assert_eq!(c.printer.columns, 48);
+    }
+
+    #[test]
+    fn site_values_are_read_and_checked() {
+        let c = site("[speaker]\ndriver = \"espeak-ng\"\nwav_dir = \"out/speech\"\n[printer]\ndriver = \"none\"\n").unwrap();
+        assert_eq!(c.speaker.driver, SpeakerDriver::EspeakNg);
+        assert_eq!(c.speaker.wav_output(), Some(Path::new("out/speech")));
+        assert_eq!(c.printer.driver, PrinterDriver::None);
+        for (text, key) in [
+            ("[speaker]\nrate_wpm = 1000\n", "speaker.rate_wpm"),
+            ("[speaker]\nvolume = 300\n", "speaker.volume"),
+            ("[speaker]\nvoice_ru = \"ru; rm -rf /\"\n", "speaker.voice_ru"),
+            ("[speaker]\ndriver = \"festival\"\n", "speaker.driver"),
+            ("[printer]\ncolumns = 100\n", "printer.columns"),
+            ("[printer]\nbaud = 0\n", "printer.baud"),
+            ("[printer]\ndriver = \"escpos\"\ndevice = \"\"\n", "printer.device"),
+            ("[printer]\ndriver = \"laser\"\n", "printer.driver"),
+        ] {
+            let err = site(text).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{text}: {err}");
+            assert!(err.to_string().contains("site.toml"), "{err}");
+        }
+    }
 }
