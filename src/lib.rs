@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod benefits;
 pub mod app;
 pub mod diag;
 pub mod flow;

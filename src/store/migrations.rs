@@ -81,6 +81,21 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE onboardings ADD COLUMN face_checks_json TEXT;
     "#,
+    // 4: the person's answer to the state social payments offer, one per account. What they
+    // selected and were offered can reveal a disability, so it is sealed with the decision
+    // (`choice_sealed`, NULL once retention purged it); in clear only the rules version and
+    // the times. `outbox_id` is the `social_payments_choice` message that carries it.
+    r#"
+    CREATE TABLE social_payments_choices (
+        id            TEXT PRIMARY KEY,
+        account_id    TEXT NOT NULL UNIQUE REFERENCES accounts(id),
+        decided_at    INTEGER NOT NULL,
+        rules_version TEXT NOT NULL,
+        choice_sealed BLOB,
+        outbox_id     TEXT NOT NULL UNIQUE REFERENCES outbox(id),
+        purged_at     INTEGER
+    );
+    "#,
 ];
 
 #[derive(Debug, Error)]

@@ -9,6 +9,7 @@ mod outbox;
 pub mod record;
 mod retention;
 pub mod seal;
+mod social;
 #[allow(clippy::module_inception)]
 mod store;
 
@@ -20,4 +21,5 @@ pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalD
 pub use seal::{DataKey, KeyId, SealError};
 pub use outbox::{OutboxItem, OutboxStatus, QuarantinedItem};
 pub use retention::{PurgeReport, MAX_KEY_LIFETIME};
+pub use social::{StoredSocialPaymentsChoice, OUTBOX_SOCIAL_PAYMENTS_CHOICE};
 pub use store::{unix_ms_now, Store, StoreError, OUTBOX_ACCOUNT_OPENED};

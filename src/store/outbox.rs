@@ -13,6 +13,14 @@ use zeroize::Zeroizing;
 /// Longest failure reason kept; a core's error body can be anything.
 const MAX_REASON_LEN: usize = 300;
 
+/// SQL condition on an `outbox` row: it is not held back. A message about an account (such
+/// as `social_payments_choice`) waits until the core has acknowledged the account's own
+/// `account_opened` message, so the core never hears of an account's choice before the
+/// account, whatever the back-off did to the order. Such a row still counts as pending.
+const NOT_HELD: &str = "NOT EXISTS (SELECT 1 FROM outbox AS opened
+    WHERE opened.account_id = outbox.account_id AND opened.kind = 'account_opened'
+      AND opened.id <> outbox.id AND opened.sent_at IS NULL)";
+
 /// One unsent outbox row, payload opened.
 #[derive(Debug)]
 pub struct OutboxItem {
@@ -75,8 +83,10 @@ impl Store {
     /// asked for by staff).
     pub fn pending_outbox(&self, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         self.outbox_rows(
-            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
-             WHERE sent_at IS NULL AND quarantined_at IS NULL ORDER BY created_at, id LIMIT ?1",
+            &format!(
+                "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
+                 WHERE sent_at IS NULL AND quarantined_at IS NULL AND {NOT_HELD} ORDER BY created_at, id LIMIT ?1"
+            ),
             &[&limit],
         )
     }
@@ -84,9 +94,11 @@ impl Store {
     /// Unsent rows whose back-off has elapsed at `now`, oldest first.
     pub fn due_outbox(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         self.outbox_rows(
-            "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
-             WHERE sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at <= ?1
-             ORDER BY created_at, id LIMIT ?2",
+            &format!(
+                "SELECT id, kind, payload_sealed, created_at, attempts FROM outbox
+                 WHERE sent_at IS NULL AND quarantined_at IS NULL AND next_attempt_at <= ?1 AND {NOT_HELD}
+                 ORDER BY created_at, id LIMIT ?2"
+            ),
             &[&unix_ms(now), &limit],
         )
     }
@@ -158,12 +170,14 @@ impl Store {
 
     pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
         let (pending, sent, quarantined, next_due): (i64, i64, i64, Option<i64>) = self.conn.query_row(
-            "SELECT
-                COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
-                COUNT(*) FILTER (WHERE sent_at IS NOT NULL),
-                COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
-                MIN(next_attempt_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL)
-             FROM outbox",
+            &format!(
+                "SELECT
+                    COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+                    COUNT(*) FILTER (WHERE sent_at IS NOT NULL),
+                    COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
+                    MIN(next_attempt_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL AND {NOT_HELD})
+                 FROM outbox"
+            ),
             [],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;

@@ -23,6 +23,7 @@ const SEALED_COLUMNS: &[(&str, &str)] = &[
     ("onboardings", "document_sealed"),
     ("face_templates", "template_sealed"),
     ("outbox", "payload_sealed"),
+    ("social_payments_choices", "choice_sealed"),
 ];
 
 /// What a retention pass did.
@@ -30,12 +31,17 @@ const SEALED_COLUMNS: &[(&str, &str)] = &[
 pub struct PurgeReport {
     pub face_templates: u64,
     pub documents: u64,
+    /// Sealed answers to the social payments offer.
+    pub social_payments_choices: u64,
     pub keys_destroyed: Vec<KeyId>,
 }
 
 impl PurgeReport {
     pub fn is_empty(&self) -> bool {
-        self.face_templates == 0 && self.documents == 0 && self.keys_destroyed.is_empty()
+        self.face_templates == 0
+            && self.documents == 0
+            && self.social_payments_choices == 0
+            && self.keys_destroyed.is_empty()
     }
 }
 
@@ -83,7 +89,7 @@ impl Store {
         Ok(Some(new_id))
     }
 
-    /// Purges face templates and sealed document data `retention` after the core confirmed
+    /// Purges face templates, sealed document data and sealed social payments choices `retention` after the core confirmed
     /// the account (or after a refused onboarding finished), then destroys retired data keys
     /// that protect nothing any more. One transaction; the WAL is checkpointed afterwards so
     /// the old pages leave it too (`secure_delete` zeroes freed pages in the main file).
@@ -104,12 +110,24 @@ impl Store {
                        WHERE o.sent_at IS NOT NULL AND o.sent_at <= ?2))",
             params![at, cutoff],
         )?;
-        if face_templates + documents > 0 {
+        // The answer to the social payments offer: `retention` after the core acknowledged it.
+        let social_payments_choices = tx.execute(
+            "UPDATE social_payments_choices SET choice_sealed = NULL, purged_at = ?1
+             WHERE choice_sealed IS NOT NULL AND outbox_id IN
+                (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?2)",
+            params![at, cutoff],
+        )?;
+        if face_templates + documents + social_payments_choices > 0 {
             audit::append(
                 &tx,
                 at,
                 "personal_data_purged",
-                &json!({ "face_templates": face_templates, "documents": documents, "confirmed_before_ms": cutoff }),
+                &json!({
+                    "face_templates": face_templates,
+                    "documents": documents,
+                    "social_payments_choices": social_payments_choices,
+                    "confirmed_before_ms": cutoff,
+                }),
             )?;
         }
         let grace_cutoff = unix_ms(now - RETIRED_KEY_GRACE);
@@ -142,6 +160,7 @@ impl Store {
         let report = PurgeReport {
             face_templates: u64::try_from(face_templates).unwrap_or(0),
             documents: u64::try_from(documents).unwrap_or(0),
+            social_payments_choices: u64::try_from(social_payments_choices).unwrap_or(0),
             keys_destroyed,
         };
         if !report.is_empty() {
@@ -149,6 +168,7 @@ impl Store {
             tracing::info!(
                 face_templates = report.face_templates,
                 documents = report.documents,
+                social_payments_choices = report.social_payments_choices,
                 keys_destroyed = report.keys_destroyed.len(),
                 "retention purge"
             );

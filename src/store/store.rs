@@ -45,6 +45,10 @@ pub enum StoreError {
     TokenUnknown,
     #[error("activation token was already used; each token activates its account once")]
     TokenAlreadyUsed,
+    #[error("social payments choice for an account this store does not have; record the onboarding first (a bug in the caller)")]
+    ChoiceAccountUnknown,
+    #[error("a social payments choice is already recorded for this account; it is asked once, a change of mind goes to the bank or SFR")]
+    ChoiceAlreadyRecorded,
 }
 
 /// The `account_opened` message for the bank core (sealed in the outbox).
@@ -115,7 +119,7 @@ impl Store {
         Ok(Store { conn, keys })
     }
 
-    fn seal(&self, what: &'static str, c: &SealContext<'_>, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub(super) fn seal(&self, what: &'static str, c: &SealContext<'_>, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
         self.keys.seal(c, plain).map_err(|source| StoreError::Seal { what, source })
     }
 

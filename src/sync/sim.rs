@@ -75,8 +75,10 @@ pub struct SimRecord {
     pub bad_signatures: u64,
     /// By idempotency key.
     pub messages: HashMap<String, Received>,
-    /// Distinct messages per account id: exactly once means 1 for each.
+    /// Distinct `account_opened` messages per account id: exactly once means 1 for each.
     pub accounts: HashMap<String, u32>,
+    /// Distinct `social_payments_choice` messages per account id (the core takes one).
+    pub social_payments_choices: HashMap<String, u32>,
     /// Every request's idempotency key and answered status, in order (0: none).
     pub log: Vec<(String, u16)>,
 }
@@ -225,6 +227,7 @@ fn response(status: u16, key: &str, body: &serde_json::Value) -> Vec<u8> {
         405 => "Method Not Allowed",
         409 => "Conflict",
         422 => "Unprocessable Entity",
+        425 => "Too Early",
         503 => "Service Unavailable",
         _ => "Status",
     };
@@ -321,8 +324,15 @@ impl Handler {
         }
         let kind = message["kind"].as_str().unwrap_or_default().to_owned();
         let account_id = message["payload"]["account_id"].as_str().map(str::to_owned);
-        if kind == crate::store::OUTBOX_ACCOUNT_OPENED && account_id.is_none() {
-            return (422, json!({ "error": "account_opened without account_id" }));
+        use crate::store::{OUTBOX_ACCOUNT_OPENED, OUTBOX_SOCIAL_PAYMENTS_CHOICE};
+        if kind != OUTBOX_ACCOUNT_OPENED && kind != OUTBOX_SOCIAL_PAYMENTS_CHOICE {
+            return (422, json!({ "error": format!("unknown message kind `{kind}`") }));
+        }
+        let Some(account) = account_id.clone() else {
+            return (422, json!({ "error": format!("{kind} without account_id") }));
+        };
+        if kind == OUTBOX_SOCIAL_PAYMENTS_CHOICE && !message["payload"]["credit_to_account"].is_boolean() {
+            return (422, json!({ "error": "social_payments_choice without credit_to_account" }));
         }
         let hash: [u8; 32] = Sha256::digest(&r.body).into();
         let record = &mut state.record;
@@ -333,8 +343,18 @@ impl Handler {
             seen.deliveries += 1;
             return (200, json!({ "message_id": key, "status": "duplicate" }));
         }
-        if let Some(account) = &account_id {
-            *record.accounts.entry(account.clone()).or_default() += 1;
+        if kind == OUTBOX_SOCIAL_PAYMENTS_CHOICE {
+            // The choice refers to an account the core must already have; before it, "too
+            // early" (the kiosk retries); a second choice for the account, a conflict.
+            if !record.accounts.contains_key(&account) {
+                return (425, json!({ "error": "account not known yet; send account_opened first" }));
+            }
+            if record.social_payments_choices.contains_key(&account) {
+                return (409, json!({ "error": "a social payments choice is already recorded for this account" }));
+            }
+            record.social_payments_choices.insert(account, 1);
+        } else {
+            *record.accounts.entry(account).or_default() += 1;
         }
         record.messages.insert(key.to_owned(), Received { body_sha256: hash, kind, account_id, deliveries: 1 });
         (201, json!({ "message_id": key, "status": "accepted" }))
