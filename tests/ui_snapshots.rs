@@ -18,7 +18,7 @@ fn screens(size: Size) -> Vec<(&'static str, Screen)> {
     let c = preview.center();
     vec![
         ("welcome", Screen::Welcome),
-        ("consent", Screen::Consent { version: "2.1".into(), text: CONSENT.into() }),
+        ("consent", Screen::Consent { version: "2.1".into(), text: CONSENT.into(), page: 0, can_accept: true }),
         ("place_document", Screen::PlaceDocument),
         ("reading_document", Screen::ReadingDocument),
         (
@@ -26,6 +26,7 @@ fn screens(size: Size) -> Vec<(&'static str, Screen)> {
             Screen::FaceCapture {
                 guidance: Some(Guidance::ComeCloser),
                 face_box: Some(Rectangle::new(c - Point::new(60, 80), Size::new(120, 150))),
+                preview: None,
             },
         ),
         ("verifying", Screen::Verifying),
@@ -38,6 +39,8 @@ fn screens(size: Size) -> Vec<(&'static str, Screen)> {
                 monthly_limit_rub: 200_000,
                 activation_token: TOKEN.into(),
                 expires_at: "14:35".into(),
+                can_print: false,
+                receipt: None,
             },
         ),
         ("refused", Screen::Refused { reason: Refusal::FaceMismatch }),
@@ -106,7 +109,7 @@ fn screens_match_snapshots() {
     for (id, screen) in screens(big).into_iter().filter(|(id, _)| wanted.contains(id)) {
         failures.extend(check(&format!("{id}-ru-1280x800"), big, &screen, &UiOptions::default()));
     }
-    let en_large = UiOptions { language: Language::En, large_text: true, high_contrast: true };
+    let en_large = UiOptions { language: Language::En, large_text: true, high_contrast: true, spoken: false };
     failures.extend(check("welcome-en-large-contrast-1280x800", big, &Screen::Welcome, &en_large));
     assert!(failures.is_empty(), "{} snapshot(s) changed; look at the .png.new files and rerun with UPDATE_SNAPSHOTS=1 if they are right:\n{}", failures.len(), failures.join("\n"));
 }

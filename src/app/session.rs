@@ -269,7 +269,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Command::Show(screen) => self.show(&screen)?,
             Command::ShowConsent => {
                 let consent = &self.services.consent;
-                let screen = Screen::Consent { version: consent.version.clone(), text: consent.text.clone() };
+                let screen = Screen::Consent { version: consent.version.clone(), text: consent.text.clone(), page: 0, can_accept: true };
                 self.show(&screen)?;
             }
             Command::ReadDocument => pending.push(self.read_document().await?),
@@ -366,13 +366,13 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Err(other) => return Err(other),
         };
         let Some(best) = capture.best else {
-            self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None })?;
+            self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None, preview: None })?;
             self.log("face capture", format!("no face in {burst} frames"), started);
             return Ok(Event::FaceNotFound);
         };
         let face_box = self.to_display_box(best.detection.bbox, capture.frame_size)?;
         let advice = best.quality.advice();
-        self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box) })?;
+        self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box), preview: None })?;
         let pose = best.quality.pose;
         let quality = format!(
             "best of {burst} frames: {}/{} quality gates passed (eyes {:.0} px apart, yaw {:+.0}°, pitch {:+.0}°, roll {:+.0}°, sharpness {:.0})",
@@ -419,7 +419,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             TurnDirection::Left => Guidance::TurnLeft,
             TurnDirection::Right => Guidance::TurnRight,
         };
-        self.show(&Screen::FaceCapture { guidance: Some(guidance), face_box: None })?;
+        self.show(&Screen::FaceCapture { guidance: Some(guidance), face_box: None, preview: None })?;
         let c = &self.services.config.face.challenge;
         let rules = ChallengeRules {
             turn_deg: c.turn_deg,
@@ -540,6 +540,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             monthly_limit_rub: limits.monthly_limit().0 / 100,
             activation_token: token.clone(),
             expires_at: format!("{:02}:{:02}", expires.hour(), expires.minute()),
+            can_print: false,
+            receipt: None,
         };
         self.log(
             "account",
@@ -760,5 +762,7 @@ fn screen_id(screen: &Screen) -> &'static str {
         Screen::AccountIssued { .. } => "account-issued",
         Screen::Refused { .. } => "refused",
         Screen::OutOfService => "out-of-service",
+        Screen::SocialPayments { .. } => "social-payments",
+        Screen::Goodbye { .. } => "goodbye",
     }
 }

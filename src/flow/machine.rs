@@ -124,7 +124,7 @@ pub fn step(state: State, event: Event, now: Instant, limits: &StepTimeouts) -> 
         (P::Consent, Event::Touched(ButtonId::Decline)) => refuse(state, Refusal::ConsentDeclined, now),
         (P::Document, Event::DocumentRead) => (
             State { face_attempts: 1, ..state.enter(P::Face, now) },
-            vec![Show(Screen::FaceCapture { guidance: None, face_box: None }), CaptureFace],
+            vec![Show(Screen::FaceCapture { guidance: None, face_box: None, preview: None }), CaptureFace],
         ),
         (P::Document, Event::DocumentFailed { trusted_but_unreadable }) => {
             let reason = if trusted_but_unreadable {

@@ -36,6 +36,8 @@ pub struct UiOptions {
     pub language: Language,
     pub large_text: bool,
     pub high_contrast: bool,
+    /// Spoken prompts for every screen (through the HAL's `Speaker`).
+    pub spoken: bool,
 }
 
 /// Guidance shown over the camera preview.
@@ -73,10 +75,14 @@ pub enum Refusal {
 pub enum Screen {
     /// Attract screen: language and accessibility choice, "Start".
     Welcome,
-    /// Consent to personal and biometric data processing.
+    /// Consent to personal and biometric data processing, shown a page at a time; "accept"
+    /// is offered only once the person has reached the last page.
     Consent {
         version: String,
         text: String,
+        /// Page shown, from 0; the renderer clamps it and reports the page count in [`Layout::pages`].
+        page: u16,
+        can_accept: bool,
     },
     /// "Place your passport on the reader".
     PlaceDocument,
@@ -86,6 +92,8 @@ pub enum Screen {
     FaceCapture {
         guidance: Option<Guidance>,
         face_box: Option<Rectangle>,
+        /// The camera picture, mirrored and scaled to the preview area (memory only).
+        preview: Option<Preview>,
     },
     /// Comparing the face with the document.
     Verifying,
@@ -99,11 +107,57 @@ pub enum Screen {
         activation_token: String,
         /// Local time the token expires, already formatted ("14:35").
         expires_at: String,
+        /// A receipt printer is configured and ready: offer "print".
+        can_print: bool,
+        /// What became of a print asked for on this screen.
+        receipt: Option<ReceiptStatus>,
+    },
+    /// Offer to have state social payments credited to the new account.
+    SocialPayments {
+        /// Categories the person may tick (labels in the screen's language), and whether ticked.
+        categories: Vec<Choice>,
+        /// Kinds of support the person may be entitled to, given age and ticked categories.
+        kinds: Vec<String>,
+    },
+    /// Thank you and goodbye: take the passport (and the receipt).
+    Goodbye {
+        receipt_printed: bool,
+        /// The person asked for social payments to be credited to the account.
+        social_payments_requested: bool,
     },
     Refused {
         reason: Refusal,
     },
     OutOfService,
+}
+
+/// The camera picture for the face-capture screen: RGB, 3 bytes a pixel, row by row.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+impl std::fmt::Debug for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Preview({}x{})", self.width, self.height)
+    }
+}
+
+/// A tickable option on a screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub label: String,
+    pub selected: bool,
+}
+
+/// What became of a receipt print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    Printed,
+    /// The printer failed (no paper, offline): the person is told, the account is not affected.
+    Failed,
 }
 
 /// On-screen buttons a touch can hit.
@@ -114,8 +168,21 @@ pub enum ButtonId {
     LanguageEn,
     LargeText,
     HighContrast,
+    /// Spoken prompts on/off.
+    Speech,
     Accept,
     Decline,
+    /// Consent text: previous / next page.
+    ScrollUp,
+    ScrollDown,
     Cancel,
+    /// Go on to the next step (after the QR code).
+    Next,
+    PrintReceipt,
+    /// Social payments: tick / untick the category at this index of the rules file.
+    Category(u8),
+    /// Social payments: credit them to the new account / no thanks.
+    CreditPayments,
+    NoThanks,
     Finish,
 }

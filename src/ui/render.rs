@@ -66,8 +66,8 @@ fn step_of(screen: &Screen) -> Option<usize> {
         Screen::Consent { .. } => Some(0),
         Screen::PlaceDocument | Screen::ReadingDocument => Some(1),
         Screen::FaceCapture { .. } | Screen::Verifying => Some(2),
-        Screen::AccountIssued { .. } => Some(3),
-        Screen::Welcome | Screen::Refused { .. } | Screen::OutOfService => None,
+        Screen::AccountIssued { .. } | Screen::SocialPayments { .. } => Some(3),
+        Screen::Welcome | Screen::Goodbye { .. } | Screen::Refused { .. } | Screen::OutOfService => None,
     }
 }
 
@@ -111,10 +111,10 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
         header(self.target, &self.w, self.lang, step_of(screen), &plain)?;
         match screen {
             Screen::Welcome => self.welcome(options)?,
-            Screen::Consent { version, text } => self.consent(version, text)?,
+            Screen::Consent { version, text, .. } => self.consent(version, text)?,
             Screen::PlaceDocument => self.document(false)?,
             Screen::ReadingDocument => self.document(true)?,
-            Screen::FaceCapture { guidance, face_box } => {
+            Screen::FaceCapture { guidance, face_box, .. } => {
                 self.face(tx::guidance(*guidance), *face_box, options)?
             }
             Screen::Verifying => self.verifying()?,
@@ -125,6 +125,7 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
                 monthly_limit_rub,
                 activation_token,
                 expires_at,
+                ..
             } => {
                 let limits = [
                     (tx::LIMIT_PER_TRANSACTION, *per_transaction_limit_rub),
@@ -135,6 +136,8 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
             }
             Screen::Refused { reason } => self.refused(*reason)?,
             Screen::OutOfService => self.out_of_service()?,
+            // Placeholders until these screens are drawn properly.
+            Screen::SocialPayments { .. } | Screen::Goodbye { .. } => self.out_of_service()?,
         }
         Ok(())
     }

@@ -353,7 +353,7 @@ fn script_touches(
         })?;
         Ok(InputEvent::Touch { x: point.x, y: point.y })
     };
-    let consent = Screen::Consent { version: String::new(), text: String::new() };
+    let consent = Screen::Consent { version: String::new(), text: String::new(), page: 0, can_accept: true };
     let result = match expected {
         Outcome::AccountIssued => Screen::AccountIssued {
             account_reference: String::new(),
@@ -362,6 +362,8 @@ fn script_touches(
             monthly_limit_rub: 0,
             activation_token: "x".into(),
             expires_at: String::new(),
+            can_print: false,
+            receipt: None,
         },
         Outcome::Refused(reason) => Screen::Refused { reason },
     };
