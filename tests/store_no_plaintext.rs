@@ -1,6 +1,7 @@
 //! No personal data in clear on disk: after onboardings, a sync to the core and a retention
 //! purge, the database file, its WAL and SQLite's temp folder are searched for the MRZ text,
-//! names, document number, birth date and face-template bytes. None may be found.
+//! names, document number, birth date, face-template bytes and the categories and kinds of
+//! the social payments choices (they can reveal a disability). None may be found.
 //!
 //! One test in its own binary, so pointing the temp folder elsewhere (before any thread
 //! starts) affects nothing else.
@@ -32,7 +33,20 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn search(files: &[PathBuf], templates: &[Vec<f32>]) -> usize {
-    let needles = [SURNAME, GIVEN, "MARIAZ", DOC_NO, MRZ_NAME, MRZ_LINE2, "ERIKSSONQX<<", "1974-08-12", "740812"];
+    let needles = [
+        SURNAME,
+        GIVEN,
+        "MARIAZ",
+        DOC_NO,
+        MRZ_NAME,
+        MRZ_LINE2,
+        "ERIKSSONQX<<",
+        "1974-08-12",
+        "740812",
+        "disability",
+        "caring_for_disabled",
+        "care_allowance",
+    ];
     let mut searched = 0;
     for path in files {
         // Key and certificate files are not personal data and are known to be there.
@@ -55,6 +69,18 @@ fn search(files: &[PathBuf], templates: &[Vec<f32>]) -> usize {
     searched
 }
 
+/// Someone with a disability caring for a disabled child, accepting the offer.
+fn social_choice(account: uuid::Uuid) -> kiosk::benefits::SocialPaymentsChoice {
+    use kiosk::benefits::{eligible, CategorySet, SocialPaymentsChoice, SocialRules};
+    let rules = SocialRules::builtin("2026-11-v1").unwrap();
+    let selected = ["disability", "caring_for_disabled"]
+        .iter()
+        .fold(CategorySet::EMPTY, |s, id| s.with(rules.category_index(id).unwrap()));
+    let offered = eligible(&rules, Some(40), None, selected);
+    assert!(offered.iter().any(|k| k.id == "care_allowance"));
+    SocialPaymentsChoice::new(account, &rules, selected, &offered, true, time::OffsetDateTime::now_utc())
+}
+
 #[test]
 fn database_wal_and_temp_folder_hold_no_personal_data() {
     let tmp = tempfile::tempdir().unwrap();
@@ -75,6 +101,9 @@ fn database_wal_and_temp_folder_hold_no_personal_data() {
     for n in 0..20 {
         store.record_onboarding(&onboarding(n)).unwrap();
     }
+    for account in store.account_ids().unwrap() {
+        store.record_social_payments_choice(&social_choice(account)).unwrap();
+    }
     // Sorting work that would spill to a temp file if temporaries were on disk.
     assert_eq!(store.face_templates().unwrap().len(), 20);
     let every_file = || {
@@ -89,10 +118,10 @@ fn database_wal_and_temp_folder_hold_no_personal_data() {
     let report = runtime
         .block_on(drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}))
         .unwrap();
-    assert_eq!(report.sent, 20);
+    assert_eq!(report.sent, 40, "20 accounts and their 20 social payments choices");
     assert!(search(&every_file(), &templates) >= 2);
     let purge = store.purge_expired(time::OffsetDateTime::now_utc(), time::Duration::ZERO).unwrap();
-    assert_eq!((purge.face_templates, purge.documents), (20, 20));
+    assert_eq!((purge.face_templates, purge.documents, purge.social_payments_choices), (20, 20, 20));
     drop(store);
     search(&every_file(), &templates);
     let mut leftovers = Vec::new();

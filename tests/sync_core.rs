@@ -205,3 +205,75 @@ async fn background_task_picks_up_new_onboardings_and_stops_on_shutdown() {
     assert_exactly_once(&writer, &core.record());
     assert_eq!(core.record().accounts.len(), 5);
 }
+
+/// A person who selected `children` and accepted the offer.
+fn social_choice(account: uuid::Uuid) -> kiosk::benefits::SocialPaymentsChoice {
+    use kiosk::benefits::{eligible, CategorySet, SocialPaymentsChoice, SocialRules};
+    let rules = SocialRules::builtin("2026-11-v1").unwrap();
+    let selected = CategorySet::EMPTY.with(rules.category_index("children").unwrap());
+    let offered = eligible(&rules, Some(33), None, selected);
+    SocialPaymentsChoice::new(account, &rules, selected, &offered, true, time::OffsetDateTime::now_utc())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn social_payments_choice_reaches_the_core_once_after_its_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kiosk::new(dir.path());
+    let core = k.core().await;
+    let mut store = open(&k, 3);
+    for account in store.account_ids().unwrap() {
+        store.record_social_payments_choice(&social_choice(account)).unwrap();
+    }
+    let mut client = k.client(&core.url(), Duration::from_millis(300));
+    // The three accounts go through; then the first choice's answer is lost, its resend is
+    // answered twice, the next choice meets a 503.
+    let through = Fault::Stall(Duration::ZERO);
+    core.push_faults([through, through, through, Fault::DropAfterProcessing, Fault::AnswerTwice, Fault::Status(503)]);
+    for _ in 0..50 {
+        drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+        if store.outbox_status().unwrap().pending == 0 {
+            break;
+        }
+    }
+    let status = store.outbox_status().unwrap();
+    assert_eq!((status.pending, status.sent, status.quarantined), (0, 6, 0));
+    let record = core.record();
+    assert_exactly_once(&store, &record);
+    let local: HashSet<String> = store.account_ids().unwrap().iter().map(|id| id.to_string()).collect();
+    let choices: HashSet<String> = record.social_payments_choices.keys().cloned().collect();
+    assert_eq!(choices, local, "one choice per account at the core");
+    assert!(record.social_payments_choices.values().all(|&n| n == 1));
+    let delivered: Vec<_> =
+        record.messages.values().filter(|m| m.kind == kiosk::store::OUTBOX_SOCIAL_PAYMENTS_CHOICE).collect();
+    assert_eq!(delivered.len(), 3);
+    assert!(delivered.iter().any(|m| m.deliveries >= 2), "the lost answer led to a resend taken as a duplicate");
+    assert!(!record.log.iter().any(|(_, s)| *s == 425), "no choice ever reached the core before its account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_without_the_account_answers_too_early_and_the_choice_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kiosk::new(dir.path());
+    let core = k.core().await;
+    let mut store = open(&k, 1);
+    let account = store.account_ids().unwrap()[0];
+    let mut client = k.client(&core.url(), Duration::from_secs(2));
+    let report = drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+    assert_eq!(report.sent, 1);
+    store.record_social_payments_choice(&social_choice(account)).unwrap();
+
+    // Another core (one that lost the account, say) has never heard of it: 425, deferred.
+    let stranger = k.core().await;
+    let mut to_stranger = k.client(&stranger.url(), Duration::from_secs(2));
+    let report = drain(&mut store, &mut to_stranger, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+    assert_eq!(report.sent, 0);
+    assert!(report.deferred.as_deref().is_some_and(|r| r.contains("425")), "{report:?}");
+    assert!(stranger.record().social_payments_choices.is_empty());
+    assert_eq!(store.outbox_status().unwrap().pending, 1, "retried later, not quarantined");
+
+    // The core that has the account takes it.
+    let report = drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+    assert_eq!(report.sent, 1);
+    assert_eq!(core.record().social_payments_choices.get(&account.to_string()), Some(&1));
+    store.verify_audit().unwrap();
+}
