@@ -746,6 +746,7 @@ pub fn refusal_code(reason: Refusal) -> &'static str {
         Refusal::LivenessFailed => "liveness_failed",
         Refusal::AlreadyEnrolled => "already_enrolled",
         Refusal::Timeout => "timeout",
+        Refusal::Cancelled => "cancelled",
     }
 }
 

@@ -68,6 +68,8 @@ pub enum Refusal {
     LivenessFailed,
     AlreadyEnrolled,
     Timeout,
+    /// The person pressed "cancel" after starting; whatever was read is wiped.
+    Cancelled,
 }
 
 /// Every screen the kiosk can show.

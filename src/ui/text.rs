@@ -198,6 +198,11 @@ pub fn refusal(reason: Refusal) -> [Tr; 3] {
             ),
             tr("Начните заново, когда будете готовы.", "Start again whenever you are ready."),
         ],
+        Refusal::Cancelled => [
+            tr("Вы отменили открытие счёта", "You cancelled opening the account"),
+            tr("Мы ничего не сохранили.", "Nothing about you has been kept."),
+            tr("Начните заново, когда будете готовы.", "Start again whenever you are ready."),
+        ],
     }
 }
 
@@ -244,6 +249,7 @@ mod tests {
             LivenessFailed,
             AlreadyEnrolled,
             Timeout,
+            Cancelled,
         ] {
             for t in refusal(r) {
                 assert!(!t.ru.is_empty() && !t.en.is_empty());
