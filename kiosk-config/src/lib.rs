@@ -8,6 +8,7 @@
 mod consent;
 mod error;
 mod load;
+pub mod messages;
 mod model;
 mod social;
 mod validate;

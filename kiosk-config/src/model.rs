@@ -46,6 +46,8 @@ pub struct DisplaySection {
     pub driver: DisplayDriver,
     pub width: u32,
     pub height: u32,
+    /// Physical width of the visible picture in millimetres: buttons are sized from it.
+    pub width_mm: f32,
     pub framebuffer: String,
 }
 

@@ -45,6 +45,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("kiosk.walk_away_timeout_s", c.kiosk.walk_away_timeout_s, 10, 600)?;
     range("display.width", c.display.width, 320, 4096)?;
     range("display.height", c.display.height, 240, 4096)?;
+    range("display.width_mm", c.display.width_mm, 50.0, 2000.0)?;
     range("camera.width", c.camera.width, 160, 4096)?;
     range("camera.height", c.camera.height, 120, 4096)?;
     range("camera.index", c.camera.index, 0, 63)?;
