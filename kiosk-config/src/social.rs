@@ -97,7 +97,10 @@ pub struct Condition {
 impl Condition {
     /// Whether the condition bounds the age at all.
     pub fn has_age_bound(&self) -> bool {
-        self.min_age.is_some() || self.max_age.is_some() || self.min_age_female.is_some() || self.min_age_male.is_some()
+        self.min_age.is_some()
+            || self.max_age.is_some()
+            || self.min_age_female.is_some()
+            || self.min_age_male.is_some()
     }
 }
 
@@ -298,7 +301,12 @@ impl SocialRules {
     /// The ids of the categories in `set`, in the file's order (bits past the rules' categories
     /// are ignored).
     pub fn category_ids(&self, set: CategorySet) -> Vec<&str> {
-        self.categories.iter().enumerate().filter(|(i, _)| set.contains(*i)).map(|(_, c)| c.id.as_str()).collect()
+        self.categories
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| set.contains(*i))
+            .map(|(_, c)| c.id.as_str())
+            .collect()
     }
 }
 
@@ -374,7 +382,12 @@ fn valid_version(version: &str) -> bool {
 }
 
 impl Validator<'_> {
-    fn error(&self, line: Option<usize>, entry: impl Into<String>, message: impl Into<String>) -> SocialRulesError {
+    fn error(
+        &self,
+        line: Option<usize>,
+        entry: impl Into<String>,
+        message: impl Into<String>,
+    ) -> SocialRulesError {
         SocialRulesError::Invalid {
             file: self.file.to_path_buf(),
             line,
@@ -383,14 +396,29 @@ impl Validator<'_> {
         }
     }
 
-    fn label(&self, line: Option<usize>, entry: &str, field: &str, label: &Label, max: usize) -> Result<(), SocialRulesError> {
+    fn label(
+        &self,
+        line: Option<usize>,
+        entry: &str,
+        field: &str,
+        label: &Label,
+        max: usize,
+    ) -> Result<(), SocialRulesError> {
         for (lang, text) in [("ru", &label.ru), ("en", &label.en)] {
             let chars = text.chars().count();
             if text.trim().is_empty() {
-                return Err(self.error(line, entry, format!("`{field}.{lang}` is empty; every text is needed in Russian and English")));
+                return Err(self.error(
+                    line,
+                    entry,
+                    format!("`{field}.{lang}` is empty; every text is needed in Russian and English"),
+                ));
             }
             if text.contains(['\n', '\r']) {
-                return Err(self.error(line, entry, format!("`{field}.{lang}` spans several lines; keep it to one line")));
+                return Err(self.error(
+                    line,
+                    entry,
+                    format!("`{field}.{lang}` spans several lines; keep it to one line"),
+                ));
             }
             if chars > max {
                 return Err(self.error(
@@ -417,7 +445,11 @@ impl Validator<'_> {
                 ));
             }
             if seen.contains(&id) {
-                return Err(self.error(line, format!("{what} `{id}`"), "this id is already used by an earlier entry; ids must be unique"));
+                return Err(self.error(
+                    line,
+                    format!("{what} `{id}`"),
+                    "this id is already used by an earlier entry; ids must be unique",
+                ));
             }
             seen.push(id);
         }
@@ -435,11 +467,21 @@ impl Validator<'_> {
         self.label(line_of_top_key(self.text, "notice"), "notice", "notice", &raw.notice, MAX_NOTICE_CHARS)?;
 
         if raw.payer.is_empty() {
-            return Err(self.error(None, "payer", "no [[payer]] defined; every kind names the payer that decides on it"));
+            return Err(self.error(
+                None,
+                "payer",
+                "no [[payer]] defined; every kind names the payer that decides on it",
+            ));
         }
         self.ids("[[payer]]", raw.payer.iter().map(|p| p.id.as_str()))?;
         for (index, p) in raw.payer.iter().enumerate() {
-            self.label(line_of_table(self.text, "[[payer]]", index), &format!("payer `{}`", p.id), "name", &p.name, MAX_NAME_CHARS)?;
+            self.label(
+                line_of_table(self.text, "[[payer]]", index),
+                &format!("payer `{}`", p.id),
+                "name",
+                &p.name,
+                MAX_NAME_CHARS,
+            )?;
         }
 
         if raw.category.len() > MAX_CATEGORIES {
@@ -451,7 +493,13 @@ impl Validator<'_> {
         }
         self.ids("[[category]]", raw.category.iter().map(|c| c.id.as_str()))?;
         for (index, c) in raw.category.iter().enumerate() {
-            self.label(line_of_table(self.text, "[[category]]", index), &format!("category `{}`", c.id), "label", &c.label, MAX_LABEL_CHARS)?;
+            self.label(
+                line_of_table(self.text, "[[category]]", index),
+                &format!("category `{}`", c.id),
+                "label",
+                &c.label,
+                MAX_LABEL_CHARS,
+            )?;
         }
 
         if raw.kind.is_empty() {
@@ -469,10 +517,18 @@ impl Validator<'_> {
             self.label(line, &entry, "note", &k.note, MAX_NOTE_CHARS)?;
             if !payers.iter().any(|p| p.id == k.payer) {
                 let known: Vec<&str> = payers.iter().map(|p| p.id.as_str()).collect();
-                return Err(self.error(line, entry, format!("payer `{}` is not defined; defined payers: {}", k.payer, known.join(", "))));
+                return Err(self.error(
+                    line,
+                    entry,
+                    format!("payer `{}` is not defined; defined payers: {}", k.payer, known.join(", ")),
+                ));
             }
             if k.when.is_empty() {
-                return Err(self.error(line, entry, "`when` is empty; give at least one condition under which the kind is offered"));
+                return Err(self.error(
+                    line,
+                    entry,
+                    "`when` is empty; give at least one condition under which the kind is offered",
+                ));
             }
             let mut when = Vec::with_capacity(k.when.len());
             for (n, c) in k.when.into_iter().enumerate() {
@@ -521,7 +577,11 @@ impl Validator<'_> {
             ));
         }
         if condition.min_age_female.is_some() != condition.min_age_male.is_some() {
-            return Err(self.error(line, entry, "give `min_age_female` and `min_age_male` together (or use `min_age` for both)"));
+            return Err(self.error(
+                line,
+                entry,
+                "give `min_age_female` and `min_age_male` together (or use `min_age` for both)",
+            ));
         }
         for (name, value) in [
             ("min_age", condition.min_age),
@@ -531,7 +591,11 @@ impl Validator<'_> {
         ] {
             if let Some(v) = value {
                 if v > MAX_AGE_BOUND {
-                    return Err(self.error(line, entry, format!("`{name}` = {v} is out of range: expected 0 to {MAX_AGE_BOUND} years")));
+                    return Err(self.error(
+                        line,
+                        entry,
+                        format!("`{name}` = {v} is out of range: expected 0 to {MAX_AGE_BOUND} years"),
+                    ));
                 }
             }
         }
@@ -542,7 +606,13 @@ impl Validator<'_> {
                 ("min_age_male", condition.min_age_male),
             ] {
                 if let Some(min) = value.filter(|&min| min > max) {
-                    return Err(self.error(line, entry, format!("`{name}` = {min} is above `max_age` = {max}: the condition could never hold")));
+                    return Err(self.error(
+                        line,
+                        entry,
+                        format!(
+                            "`{name}` = {min} is above `max_age` = {max}: the condition could never hold"
+                        ),
+                    ));
                 }
             }
         }
@@ -628,7 +698,13 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
         for id in ["children", "disability", "caring_for_disabled", "large_family", "pensioner", "survivor"] {
             assert!(ids.contains(&id), "category {id} missing: {ids:?}");
         }
-        for id in ["old_age_pension", "unified_child_benefit", "disability_pension", "survivor_pension", "care_allowance"] {
+        for id in [
+            "old_age_pension",
+            "unified_child_benefit",
+            "disability_pension",
+            "survivor_pension",
+            "care_allowance",
+        ] {
             let kind = rules.kind(id).unwrap_or_else(|| panic!("kind {id} missing"));
             assert_eq!(kind.payer, "sfr");
         }
@@ -659,7 +735,11 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
 
     #[test]
     fn unknown_keys_are_rejected_with_their_path_and_line() {
-        check_error("min_age_male = 65", "min_age_male = 65, min_agee = 3", &["kind[0].when[0]", "min_agee", "rules.toml:22"]);
+        check_error(
+            "min_age_male = 65",
+            "min_age_male = 65, min_agee = 3",
+            &["kind[0].when[0]", "min_agee", "rules.toml:22"],
+        );
         check_error("id = \"children\"", "id = \"children\"\ncolour = \"red\"", &["category[0]", "colour"]);
         check_error("version = \"t-1\"", "version = \"t-1\"\nfoo = 1", &["foo"]);
     }
@@ -674,16 +754,28 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
 
     #[test]
     fn ids_must_be_unique_and_well_formed() {
-        check_error("id = \"disability\"", "id = \"children\"", &["category `children`", "already used", "rules.toml:13"]);
+        check_error(
+            "id = \"disability\"",
+            "id = \"children\"",
+            &["category `children`", "already used", "rules.toml:13"],
+        );
         check_error("id = \"pension\"", "id = \"Pension!\"", &["kind #1", "a-z"]);
         check_error("id = \"sfr\"", "id = \"\"", &["payer #1"]);
     }
 
     #[test]
     fn references_must_exist() {
-        check_error("categories = [\"disability\"]", "categories = [\"blind\"]", &["kind `pension`, condition 2", "`blind` is not defined", "children, disability"]);
+        check_error(
+            "categories = [\"disability\"]",
+            "categories = [\"blind\"]",
+            &["kind `pension`, condition 2", "`blind` is not defined", "children, disability"],
+        );
         check_error("payer = \"sfr\"", "payer = \"pfr\"", &["kind `pension`", "payer `pfr`", "sfr"]);
-        check_error("categories = [\"disability\"]", "categories = [\"disability\", \"disability\"]", &["twice"]);
+        check_error(
+            "categories = [\"disability\"]",
+            "categories = [\"disability\", \"disability\"]",
+            &["twice"],
+        );
     }
 
     #[test]
@@ -700,10 +792,22 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
     fn conditions_must_make_sense() {
         check_error("{ categories = [\"disability\"] }", "{ }", &["condition 2", "everyone"]);
         check_error("min_age_female = 60, min_age_male = 65", "min_age_female = 60", &["together"]);
-        check_error("min_age_female = 60, min_age_male = 65", "min_age = 70, max_age = 60", &["above `max_age`"]);
+        check_error(
+            "min_age_female = 60, min_age_male = 65",
+            "min_age = 70, max_age = 60",
+            &["above `max_age`"],
+        );
         check_error("min_age_female = 60, min_age_male = 65", "min_age = 200", &["out of range"]);
-        check_error("when = [{ min_age_female = 60, min_age_male = 65 }, { categories = [\"disability\"] }]", "when = []", &["`when` is empty"]);
-        check_error("[[payer]]\nid = \"sfr\"\nname = { ru = \"СФР\", en = \"SFR\" }\n", "", &["no [[payer]]"]);
+        check_error(
+            "when = [{ min_age_female = 60, min_age_male = 65 }, { categories = [\"disability\"] }]",
+            "when = []",
+            &["`when` is empty"],
+        );
+        check_error(
+            "[[payer]]\nid = \"sfr\"\nname = { ru = \"СФР\", en = \"SFR\" }\n",
+            "",
+            &["no [[payer]]"],
+        );
     }
 
     #[test]
@@ -718,8 +822,11 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
 
     #[test]
     fn config_names_an_unknown_rules_version() {
-        let err = crate::load_str(Some((Path::new("site.toml"), "[social_payments]\nrules_version = \"2025-v9\"\n")))
-            .unwrap_err();
+        let err = crate::load_str(Some((
+            Path::new("site.toml"),
+            "[social_payments]\nrules_version = \"2025-v9\"\n",
+        )))
+        .unwrap_err();
         let text = err.to_string();
         assert_eq!(err.key(), Some("social_payments.rules_version"), "{text}");
         assert!(text.contains("site.toml:2") && text.contains("2026-11-v1"), "{text}");

@@ -109,7 +109,12 @@ pub fn holds(condition: &Condition, age: Option<u32>, sex: Option<Sex>, selected
 
 /// The kinds of support the person may be entitled to, in the rules file's order: those with
 /// at least one condition that holds.
-pub fn eligible<'r>(rules: &'r SocialRules, age: Option<u32>, sex: Option<Sex>, selected: CategorySet) -> Vec<&'r Kind> {
+pub fn eligible(
+    rules: &SocialRules,
+    age: Option<u32>,
+    sex: Option<Sex>,
+    selected: CategorySet,
+) -> Vec<&Kind> {
     rules.kinds().iter().filter(|kind| kind.when.iter().any(|c| holds(c, age, sex, selected))).collect()
 }
 

@@ -31,7 +31,19 @@ fn age_from_the_chip_birth_date() {
     check_age("150101", on, Some(111)); // 2015 would make a holder of 11: 1915
     check_age("250101", on, Some(101));
     // Unknown or impossible: no age.
-    for bad in ["", "1974-13-01", "1974-02-30", "74<<<<", "1974-<<-<<", "19740812", "1974/08/12", "+974-08-12", "2027-01-01", "1850-01-01", "ab1201"] {
+    for bad in [
+        "",
+        "1974-13-01",
+        "1974-02-30",
+        "74<<<<",
+        "1974-<<-<<",
+        "19740812",
+        "1974/08/12",
+        "+974-08-12",
+        "2027-01-01",
+        "1850-01-01",
+        "ab1201",
+    ] {
         check_age(bad, on, None);
     }
 }
@@ -66,19 +78,35 @@ fn what_each_person_is_offered() {
     let rules = builtin();
     let offer = |age: Option<u32>, sex, cats: &[&str]| ids(&eligible(&rules, age, sex, set(&rules, cats)));
     assert!(offer(Some(30), Some(Sex::Male), &[]).is_empty(), "nothing without age or categories");
-    assert_eq!(offer(Some(30), Some(Sex::Female), &["children"]), ["unified_child_benefit", "child_care_allowance"]);
+    assert_eq!(
+        offer(Some(30), Some(Sex::Female), &["children"]),
+        ["unified_child_benefit", "child_care_allowance"]
+    );
     assert_eq!(offer(Some(30), None, &["large_family"]), ["unified_child_benefit"]);
     assert_eq!(offer(Some(40), None, &["disability"]), ["disability_pension", "disability_monthly_payment"]);
     assert_eq!(offer(Some(40), None, &["caring_for_disabled"]), ["care_allowance"]);
     assert_eq!(offer(Some(20), None, &["survivor"]), ["survivor_pension"]);
-    assert_eq!(offer(Some(50), Some(Sex::Female), &["pensioner"]), ["old_age_pension"], "early pensioners say so");
+    assert_eq!(
+        offer(Some(50), Some(Sex::Female), &["pensioner"]),
+        ["old_age_pension"],
+        "early pensioners say so"
+    );
     assert_eq!(
         offer(Some(70), Some(Sex::Male), &["disability", "survivor"]),
-        ["old_age_pension", "social_old_age_pension", "disability_pension", "disability_monthly_payment", "survivor_pension"],
+        [
+            "old_age_pension",
+            "social_old_age_pension",
+            "disability_pension",
+            "disability_monthly_payment",
+            "survivor_pension"
+        ],
         "in the rules file's order"
     );
     // Unknown birth date: only what the categories alone give.
-    assert_eq!(offer(None, Some(Sex::Female), &["pensioner", "children"]), ["old_age_pension", "unified_child_benefit", "child_care_allowance"]);
+    assert_eq!(
+        offer(None, Some(Sex::Female), &["pensioner", "children"]),
+        ["old_age_pension", "unified_child_benefit", "child_care_allowance"]
+    );
     assert!(offer(None, Some(Sex::Male), &[]).is_empty());
 }
 
@@ -88,9 +116,13 @@ fn choice_is_stored_as_stable_ids_and_debug_hides_them() {
     let selected = set(&rules, &["disability", "children"]);
     let offered = eligible(&rules, Some(35), Some(Sex::Female), selected);
     let account = Uuid::now_v7();
-    let choice = SocialPaymentsChoice::new(account, &rules, selected, &offered, true, OffsetDateTime::UNIX_EPOCH);
+    let choice =
+        SocialPaymentsChoice::new(account, &rules, selected, &offered, true, OffsetDateTime::UNIX_EPOCH);
     assert_eq!(choice.categories, ["children", "disability"], "ids in the rules' order");
-    assert_eq!(choice.kinds_offered, ["unified_child_benefit", "child_care_allowance", "disability_pension", "disability_monthly_payment"]);
+    assert_eq!(
+        choice.kinds_offered,
+        ["unified_child_benefit", "child_care_allowance", "disability_pension", "disability_monthly_payment"]
+    );
     assert_eq!(choice.rules_version, "2026-11-v1");
     let shown = format!("{choice:?}");
     assert!(shown.contains(&account.to_string()) && !shown.contains("disability"), "{shown}");

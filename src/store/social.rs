@@ -56,8 +56,13 @@ pub struct StoredSocialPaymentsChoice {
     pub choice: Option<SocialPaymentsChoice>,
 }
 
+/// id, decided_at, rules_version, choice_sealed, outbox_id.
+type ChoiceRow = (String, i64, String, Option<Vec<u8>>, String);
+
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 40 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !id.is_empty()
+        && id.len() <= 40
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn check(c: &SocialPaymentsChoice) -> Result<(), StoreError> {
@@ -65,13 +70,17 @@ fn check(c: &SocialPaymentsChoice) -> Result<(), StoreError> {
         && c.rules_version.len() <= MAX_VERSION_LEN
         && c.rules_version.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     if !version_ok {
-        return Err(StoreError::InvalidRecord("social payments choice: rules version is not a short version id"));
+        return Err(StoreError::InvalidRecord(
+            "social payments choice: rules version is not a short version id",
+        ));
     }
     if c.categories.len() > MAX_IDS || c.kinds_offered.len() > MAX_IDS {
         return Err(StoreError::InvalidRecord("social payments choice: too many categories or kinds"));
     }
     if !c.categories.iter().chain(&c.kinds_offered).all(|id| valid_id(id)) {
-        return Err(StoreError::InvalidRecord("social payments choice: a category or kind is not a rules id"));
+        return Err(StoreError::InvalidRecord(
+            "social payments choice: a category or kind is not a rules id",
+        ));
     }
     Ok(())
 }
@@ -117,16 +126,20 @@ impl Store {
             kinds_offered: &sealed_part.kinds_offered,
         };
         let payload = Zeroizing::new(
-            serde_json::to_vec(&message).map_err(|source| StoreError::Encode { what: "outbox payload", source })?,
+            serde_json::to_vec(&message)
+                .map_err(|source| StoreError::Encode { what: "outbox payload", source })?,
         );
-        let payload_sealed = self.seal("outbox payload", &ctx("outbox", "payload_sealed", &outbox_id), &payload)?;
+        let payload_sealed =
+            self.seal("outbox payload", &ctx("outbox", "payload_sealed", &outbox_id), &payload)?;
 
         let key_id = self.keys.active_id();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // As for onboardings: never commit values sealed under a key another process destroyed.
         if let Some(key_id) = key_id {
             let exists: bool =
-                tx.query_row("SELECT EXISTS(SELECT 1 FROM data_keys WHERE key_id = ?1)", [key_id.0], |r| r.get(0))?;
+                tx.query_row("SELECT EXISTS(SELECT 1 FROM data_keys WHERE key_id = ?1)", [key_id.0], |r| {
+                    r.get(0)
+                })?;
             if !exists {
                 return Err(StoreError::KeyDestroyed { key_id: key_id.0 });
             }
@@ -145,14 +158,11 @@ impl Store {
             return Err(StoreError::ChoiceAlreadyRecorded);
         }
         // Queued after the account's own message, whatever the clocks said.
-        let account_queued: Option<i64> = tx
-            .query_row(
-                "SELECT MAX(created_at) FROM outbox WHERE account_id = ?1 AND kind = ?2",
-                params![account_id, super::OUTBOX_ACCOUNT_OPENED],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
+        let account_queued: Option<i64> = tx.query_row(
+            "SELECT MAX(created_at) FROM outbox WHERE account_id = ?1 AND kind = ?2",
+            params![account_id, super::OUTBOX_ACCOUNT_OPENED],
+            |r| r.get(0),
+        )?;
         let queued_at = account_queued.map_or(decided, |at| at.max(decided));
         tx.execute(
             "INSERT INTO outbox (id, kind, payload_sealed, created_at, account_id, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
@@ -181,9 +191,12 @@ impl Store {
     }
 
     /// The choice recorded for `account_id`, opened; `None` when there is none.
-    pub fn social_payments_choice(&self, account_id: Uuid) -> Result<Option<StoredSocialPaymentsChoice>, StoreError> {
+    pub fn social_payments_choice(
+        &self,
+        account_id: Uuid,
+    ) -> Result<Option<StoredSocialPaymentsChoice>, StoreError> {
         const TABLE: &str = "social_payments_choices";
-        let row: Option<(String, i64, String, Option<Vec<u8>>, String)> = self
+        let row: Option<ChoiceRow> = self
             .conn
             .query_row(
                 "SELECT id, decided_at, rules_version, choice_sealed, outbox_id FROM social_payments_choices WHERE account_id = ?1",
@@ -195,11 +208,15 @@ impl Store {
         let choice = match sealed {
             None => None,
             Some(sealed) => {
-                let plain = self.open_sealed("social payments choice", &ctx(TABLE, "choice_sealed", &id), &sealed)?;
-                let part: SealedChoice = serde_json::from_slice(&plain)
-                    .map_err(|_| StoreError::Corrupt { table: TABLE, what: "sealed choice is not the expected JSON" })?;
-                let decided_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(decided_at) * 1_000_000)
-                    .map_err(|_| StoreError::Corrupt { table: TABLE, what: "decided_at out of range" })?;
+                let plain =
+                    self.open_sealed("social payments choice", &ctx(TABLE, "choice_sealed", &id), &sealed)?;
+                let part: SealedChoice = serde_json::from_slice(&plain).map_err(|_| StoreError::Corrupt {
+                    table: TABLE,
+                    what: "sealed choice is not the expected JSON",
+                })?;
+                let decided_at =
+                    OffsetDateTime::from_unix_timestamp_nanos(i128::from(decided_at) * 1_000_000)
+                        .map_err(|_| StoreError::Corrupt { table: TABLE, what: "decided_at out of range" })?;
                 Some(SocialPaymentsChoice {
                     account_id,
                     categories: part.categories.clone(),

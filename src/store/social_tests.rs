@@ -5,7 +5,8 @@ use crate::store::{IssuedAccount, KeyId, KeyStore, OnboardingRecord, Outcome, Pe
 use time::Duration;
 
 /// The sensitive words a choice holds; none may be on disk in clear.
-const NEEDLES: &[&str] = &["disability", "caring_for_disabled", "survivor", "unified_child_benefit", "children"];
+const NEEDLES: &[&str] =
+    &["disability", "caring_for_disabled", "survivor", "unified_child_benefit", "children"];
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -130,7 +131,9 @@ fn choice_is_recorded_with_its_audit_event_and_outbox_message() {
             assert!(!details.contains(needle), "{needle} in audit details {details}");
         }
     }
-    assert!(events.iter().any(|(e, d)| e == "social_payments_choice_recorded" && d.contains(&account.to_string())));
+    assert!(events
+        .iter()
+        .any(|(e, d)| e == "social_payments_choice_recorded" && d.contains(&account.to_string())));
     store.verify_audit().unwrap();
 }
 
@@ -162,7 +165,8 @@ fn one_choice_per_known_account_and_a_refusal_writes_nothing() {
     let record = onboarding(t);
     store.record_onboarding(&record).unwrap();
     let account = account_of(&record);
-    let before = (count(&store, "SELECT COUNT(*) FROM outbox"), count(&store, "SELECT COUNT(*) FROM audit_log"));
+    let before =
+        (count(&store, "SELECT COUNT(*) FROM outbox"), count(&store, "SELECT COUNT(*) FROM audit_log"));
 
     let err = store.record_social_payments_choice(&choice(Uuid::now_v7(), t, true)).unwrap_err();
     assert!(matches!(err, StoreError::ChoiceAccountUnknown), "{err}");
@@ -181,7 +185,8 @@ fn one_choice_per_known_account_and_a_refusal_writes_nothing() {
     );
 
     store.record_social_payments_choice(&choice(account, t, true)).unwrap();
-    let err = store.record_social_payments_choice(&choice(account, t + Duration::minutes(1), false)).unwrap_err();
+    let err =
+        store.record_social_payments_choice(&choice(account, t + Duration::minutes(1), false)).unwrap_err();
     assert!(matches!(err, StoreError::ChoiceAlreadyRecorded), "{err}");
     let back = store.social_payments_choice(account).unwrap().unwrap().choice.unwrap();
     assert!(back.credit_to_account, "the first choice stands");
@@ -256,7 +261,10 @@ fn categories_never_reach_the_database_in_clear_and_the_seal_is_bound_to_its_row
     assert_eq!(files.len(), 2, "database and WAL");
     for (path, bytes) in &files {
         for needle in NEEDLES {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} in clear in {path}");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in clear in {path}"
+            );
         }
     }
 
