@@ -101,7 +101,7 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
         "config.valid", "models.manifest", "models.yunet", "models.sface", "models.load", "models.inference",
         "camera.open", "camera.frame_rate", "camera.exposure", "reader.answers", "reader.firmware",
         "reader.retain_bin", "reader.self_test", "display.open", "display.test_pattern", "input.open",
-        "input.touch", "printer.status", "store.integrity", "store.size", "store.disk_free", "keys.kek",
+        "input.touch", "speaker.ready", "printer.status", "store.integrity", "store.size", "store.disk_free", "keys.kek",
         "keys.identity", "keys.tls_client_key", "keys.client_cert", "clock.sanity", "sync.backlog",
         "sync.oldest_unsent", "sync.last_success", "sync.quarantined", "sync.core_reachable", "audit.chain",
     ] {
@@ -116,6 +116,10 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
         ("camera-dark", "camera.exposure", "camera."),
         ("display", "display.open", "display."),
         ("input", "input.open", "input."),
+        ("speaker", "speaker.ready", "speaker."),
+        ("printer-paper-out", "printer.status", "printer."),
+        ("printer-cover-open", "printer.status", "printer."),
+        ("printer-offline", "printer.status", "printer."),
     ] {
         let (code, report, text) = diag(&site.config, &["--simulate-fault", fault]);
         assert_eq!(code, 2, "{fault}: {text}");
@@ -191,4 +195,47 @@ fn warnings_exit_1_and_usage_errors_exit_2() {
     assert_eq!(code, 2, "{text}");
     assert_eq!(status_of(&report, "config.valid"), "fail");
     assert!(report["checks"][0]["value"].as_str().unwrap().contains("camera.width"), "{text}");
+}
+
+#[test]
+fn speaker_and_printer_checks_follow_their_settings() {
+    let site = site(|_, _| "https://127.0.0.1:9".into());
+    let only = ["--only", "speaker,printer"];
+    let (code, report, text) = diag(&site.config, &only);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(status_of(&report, "speaker.ready"), "ok");
+    assert_eq!(status_of(&report, "printer.status"), "ok");
+    let printer = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "printer.status").unwrap();
+    assert_eq!(printer["value"], "simulated ESC/POS printer: ready", "{text}");
+
+    // A nearly empty roll is a warning with the thing to do.
+    let (code, report, text) = diag(&site.config, &["--only", "printer", "--simulate-fault", "printer-paper-low"]);
+    assert_eq!(code, 1, "{text}");
+    assert_eq!(status_of(&report, "printer.status"), "warn");
+    assert!(text.contains("paper roll"), "{text}");
+
+    // No printer: skipped. espeak-ng writing WAV files: really synthesises both voices.
+    let base = std::fs::read_to_string(&site.config).unwrap();
+    let wav = site.data.join("speech");
+    std::fs::write(
+        &site.config,
+        format!("{base}\n[printer]\ndriver = \"none\"\n\n[speaker]\ndriver = \"espeak-ng\"\nwav_dir = \"{}\"\n", wav.display()),
+    )
+    .unwrap();
+    let (code, report, text) = diag(&site.config, &only);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(status_of(&report, "printer.status"), "skip");
+    let speaker = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "speaker.ready").unwrap();
+    assert!(speaker["value"].as_str().unwrap().starts_with("espeak-ng 1."), "{text}");
+
+    // A voice espeak-ng does not have: fails naming the key to fix; faults need the simulator.
+    let config = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(&site.config, config.replace("driver = \"espeak-ng\"", "driver = \"espeak-ng\"\nvoice_en = \"xx-none\"")).unwrap();
+    let (code, report, text) = diag(&site.config, &only);
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(status_of(&report, "speaker.ready"), "fail");
+    assert!(text.contains("speaker.voice_en"), "{text}");
+    let (code, _, text) = diag(&site.config, &["--only", "speaker", "--simulate-fault", "speaker"]);
+    assert_eq!(code, 2);
+    assert!(text.contains("speaker.driver = \\\"simulator\\\"") || text.contains("speaker.driver = \"simulator\""), "{text}");
 }

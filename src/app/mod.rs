@@ -5,6 +5,7 @@
 //! database; `flow`, `vision` decisions and `account` rules stay pure.
 
 pub mod demo;
+pub mod devices;
 pub mod diag_cli;
 pub mod provision;
 pub mod release;
@@ -68,6 +69,10 @@ pub enum AppError {
     Display(#[from] kiosk_hal::DisplayError),
     #[error(transparent)]
     Input(#[from] kiosk_hal::InputError),
+    #[error(transparent)]
+    Speaker(#[from] kiosk_hal::SpeakerError),
+    #[error(transparent)]
+    Printer(#[from] kiosk_hal::PrinterError),
     #[error(transparent)]
     Ui(#[from] crate::ui::UiError),
     #[error("{image}: {detail}")]

@@ -1,7 +1,7 @@
 //! Faults injected into the simulated devices, so tests (and technician training) can see
 //! each check fail the way it would on a broken kiosk. Refused with real drivers.
 
-use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver};
+use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver, PrinterDriver, SpeakerDriver};
 
 use super::DiagError;
 
@@ -17,6 +17,16 @@ pub enum SimulatedFault {
     Display,
     /// The touch screen cannot be opened (evdev node missing).
     Input,
+    /// The speaker cannot speak (amplifier off).
+    Speaker,
+    /// The receipt printer's paper roll is nearly used up (a warning).
+    PrinterPaperLow,
+    /// The receipt printer has run out of paper.
+    PrinterPaperOut,
+    /// The receipt printer's cover is open.
+    PrinterCoverOpen,
+    /// The receipt printer does not answer (off, cable cut).
+    PrinterOffline,
 }
 
 impl SimulatedFault {
@@ -27,6 +37,11 @@ impl SimulatedFault {
             Self::CameraDark => "camera-dark",
             Self::Display => "display",
             Self::Input => "input",
+            Self::Speaker => "speaker",
+            Self::PrinterPaperLow => "printer-paper-low",
+            Self::PrinterPaperOut => "printer-paper-out",
+            Self::PrinterCoverOpen => "printer-cover-open",
+            Self::PrinterOffline => "printer-offline",
         }
     }
 
@@ -36,6 +51,10 @@ impl SimulatedFault {
             Self::Camera | Self::CameraDark => (config.camera.driver == CameraDriver::Replay, "camera", "camera.driver = \"replay\""),
             Self::Display => (config.display.driver == DisplayDriver::Memory, "display", "display.driver = \"memory\""),
             Self::Input => (config.input.driver == InputDriver::Scripted, "input", "input.driver = \"scripted\""),
+            Self::Speaker => (config.speaker.driver == SpeakerDriver::Simulator, "speaker", "speaker.driver = \"simulator\""),
+            Self::PrinterPaperLow | Self::PrinterPaperOut | Self::PrinterCoverOpen | Self::PrinterOffline => {
+                (config.printer.driver == PrinterDriver::Simulator, "printer", "printer.driver = \"simulator\"")
+            }
         };
         match simulated {
             (true, _, _) => Ok(()),

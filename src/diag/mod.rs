@@ -58,6 +58,7 @@ pub const CATALOGUE: &[(&str, &[&str])] = &[
     ("reader", &["reader.answers", "reader.firmware", "reader.retain_bin", "reader.self_test"]),
     ("display", &["display.open", "display.test_pattern"]),
     ("input", &["input.open", "input.touch"]),
+    ("speaker", &["speaker.ready"]),
     ("printer", &["printer.status"]),
     ("store", &["store.integrity", "store.size", "store.disk_free"]),
     ("keys", &["keys.kek", "keys.identity", "keys.tls_client_key", "keys.client_cert"]),

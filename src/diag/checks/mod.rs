@@ -7,7 +7,9 @@ mod clock;
 mod display;
 mod keys;
 mod models;
+mod printer;
 mod reader;
+mod speaker;
 mod store;
 mod sync;
 
@@ -20,10 +22,8 @@ pub(crate) fn run_group(group: &str, cx: &Context<'_>, out: &mut Vec<CheckResult
         "reader" => reader::run(cx, out),
         "display" => display::run_display(cx, out),
         "input" => display::run_input(cx, out),
-        "printer" => out.push(CheckResult::skip(
-            "printer.status",
-            "no printer configured on this kiosk (receipts are shown as a QR code)",
-        )),
+        "speaker" => speaker::run(cx, out),
+        "printer" => printer::run(cx, out),
         "store" => store::run(cx, out),
         "keys" => keys::run(cx, out),
         "clock" => clock::run(cx, out),
