@@ -28,6 +28,12 @@ fuzz_target!(|data: &[u8]| {
     let items = layout(&receipt, 16 + u16::from(split % 49)).expect("columns in range");
     let (back, errors) = decode_all(&encode(&items));
     assert!(errors.is_empty());
-    let printed: Vec<_> = back.into_iter().filter_map(|e| match e { Event::Printed(p) => Some(p), Event::StatusRequest(_) => None }).collect();
+    let printed: Vec<_> = back
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Printed(p) => Some(p),
+            Event::StatusRequest(_) => None,
+        })
+        .collect();
     assert_eq!(printed, items);
 });

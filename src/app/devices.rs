@@ -49,11 +49,16 @@ pub fn open_printer_with_log(config: &Config) -> Result<PrinterWithLog, AppError
     match p.driver {
         PrinterDriver::None => Ok((None, None)),
         PrinterDriver::Simulator => {
-            let printer = SimulatedPrinter::spawn(PrinterSimConfig { baud: p.baud, ..PrinterSimConfig::default() }, p.columns)?;
+            let printer = SimulatedPrinter::spawn(
+                PrinterSimConfig { baud: p.baud, ..PrinterSimConfig::default() },
+                p.columns,
+            )?;
             let log = printer.log();
             Ok((Some(Box::new(printer)), Some(log)))
         }
-        PrinterDriver::Escpos => Ok((Some(Box::new(EscPosPrinter::open(&p.device, p.baud, p.columns)?)), None)),
+        PrinterDriver::Escpos => {
+            Ok((Some(Box::new(EscPosPrinter::open(&p.device, p.baud, p.columns)?)), None))
+        }
     }
 }
 
@@ -84,7 +89,9 @@ mod tests {
     #[test]
     fn no_printer_and_real_drivers() {
         assert!(open_printer(&config("[printer]\ndriver = \"none\"\n")).unwrap().is_none());
-        let err = open_printer(&config("[printer]\ndriver = \"escpos\"\ndevice = \"/nonexistent/lp0\"\n")).err().unwrap();
+        let err = open_printer(&config("[printer]\ndriver = \"escpos\"\ndevice = \"/nonexistent/lp0\"\n"))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("/nonexistent/lp0"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let site = format!("[speaker]\ndriver = \"espeak-ng\"\nwav_dir = \"{}\"\n", dir.path().display());

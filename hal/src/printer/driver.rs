@@ -84,7 +84,12 @@ impl Port {
                     last_progress = Instant::now();
                 }
                 Ok(_) => std::thread::sleep(POLL),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted | ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::Interrupted | ErrorKind::TimedOut
+                    ) =>
+                {
                     std::thread::sleep(POLL);
                 }
                 Err(e) => return Err(e),
@@ -150,7 +155,9 @@ impl EscPosPrinter {
             self.port = Some(Port::open(&self.path, self.baud)?);
             tracing::info!(device = %self.path, "receipt printer reopened");
         }
-        self.port.as_mut().ok_or_else(|| PrinterError::Open { device: self.path.clone(), reason: "not open".into() })
+        self.port
+            .as_mut()
+            .ok_or_else(|| PrinterError::Open { device: self.path.clone(), reason: "not open".into() })
     }
 
     /// Forgets the port after a line error, so the next call reopens it.
@@ -231,7 +238,9 @@ impl Printer for EscPosPrinter {
             return Err(self.on_io_error(e));
         }
         // The request queues behind the receipt on a serial line: allow its transmission time.
-        let line_time = Duration::from_micros((bytes.len() as u64).saturating_mul(10_000_000) / u64::from(self.baud.max(1)));
+        let line_time = Duration::from_micros(
+            (bytes.len() as u64).saturating_mul(10_000_000) / u64::from(self.baud.max(1)),
+        );
         let after = self.status_after(self.status_timeout + line_time)?;
         if !after.can_print() {
             tracing::warn!(status = %after, "printer stopped while printing");

@@ -62,7 +62,9 @@ pub fn layout(receipt: &Receipt, columns: u16) -> Result<Vec<Printed>, PrinterEr
     }
     let width = usize::from(columns);
     let mut out = Vec::new();
-    let line = |text: String, bold: bool, double: bool, align: Align| Printed::Line(PrintedLine { text, bold, double, align });
+    let line = |text: String, bold: bool, double: bool, align: Align| {
+        Printed::Line(PrintedLine { text, bold, double, align })
+    };
     for item in &receipt.lines {
         match item {
             ReceiptLine::Title(text) => {
@@ -79,7 +81,12 @@ pub fn layout(receipt: &Receipt, columns: u16) -> Result<Vec<Printed>, PrinterEr
                 let (key, value) = (clean(key).trim().to_owned(), clean(value).trim().to_owned());
                 let (k, v) = (key.chars().count(), value.chars().count());
                 if k + 1 + v <= width {
-                    out.push(line(format!("{key}{}{value}", " ".repeat(width - k - v)), false, false, Align::Left));
+                    out.push(line(
+                        format!("{key}{}{value}", " ".repeat(width - k - v)),
+                        false,
+                        false,
+                        Align::Left,
+                    ));
                 } else {
                     for piece in wrap(&key, width) {
                         out.push(line(piece, false, false, Align::Left));
@@ -629,7 +636,11 @@ mod tests {
     #[test]
     fn status_requests_in_the_stream_and_split_commands() {
         let mut d = Decoder::new();
-        let bytes = [&status_request(4)[..], &[GS, b'(', b'k', 5, 0, 49, 80, 48, b'a', b'b', GS, b'(', b'k', 3, 0, 49, 81, 48]].concat();
+        let bytes = [
+            &status_request(4)[..],
+            &[GS, b'(', b'k', 5, 0, 49, 80, 48, b'a', b'b', GS, b'(', b'k', 3, 0, 49, 81, 48],
+        ]
+        .concat();
         let mut events = Vec::new();
         for b in bytes {
             d.push(&[b]);
@@ -652,7 +663,11 @@ mod tests {
     #[test]
     fn status_interpretation() {
         let base = 0x12;
-        assert!(is_status_byte(base) && is_status_byte(base | PAPER_END | PAPER_NEAR_END) && !is_status_byte(0xFF));
+        assert!(
+            is_status_byte(base)
+                && is_status_byte(base | PAPER_END | PAPER_NEAR_END)
+                && !is_status_byte(0xFF)
+        );
         assert_eq!(interpret_status(base, base, base), PrinterStatus::Ready);
         assert_eq!(interpret_status(base, base, base | PAPER_NEAR_END), PrinterStatus::PaperLow);
         assert_eq!(interpret_status(base | 8, base | CAUSE_PAPER_END, base | 0x6C), PrinterStatus::PaperOut);

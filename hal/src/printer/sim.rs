@@ -62,13 +62,25 @@ impl PrinterFaults {
         let paper_out = self.paper == PaperLevel::Out;
         let offline = self.cover_open || paper_out || self.error;
         let bits = match n {
-            1 => if offline { escpos::STATUS_OFFLINE } else { 0 },
+            1 => {
+                if offline {
+                    escpos::STATUS_OFFLINE
+                } else {
+                    0
+                }
+            }
             2 => {
                 (if self.cover_open { escpos::CAUSE_COVER_OPEN } else { 0 })
                     | (if paper_out { escpos::CAUSE_PAPER_END } else { 0 })
                     | (if self.error { escpos::CAUSE_ERROR } else { 0 })
             }
-            3 => if self.error { 0x08 } else { 0 },
+            3 => {
+                if self.error {
+                    0x08
+                } else {
+                    0
+                }
+            }
             4 => match self.paper {
                 PaperLevel::Full => 0,
                 PaperLevel::Low => escpos::PAPER_NEAR_END,
@@ -172,7 +184,10 @@ impl PrintLog {
 
     /// Every receipt as text, separated by a cut line.
     pub fn transcript(&self, columns: u16) -> String {
-        self.receipts().iter().map(|r| format!("{}{}\n", r.text(columns), "✂".repeat(usize::from(columns)))).collect()
+        self.receipts()
+            .iter()
+            .map(|r| format!("{}{}\n", r.text(columns), "✂".repeat(usize::from(columns))))
+            .collect()
     }
 
     /// Changes the printer's state (open the cover, run out of paper) while it runs.
@@ -324,7 +339,9 @@ impl Device {
             match self.master.write(&[byte]) {
                 Ok(1) => return,
                 Ok(_) => std::thread::sleep(IDLE_POLL),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => std::thread::sleep(IDLE_POLL),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+                    std::thread::sleep(IDLE_POLL)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "printer simulator write failed");
                     return;

@@ -44,7 +44,12 @@ fn prints_a_receipt_that_decodes_back_to_its_lines_and_qr() {
     );
     assert_eq!(
         printed.items[0],
-        Printed::Line(PrintedLine { text: "Счёт открыт".into(), bold: true, double: true, align: Align::Center })
+        Printed::Line(PrintedLine {
+            text: "Счёт открыт".into(),
+            bold: true,
+            double: true,
+            align: Align::Center
+        })
     );
     assert_eq!(printed.qr_payloads(), vec!["KA1.eyJrIjoiS0lPU0sifQ.c2ln"]);
     assert!(log.decode_errors().is_empty(), "{:?}", log.decode_errors());
@@ -103,7 +108,8 @@ fn refuses_to_print_without_paper_and_prints_with_low_paper() {
 #[test]
 fn a_cover_opened_while_printing_is_reported() {
     // The cover opens after the status check, while the receipt is on its way.
-    let mut printer = SimulatedPrinter::spawn(PrinterSimConfig { baud: 9600, ..Default::default() }, 32).unwrap();
+    let mut printer =
+        SimulatedPrinter::spawn(PrinterSimConfig { baud: 9600, ..Default::default() }, 32).unwrap();
     let log = printer.log();
     let opener = {
         let log = log.clone();
@@ -128,7 +134,9 @@ fn a_device_file_that_is_not_a_tty_is_written_as_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("lp0");
     std::fs::write(&path, b"").unwrap();
-    let mut printer = EscPosPrinter::open(path.to_str().unwrap(), 9600, 32).unwrap().with_status_timeout(Duration::from_millis(50));
+    let mut printer = EscPosPrinter::open(path.to_str().unwrap(), 9600, 32)
+        .unwrap()
+        .with_status_timeout(Duration::from_millis(50));
     assert_eq!(printer.status().unwrap(), PrinterStatus::Offline);
     let written = std::fs::read(&path).unwrap();
     assert_eq!(written, [0x10, 0x04, 1], "the status request went to the file");

@@ -58,7 +58,14 @@ impl Default for EspeakConfig {
 
 impl EspeakConfig {
     pub fn new(voice_ru: &str, voice_en: &str, rate_wpm: u32, volume: u32, output: SpeechOutput) -> Self {
-        Self { voice_ru: voice_ru.into(), voice_en: voice_en.into(), rate_wpm, volume, output, ..Self::default() }
+        Self {
+            voice_ru: voice_ru.into(),
+            voice_en: voice_en.into(),
+            rate_wpm,
+            volume,
+            output,
+            ..Self::default()
+        }
     }
 
     pub fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
@@ -100,7 +107,10 @@ impl EspeakSpeaker {
         version(&config.program)?;
         let mut next_seq = 1;
         if let SpeechOutput::WavDir(dir) = &config.output {
-            let wav_dir_error = |e: std::io::Error| SpeakerError::WavDir { dir: dir.display().to_string(), reason: e.to_string() };
+            let wav_dir_error = |e: std::io::Error| SpeakerError::WavDir {
+                dir: dir.display().to_string(),
+                reason: e.to_string(),
+            };
             std::fs::create_dir_all(dir).map_err(wav_dir_error)?;
             // Numbering continues after files already there, so nothing is overwritten.
             for entry in std::fs::read_dir(dir).map_err(wav_dir_error)?.flatten() {
@@ -196,7 +206,15 @@ impl Speaker for EspeakSpeaker {
         let c = &self.config;
         let mut command = Command::new(&c.program);
         command
-            .args(["-v", c.voice(language), "-s", &c.rate_wpm.to_string(), "-a", &c.volume.to_string(), "--stdin"])
+            .args([
+                "-v",
+                c.voice(language),
+                "-s",
+                &c.rate_wpm.to_string(),
+                "-a",
+                &c.volume.to_string(),
+                "--stdin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -220,7 +238,9 @@ impl Speaker for EspeakSpeaker {
         self.current = Some(Running { child, wav });
         if let Err(error) = written {
             self.kill_current();
-            return Err(SpeakerError::Synthesis { reason: format!("could not pass the text to espeak-ng: {error}") });
+            return Err(SpeakerError::Synthesis {
+                reason: format!("could not pass the text to espeak-ng: {error}"),
+            });
         }
         tracing::debug!(language = language.code(), chars = text.chars().count(), "speaking");
         Ok(())
@@ -245,15 +265,18 @@ impl Speaker for EspeakSpeaker {
         let output = match &c.output {
             SpeechOutput::WavDir(dir) => {
                 let probe = dir.join(".kiosk-write-test");
-                std::fs::write(&probe, b"")
-                    .and_then(|()| std::fs::remove_file(&probe))
-                    .map_err(|e| SpeakerError::WavDir { dir: dir.display().to_string(), reason: e.to_string() })?;
+                std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe)).map_err(|e| {
+                    SpeakerError::WavDir { dir: dir.display().to_string(), reason: e.to_string() }
+                })?;
                 format!("WAV files in {}", dir.display())
             }
             SpeechOutput::SoundCard => format!("sound card {}", sound_card()?),
         };
         Ok(SpeakerCheck {
-            summary: format!("{version}; voices {} (ru) and {} (en) synthesise; output: {output}", c.voice_ru, c.voice_en),
+            summary: format!(
+                "{version}; voices {} (ru) and {} (en) synthesise; output: {output}",
+                c.voice_ru, c.voice_en
+            ),
         })
     }
 }
@@ -331,7 +354,9 @@ fn synthesise_test_word(c: &EspeakConfig, language: SpeechLanguage, word: &str) 
     let bytes = std::fs::read(&file).unwrap_or_default();
     let _ = std::fs::remove_file(&file);
     let Some(status) = status else {
-        return Err(SpeakerError::Synthesis { reason: format!("no answer within {} s", CHECK_TIMEOUT.as_secs()) });
+        return Err(SpeakerError::Synthesis {
+            reason: format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+        });
     };
     if stderr.contains("voice does not exist") {
         return Err(SpeakerError::UnknownVoice { voice: voice.to_owned(), language: language.code() });
@@ -363,8 +388,14 @@ mod tests {
     use super::*;
 
     fn wav_speaker(dir: &Path) -> EspeakSpeaker {
-        EspeakSpeaker::open(EspeakConfig::new("ru", "en-us", 170, 100, SpeechOutput::WavDir(dir.to_path_buf())))
-            .expect("espeak-ng is installed by scripts/setup")
+        EspeakSpeaker::open(EspeakConfig::new(
+            "ru",
+            "en-us",
+            170,
+            100,
+            SpeechOutput::WavDir(dir.to_path_buf()),
+        ))
+        .expect("espeak-ng is installed by scripts/setup")
     }
 
     #[test]
@@ -426,7 +457,8 @@ mod tests {
     #[test]
     fn unknown_voice_and_missing_program_say_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let config = EspeakConfig::new("xx-nonexistent", "en-us", 150, 100, SpeechOutput::WavDir(dir.path().into()));
+        let config =
+            EspeakConfig::new("xx-nonexistent", "en-us", 150, 100, SpeechOutput::WavDir(dir.path().into()));
         let mut speaker = EspeakSpeaker::open(config.clone()).unwrap();
         match speaker.check() {
             Err(SpeakerError::UnknownVoice { voice, language: "ru" }) => assert_eq!(voice, "xx-nonexistent"),

@@ -126,12 +126,17 @@ mod tests {
         assert_eq!(
             log.utterances(),
             vec![
-                Utterance { language: SpeechLanguage::Ru, text: "Здравствуйте".into(), interrupted: true },
+                Utterance {
+                    language: SpeechLanguage::Ru, text: "Здравствуйте".into(), interrupted: true
+                },
                 Utterance { language: SpeechLanguage::En, text: "Hello".into(), interrupted: true },
             ]
         );
         boxed.say("Спасибо", SpeechLanguage::Ru).unwrap();
-        assert_eq!(log.transcript(), "[ru, interrupted] Здравствуйте\n[en, interrupted] Hello\n[ru] Спасибо\n");
+        assert_eq!(
+            log.transcript(),
+            "[ru, interrupted] Здравствуйте\n[en, interrupted] Hello\n[ru] Спасибо\n"
+        );
     }
 
     #[test]

@@ -16,7 +16,10 @@ const CABLE: &str = "check the printer's power and cable and the `printer.device
 pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let p = &cx.config.printer;
     if p.driver == PrinterDriver::None {
-        out.push(CheckResult::skip(ID, "no printer configured (`printer.driver = \"none\"`): receipts are offered as a QR code only"));
+        out.push(CheckResult::skip(
+            ID,
+            "no printer configured (`printer.driver = \"none\"`): receipts are offered as a QR code only",
+        ));
         return;
     }
     out.push(timed(|| {
@@ -55,8 +58,12 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
 
 fn simulated_fault(cx: &Context<'_>) -> Option<PrinterFaults> {
     let faults = match cx.fault? {
-        SimulatedFault::PrinterPaperLow => PrinterFaults { paper: PaperLevel::Low, ..PrinterFaults::default() },
-        SimulatedFault::PrinterPaperOut => PrinterFaults { paper: PaperLevel::Out, ..PrinterFaults::default() },
+        SimulatedFault::PrinterPaperLow => {
+            PrinterFaults { paper: PaperLevel::Low, ..PrinterFaults::default() }
+        }
+        SimulatedFault::PrinterPaperOut => {
+            PrinterFaults { paper: PaperLevel::Out, ..PrinterFaults::default() }
+        }
         SimulatedFault::PrinterCoverOpen => PrinterFaults { cover_open: true, ..PrinterFaults::default() },
         SimulatedFault::PrinterOffline => PrinterFaults { silent: true, ..PrinterFaults::default() },
         _ => return None,
