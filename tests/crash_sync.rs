@@ -87,7 +87,19 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let issued: HashSet<String> = store.account_ids().unwrap().iter().map(|id| id.to_string()).collect();
     let record = core.record();
     let at_core: HashSet<String> = record.accounts.keys().cloned().collect();
-    assert_eq!(issued.len() as u64, status.sent, "one outbox row per account");
+    let chosen: HashSet<String> = store
+        .account_ids()
+        .unwrap()
+        .into_iter()
+        .filter(|id| store.social_payments_choice(*id).unwrap().is_some())
+        .map(|id| id.to_string())
+        .collect();
+    assert_eq!((issued.len() + chosen.len()) as u64, status.sent, "one outbox row per account and per choice");
+    let choices_at_core: HashSet<String> = record.social_payments_choices.keys().cloned().collect();
+    assert_eq!(chosen, choices_at_core, "every recorded social payments choice at the core, and no other");
+    assert!(record.social_payments_choices.values().all(|&n| n == 1));
+    assert!(!record.log.iter().any(|(_, s)| *s == 425), "a choice reached the core before its account");
+    assert!(!chosen.is_empty());
     let missing: Vec<_> = issued.difference(&at_core).collect();
     let unknown: Vec<_> = at_core.difference(&issued).collect();
     assert!(missing.is_empty(), "issued but never reached the core: {missing:?}");
@@ -99,10 +111,11 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let resends: u32 = record.messages.values().map(|m| m.deliveries - 1).sum();
     eprintln!(
         "crash test: {ROUNDS} rounds in {:.1} s ({killed_running} killed while running, {finished_first} finished first); \
-         {} accounts issued, each at the core exactly once; {} requests, {resends} resends answered as duplicates, \
+         {} accounts issued and {} social payments choices, each at the core exactly once; {} requests, {resends} resends answered as duplicates, \
          {} faults injected by the core",
         kill_phase.as_secs_f64(),
         issued.len(),
+        chosen.len(),
         record.requests,
         record.faults_injected,
     );

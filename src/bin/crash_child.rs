@@ -1,10 +1,11 @@
 //! Test-only helper for `tests/crash_sync.rs`: a kiosk process that records synthetic
-//! onboardings on one connection while it drains the outbox to the core on another, so the
+//! onboardings (every other one with a social payments choice) on one connection while it drains the outbox to the core on another, so the
 //! test can SIGKILL it at any moment. Not installed on kiosks.
 #![forbid(unsafe_code)]
 
 use clap::Parser;
 use kiosk::account::{DemoAccount, KioskIdentity, Kopecks, LimitsPolicy, Operation, TokenId};
+use kiosk::benefits::{eligible, CategorySet, SocialPaymentsChoice, SocialRules};
 use kiosk::store::{IssuedAccount, KeyStore, OnboardingRecord, Outcome, PersonalData, Store};
 use kiosk::sync::{self, Backoff, CoreClient, Scope, Timeouts};
 use std::path::PathBuf;
@@ -62,6 +63,13 @@ fn record(now: OffsetDateTime, n: u32) -> Result<OnboardingRecord, String> {
     })
 }
 
+fn choice(account: uuid::Uuid) -> Result<SocialPaymentsChoice, String> {
+    let rules = SocialRules::builtin("2026-11-v1").map_err(|e| e.to_string())?;
+    let selected = rules.category_index("children").map_or(CategorySet::EMPTY, |i| CategorySet::EMPTY.with(i));
+    let offered = eligible(&rules, Some(36), None, selected);
+    Ok(SocialPaymentsChoice::new(account, &rules, selected, &offered, true, OffsetDateTime::now_utc()))
+}
+
 fn run(args: Args) -> Result<(), String> {
     let db = args.dir.join("kiosk.db");
     let kek = KeyStore::open(&args.dir.join("kek.key")).map_err(|e| e.to_string())?;
@@ -74,7 +82,13 @@ fn run(args: Args) -> Result<(), String> {
         let count = args.onboardings;
         std::thread::spawn(move || -> Result<(), String> {
             for n in 0..count {
-                store.record_onboarding(&record(OffsetDateTime::now_utc(), n)?).map_err(|e| e.to_string())?;
+                let onboarding = record(OffsetDateTime::now_utc(), n)?;
+                store.record_onboarding(&onboarding).map_err(|e| e.to_string())?;
+                // Every other person answers the social payments offer (its own transaction,
+                // so a kill may fall between the two).
+                if let (0, Some(issued)) = (n % 2, &onboarding.account) {
+                    store.record_social_payments_choice(&choice(issued.account.id)?).map_err(|e| e.to_string())?;
+                }
             }
             done.store(true, Ordering::SeqCst);
             Ok(())
