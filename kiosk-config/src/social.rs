@@ -834,6 +834,45 @@ when = [{ min_age_female = 60, min_age_male = 65 }, { categories = ["disability"
         assert!(!crate::load_str(Some((Path::new("site.toml"), off))).unwrap().social_payments.enabled);
     }
 
+    /// A damaged rules file (bytes cut out, or replaced) is an error naming the file, or still
+    /// valid rules; never a panic. Deterministic pseudo-random damage, 3000 variants.
+    #[test]
+    fn damaged_rules_files_give_errors_not_panics() {
+        let (_, text) = BUILTIN[0];
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound.max(1) as u64) as usize
+        };
+        let fillers = ["", "=", "]", "[[kind]]\n", "\"", "{", "x", "й", "\n", "99", "min_age = 3, "];
+        let (mut valid, mut errors) = (0, 0);
+        for _ in 0..3000 {
+            let mut damaged = text.to_owned();
+            for _ in 0..1 + next(3) {
+                let at = next(damaged.len());
+                let start = (0..=at).rev().find(|&i| damaged.is_char_boundary(i)).unwrap_or(0);
+                let end = (start..=(start + next(40)).min(damaged.len()))
+                    .rev()
+                    .find(|&i| damaged.is_char_boundary(i))
+                    .unwrap_or(start);
+                damaged.replace_range(start..end, fillers[next(fillers.len())]);
+            }
+            match parse(&damaged) {
+                Ok(rules) => {
+                    assert!(!rules.kinds().is_empty());
+                    valid += 1;
+                }
+                Err(e) => {
+                    assert!(e.to_string().starts_with("rules.toml"), "{e}");
+                    errors += 1;
+                }
+            }
+        }
+        assert!(errors > 1000, "most damage is caught ({valid} still valid, {errors} errors)");
+    }
+
     #[test]
     fn category_set_operations() {
         let s = CategorySet::EMPTY.with(0).with(5).with(64);
