@@ -1,5 +1,6 @@
-//! End to end: both demo people through the real serial line on a pseudo-terminal, the real
-//! models through onnxruntime, the screens and the SQLite store.
+//! End to end: every demo person through the real serial line on a pseudo-terminal, the real
+//! models through onnxruntime, the screens, the speaker and printer simulators and the SQLite
+//! store.
 
 use std::path::Path;
 
@@ -33,6 +34,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
             Outcome::Refused(Refusal::AlreadyEnrolled),
             Outcome::Refused(Refusal::LivenessFailed),
             Outcome::Refused(Refusal::DocumentNotTrusted),
+            Outcome::WalkedAway,
             Outcome::Refused(Refusal::ConsentDeclined),
         ]
         .map(Some),
@@ -49,13 +51,17 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     }
     assert!(printed.contains("ms]"));
 
-    // The database holds exactly one account, two onboardings, and a template only for the holder.
+    // One account, a template only for the holder; the declined consent left no row at all;
+    // the walk-away is recorded without personal data; the holder's social-payments request
+    // waits in the outbox after the account.
     let db = rusqlite::Connection::open(out.join("kiosk.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM accounts"), 1);
     assert_eq!(count("SELECT count(*) FROM onboardings"), 6);
+    assert_eq!(count("SELECT count(*) FROM onboardings WHERE refusal_reason = 'walked_away'"), 1);
     assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
-    assert_eq!(count("SELECT count(*) FROM outbox"), 1);
+    assert_eq!(count("SELECT count(*) FROM outbox"), 2);
+    assert_eq!(count("SELECT count(*) FROM outbox WHERE kind = 'social_payments_choice'"), 1);
     // The face checks are recorded with each session that reached the camera.
     let checks: Vec<Option<String>> = {
         let mut stmt = db.prepare("SELECT face_checks_json FROM onboardings ORDER BY started_at").unwrap();
@@ -66,7 +72,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     assert!(parsed(0)["match_score"].as_f64().unwrap() > 0.363);
     assert_eq!(parsed(3)["passive_live"], false, "the printed photo");
     assert_eq!(parsed(3)["attempts"], 3);
-    assert!(checks[5].is_none(), "declined consent never reached the camera");
+    assert_eq!(parsed(5)["attempts"].as_u64().map(|a| a >= 1), Some(true), "the walk-away was at the camera");
 
     // Refused people leave no sealed document data behind.
     assert_eq!(count("SELECT count(*) FROM onboardings WHERE document_sealed IS NOT NULL"), 1);
@@ -84,13 +90,29 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     let holder = screens("person-1");
     assert!(holder.iter().any(|n| n.ends_with("account-issued.png")), "{holder:?}");
     assert!(holder.iter().any(|n| n.contains("face-capture-turn-")), "the challenge was shown: {holder:?}");
-    for person in 2..=6 {
+    for screen in ["social-payments.png", "goodbye.png"] {
+        assert!(holder.iter().any(|n| n.ends_with(screen)), "{screen} missing: {holder:?}");
+    }
+    for person in [2, 3, 4, 5, 7] {
         let seen = screens(&format!("person-{person}"));
         assert!(seen.iter().any(|n| n.ends_with("refused.png")), "{seen:?}");
         assert!(!seen.iter().any(|n| n.ends_with("account-issued.png")));
     }
+    // Walking away wipes the screen back to the attract screen.
+    let left = screens("person-6");
+    assert!(left.last().is_some_and(|n| n.ends_with("welcome.png")), "{left:?}");
+    assert!(!left.iter().any(|n| n.ends_with("refused.png")), "{left:?}");
     // Declining consent reads no document: the person never saw the place-document screen.
-    assert!(!screens("person-6").iter().any(|n| n.ends_with("place-document.png")));
+    assert!(!screens("person-7").iter().any(|n| n.ends_with("place-document.png")));
+
+    // The holder asked for spoken prompts (every screen was spoken) and a receipt.
+    let person1 = out.join("screens/person-1");
+    let spoken = std::fs::read_to_string(person1.join("spoken-prompts.txt")).unwrap();
+    assert!(spoken.lines().count() >= 8 && spoken.contains("[ru]"), "{spoken}");
+    let receipt = std::fs::read_to_string(person1.join("receipt.txt")).unwrap();
+    let token = reports[0].activation_token.as_deref().unwrap();
+    assert!(!receipt.contains(token) && receipt.contains("Лимиты"), "{receipt}");
+    assert!(printed.contains("WALKED AWAY"), "{printed}");
 
     // The activation token shown verifies offline with the kiosk's public key.
     let identity = kiosk::account::KioskIdentity::load(&out.join("keys/kiosk-ed25519.key")).unwrap();

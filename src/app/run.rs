@@ -138,6 +138,7 @@ async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<b
         identity,
         limits: super::session::limits_of(config)?,
         consent: Consent::from_config(config)?,
+        social: social_rules(config)?,
         config: config.clone(),
     })
 }
@@ -231,6 +232,7 @@ async fn one_session<D: Display + 'static>(
             let (outcome, reason) = match report.outcome {
                 Some(Outcome::AccountIssued) => ("account_issued", "none"),
                 Some(Outcome::Refused(reason)) => ("refused", super::session::refusal_code(reason)),
+                Some(Outcome::WalkedAway) => ("abandoned", "walked_away"),
                 None => ("abandoned", "none"),
             };
             if started.get() {
@@ -327,12 +329,14 @@ fn open_devices(config: &Config) -> Result<Opened, AppError> {
         InputDriver::Evdev => Box::new(EvdevInput::open(&config.input.device, d.width, d.height)?),
         InputDriver::Scripted => Box::new(IdleInput(ScriptedInput::default())),
     };
-    Ok((Devices { reader, camera, display, input }, simulator))
+    let speaker = super::devices::open_speaker(config)?;
+    let printer = super::devices::open_printer(config)?;
+    Ok((Devices { reader, camera, display, input, speaker, printer }, simulator))
 }
 
 /// A simulated touch screen nobody touches: waits out the timeout like a real one, so the
 /// session loop does not spin.
-struct IdleInput(ScriptedInput);
+pub(super) struct IdleInput(pub(super) ScriptedInput);
 
 impl Input for IdleInput {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<InputEvent>, InputError> {
@@ -395,3 +399,9 @@ fn sync_gauges(db: &Path) -> Option<SyncGauges> {
     .ok()
 }
 
+
+/// The social-payments rules in force; `None` when the offer is switched off.
+pub fn social_rules(config: &Config) -> Result<Option<kiosk_config::SocialRules>, AppError> {
+    kiosk_config::SocialRules::from_config(&config.social_payments)
+        .map_err(|e| AppError::Usage(format!("social payments rules: {e}")))
+}

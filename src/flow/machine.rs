@@ -1,10 +1,13 @@
 use std::time::{Duration, Instant};
 
-use crate::ui::{ButtonId, Refusal, Screen};
+use crate::ui::{ButtonId, Language, ReceiptStatus, Refusal, Screen, UiOptions};
+
+use super::timing;
 
 /// Where the onboarding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
+    /// Attract screen: language and accessibility choice, "start".
     Welcome,
     Consent,
     Document,
@@ -13,53 +16,119 @@ pub enum Phase {
     Challenge,
     /// Comparing the live face with the document photo.
     Matching,
+    /// The 1:N search for an earlier enrolment.
     Deciding,
     Issuing,
+    /// The account is open: the activation QR code (and the receipt on request).
     Issued,
+    /// The offer to have state social payments credited to the account.
+    SocialOffer,
+    Goodbye,
     Refused(Refusal),
     OutOfService,
     Finished,
 }
 
+impl Phase {
+    /// Phases that wait for the person (not for a device); the walk-away timer runs in them.
+    pub(super) fn waits_for_person(self) -> bool {
+        matches!(
+            self,
+            Phase::Consent
+                | Phase::Face
+                | Phase::Challenge
+                | Phase::Issued
+                | Phase::SocialOffer
+                | Phase::Goodbye
+                | Phase::Refused(_)
+        )
+    }
+}
+
+/// Social-payment categories ticked by the person: bit `i` is category `i` of the rules file.
+pub type CategoryBits = u16;
+
+/// The whole state of one session: phase, timers and the person's choices. No personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct State {
     pub phase: Phase,
     /// When the current phase started (for its timeout).
     pub since: Instant,
+    /// The last sign of the person: a touch, a key, a face in front of the camera.
+    pub last_seen: Instant,
     /// Face captures tried so far in this session.
     pub face_attempts: u32,
+    pub options: UiOptions,
+    pub consent_page: u16,
+    /// The person has reached the last page of the consent text.
+    pub consent_read: bool,
+    pub categories: CategoryBits,
+    pub receipt: Option<ReceiptStatus>,
+    pub social_payments_requested: bool,
 }
 
 impl State {
     pub fn new(now: Instant) -> Self {
-        Self { phase: Phase::Welcome, since: now, face_attempts: 0 }
+        Self {
+            phase: Phase::Welcome,
+            since: now,
+            last_seen: now,
+            face_attempts: 0,
+            options: UiOptions::default(),
+            consent_page: 0,
+            consent_read: false,
+            categories: 0,
+            receipt: None,
+            social_payments_requested: false,
+        }
     }
 
-    fn enter(self, phase: Phase, now: Instant) -> Self {
+    pub(super) fn enter(self, phase: Phase, now: Instant) -> Self {
         Self { phase, since: now, ..self }
+    }
+
+    /// The person did something (touched, looked at the camera): the walk-away timer restarts.
+    fn seen(self, now: Instant) -> Self {
+        Self { last_seen: now, ..self }
     }
 }
 
-/// How long each waiting phase may last before the session is ended.
+/// What the flow is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StepTimeouts {
-    pub person: Duration,
+pub struct FlowSettings {
+    /// No touch and no face for this long: the person walked away, the session is wiped.
+    pub walk_away: Duration,
+    /// A device step (chip read, face comparison, issuing) taking longer than this ends the session.
     pub device: Duration,
+    /// The goodbye screen returns to the attract screen after this long.
+    pub goodbye: Duration,
     pub max_face_attempts: u32,
+    /// Offer social payments after the account (rules configured and enabled).
+    pub social_payments: bool,
+    /// Number of social-payment categories in the rules (higher `Category(i)` touches are ignored).
+    pub social_categories: u8,
 }
 
 /// What happened, reported by the shell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
     Touched(ButtonId),
+    /// A consent page was drawn; `pages` is how many the text has at this size.
+    ConsentShown {
+        page: u16,
+        pages: u16,
+    },
     DocumentRead,
     DocumentFailed {
         trusted_but_unreadable: bool,
     },
     /// A face passed the quality gates and passive liveness.
     FaceCaptured,
-    /// No usable face in the burst (none, failed quality gates, several people).
-    FaceNotFound,
+    /// No usable face in the burst; `someone_there` when a face was seen but failed a gate
+    /// (too far, turned away, two people) rather than nobody in front of the camera.
+    FaceNotFound {
+        someone_there: bool,
+    },
     /// The best face of the burst was judged a presentation attack (photo, screen, mask).
     LivenessFailed,
     /// The head-turn challenge was done as asked.
@@ -73,8 +142,9 @@ pub enum Event {
     DuplicateChecked {
         already_enrolled: bool,
     },
-    AccountIssued {
-        screen: Screen,
+    AccountIssued,
+    ReceiptPrinted {
+        ok: bool,
     },
     DeviceFault,
     Tick,
@@ -84,8 +154,14 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Show(Screen),
-    /// Show the configured consent text (the shell holds it, with its version and hash).
-    ShowConsent,
+    /// The person changed language or accessibility: use these options from now on.
+    SetOptions(UiOptions),
+    /// Show a page of the configured consent text (the shell holds it, with version and hash)
+    /// and report [`Event::ConsentShown`].
+    ShowConsent {
+        page: u16,
+        can_accept: bool,
+    },
     ReadDocument,
     CaptureFace,
     /// Ask for a head turn in a random direction and follow it (active liveness).
@@ -94,7 +170,21 @@ pub enum Command {
     CompareFaces,
     CheckDuplicate,
     IssueAccount,
-    /// Persist the outcome (refusals included) and wipe the session's personal data from memory.
+    /// Show the issued account's QR code (the shell holds the account), with the receipt status.
+    ShowAccount {
+        receipt: Option<ReceiptStatus>,
+    },
+    PrintReceipt,
+    /// Show the social-payments offer for these ticked categories (the shell knows the age).
+    ShowSocialOffer {
+        categories: CategoryBits,
+    },
+    /// Persist the person's explicit answer to the social-payments offer (and sync it).
+    RecordSocialChoice {
+        credit_to_account: bool,
+        categories: CategoryBits,
+    },
+    /// Persist the outcome and wipe the session's personal data from memory.
     RecordOutcome(Outcome),
     EndSession,
 }
@@ -103,54 +193,153 @@ pub enum Command {
 pub enum Outcome {
     AccountIssued,
     Refused(Refusal),
+    /// The person left mid-way (after consenting, before the account).
+    WalkedAway,
 }
 
 /// The whole transition function.
-pub fn step(state: State, event: Event, now: Instant, limits: &StepTimeouts) -> (State, Vec<Command>) {
+pub fn step(state: State, event: Event, now: Instant, settings: &FlowSettings) -> (State, Vec<Command>) {
+    if event == Event::DeviceFault {
+        return (state.enter(Phase::OutOfService, now), vec![Command::Show(Screen::OutOfService), Command::EndSession]);
+    }
+    if event == Event::Tick {
+        return timing::tick(state, now, settings);
+    }
+    let state = if shows_presence(event) { state.seen(now) } else { state };
+    if let Event::Touched(button) = event {
+        if let Some(done) = touched(state, button, now, settings) {
+            return done;
+        }
+    }
+    device_reply(state, event, now, settings)
+}
+
+fn shows_presence(event: Event) -> bool {
+    matches!(
+        event,
+        Event::Touched(_)
+            | Event::FaceCaptured
+            | Event::FaceNotFound { someone_there: true }
+            | Event::LivenessFailed
+            | Event::ChallengePassed
+            | Event::ChallengeFailed
+    )
+}
+
+/// Touches; `None` when the touch means nothing in this phase.
+fn touched(state: State, button: ButtonId, now: Instant, settings: &FlowSettings) -> Option<(State, Vec<Command>)> {
+    use ButtonId as B;
     use Command::*;
     use Phase as P;
 
-    if event == Event::DeviceFault {
-        return (state.enter(P::OutOfService, now), vec![Show(Screen::OutOfService), EndSession]);
-    }
-    if event == Event::Tick {
-        return tick(state, now, limits);
-    }
-    match (state.phase, event) {
-        (P::Welcome, Event::Touched(ButtonId::Start)) => (state.enter(P::Consent, now), vec![ShowConsent]),
-        (P::Consent, Event::Touched(ButtonId::Accept)) => {
+    Some(match (state.phase, button) {
+        (P::Welcome, B::LanguageRu | B::LanguageEn | B::LargeText | B::HighContrast | B::Speech) => {
+            let options = toggled(state.options, button);
+            (State { options, ..state }, vec![SetOptions(options), Show(Screen::Welcome)])
+        }
+        (P::Welcome, B::Start) => {
+            let next = State { consent_page: 0, consent_read: false, ..state.enter(P::Consent, now) };
+            (next, vec![ShowConsent { page: 0, can_accept: false }])
+        }
+        (P::Consent, B::ScrollDown | B::ScrollUp) => {
+            let page = if button == B::ScrollDown {
+                state.consent_page.saturating_add(1)
+            } else {
+                state.consent_page.saturating_sub(1)
+            };
+            (state, vec![ShowConsent { page, can_accept: state.consent_read }])
+        }
+        (P::Consent, B::Accept) if state.consent_read => {
             (state.enter(P::Document, now), vec![Show(Screen::PlaceDocument), ReadDocument])
         }
-        (P::Consent, Event::Touched(ButtonId::Decline)) => refuse(state, Refusal::ConsentDeclined, now),
+        // Nothing was read yet: declining keeps nothing at all.
+        (P::Consent, B::Decline | B::Cancel) => {
+            let reason = Refusal::ConsentDeclined;
+            (state.enter(P::Refused(reason), now), vec![Show(Screen::Refused { reason })])
+        }
+        (P::Document | P::Face | P::Challenge | P::Matching | P::Deciding, B::Cancel) => {
+            refuse(state, Refusal::Cancelled, now)
+        }
+        (P::Issued, B::PrintReceipt) if state.receipt != Some(ReceiptStatus::Printed) => (state, vec![PrintReceipt]),
+        (P::Issued, B::Next) if settings.social_payments => {
+            let next = State { categories: 0, ..state.enter(P::SocialOffer, now) };
+            (next, vec![ShowSocialOffer { categories: 0 }])
+        }
+        (P::Issued, B::Next) => goodbye(state, now),
+        (P::SocialOffer, B::Category(i)) if i < settings.social_categories.min(16) => {
+            let categories = state.categories ^ (1 << i);
+            (State { categories, ..state }, vec![ShowSocialOffer { categories }])
+        }
+        (P::SocialOffer, B::CreditPayments | B::NoThanks) => {
+            let credit_to_account = button == B::CreditPayments;
+            let answered = State { social_payments_requested: credit_to_account, ..state };
+            let (next, mut commands) = goodbye(answered, now);
+            commands.insert(0, RecordSocialChoice { credit_to_account, categories: state.categories });
+            (next, commands)
+        }
+        // Cancel is not an answer: nothing is claimed without an explicit choice.
+        (P::SocialOffer, B::Cancel) => goodbye(state, now),
+        (P::Goodbye | P::Refused(_), B::Finish | B::Cancel) => finish(now),
+        _ => return None,
+    })
+}
+
+/// The options after a touch of one of the attract screen's choices.
+pub fn toggled(mut options: UiOptions, button: ButtonId) -> UiOptions {
+    match button {
+        ButtonId::LanguageRu => options.language = Language::Ru,
+        ButtonId::LanguageEn => options.language = Language::En,
+        ButtonId::LargeText => options.large_text = !options.large_text,
+        ButtonId::HighContrast => options.high_contrast = !options.high_contrast,
+        ButtonId::Speech => options.spoken = !options.spoken,
+        _ => {}
+    }
+    options
+}
+
+/// What the devices and services reported.
+fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSettings) -> (State, Vec<Command>) {
+    use Command::*;
+    use Phase as P;
+
+    match (state.phase, event) {
+        (P::Consent, Event::ConsentShown { page, pages }) => {
+            let last = page.saturating_add(1) >= pages;
+            let next = State { consent_page: page, consent_read: state.consent_read || last, ..state };
+            // Reaching the end for the first time unlocks "accept": redraw with it.
+            let commands =
+                if next.consent_read && !state.consent_read { vec![ShowConsent { page, can_accept: true }] } else { vec![] };
+            (next, commands)
+        }
         (P::Document, Event::DocumentRead) => (
-            State { face_attempts: 1, ..state.enter(P::Face, now) },
+            State { face_attempts: 1, ..state.enter(P::Face, now).seen(now) },
             vec![Show(Screen::FaceCapture { guidance: None, face_box: None, preview: None }), CaptureFace],
         ),
         (P::Document, Event::DocumentFailed { trusted_but_unreadable }) => {
-            let reason = if trusted_but_unreadable {
-                Refusal::DocumentUnreadable
-            } else {
-                Refusal::DocumentNotTrusted
-            };
+            let reason =
+                if trusted_but_unreadable { Refusal::DocumentUnreadable } else { Refusal::DocumentNotTrusted };
             refuse(state, reason, now)
         }
         (P::Face, Event::FaceCaptured) => (state.enter(P::Challenge, now), vec![RunChallenge]),
+        // Nobody in front of the camera is no failed attempt: look again until the walk-away time.
+        (P::Face, Event::FaceNotFound { someone_there: false }) => match timing::walked_away(state, now, settings) {
+            Some(gone) => gone,
+            None => (state, vec![CaptureFace]),
+        },
         (P::Challenge, Event::ChallengePassed) => {
             (state.enter(P::Matching, now), vec![Show(Screen::Verifying), CompareFaces])
         }
-        (P::Matching, Event::FaceCompared { same_person: true }) => {
-            (state.enter(P::Deciding, now), vec![CheckDuplicate])
-        }
+        (P::Matching, Event::FaceCompared { same_person: true }) => (state.enter(P::Deciding, now), vec![CheckDuplicate]),
         // A failed attempt is tried again from a new capture, up to the configured attempts.
-        (P::Face, Event::FaceNotFound | Event::LivenessFailed)
+        (P::Face, Event::FaceNotFound { .. } | Event::LivenessFailed)
         | (P::Challenge, Event::ChallengeFailed)
         | (P::Matching, Event::FaceCompared { same_person: false })
-            if state.face_attempts < limits.max_face_attempts =>
+            if state.face_attempts < settings.max_face_attempts =>
         {
             let next = State { face_attempts: state.face_attempts + 1, ..state.enter(P::Face, now) };
             (next, vec![CaptureFace])
         }
-        (P::Face, Event::FaceNotFound) => refuse(state, Refusal::NoFaceFound, now),
+        (P::Face, Event::FaceNotFound { .. }) => refuse(state, Refusal::NoFaceFound, now),
         (P::Face, Event::LivenessFailed) | (P::Challenge, Event::ChallengeFailed) => {
             refuse(state, Refusal::LivenessFailed, now)
         }
@@ -161,205 +350,37 @@ pub fn step(state: State, event: Event, now: Instant, limits: &StepTimeouts) -> 
         (P::Deciding, Event::DuplicateChecked { already_enrolled: false }) => {
             (state.enter(P::Issuing, now), vec![IssueAccount])
         }
-        (P::Issuing, Event::AccountIssued { screen }) => {
-            (state.enter(P::Issued, now), vec![RecordOutcome(Outcome::AccountIssued), Show(screen)])
-        }
-        (P::Issued | P::Refused(_), Event::Touched(ButtonId::Finish)) => {
-            (state.enter(P::Finished, now), vec![Show(Screen::Welcome), EndSession])
-        }
-        (_, Event::Touched(ButtonId::Cancel)) if !matches!(state.phase, P::Issued | P::Finished) => {
-            refuse(state, Refusal::ConsentDeclined, now)
+        (P::Issuing, Event::AccountIssued) => (
+            State { receipt: None, ..state.enter(P::Issued, now).seen(now) },
+            vec![RecordOutcome(Outcome::AccountIssued), ShowAccount { receipt: None }],
+        ),
+        // A printer failure is told to the person; the account stands.
+        (P::Issued, Event::ReceiptPrinted { ok }) => {
+            let receipt = Some(if ok { ReceiptStatus::Printed } else { ReceiptStatus::Failed });
+            (State { receipt, ..state }, vec![ShowAccount { receipt }])
         }
         // Anything else (a stray touch, a late device reply) changes nothing.
         _ => (state, Vec::new()),
     }
 }
 
-fn refuse(state: State, reason: Refusal, now: Instant) -> (State, Vec<Command>) {
+pub(super) fn refuse(state: State, reason: Refusal, now: Instant) -> (State, Vec<Command>) {
     (
         state.enter(Phase::Refused(reason), now),
         vec![Command::RecordOutcome(Outcome::Refused(reason)), Command::Show(Screen::Refused { reason })],
     )
 }
 
-fn tick(state: State, now: Instant, limits: &StepTimeouts) -> (State, Vec<Command>) {
-    let waited = now.saturating_duration_since(state.since);
-    let allowed = match state.phase {
-        Phase::Welcome | Phase::Finished | Phase::OutOfService => return (state, Vec::new()),
-        Phase::Document | Phase::Face | Phase::Challenge | Phase::Matching | Phase::Deciding | Phase::Issuing => {
-            limits.device
-        }
-        Phase::Consent | Phase::Issued | Phase::Refused(_) => limits.person,
+fn goodbye(state: State, now: Instant) -> (State, Vec<Command>) {
+    let screen = Screen::Goodbye {
+        receipt_printed: state.receipt == Some(ReceiptStatus::Printed),
+        social_payments_requested: state.social_payments_requested,
     };
-    if waited < allowed {
-        return (state, Vec::new());
-    }
-    match state.phase {
-        // Walk-away on a result screen: wipe it, back to the attract screen.
-        Phase::Issued | Phase::Refused(_) => {
-            (state.enter(Phase::Finished, now), vec![Command::Show(Screen::Welcome), Command::EndSession])
-        }
-        _ => refuse(state, Refusal::Timeout, now),
-    }
+    (state.enter(Phase::Goodbye, now), vec![Command::Show(screen)])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: StepTimeouts = StepTimeouts {
-        person: Duration::from_secs(45),
-        device: Duration::from_secs(30),
-        max_face_attempts: 3,
-    };
-
-    /// Drives `events` from a fresh state, one second apart; returns the final state and all commands.
-    fn run(events: Vec<Event>) -> (State, Vec<Command>) {
-        let start = Instant::now();
-        let mut state = State::new(start);
-        let mut all = Vec::new();
-        for (i, event) in events.into_iter().enumerate() {
-            let (next, commands) = step(state, event, start + Duration::from_secs(i as u64 + 1), &LIMITS);
-            state = next;
-            all.extend(commands);
-        }
-        (state, all)
-    }
-
-    fn happy_prefix() -> Vec<Event> {
-        vec![Event::Touched(ButtonId::Start), Event::Touched(ButtonId::Accept), Event::DocumentRead]
-    }
-
-    #[test]
-    fn happy_path_issues_and_records_once() {
-        let mut events = happy_prefix();
-        events.extend([
-            Event::FaceCaptured,
-            Event::ChallengePassed,
-            Event::FaceCompared { same_person: true },
-            Event::DuplicateChecked { already_enrolled: false },
-            Event::AccountIssued { screen: Screen::Verifying },
-            Event::Touched(ButtonId::Finish),
-        ]);
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Finished);
-        let recorded: Vec<_> = commands.iter().filter(|c| matches!(c, Command::RecordOutcome(_))).collect();
-        assert_eq!(recorded, vec![&Command::RecordOutcome(Outcome::AccountIssued)]);
-        assert!(commands.contains(&Command::IssueAccount));
-        assert_eq!(commands.last(), Some(&Command::EndSession));
-    }
-
-    #[test]
-    fn mismatch_is_retried_then_refused_without_issuing() {
-        let mut events = happy_prefix();
-        for _ in 0..3 {
-            events.extend([Event::FaceCaptured, Event::ChallengePassed, Event::FaceCompared { same_person: false }]);
-        }
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Refused(Refusal::FaceMismatch));
-        assert_eq!(commands.iter().filter(|c| **c == Command::CaptureFace).count(), 3);
-        assert_eq!(commands.iter().filter(|c| **c == Command::CompareFaces).count(), 3);
-        assert!(!commands.contains(&Command::IssueAccount));
-        assert!(commands.contains(&Command::RecordOutcome(Outcome::Refused(Refusal::FaceMismatch))));
-    }
-
-    #[test]
-    fn presentation_attack_is_refused_after_the_attempts() {
-        let mut events = happy_prefix();
-        events.extend((0..3).map(|_| Event::LivenessFailed));
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Refused(Refusal::LivenessFailed));
-        assert!(!commands.contains(&Command::CheckDuplicate));
-    }
-
-    #[test]
-    fn a_good_capture_after_a_bad_one_goes_on() {
-        let mut events = happy_prefix();
-        events.extend([Event::FaceNotFound, Event::FaceCaptured, Event::ChallengePassed]);
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Matching);
-        assert_eq!(state.face_attempts, 2);
-        assert!(commands.contains(&Command::RunChallenge));
-    }
-
-    #[test]
-    fn a_failed_head_turn_challenge_is_retried_then_refused_as_liveness() {
-        let mut events = happy_prefix();
-        for _ in 0..3 {
-            events.extend([Event::FaceCaptured, Event::ChallengeFailed]);
-        }
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Refused(Refusal::LivenessFailed));
-        assert_eq!(commands.iter().filter(|c| **c == Command::RunChallenge).count(), 3);
-        assert!(!commands.contains(&Command::CompareFaces));
-    }
-
-    #[test]
-    fn the_face_is_compared_only_after_the_challenge() {
-        let mut events = happy_prefix();
-        events.extend([Event::FaceCaptured, Event::FaceCompared { same_person: true }]);
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Challenge, "a comparison before the challenge is ignored");
-        assert!(!commands.contains(&Command::CheckDuplicate));
-    }
-
-    #[test]
-    fn duplicate_person_is_refused() {
-        let mut events = happy_prefix();
-        events.extend([
-            Event::FaceCaptured,
-            Event::ChallengePassed,
-            Event::FaceCompared { same_person: true },
-            Event::DuplicateChecked { already_enrolled: true },
-        ]);
-        let (state, commands) = run(events);
-        assert_eq!(state.phase, Phase::Refused(Refusal::AlreadyEnrolled));
-        assert!(!commands.contains(&Command::IssueAccount));
-    }
-
-    #[test]
-    fn declining_consent_ends_politely_and_reads_nothing() {
-        let (state, commands) = run(vec![Event::Touched(ButtonId::Start), Event::Touched(ButtonId::Decline)]);
-        assert_eq!(state.phase, Phase::Refused(Refusal::ConsentDeclined));
-        assert!(!commands.contains(&Command::ReadDocument));
-    }
-
-    #[test]
-    fn untrusted_and_unreadable_documents_are_told_apart() {
-        let mut events = vec![Event::Touched(ButtonId::Start), Event::Touched(ButtonId::Accept)];
-        events.push(Event::DocumentFailed { trusted_but_unreadable: true });
-        assert_eq!(run(events).0.phase, Phase::Refused(Refusal::DocumentUnreadable));
-    }
-
-    #[test]
-    fn waiting_too_long_for_a_device_times_out() {
-        let start = Instant::now();
-        let (state, _) = run(vec![Event::Touched(ButtonId::Start), Event::Touched(ButtonId::Accept)]);
-        let (same, nothing) = step(state, Event::Tick, state.since + Duration::from_secs(29), &LIMITS);
-        assert_eq!((same.phase, nothing.len()), (Phase::Document, 0));
-        let (late, commands) = step(state, Event::Tick, start + Duration::from_secs(120), &LIMITS);
-        assert_eq!(late.phase, Phase::Refused(Refusal::Timeout));
-        assert!(commands.contains(&Command::RecordOutcome(Outcome::Refused(Refusal::Timeout))));
-    }
-
-    #[test]
-    fn walk_away_from_the_result_wipes_the_screen() {
-        let (state, _) = run(vec![Event::Touched(ButtonId::Start), Event::Touched(ButtonId::Decline)]);
-        let (after, commands) = step(state, Event::Tick, state.since + LIMITS.person, &LIMITS);
-        assert_eq!(after.phase, Phase::Finished);
-        assert_eq!(commands, vec![Command::Show(Screen::Welcome), Command::EndSession]);
-    }
-
-    #[test]
-    fn device_fault_anywhere_goes_out_of_service() {
-        let (state, commands) = run(vec![Event::Touched(ButtonId::Start), Event::DeviceFault]);
-        assert_eq!(state.phase, Phase::OutOfService);
-        assert!(commands.contains(&Command::Show(Screen::OutOfService)));
-    }
-
-    #[test]
-    fn stray_events_change_nothing() {
-        let (state, commands) = run(vec![Event::DocumentRead, Event::Touched(ButtonId::Accept)]);
-        assert_eq!((state.phase, commands.len()), (Phase::Welcome, 0));
-    }
+/// Back to the attract screen with nothing of the person left on it or in memory.
+pub(super) fn finish(now: Instant) -> (State, Vec<Command>) {
+    let fresh = State { phase: Phase::Finished, ..State::new(now) };
+    (fresh, vec![Command::Show(Screen::Welcome), Command::EndSession])
 }

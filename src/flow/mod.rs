@@ -2,8 +2,17 @@
 //!
 //! **Architecture invariant:** no I/O here and no personal data in the state. The shell
 //! (`app`) performs the commands and feeds back what happened as events; time is passed in,
-//! so every path, timeouts included, is tested without sleeping or devices.
+//! so every path, timeouts and walk-aways included, is tested without sleeping or devices.
+//!
+//! attract (language, large text, contrast, voice) → consent (read to its last page) →
+//! document → face → head-turn challenge → 1:1 match → 1:N duplicate check → account + QR
+//! (receipt on request) → social-payments offer → goodbye; every failure ends on a polite
+//! refusal screen, a device fault on the out-of-service screen.
 
 mod machine;
+mod timing;
 
-pub use machine::{step, Command, Event, Outcome, Phase, State, StepTimeouts};
+pub use machine::{step, toggled, CategoryBits, Command, Event, FlowSettings, Outcome, Phase, State};
+
+#[cfg(test)]
+mod tests;

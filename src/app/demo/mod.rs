@@ -2,8 +2,9 @@
 //! the serial protocol on a pseudo-terminal, the face models through onnxruntime, the
 //! screens through embedded-graphics, the store in SQLite.
 //!
-//! Two scripted people: the holder of passport 1, who is issued an account, and an impostor
-//! presenting passport 2 (someone else's photo), who is refused with nothing kept.
+//! Scripted people: the holder of a passport, who is issued an account (with spoken prompts, a
+//! receipt and the social-payments offer), then people failing each check in turn, one who
+//! walks away mid-way, and one who declines the consent.
 
 mod person;
 
@@ -33,7 +34,9 @@ use opencv::{
 };
 
 use super::{
+    devices::{open_printer_with_log, open_speaker_with_log},
     pipeline_settings,
+    run::IdleInput,
     session::{Consent, Devices, Services, Session, SessionReport, StepRecord},
     AppError,
 };
@@ -52,6 +55,20 @@ pub enum Appearance {
     Person(Vec<PathBuf>),
     /// Someone holding a printed photo up to the camera (a presentation attack).
     PrintedPhoto(PathBuf),
+    /// Nobody: the person left after placing the passport.
+    Nobody,
+}
+
+/// What a demo person chooses on the screens.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    /// Touched on the attract screen, in order (language, large text, contrast, voice).
+    pub options: Vec<ButtonId>,
+    pub declines_consent: bool,
+    pub prints_receipt: bool,
+    /// Social-payment categories ticked (indexes in the rules), and whether they then ask for
+    /// the payments to be credited (`false`: "no, thanks").
+    pub social: Option<(Vec<u8>, bool)>,
 }
 
 /// A scripted person: their passport, what the camera sees of them, what they press.
@@ -63,7 +80,7 @@ pub struct DemoPerson {
     /// The chip's data is signed by a Document Signer no trusted CSCA issued (a forgery).
     pub forged_signature: bool,
     pub appearance: Appearance,
-    pub declines_consent: bool,
+    pub choices: Choices,
     pub expected: Outcome,
 }
 
@@ -77,18 +94,26 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
         passport_photo: face(photo),
         forged_signature: false,
         appearance,
-        declines_consent: false,
+        choices: Choices::default(),
         expected,
     };
     let holder = || Appearance::Person(vec![face("obama3.jpg"), face("obama2.jpg")]);
     vec![
-        person(
-            "the passport holder",
-            compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
-            "obama.jpg",
-            holder(),
-            Outcome::AccountIssued,
-        ),
+        DemoPerson {
+            choices: Choices {
+                options: vec![ButtonId::Speech],
+                prints_receipt: true,
+                social: Some((vec![0], true)),
+                ..Choices::default()
+            },
+            ..person(
+                "the passport holder (asks for spoken prompts, a receipt and child benefits)",
+                compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
+                "obama.jpg",
+                holder(),
+                Outcome::AccountIssued,
+            )
+        },
         person(
             "an impostor with someone else's passport",
             compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
@@ -96,13 +121,19 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
             Appearance::Person(vec![face("obama3.jpg")]),
             Outcome::Refused(Refusal::FaceMismatch),
         ),
-        person(
-            "the holder again, with a new passport (already enrolled here)",
-            compose_td3("PETROV", "IVAN", "7200098765", "RUS", "850314", 'M', "360101"),
-            "obama3.jpg",
-            holder(),
-            Outcome::Refused(Refusal::AlreadyEnrolled),
-        ),
+        DemoPerson {
+            choices: Choices {
+                options: vec![ButtonId::LanguageEn, ButtonId::LargeText, ButtonId::HighContrast],
+                ..Choices::default()
+            },
+            ..person(
+                "the holder again, in English with large text and high contrast (already enrolled here)",
+                compose_td3("PETROV", "IVAN", "7200098765", "RUS", "850314", 'M', "360101"),
+                "obama3.jpg",
+                holder(),
+                Outcome::Refused(Refusal::AlreadyEnrolled),
+            )
+        },
         person(
             "someone holding a printed photo up to the camera",
             compose_td3("SIDOROV", "PAVEL", "7100054321", "RUS", "790822", 'M', "300615"),
@@ -121,8 +152,15 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
                 Outcome::Refused(Refusal::DocumentNotTrusted),
             )
         },
+        person(
+            "someone who places the passport and walks away",
+            compose_td3("IVANOVA", "MARIA", "7500033333", "RUS", "600505", 'F', "340404"),
+            "biden.jpg",
+            Appearance::Nobody,
+            Outcome::WalkedAway,
+        ),
         DemoPerson {
-            declines_consent: true,
+            choices: Choices { declines_consent: true, ..Choices::default() },
             ..person(
                 "someone who reads the consent and declines",
                 compose_td3("PETROVA", "ANNA", "7400022222", "RUS", "920202", 'F', "330303"),
@@ -209,6 +247,7 @@ pub async fn run(
     ));
 
     let consent = Consent::from_config(&config)?;
+    let social = super::run::social_rules(&config)?;
     let limits = super::session::limits_of(&config)?;
     let gallery = super::session::load_gallery(&store)?;
     let mut services = Services {
@@ -218,6 +257,7 @@ pub async fn run(
         identity: Arc::clone(&identity),
         limits,
         consent,
+        social,
         config,
     };
 
@@ -236,6 +276,7 @@ pub async fn run(
                 Some(Outcome::AccountIssued) => "ACCOUNT ISSUED".to_string(),
                 Some(Outcome::Refused(reason)) =>
                     format!("REFUSED ({})", super::session::refusal_code(reason)),
+                Some(Outcome::WalkedAway) => "WALKED AWAY (session wiped)".to_string(),
                 None => "none".into(),
             },
             report.screens.join(" → ")
@@ -319,59 +360,145 @@ async fn run_person(
             Appearance::PrintedPhoto(photo) => {
                 Box::new(ReplayCamera::from_frames(vec![camera_frame(&mut pipeline, photo, w, h)?])?)
             }
+            Appearance::Nobody => Box::new(ReplayCamera::from_frames(vec![empty_street(w, h)?])?),
         }
     };
     std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
     let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
-    let input = ScriptedInput::new(script_touches(person.declines_consent, person.expected, size)?);
-    let devices = Devices { reader: Box::new(reader), camera, display, input: Box::new(input) };
+    let input = IdleInput(ScriptedInput::new(script_touches(services, person, size)?));
+    let (speaker, speech) = open_speaker_with_log(&services.config)?;
+    let (printer, paper) = open_printer_with_log(&services.config)?;
+    let devices = Devices { reader: Box::new(reader), camera, display, input: Box::new(input), speaker, printer };
+    // Waiting out the real walk-away time (minutes of nothing) would only slow the demo down.
+    let walk_away = services.config.kiosk.walk_away_timeout_s;
+    if matches!(person.appearance, Appearance::Nobody) {
+        services.config.kiosk.walk_away_timeout_s = DEMO_WALK_AWAY_S;
+        print(&format!("  (walk-away time shortened from {walk_away} s to {DEMO_WALK_AWAY_S} s for the demo)"));
+    }
 
     let mut on_step = |record: &StepRecord| {
         print(&format!("  {:<14} {}  [{} ms]", record.step, record.result, record.duration.as_millis()));
     };
     let session = Session::new(devices, services, &mut on_step);
-    let (report, _devices) = tokio::time::timeout(Duration::from_secs(180), session.run())
-        .await
-        .map_err(|_| AppError::DemoExpectation("the session did not finish within 180 s".into()))??;
+    let ran = tokio::time::timeout(Duration::from_secs(180), session.run()).await;
+    services.config.kiosk.walk_away_timeout_s = walk_away;
+    let (report, _devices) =
+        ran.map_err(|_| AppError::DemoExpectation("the session did not finish within 180 s".into()))??;
     simulator.shutdown();
+    if let Some(speech) = speech.filter(|s| !s.utterances().is_empty()) {
+        let path = screens_dir.join("spoken-prompts.txt");
+        std::fs::write(&path, speech.transcript()).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        print(&format!("  speaker      {} spoken prompts: {}", speech.utterances().len(), path.display()));
+    }
+    if let Some(receipt) = paper.and_then(|p| p.receipts().into_iter().next()) {
+        let path = screens_dir.join("receipt.txt");
+        std::fs::write(&path, receipt.lines().join("\n")).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        print(&format!("  printer      receipt of {} lines (ESC/POS, CP866): {}", receipt.lines().len(), path.display()));
+    }
     Ok(report)
 }
 
-/// Touches at the centres of the buttons the person presses: Start, Accept (or Decline), then
-/// Finish on the result screen they expect (the layout is what the kiosk itself draws).
-fn script_touches(
-    declines: bool,
-    expected: Outcome,
-    (width, height): (u32, u32),
-) -> Result<Vec<InputEvent>, AppError> {
-    let options = UiOptions::default();
-    let centre = |screen: &Screen, button: ButtonId| -> Result<InputEvent, AppError> {
+/// The walk-away time of the demo's person who leaves.
+const DEMO_WALK_AWAY_S: u32 = 4;
+
+/// What the camera sees when nobody stands at the kiosk: a dim, uneven street background.
+fn empty_street(width: u32, height: u32) -> Result<Mat, AppError> {
+    let mut frame = Mat::new_rows_cols_with_default(height as i32, width as i32, CV_8UC3, Scalar::all(70.0))
+        .map_err(crate::vision::VisionError::from)?;
+    let band = Rect::new(0, height as i32 * 2 / 3, width as i32, height as i32 / 3);
+    imgproc::rectangle(&mut frame, band, Scalar::new(60.0, 80.0, 90.0, 0.0), -1, imgproc::LINE_8, 0)
+        .map_err(crate::vision::VisionError::from)?;
+    Ok(frame)
+}
+
+/// Touches at the centres of the buttons the person presses, screen after screen, found by
+/// drawing each screen as the kiosk will (same options, same texts, same layout).
+fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u32, u32)) -> Result<Vec<InputEvent>, AppError> {
+    let mut options = UiOptions::default();
+    let layout_of = |screen: &Screen, options: &UiOptions| -> Result<ui::Layout, AppError> {
         let mut scratch = MemoryDisplay::new(width, height);
-        let layout = ui::render(&mut scratch, screen, &options)?;
-        let point = layout.center_of(button).ok_or_else(|| {
+        Ok(ui::render(&mut scratch, screen, options)?)
+    };
+    let mut touches = Vec::new();
+    let mut touch = |screen: &Screen, button: ButtonId, options: &UiOptions| -> Result<(), AppError> {
+        let point = layout_of(screen, options)?.center_of(button).ok_or_else(|| {
             AppError::DemoExpectation(format!("{button:?} is not on the {screen:?} screen"))
         })?;
-        Ok(InputEvent::Touch { x: point.x, y: point.y })
+        touches.push(InputEvent::Touch { x: point.x, y: point.y });
+        Ok(())
     };
-    let consent = Screen::Consent { version: String::new(), text: String::new(), page: 0, can_accept: true };
-    let result = match expected {
-        Outcome::AccountIssued => Screen::AccountIssued {
-            account_reference: String::new(),
-            per_transaction_limit_rub: 0,
-            daily_limit_rub: 0,
-            monthly_limit_rub: 0,
-            activation_token: "x".into(),
-            expires_at: String::new(),
-            can_print: false,
-            receipt: None,
-        },
-        Outcome::Refused(reason) => Screen::Refused { reason },
-    };
-    Ok(vec![
-        centre(&Screen::Welcome, ButtonId::Start)?,
-        centre(&consent, if declines { ButtonId::Decline } else { ButtonId::Accept })?,
-        centre(&result, ButtonId::Finish)?,
-    ])
+    let choices = &person.choices;
+    for &button in &choices.options {
+        touch(&Screen::Welcome, button, &options)?;
+        options = crate::flow::toggled(options, button);
+    }
+    touch(&Screen::Welcome, ButtonId::Start, &options)?;
+
+    // Reads the consent page by page to its end.
+    let consent = &services.consent;
+    let text = consent.in_language(options.language).text.clone();
+    let page = |page, can_accept| Screen::Consent { version: consent.version.clone(), text: text.clone(), page, can_accept };
+    let pages = layout_of(&page(0, false), &options)?.pages.max(1);
+    for p in 0..pages - 1 {
+        touch(&page(p, false), ButtonId::ScrollDown, &options)?;
+    }
+    let last = page(pages - 1, true);
+    if choices.declines_consent {
+        touch(&last, ButtonId::Decline, &options)?;
+        touch(&Screen::Refused { reason: Refusal::ConsentDeclined }, ButtonId::Finish, &options)?;
+        return Ok(touches);
+    }
+    touch(&last, ButtonId::Accept, &options)?;
+
+    match person.expected {
+        Outcome::Refused(reason) => touch(&Screen::Refused { reason }, ButtonId::Finish, &options)?,
+        Outcome::WalkedAway => {}
+        Outcome::AccountIssued => {
+            let summary = |can_print, receipt| Screen::AccountIssued {
+                account_reference: "00000000".into(),
+                per_transaction_limit_rub: 50_000,
+                daily_limit_rub: 100_000,
+                monthly_limit_rub: 300_000,
+                activation_token: "x".repeat(200),
+                expires_at: "00:00".into(),
+                can_print,
+                receipt,
+            };
+            let printer = services.config.printer.driver != kiosk_config::PrinterDriver::None;
+            let mut receipt = None;
+            if choices.prints_receipt && printer {
+                touch(&summary(true, None), ButtonId::PrintReceipt, &options)?;
+                receipt = Some(ui::ReceiptStatus::Printed);
+            }
+            touch(&summary(printer && receipt.is_none(), receipt), ButtonId::Next, &options)?;
+            let mut requested = false;
+            if let (Some(rules), Some((ticks, credit))) = (services.social.as_ref(), choices.social.as_ref()) {
+                let today = time::OffsetDateTime::now_utc().date();
+                let mrz = crate::identity::mrz::Mrz::from_lines(&person.passport_mrz)
+                    .map_err(|e| AppError::DemoExpectation(format!("demo MRZ: {e}")))?;
+                let context = super::session::offer::OfferContext {
+                    account_id: uuid::Uuid::nil(),
+                    age: crate::benefits::age_on(&mrz.birth_date, today),
+                    sex: crate::benefits::Sex::from_mrz(mrz.sex),
+                };
+                let mut bits = 0;
+                for &tick in ticks {
+                    let screen = super::session::offer::offer_screen(rules, &context, bits, options.language);
+                    touch(&screen, ButtonId::Category(tick), &options)?;
+                    bits ^= 1 << tick;
+                }
+                let screen = super::session::offer::offer_screen(rules, &context, bits, options.language);
+                touch(&screen, if *credit { ButtonId::CreditPayments } else { ButtonId::NoThanks }, &options)?;
+                requested = *credit;
+            }
+            let goodbye = Screen::Goodbye {
+                receipt_printed: receipt.is_some(),
+                social_payments_requested: requested,
+            };
+            touch(&goodbye, ButtonId::Finish, &options)?;
+        }
+    }
+    Ok(touches)
 }
 
 /// Makes the chip's portrait as a passport office would: head and shoulders cropped around

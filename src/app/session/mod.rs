@@ -1,49 +1,35 @@
 //! One person's session: performs the flow's commands on the devices and services, and feeds
 //! what happened back to `flow::step`.
 
+mod consent;
+pub(crate) mod offer;
+mod preview;
+mod receipt;
+
+pub use consent::Consent;
+
 use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use embedded_graphics::{prelude::*, primitives::Rectangle};
-use kiosk_hal::{Camera, CardReader, Display, Input, InputEvent};
-use sha2::Digest;
+use kiosk_hal::{input::Key, Camera, CardReader, Display, Input, InputEvent, Printer, Speaker, SpeechLanguage};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::AppError;
 use crate::{
     account::{issue_token, Claims, DemoAccount, KioskIdentity, LimitsPolicy, TokenId},
-    flow::{self, Command, Event, Outcome, StepTimeouts},
+    flow::{self, Command, Event, FlowSettings, Outcome},
     identity::{self, PassportRead},
     store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
-    ui::{self, Guidance, Layout, Refusal, Screen, UiOptions},
+    ui::{self, ButtonId, Guidance, Language, Layout, Refusal, Screen, UiOptions},
     vision::{
         decode_image, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FaceOutcome, FacePipeline,
         Gallery, MatchDecision, PoseSample, TurnDirection,
     },
 };
-
-/// The consent text in force, with its version and hash (stored with every session).
-#[derive(Debug, Clone)]
-pub struct Consent {
-    pub version: String,
-    pub text: String,
-    pub sha256: [u8; 32],
-}
-
-impl Consent {
-    /// The configured version of the consent text (Russian, shown first) and its hash.
-    pub fn from_config(config: &kiosk_config::Config) -> Result<Self, AppError> {
-        let version = config.consent.version.clone();
-        let text = kiosk_config::consent_text(&version, kiosk_config::ConsentLanguage::Ru)
-            .ok_or_else(|| AppError::Usage(format!("no consent text of version {version}")))?
-            .to_string();
-        let sha256: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
-        Ok(Self { version, text, sha256 })
-    }
-}
 
 /// The demo account limits as configured (the 50 000 ₽ hard cap is enforced by `LimitsPolicy`).
 pub fn limits_of(config: &kiosk_config::Config) -> Result<LimitsPolicy, AppError> {
@@ -73,6 +59,9 @@ pub struct Devices<D> {
     pub camera: Box<dyn Camera>,
     pub display: D,
     pub input: Box<dyn Input>,
+    pub speaker: Box<dyn Speaker>,
+    /// `None` when the kiosk has no receipt printer.
+    pub printer: Option<Box<dyn Printer>>,
 }
 
 /// What the session decides with and writes to.
@@ -83,6 +72,8 @@ pub struct Services {
     pub identity: Arc<KioskIdentity>,
     pub limits: LimitsPolicy,
     pub consent: Consent,
+    /// Rules of the social-payments offer; `None` when the offer is switched off.
+    pub social: Option<kiosk_config::SocialRules>,
     /// Every template enrolled on this kiosk, for the 1:N search; grows with each enrolment.
     pub gallery: Gallery,
 }
@@ -152,11 +143,21 @@ pub struct Session<'a, D> {
     options: UiOptions,
     layout: Layout,
     data: SessionData,
+    /// The issued account (screen and receipt); not personal data, kept until the session ends.
+    issued: Option<receipt::IssuedSummary>,
+    /// Age and sex for the social-payments offer, kept after the personal data is wiped.
+    offer: Option<offer::OfferContext>,
+    /// Bursts in a row with nobody in front of the camera.
+    empty_bursts: u32,
     started_at: OffsetDateTime,
     id: Uuid,
     report: SessionReport,
     on_step: &'a mut dyn FnMut(&StepRecord),
 }
+
+/// What Enter on the keypad presses: the screen's main action, for people who cannot see it.
+const ENTER_PRESSES: [ButtonId; 6] =
+    [ButtonId::Start, ButtonId::Accept, ButtonId::Next, ButtonId::CreditPayments, ButtonId::Finish, ButtonId::ScrollDown];
 
 impl<'a, D: Display + 'static> Session<'a, D> {
     pub fn new(
@@ -170,6 +171,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             options: UiOptions::default(),
             layout: Layout::default(),
             data: SessionData::default(),
+            issued: None,
+            offer: None,
+            empty_bursts: 0,
             started_at: OffsetDateTime::now_utc(),
             id: Uuid::now_v7(),
             report: SessionReport {
@@ -184,11 +188,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
     /// Runs the session to its end and gives the devices back.
     pub async fn run(mut self) -> Result<(SessionReport, Devices<D>), AppError> {
-        let limits = StepTimeouts {
-            person: Duration::from_secs(u64::from(self.services.config.kiosk.walk_away_timeout_s)),
-            device: Duration::from_secs(60),
-            max_face_attempts: 3,
-        };
+        let limits = flow_settings(&self.services.config, self.services.social.as_ref());
         let mut state = flow::State::new(Instant::now());
         let mut pending: Vec<Event> = Vec::new();
         self.perform(Command::Show(Screen::Welcome), &mut pending).await?;
@@ -197,17 +197,22 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 Some(event) => event,
                 None => self.wait_for_person().await?,
             };
-            if state.phase == flow::Phase::Consent && event == Event::Touched(ui::ButtonId::Accept) {
+            if state.phase == flow::Phase::Consent && state.consent_read && event == Event::Touched(ButtonId::Accept) {
                 let consent = &self.services.consent;
                 let result = format!(
-                    "accepted, text version {} (sha256 {}…)",
+                    "accepted after reading to the end, text version {} {:?} (sha256 {}…)",
                     consent.version,
-                    &hex::encode(consent.sha256)[..16]
+                    self.options.language,
+                    &hex::encode(consent.in_language(self.options.language).sha256)[..16]
                 );
                 self.log("consent", result, Instant::now());
             }
             let (next, commands) = flow::step(state, event, Instant::now(), &limits);
             state = next;
+            // A declined consent records nothing, but the report still tells how it ended.
+            if let flow::Phase::Refused(reason) = state.phase {
+                self.report.outcome.get_or_insert(Outcome::Refused(reason));
+            }
             let mut ended = false;
             for command in commands {
                 ended |= command == Command::EndSession;
@@ -244,13 +249,24 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 Some(button) => Event::Touched(button),
                 None => Event::Tick,
             },
-            Some(InputEvent::Key(kiosk_hal::input::Key::Enter)) => match self.layout.buttons.first() {
-                Some((button, _)) => Event::Touched(*button),
+            Some(InputEvent::Key(key)) => match self.key_press(key) {
+                Some(button) => Event::Touched(button),
                 None => Event::Tick,
             },
-            Some(InputEvent::Key(kiosk_hal::input::Key::Cancel)) => Event::Touched(ui::ButtonId::Cancel),
-            Some(InputEvent::Key(_)) | None => Event::Tick,
+            None => Event::Tick,
         })
+    }
+
+    /// The button a keypad key stands for on the screen shown (Cancel always cancels).
+    fn key_press(&self, key: Key) -> Option<ButtonId> {
+        let on_screen = |id: ButtonId| self.layout.center_of(id).map(|_| id);
+        match key {
+            Key::Enter => ENTER_PRESSES.into_iter().find_map(on_screen),
+            Key::Cancel => Some(on_screen(ButtonId::Decline).unwrap_or(ButtonId::Cancel)),
+            Key::Up => on_screen(ButtonId::ScrollUp),
+            Key::Down => on_screen(ButtonId::ScrollDown),
+            Key::Clear | Key::Left | Key::Right | Key::Digit(_) => None,
+        }
     }
 
     fn show(&mut self, screen: &Screen) -> Result<(), AppError> {
@@ -259,6 +275,16 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let devices = self.devices()?;
         let layout = ui::render(&mut devices.display, screen, &options)?;
         devices.display.present(id)?;
+        if options.spoken {
+            let language = match options.language {
+                Language::Ru => SpeechLanguage::Ru,
+                Language::En => SpeechLanguage::En,
+            };
+            // A silent kiosk still serves: a speaker fault is logged, the screen stays.
+            if let Err(error) = devices.speaker.say(&ui::spoken_text(screen, options.language), language) {
+                tracing::warn!(%error, screen = id, "spoken prompt failed");
+            }
+        }
         self.layout = layout;
         self.report.screens.push(id);
         Ok(())
@@ -267,10 +293,13 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     async fn perform(&mut self, command: Command, pending: &mut Vec<Event>) -> Result<(), AppError> {
         match command {
             Command::Show(screen) => self.show(&screen)?,
-            Command::ShowConsent => {
+            Command::SetOptions(options) => self.options = options,
+            Command::ShowConsent { page, can_accept } => {
                 let consent = &self.services.consent;
-                let screen = Screen::Consent { version: consent.version.clone(), text: consent.text.clone(), page: 0, can_accept: true };
-                self.show(&screen)?;
+                let text = consent.in_language(self.options.language).text.clone();
+                self.show(&Screen::Consent { version: consent.version.clone(), text, page, can_accept })?;
+                let pages = self.layout.pages.max(1);
+                pending.push(Event::ConsentShown { page: page.min(pages - 1), pages });
             }
             Command::ReadDocument => pending.push(self.read_document().await?),
             Command::CaptureFace => pending.push(self.capture_face().await?),
@@ -278,9 +307,28 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Command::CompareFaces => pending.push(self.compare_faces()?),
             Command::CheckDuplicate => pending.push(self.check_duplicate()?),
             Command::IssueAccount => pending.push(self.issue_account()?),
+            Command::ShowAccount { receipt } => {
+                let can_print = self.devices()?.printer.is_some();
+                let summary = self.issued.as_ref().ok_or_else(|| AppError::io("session", "no account to show"))?;
+                let screen = summary.screen(can_print, receipt);
+                self.show(&screen)?;
+            }
+            Command::PrintReceipt => pending.push(self.print_receipt().await?),
+            Command::ShowSocialOffer { categories } => {
+                let (Some(rules), Some(person)) = (self.services.social.as_ref(), self.offer.as_ref()) else {
+                    return Err(AppError::io("session", "social-payments offer without rules or account"));
+                };
+                let screen = offer::offer_screen(rules, person, categories, self.options.language);
+                self.show(&screen)?;
+            }
+            Command::RecordSocialChoice { credit_to_account, categories } => {
+                self.record_social_choice(credit_to_account, categories)?
+            }
             Command::RecordOutcome(outcome) => self.record(outcome).await?,
             Command::EndSession => {
                 self.data = SessionData::default();
+                self.issued = None;
+                self.offer = None;
             }
         }
         Ok(())
@@ -350,11 +398,13 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let started = Instant::now();
         self.data.face_checks.attempts += 1;
         let burst = self.services.config.camera.burst_frames.max(1) as usize;
+        let spec = self.preview_spec()?;
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
         let pipeline = Arc::clone(&self.services.pipeline);
-        // Frames stay on the blocking thread and die there: only their analysis comes back.
+        // Frames stay on the blocking thread and die there: only their analysis (and a
+        // screen-sized preview) comes back.
         let (devices, captured) =
-            off_thread(devices, move |devices| best_of_burst(devices.camera.as_mut(), &pipeline, burst))
+            off_thread(devices, move |devices| best_of_burst(devices.camera.as_mut(), &pipeline, burst, spec))
                 .await?;
         self.devices = Some(devices);
         let capture = match captured {
@@ -365,14 +415,23 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
             Err(other) => return Err(other),
         };
+        let preview = capture.preview;
         let Some(best) = capture.best else {
-            self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None, preview: None })?;
-            self.log("face capture", format!("no face in {burst} frames"), started);
-            return Ok(Event::FaceNotFound);
+            // Nobody there: said once, not redrawn and logged for every burst until they return.
+            if self.empty_bursts == 0 {
+                self.show(&Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None, preview })?;
+                self.log("face capture", format!("no face in {burst} frames: waiting for the person"), started);
+            }
+            self.empty_bursts += 1;
+            return Ok(Event::FaceNotFound { someone_there: false });
         };
+        if self.empty_bursts > 0 {
+            self.log("face capture", format!("a face again after {} empty bursts", self.empty_bursts), started);
+            self.empty_bursts = 0;
+        }
         let face_box = self.to_display_box(best.detection.bbox, capture.frame_size)?;
         let advice = best.quality.advice();
-        self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box), preview: None })?;
+        self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box), preview })?;
         let pose = best.quality.pose;
         let quality = format!(
             "best of {burst} frames: {}/{} quality gates passed (eyes {:.0} px apart, yaw {:+.0}°, pitch {:+.0}°, roll {:+.0}°, sharpness {:.0})",
@@ -386,7 +445,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         );
         if let Some(advice) = advice {
             self.log("face capture", format!("{quality}; asking the person: {advice:?}"), started);
-            return Ok(Event::FaceNotFound);
+            return Ok(Event::FaceNotFound { someone_there: true });
         }
         self.log("face capture", quality, started);
         let Some((liveness, embedding, liveness_took)) = best.live else {
@@ -487,9 +546,16 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         Ok(Event::FaceCompared { same_person: decision.same_person })
     }
 
+    fn preview_spec(&mut self) -> Result<PreviewSpec, AppError> {
+        let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
+        let redact = self.services.config.display.driver == kiosk_config::DisplayDriver::Memory;
+        Ok(PreviewSpec { fit: (area.size.width, area.size.height), redact })
+    }
+
     /// Maps a face box from camera pixels into the screen's camera preview area (the frame
-    /// fitted into it, aspect kept, centred).
+    /// fitted into it, aspect kept, centred, mirrored like the preview).
     fn to_display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
+        let bbox = [frame.0 as f32 - bbox[0] - bbox[2], bbox[1], bbox[2], bbox[3]];
         let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
         let scale = (area.size.width as f32 / frame.0.max(1) as f32)
             .min(area.size.height as f32 / frame.1.max(1) as f32);
@@ -533,15 +599,13 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let token_id: TokenId = claims.token_id;
         let limits = &self.services.limits;
         let expires = claims.expires_at.to_offset(crate::account::MOSCOW_OFFSET);
-        let screen = Screen::AccountIssued {
-            account_reference: account.id.simple().to_string()[24..].to_uppercase(),
+        let summary = receipt::IssuedSummary {
+            reference: account.id.simple().to_string()[24..].to_uppercase(),
             per_transaction_limit_rub: limits.per_transaction_limit().0 / 100,
             daily_limit_rub: limits.daily_limit().0 / 100,
             monthly_limit_rub: limits.monthly_limit().0 / 100,
             activation_token: token.clone(),
             expires_at: format!("{:02}:{:02}", expires.hour(), expires.minute()),
-            can_print: false,
-            receipt: None,
         };
         self.log(
             "account",
@@ -558,7 +622,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         self.report.account_id = Some(account.id);
         self.report.activation_token = Some(token);
         self.data.issued = Some(IssuedAccount { account, token_id });
-        Ok(Event::AccountIssued { screen })
+        self.issued = Some(summary);
+        Ok(Event::AccountIssued)
     }
 
     async fn record(&mut self, outcome: Outcome) -> Result<(), AppError> {
@@ -566,15 +631,25 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let consent = &self.services.consent;
         let data = std::mem::take(&mut self.data);
         let issued = matches!(outcome, Outcome::AccountIssued);
+        let now = OffsetDateTime::now_utc();
+        if let (true, Some(passport), Some(account)) = (issued, data.passport.as_ref(), data.issued.as_ref()) {
+            let today = now.to_offset(crate::account::MOSCOW_OFFSET).date();
+            self.offer = Some(offer::OfferContext {
+                account_id: account.account.id,
+                age: crate::benefits::age_on(&passport.mrz.birth_date, today),
+                sex: crate::benefits::Sex::from_mrz(passport.mrz.sex),
+            });
+        }
         let record = OnboardingRecord {
             id: self.id,
             started_at: self.started_at,
-            finished_at: OffsetDateTime::now_utc(),
+            finished_at: now,
             consent_version: consent.version.clone(),
-            consent_sha256: consent.sha256,
+            consent_sha256: consent.in_language(self.options.language).sha256,
             outcome: match outcome {
                 Outcome::AccountIssued => store::Outcome::AccountIssued,
                 Outcome::Refused(reason) => store::Outcome::Refused(refusal_code(reason).into()),
+                Outcome::WalkedAway => store::Outcome::Refused(WALKED_AWAY.into()),
             },
             personal: if issued { data.passport.as_ref().map(personal_data) } else { None },
             account: if issued { data.issued.clone() } else { None },
@@ -591,10 +666,63 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             match outcome {
                 Outcome::AccountIssued => "onboarding stored in one transaction: sealed personal data and template, account, outbox, audit".to_string(),
                 Outcome::Refused(reason) => format!("refusal stored ({}), no account, no personal data kept", refusal_code(reason)),
+                Outcome::WalkedAway => format!("the person walked away: {WALKED_AWAY} stored, session wiped"),
             },
             started,
         );
         Ok(())
+    }
+
+    async fn print_receipt(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let summary = self.issued.as_ref().ok_or_else(|| AppError::io("session", "no account to print"))?;
+        let receipt = summary.receipt(&self.services.config.kiosk.id, self.options.language, OffsetDateTime::now_utc());
+        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let (devices, printed) = off_thread(devices, move |d| match d.printer.as_mut() {
+            Some(printer) => printer.print(&receipt).map_err(|e| e.to_string()),
+            None => Err("no printer configured".to_string()),
+        })
+        .await?;
+        self.devices = Some(devices);
+        let ok = printed.is_ok();
+        // The printer is not needed to serve: its fault is told to the person and to diag.
+        self.log("receipt", printed.map_or_else(|e| format!("NOT printed: {e}"), |()| "printed".into()), started);
+        Ok(Event::ReceiptPrinted { ok })
+    }
+
+    fn record_social_choice(&mut self, credit_to_account: bool, categories: flow::CategoryBits) -> Result<(), AppError> {
+        let started = Instant::now();
+        let (Some(rules), Some(person)) = (self.services.social.as_ref(), self.offer.as_ref()) else {
+            return Err(AppError::io("session", "social-payments answer without rules or account"));
+        };
+        let choice = offer::choice(rules, person, categories, credit_to_account, OffsetDateTime::now_utc());
+        let kinds = choice.kinds_offered.len();
+        self.services.store.record_social_payments_choice(&choice)?;
+        self.log(
+            "social payments",
+            if credit_to_account {
+                format!("the person asked to have payments credited ({kinds} kind(s) listed): stored sealed, queued for the core")
+            } else {
+                "the person declined: stored, nothing requested".to_string()
+            },
+            started,
+        );
+        Ok(())
+    }
+}
+
+/// Reason code of a session the person left after consenting, before the account.
+const WALKED_AWAY: &str = "walked_away";
+
+/// The flow's settings from the configuration.
+fn flow_settings(config: &kiosk_config::Config, social: Option<&kiosk_config::SocialRules>) -> FlowSettings {
+    FlowSettings {
+        walk_away: Duration::from_secs(u64::from(config.kiosk.walk_away_timeout_s)),
+        device: Duration::from_secs(60),
+        goodbye: Duration::from_secs(15),
+        max_face_attempts: 3,
+        social_payments: social.is_some(),
+        social_categories: social.map_or(0, |r| r.categories().len().min(16) as u8),
     }
 }
 
@@ -603,6 +731,15 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 struct BurstCapture {
     best: Option<BestFace>,
     frame_size: (i32, i32),
+    /// The best frame (or the last one) for the screen.
+    preview: Option<ui::Preview>,
+}
+
+/// How the camera picture is shown: the preview area's size, and whether to pixelate it.
+#[derive(Debug, Clone, Copy)]
+struct PreviewSpec {
+    fit: (u32, u32),
+    redact: bool,
 }
 
 struct BestFace {
@@ -618,9 +755,11 @@ fn best_of_burst(
     camera: &mut dyn Camera,
     pipeline: &Mutex<FacePipeline>,
     burst: usize,
+    preview: PreviewSpec,
 ) -> Result<BurstCapture, AppError> {
     let mut pipeline = pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
     let mut best: Option<(opencv::core::Mat, crate::vision::FaceCandidate)> = None;
+    let mut last_frame = None;
     let mut frame_size = (0, 0);
     for _ in 0..burst {
         let frame = camera.capture()?;
@@ -632,11 +771,15 @@ fn best_of_burst(
             let better = best.as_ref().is_none_or(|(_, b)| candidate.quality.rank() > b.quality.rank());
             if better {
                 best = Some((frame.image, candidate));
+                continue;
             }
         }
+        last_frame = Some(frame.image);
     }
+    let shown = best.as_ref().map(|(image, _)| image).or(last_frame.as_ref());
+    let preview = shown.map(|image| preview::preview_of(image, preview.fit, preview.redact)).transpose()?;
     let Some((image, candidate)) = best else {
-        return Ok(BurstCapture { best: None, frame_size });
+        return Ok(BurstCapture { best: None, frame_size, preview });
     };
     let live = if candidate.quality.passed() {
         let started = Instant::now();
@@ -649,6 +792,7 @@ fn best_of_burst(
     Ok(BurstCapture {
         best: Some(BestFace { detection: candidate.detection, quality: candidate.quality, live }),
         frame_size,
+        preview,
     })
 }
 

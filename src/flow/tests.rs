@@ -1,0 +1,520 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::ui::{ButtonId as B, Language, ReceiptStatus, Refusal, Screen};
+
+const SETTINGS: FlowSettings = FlowSettings {
+    walk_away: Duration::from_secs(45),
+    device: Duration::from_secs(30),
+    goodbye: Duration::from_secs(15),
+    max_face_attempts: 3,
+    social_payments: true,
+    social_categories: 4,
+};
+
+/// Drives events one second apart from a fresh state; keeps every command for assertions.
+struct Run {
+    state: State,
+    now: Instant,
+    commands: Vec<Command>,
+    settings: FlowSettings,
+}
+
+impl Run {
+    fn new() -> Self {
+        Self::with(SETTINGS)
+    }
+
+    fn with(settings: FlowSettings) -> Self {
+        let now = Instant::now();
+        Self { state: State::new(now), now, commands: Vec::new(), settings }
+    }
+
+    fn send(&mut self, event: Event) -> Vec<Command> {
+        self.now += Duration::from_secs(1);
+        let (state, commands) = step(self.state, event, self.now, &self.settings);
+        self.state = state;
+        self.commands.extend(commands.iter().cloned());
+        commands
+    }
+
+    fn all(&mut self, events: impl IntoIterator<Item = Event>) -> &mut Self {
+        for event in events {
+            self.send(event);
+        }
+        self
+    }
+
+    fn wait(&mut self, duration: Duration) -> Vec<Command> {
+        self.now += duration - Duration::from_secs(1);
+        self.send(Event::Tick)
+    }
+
+    fn phase(&self) -> Phase {
+        self.state.phase
+    }
+
+    fn count(&self, command: &Command) -> usize {
+        self.commands.iter().filter(|c| *c == command).count()
+    }
+
+    fn recorded(&self) -> Vec<Outcome> {
+        self.commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::RecordOutcome(o) => Some(*o),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Start, read the one-page consent to its end, accept: the chip is being read.
+    fn consented(mut self) -> Self {
+        self.all([
+            Event::Touched(B::Start),
+            Event::ConsentShown { page: 0, pages: 1 },
+            Event::Touched(B::Accept),
+        ]);
+        self
+    }
+
+    fn at_face(self) -> Self {
+        let mut run = self.consented();
+        run.send(Event::DocumentRead);
+        run
+    }
+
+    fn issued(self) -> Self {
+        let mut run = self.at_face();
+        run.all([
+            Event::FaceCaptured,
+            Event::ChallengePassed,
+            Event::FaceCompared { same_person: true },
+            Event::DuplicateChecked { already_enrolled: false },
+            Event::AccountIssued,
+        ]);
+        run
+    }
+}
+
+#[test]
+fn happy_path_issues_records_once_offers_social_payments_and_says_goodbye() {
+    let mut run = Run::new().issued();
+    assert_eq!(run.phase(), Phase::Issued);
+    assert!(run.commands.contains(&Command::ShowAccount { receipt: None }));
+    run.all([Event::Touched(B::Next), Event::Touched(B::Category(1)), Event::Touched(B::CreditPayments)]);
+    assert_eq!(run.phase(), Phase::Goodbye);
+    assert_eq!(run.recorded(), vec![Outcome::AccountIssued]);
+    assert_eq!(run.count(&Command::IssueAccount), 1);
+    assert!(run.commands.contains(&Command::RecordSocialChoice { credit_to_account: true, categories: 0b10 }));
+    assert!(run
+        .commands
+        .contains(&Command::Show(Screen::Goodbye { receipt_printed: false, social_payments_requested: true })));
+    run.send(Event::Touched(B::Finish));
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(run.commands.last(), Some(&Command::EndSession));
+}
+
+#[test]
+fn the_steps_run_in_order() {
+    let run = Run::new().issued();
+    let order: Vec<&Command> = run
+        .commands
+        .iter()
+        .filter(|c| {
+            matches!(
+                c,
+                Command::ReadDocument
+                    | Command::CaptureFace
+                    | Command::RunChallenge
+                    | Command::CompareFaces
+                    | Command::CheckDuplicate
+                    | Command::IssueAccount
+            )
+        })
+        .collect();
+    use Command::*;
+    assert_eq!(order, vec![&ReadDocument, &CaptureFace, &RunChallenge, &CompareFaces, &CheckDuplicate, &IssueAccount]);
+}
+
+#[test]
+fn language_and_accessibility_are_chosen_on_the_attract_screen() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::LanguageEn), Event::Touched(B::LargeText), Event::Touched(B::Speech)]);
+    let o = run.state.options;
+    assert_eq!((o.language, o.large_text, o.high_contrast, o.spoken), (Language::En, true, false, true));
+    assert!(run.commands.contains(&Command::SetOptions(o)));
+    assert_eq!(run.phase(), Phase::Welcome);
+    run.all([Event::Touched(B::LargeText), Event::Touched(B::HighContrast), Event::Touched(B::LanguageRu)]);
+    let o = run.state.options;
+    assert_eq!((o.language, o.large_text, o.high_contrast, o.spoken), (Language::Ru, false, true, true));
+    run.send(Event::Touched(B::Start));
+    assert_eq!(run.state.options, o, "the choice is kept for the session");
+}
+
+#[test]
+fn consent_can_be_accepted_only_after_reaching_its_last_page() {
+    let mut run = Run::new();
+    run.send(Event::Touched(B::Start));
+    assert_eq!(run.commands.last(), Some(&Command::ShowConsent { page: 0, can_accept: false }));
+    run.send(Event::ConsentShown { page: 0, pages: 3 });
+    assert!(run.send(Event::Touched(B::Accept)).is_empty(), "accept before reading is ignored");
+    assert_eq!(run.phase(), Phase::Consent);
+
+    assert_eq!(run.send(Event::Touched(B::ScrollDown)), vec![Command::ShowConsent { page: 1, can_accept: false }]);
+    assert!(run.send(Event::ConsentShown { page: 1, pages: 3 }).is_empty());
+    run.send(Event::Touched(B::ScrollDown));
+    // The last page unlocks "accept" once, and it stays unlocked when scrolling back.
+    assert_eq!(run.send(Event::ConsentShown { page: 2, pages: 3 }), vec![Command::ShowConsent { page: 2, can_accept: true }]);
+    assert_eq!(run.send(Event::Touched(B::ScrollUp)), vec![Command::ShowConsent { page: 1, can_accept: true }]);
+    assert!(run.send(Event::ConsentShown { page: 1, pages: 3 }).is_empty());
+    run.send(Event::Touched(B::Accept));
+    assert_eq!(run.phase(), Phase::Document);
+    assert!(run.commands.contains(&Command::ReadDocument));
+}
+
+#[test]
+fn scrolling_up_from_the_first_page_stays_there() {
+    let mut run = Run::new();
+    run.send(Event::Touched(B::Start));
+    assert_eq!(run.send(Event::Touched(B::ScrollUp)), vec![Command::ShowConsent { page: 0, can_accept: false }]);
+}
+
+#[test]
+fn declining_consent_ends_politely_and_keeps_nothing() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::Start), Event::ConsentShown { page: 0, pages: 2 }, Event::Touched(B::Decline)]);
+    assert_eq!(run.phase(), Phase::Refused(Refusal::ConsentDeclined));
+    assert!(run.recorded().is_empty(), "nothing is recorded for a declined consent");
+    assert!(!run.commands.contains(&Command::ReadDocument));
+    assert!(run.commands.contains(&Command::Show(Screen::Refused { reason: Refusal::ConsentDeclined })));
+}
+
+#[test]
+fn mismatch_is_retried_then_refused_without_issuing() {
+    let mut run = Run::new().at_face();
+    for _ in 0..3 {
+        run.all([Event::FaceCaptured, Event::ChallengePassed, Event::FaceCompared { same_person: false }]);
+    }
+    assert_eq!(run.phase(), Phase::Refused(Refusal::FaceMismatch));
+    assert_eq!(run.count(&Command::CaptureFace), 3);
+    assert_eq!(run.count(&Command::CompareFaces), 3);
+    assert!(!run.commands.contains(&Command::IssueAccount));
+    assert_eq!(run.recorded(), vec![Outcome::Refused(Refusal::FaceMismatch)]);
+}
+
+#[test]
+fn presentation_attack_is_refused_after_the_attempts() {
+    let mut run = Run::new().at_face();
+    run.all((0..3).map(|_| Event::LivenessFailed));
+    assert_eq!(run.phase(), Phase::Refused(Refusal::LivenessFailed));
+    assert!(!run.commands.contains(&Command::CheckDuplicate));
+}
+
+#[test]
+fn a_face_failing_the_gates_uses_up_attempts() {
+    let mut run = Run::new().at_face();
+    run.all((0..3).map(|_| Event::FaceNotFound { someone_there: true }));
+    assert_eq!(run.phase(), Phase::Refused(Refusal::NoFaceFound));
+}
+
+#[test]
+fn an_empty_camera_is_no_failed_attempt_but_a_walk_away_in_time() {
+    let mut run = Run::new().at_face();
+    for _ in 0..10 {
+        assert_eq!(run.send(Event::FaceNotFound { someone_there: false }), vec![Command::CaptureFace]);
+    }
+    assert_eq!(run.state.face_attempts, 1);
+    run.now += SETTINGS.walk_away;
+    let commands = run.send(Event::FaceNotFound { someone_there: false });
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(
+        commands,
+        vec![Command::RecordOutcome(Outcome::WalkedAway), Command::Show(Screen::Welcome), Command::EndSession]
+    );
+}
+
+#[test]
+fn a_good_capture_after_a_bad_one_goes_on() {
+    let mut run = Run::new().at_face();
+    run.all([Event::FaceNotFound { someone_there: true }, Event::FaceCaptured, Event::ChallengePassed]);
+    assert_eq!(run.phase(), Phase::Matching);
+    assert_eq!(run.state.face_attempts, 2);
+    assert!(run.commands.contains(&Command::RunChallenge));
+}
+
+#[test]
+fn a_failed_head_turn_challenge_is_retried_then_refused_as_liveness() {
+    let mut run = Run::new().at_face();
+    for _ in 0..3 {
+        run.all([Event::FaceCaptured, Event::ChallengeFailed]);
+    }
+    assert_eq!(run.phase(), Phase::Refused(Refusal::LivenessFailed));
+    assert_eq!(run.count(&Command::RunChallenge), 3);
+    assert!(!run.commands.contains(&Command::CompareFaces));
+}
+
+#[test]
+fn the_face_is_compared_only_after_the_challenge() {
+    let mut run = Run::new().at_face();
+    run.all([Event::FaceCaptured, Event::FaceCompared { same_person: true }]);
+    assert_eq!(run.phase(), Phase::Challenge, "a comparison before the challenge is ignored");
+    assert!(!run.commands.contains(&Command::CheckDuplicate));
+}
+
+#[test]
+fn duplicate_person_is_refused() {
+    let mut run = Run::new().at_face();
+    run.all([
+        Event::FaceCaptured,
+        Event::ChallengePassed,
+        Event::FaceCompared { same_person: true },
+        Event::DuplicateChecked { already_enrolled: true },
+    ]);
+    assert_eq!(run.phase(), Phase::Refused(Refusal::AlreadyEnrolled));
+    assert!(!run.commands.contains(&Command::IssueAccount));
+}
+
+#[test]
+fn untrusted_and_unreadable_documents_are_told_apart() {
+    let mut unreadable = Run::new().consented();
+    unreadable.send(Event::DocumentFailed { trusted_but_unreadable: true });
+    assert_eq!(unreadable.phase(), Phase::Refused(Refusal::DocumentUnreadable));
+    let mut untrusted = Run::new().consented();
+    untrusted.send(Event::DocumentFailed { trusted_but_unreadable: false });
+    assert_eq!(untrusted.phase(), Phase::Refused(Refusal::DocumentNotTrusted));
+    assert_eq!(untrusted.recorded(), vec![Outcome::Refused(Refusal::DocumentNotTrusted)]);
+}
+
+#[test]
+fn waiting_too_long_for_a_device_times_out() {
+    let mut run = Run::new().consented();
+    assert!(run.wait(SETTINGS.device - Duration::from_secs(1)).is_empty());
+    assert_eq!(run.phase(), Phase::Document);
+    run.wait(Duration::from_secs(1));
+    assert_eq!(run.phase(), Phase::Refused(Refusal::Timeout));
+    assert_eq!(run.recorded(), vec![Outcome::Refused(Refusal::Timeout)]);
+}
+
+#[test]
+fn walking_away_at_the_consent_wipes_the_screen_and_records_nothing() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::Start), Event::ConsentShown { page: 0, pages: 2 }]);
+    assert!(run.wait(SETTINGS.walk_away - Duration::from_secs(2)).is_empty());
+    let commands = run.wait(Duration::from_secs(2));
+    assert_eq!(commands, vec![Command::Show(Screen::Welcome), Command::EndSession]);
+    assert!(run.recorded().is_empty());
+}
+
+#[test]
+fn a_touch_restarts_the_walk_away_timer() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::Start), Event::ConsentShown { page: 0, pages: 5 }]);
+    run.wait(SETTINGS.walk_away - Duration::from_secs(5));
+    run.send(Event::Touched(B::ScrollDown));
+    assert!(run.wait(SETTINGS.walk_away - Duration::from_secs(5)).is_empty());
+    assert_eq!(run.phase(), Phase::Consent);
+}
+
+#[test]
+fn walking_away_during_the_challenge_is_recorded_and_wiped() {
+    let mut run = Run::new().at_face();
+    run.send(Event::FaceCaptured);
+    let commands = run.wait(SETTINGS.walk_away);
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(commands.first(), Some(&Command::RecordOutcome(Outcome::WalkedAway)));
+    assert_eq!(commands.last(), Some(&Command::EndSession));
+}
+
+#[test]
+fn walking_away_from_the_qr_code_keeps_the_account_and_claims_nothing() {
+    let mut run = Run::new().issued();
+    run.send(Event::Touched(B::Next));
+    assert_eq!(run.phase(), Phase::SocialOffer);
+    run.send(Event::Touched(B::Category(0)));
+    run.wait(SETTINGS.walk_away);
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(run.recorded(), vec![Outcome::AccountIssued]);
+    assert!(!run.commands.iter().any(|c| matches!(c, Command::RecordSocialChoice { .. })));
+}
+
+#[test]
+fn walk_away_from_a_refusal_wipes_the_screen() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::Start), Event::Touched(B::Decline)]);
+    let commands = run.wait(SETTINGS.walk_away);
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(commands, vec![Command::Show(Screen::Welcome), Command::EndSession]);
+}
+
+#[test]
+fn the_goodbye_screen_returns_to_attract_by_itself() {
+    let mut run = Run::new().issued();
+    run.all([Event::Touched(B::Next), Event::Touched(B::NoThanks)]);
+    assert!(run.commands.contains(&Command::RecordSocialChoice { credit_to_account: false, categories: 0 }));
+    assert!(run.wait(SETTINGS.goodbye - Duration::from_secs(1)).is_empty());
+    assert_eq!(run.wait(Duration::from_secs(1)), vec![Command::Show(Screen::Welcome), Command::EndSession]);
+}
+
+#[test]
+fn categories_toggle_and_out_of_range_ones_are_ignored() {
+    let mut run = Run::new().issued();
+    run.send(Event::Touched(B::Next));
+    assert_eq!(run.send(Event::Touched(B::Category(2))), vec![Command::ShowSocialOffer { categories: 0b100 }]);
+    assert_eq!(run.send(Event::Touched(B::Category(0))), vec![Command::ShowSocialOffer { categories: 0b101 }]);
+    assert_eq!(run.send(Event::Touched(B::Category(2))), vec![Command::ShowSocialOffer { categories: 0b001 }]);
+    assert!(run.send(Event::Touched(B::Category(4))).is_empty());
+    assert!(run.send(Event::Touched(B::Category(200))).is_empty());
+}
+
+#[test]
+fn cancel_on_the_offer_is_no_answer() {
+    let mut run = Run::new().issued();
+    run.all([Event::Touched(B::Next), Event::Touched(B::Category(1)), Event::Touched(B::Cancel)]);
+    assert_eq!(run.phase(), Phase::Goodbye);
+    assert!(!run.commands.iter().any(|c| matches!(c, Command::RecordSocialChoice { .. })));
+}
+
+#[test]
+fn without_social_payments_the_qr_code_leads_to_goodbye() {
+    let mut run = Run::with(FlowSettings { social_payments: false, ..SETTINGS }).issued();
+    run.send(Event::Touched(B::Next));
+    assert_eq!(run.phase(), Phase::Goodbye);
+    assert!(!run.commands.iter().any(|c| matches!(c, Command::ShowSocialOffer { .. })));
+}
+
+#[test]
+fn a_receipt_is_printed_on_request_and_a_printer_failure_is_told() {
+    let mut run = Run::new().issued();
+    assert_eq!(run.send(Event::Touched(B::PrintReceipt)), vec![Command::PrintReceipt]);
+    assert_eq!(
+        run.send(Event::ReceiptPrinted { ok: false }),
+        vec![Command::ShowAccount { receipt: Some(ReceiptStatus::Failed) }]
+    );
+    assert_eq!(run.phase(), Phase::Issued, "the account stands when the printer fails");
+    run.send(Event::Touched(B::PrintReceipt));
+    run.send(Event::ReceiptPrinted { ok: true });
+    assert!(run.send(Event::Touched(B::PrintReceipt)).is_empty(), "one receipt is enough");
+    run.all([Event::Touched(B::Next), Event::Touched(B::NoThanks)]);
+    assert!(run
+        .commands
+        .contains(&Command::Show(Screen::Goodbye { receipt_printed: true, social_payments_requested: false })));
+}
+
+#[test]
+fn cancel_after_the_document_is_recorded_as_cancelled() {
+    let mut run = Run::new().at_face();
+    run.send(Event::Touched(B::Cancel));
+    assert_eq!(run.phase(), Phase::Refused(Refusal::Cancelled));
+    assert_eq!(run.recorded(), vec![Outcome::Refused(Refusal::Cancelled)]);
+}
+
+#[test]
+fn device_fault_anywhere_goes_out_of_service() {
+    let mut run = Run::new();
+    run.all([Event::Touched(B::Start), Event::DeviceFault]);
+    assert_eq!(run.phase(), Phase::OutOfService);
+    assert!(run.commands.contains(&Command::Show(Screen::OutOfService)));
+    assert!(run.wait(SETTINGS.walk_away * 10).is_empty(), "out of service stays until the shell recovers");
+}
+
+#[test]
+fn stray_events_change_nothing() {
+    let mut run = Run::new();
+    run.all([Event::DocumentRead, Event::Touched(B::Accept), Event::AccountIssued, Event::Touched(B::Next)]);
+    assert_eq!((run.phase(), run.commands.len()), (Phase::Welcome, 0));
+}
+
+#[test]
+fn finishing_leaves_no_choice_of_the_person_in_the_state() {
+    let mut run = Run::new();
+    run.send(Event::Touched(B::LanguageEn));
+    let mut run = Run { state: run.state, ..Run::new() }.issued();
+    run.all([Event::Touched(B::Next), Event::Touched(B::Category(3)), Event::Touched(B::CreditPayments)]);
+    run.send(Event::Touched(B::Finish));
+    let fresh = State::new(run.now);
+    assert_eq!(run.state, State { phase: Phase::Finished, ..fresh });
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_event() -> impl Strategy<Value = Event> {
+        let buttons = prop_oneof![
+            Just(B::Start),
+            Just(B::LanguageRu),
+            Just(B::LanguageEn),
+            Just(B::LargeText),
+            Just(B::HighContrast),
+            Just(B::Speech),
+            Just(B::Accept),
+            Just(B::Decline),
+            Just(B::ScrollUp),
+            Just(B::ScrollDown),
+            Just(B::Cancel),
+            Just(B::Next),
+            Just(B::PrintReceipt),
+            any::<u8>().prop_map(B::Category),
+            Just(B::CreditPayments),
+            Just(B::NoThanks),
+            Just(B::Finish),
+        ];
+        prop_oneof![
+            buttons.prop_map(Event::Touched),
+            (0u16..6, 1u16..6).prop_map(|(page, pages)| Event::ConsentShown { page, pages }),
+            Just(Event::DocumentRead),
+            any::<bool>().prop_map(|t| Event::DocumentFailed { trusted_but_unreadable: t }),
+            Just(Event::FaceCaptured),
+            any::<bool>().prop_map(|s| Event::FaceNotFound { someone_there: s }),
+            Just(Event::LivenessFailed),
+            Just(Event::ChallengePassed),
+            Just(Event::ChallengeFailed),
+            any::<bool>().prop_map(|s| Event::FaceCompared { same_person: s }),
+            any::<bool>().prop_map(|a| Event::DuplicateChecked { already_enrolled: a }),
+            Just(Event::AccountIssued),
+            any::<bool>().prop_map(|ok| Event::ReceiptPrinted { ok }),
+            Just(Event::Tick),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the person and the devices do: an account is issued only after consent, a
+        /// read document, a passed challenge, a match and a clean duplicate check, in that
+        /// order; it is recorded at most once; a social-payment choice only after an account.
+        #[test]
+        fn no_account_without_every_check(events in proptest::collection::vec((any_event(), 0u64..60), 0..80)) {
+            let mut state = State::new(Instant::now());
+            let mut now = state.since;
+            let mut checks: Vec<Command> = Vec::new();
+            let mut issued = 0;
+            for (event, secs) in events {
+                now += Duration::from_secs(secs);
+                let (next, commands) = step(state, event, now, &SETTINGS);
+                for command in commands {
+                    match command {
+                        Command::ReadDocument | Command::RunChallenge | Command::CompareFaces | Command::CheckDuplicate => {
+                            checks.push(command)
+                        }
+                        Command::IssueAccount => {
+                            let order = [Command::ReadDocument, Command::RunChallenge, Command::CompareFaces, Command::CheckDuplicate];
+                            let mut it = checks.iter();
+                            prop_assert!(order.iter().all(|c| it.any(|d| d == c)), "issued after {:?}", checks);
+                        }
+                        Command::RecordOutcome(Outcome::AccountIssued) => issued += 1,
+                        Command::RecordSocialChoice { .. } => prop_assert!(issued == 1),
+                        Command::EndSession => checks.clear(),
+                        _ => {}
+                    }
+                }
+                if next.phase == Phase::Finished {
+                    issued = 0;
+                    state = State::new(now);
+                } else {
+                    state = next;
+                }
+                prop_assert!(issued <= 1);
+            }
+        }
+    }
+}
