@@ -1,24 +1,113 @@
-//! Screen snapshots: every screen in the main variants, compared pixel for pixel with the
-//! PNGs in tests/snapshots/ui. On a difference the new picture is written next to the old
-//! one as `*.png.new`; `UPDATE_SNAPSHOTS=1` accepts the new pictures.
+//! Screen snapshots: every screen in every mode, compared pixel for pixel with the PNGs in
+//! tests/snapshots/ui. On a difference the new picture is written next to the old one as
+//! `*.png.new`; `UPDATE_SNAPSHOTS=1` accepts the new pictures. Also: finger-sized buttons on
+//! real panels, consent pages, the camera preview.
 
 use std::path::{Path, PathBuf};
 
 use embedded_graphics::{pixelcolor::Rgb888, prelude::*, primitives::Rectangle};
-use kiosk::ui::{face_preview_area, render, ButtonId, Guidance, Language, Refusal, Screen, UiOptions};
+use kiosk::ui::{
+    face_preview_area, render, render_with, ButtonId, Choice, Guidance, Language, Layout, Panel, Preview,
+    ReceiptStatus, Refusal, Screen, UiContext, UiError, UiOptions, MIN_BUTTON_MM,
+};
+use kiosk_config::ConsentLanguage;
 use kiosk_hal::display::{DisplayError, MemoryDisplay};
 use kiosk_hal::Display;
 
 const TOKEN: &str = "KIOSK-ACT-7F3A9C21-5D2E-4B8F-A1C0-93E4D7B2F6A8";
 
-const CONSENT: &str = "Я, действуя свободно, своей волей и в своём интересе, даю согласие банку на обработку моих персональных данных, включая биометрические (изображение лица), а также данных паспорта, считанных с его чипа. Цель обработки: проверка личности и открытие демонстрационного счёта. Данные хранятся не дольше, чем нужно для этой цели, и не передаются третьим лицам, кроме случаев, прямо предусмотренных законом. Согласие можно отозвать в любой момент, подав заявление в любом отделении банка. Биометрическое изображение лица удаляется сразу после сверки с фотографией в паспорте.";
+/// The two panels the kiosk ships with: 7" 800x480 and 10.1" 1280x800.
+const SMALL: (Size, f32) = (Size::new(800, 480), 154.0);
+const BIG: (Size, f32) = (Size::new(1280, 800), 217.0);
 
-fn screens(size: Size) -> Vec<(&'static str, Screen)> {
+fn consent_text(language: Language) -> String {
+    let l = match language {
+        Language::Ru => ConsentLanguage::Ru,
+        Language::En => ConsentLanguage::En,
+    };
+    kiosk_config::consent_text("2026-11-v1", l).unwrap().to_owned()
+}
+
+/// A synthetic camera picture (never a real face): a gradient wall, a shirt, a head-shaped
+/// oval with two eyes.
+fn synthetic_preview() -> Preview {
+    let (w, h) = (640u32, 480u32);
+    let mut rgb = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32, y as f32);
+            let head = ((fx - 320.0) / 105.0).powi(2) + ((fy - 220.0) / 140.0).powi(2) <= 1.0;
+            let eye = |cx: f32| ((fx - cx) / 14.0).powi(2) + ((fy - 195.0) / 9.0).powi(2) <= 1.0;
+            let shirt = fy > 370.0 && (fx - 320.0).abs() < 60.0 + (fy - 370.0) * 2.0;
+            let px = if eye(282.0) || eye(358.0) {
+                [40, 30, 30]
+            } else if head {
+                [222, 178, 150]
+            } else if shirt {
+                [40, 90, 160]
+            } else {
+                [(90 + x / 8) as u8, (110 + y / 8) as u8, 120]
+            };
+            rgb.extend_from_slice(&px);
+        }
+    }
+    Preview { width: w, height: h, rgb }
+}
+
+fn issued(can_print: bool, receipt: Option<ReceiptStatus>) -> Screen {
+    Screen::AccountIssued {
+        account_reference: "D-4821".into(),
+        per_transaction_limit_rub: 15_000,
+        daily_limit_rub: 50_000,
+        monthly_limit_rub: 200_000,
+        activation_token: TOKEN.into(),
+        expires_at: "14:35".into(),
+        can_print,
+        receipt,
+    }
+}
+
+fn social(language: Language, with_kinds: bool) -> Screen {
+    let labels: [(&str, &str); 6] = [
+        ("Есть дети до 17 лет или жду ребёнка", "Children under 17, or expecting a child"),
+        ("Многодетная семья", "Large family (3 or more children)"),
+        ("Есть инвалидность", "I have a disability"),
+        ("Ухаживаю за ребёнком-инвалидом", "I care for a disabled child"),
+        ("Уже получаю пенсию", "I already receive a pension"),
+        ("Потеря кормильца", "Loss of the family breadwinner"),
+    ];
+    let pick = |(ru, en): (&str, &str)| if language == Language::Ru { ru.to_owned() } else { en.to_owned() };
+    let categories = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| Choice { label: pick(*l), selected: with_kinds && (i == 0 || i == 4) })
+        .collect();
+    let kinds = if with_kinds {
+        vec![
+            pick(("Страховая пенсия по старости", "Old-age insurance pension")),
+            pick(("Единое пособие на детей", "Unified child benefit")),
+            pick(("Пособие по уходу за ребёнком до 1,5 лет", "Childcare allowance up to 1.5 years")),
+        ]
+    } else {
+        Vec::new()
+    };
+    Screen::SocialPayments { categories, kinds }
+}
+
+fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
     let preview = face_preview_area(size, &UiOptions::default());
     let c = preview.center();
+    let consent = |page, can_accept| Screen::Consent {
+        version: "2026-11-v1".into(),
+        text: consent_text(language),
+        page,
+        can_accept,
+    };
     vec![
         ("welcome", Screen::Welcome),
-        ("consent", Screen::Consent { version: "2.1".into(), text: CONSENT.into(), page: 0, can_accept: true }),
+        ("consent", consent(0, false)),
+        // Past the end: clamped to the last page.
+        ("consent_last", consent(u16::MAX, true)),
         ("place_document", Screen::PlaceDocument),
         ("reading_document", Screen::ReadingDocument),
         (
@@ -26,35 +115,32 @@ fn screens(size: Size) -> Vec<(&'static str, Screen)> {
             Screen::FaceCapture {
                 guidance: Some(Guidance::ComeCloser),
                 face_box: Some(Rectangle::new(c - Point::new(60, 80), Size::new(120, 150))),
-                preview: None,
+                preview: Some(synthetic_preview()),
             },
         ),
+        ("face_turn", Screen::FaceCapture { guidance: Some(Guidance::TurnLeft), face_box: None, preview: None }),
         ("verifying", Screen::Verifying),
-        (
-            "account_issued",
-            Screen::AccountIssued {
-                account_reference: "D-4821".into(),
-                per_transaction_limit_rub: 15_000,
-                daily_limit_rub: 50_000,
-                monthly_limit_rub: 200_000,
-                activation_token: TOKEN.into(),
-                expires_at: "14:35".into(),
-                can_print: false,
-                receipt: None,
-            },
-        ),
+        ("account_issued", issued(true, None)),
+        ("account_issued_no_printer", issued(false, None)),
+        ("account_issued_print_failed", issued(false, Some(ReceiptStatus::Failed))),
+        ("account_issued_printed", issued(true, Some(ReceiptStatus::Printed))),
+        ("social_payments", social(language, true)),
+        ("social_payments_no_kinds", social(language, false)),
+        ("goodbye", Screen::Goodbye { receipt_printed: true, social_payments_requested: true }),
+        ("goodbye_plain", Screen::Goodbye { receipt_printed: false, social_payments_requested: false }),
         ("refused", Screen::Refused { reason: Refusal::FaceMismatch }),
         ("out_of_service", Screen::OutOfService),
     ]
 }
 
-fn variants() -> [(&'static str, UiOptions); 4] {
+fn variants() -> [(&'static str, UiOptions); 5] {
     let ru = UiOptions::default();
     [
         ("ru", ru),
         ("en", UiOptions { language: Language::En, ..ru }),
         ("ru-large", UiOptions { large_text: true, ..ru }),
         ("ru-contrast", UiOptions { high_contrast: true, ..ru }),
+        ("en-large-contrast", UiOptions { language: Language::En, large_text: true, high_contrast: true, spoken: true }),
     ]
 }
 
@@ -74,10 +160,17 @@ fn decode_png(path: &Path) -> Option<(u32, u32, Vec<u8>)> {
     Some((info.width, info.height, buf))
 }
 
-/// Renders and compares; returns a description of the mismatch, if any.
-fn check(name: &str, size: Size, screen: &Screen, options: &UiOptions) -> Option<String> {
+fn draw(panel: (Size, f32), screen: &Screen, options: &UiOptions) -> (MemoryDisplay, Layout) {
+    let (size, mm) = panel;
     let mut display = MemoryDisplay::new(size.width, size.height);
-    render(&mut display, screen, options).unwrap();
+    let ctx = UiContext::standard(Panel::new(mm)).unwrap();
+    let layout = render_with(&mut display, screen, options, &ctx).unwrap();
+    (display, layout)
+}
+
+/// Renders and compares; returns a description of the mismatch, if any.
+fn check(name: &str, panel: (Size, f32), screen: &Screen, options: &UiOptions) -> Option<String> {
+    let (display, _) = draw(panel, screen, options);
     let path = snapshot_dir().join(format!("{name}.png"));
     let png = display.to_png().unwrap();
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
@@ -85,6 +178,7 @@ fn check(name: &str, size: Size, screen: &Screen, options: &UiOptions) -> Option
         std::fs::write(&path, png).unwrap();
         return None;
     }
+    let size = panel.0;
     let same = decode_png(&path)
         .is_some_and(|(w, h, px)| (w, h) == (size.width, size.height) && px == display.rgb_bytes());
     if same {
@@ -98,42 +192,49 @@ fn check(name: &str, size: Size, screen: &Screen, options: &UiOptions) -> Option
 #[test]
 fn screens_match_snapshots() {
     let mut failures = Vec::new();
-    let small = Size::new(800, 480);
     for (variant, options) in variants() {
-        for (id, screen) in screens(small) {
-            failures.extend(check(&format!("{id}-{variant}-800x480"), small, &screen, &options));
+        for (id, screen) in screens(SMALL.0, options.language) {
+            failures.extend(check(&format!("{id}-{variant}-800x480"), SMALL, &screen, &options));
         }
     }
-    let big = Size::new(1280, 800);
-    let wanted = ["welcome", "consent", "face_capture", "account_issued", "refused"];
-    for (id, screen) in screens(big).into_iter().filter(|(id, _)| wanted.contains(id)) {
-        failures.extend(check(&format!("{id}-ru-1280x800"), big, &screen, &UiOptions::default()));
+    // The big panel has room to spare; its layouts differ in proportion, not in kind.
+    let wanted = [
+        "welcome",
+        "consent",
+        "face_capture",
+        "account_issued",
+        "social_payments",
+        "goodbye",
+        "refused",
+    ];
+    for (variant, options) in [("ru", UiOptions::default()), ("en-large-contrast", variants()[4].1)] {
+        for (id, screen) in screens(BIG.0, options.language).into_iter().filter(|(id, _)| wanted.contains(id)) {
+            failures.extend(check(&format!("{id}-{variant}-1280x800"), BIG, &screen, &options));
+        }
     }
-    let en_large = UiOptions { language: Language::En, large_text: true, high_contrast: true, spoken: false };
-    failures.extend(check("welcome-en-large-contrast-1280x800", big, &Screen::Welcome, &en_large));
     assert!(failures.is_empty(), "{} snapshot(s) changed; look at the .png.new files and rerun with UPDATE_SNAPSHOTS=1 if they are right:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
 fn qr_code_on_the_account_screen_decodes_to_the_token() {
-    for size in [Size::new(800, 480), Size::new(1280, 800)] {
+    for panel in [SMALL, BIG] {
         for (_, options) in variants() {
-            let screen = screens(size).into_iter().find(|(id, _)| *id == "account_issued").unwrap().1;
-            let mut display = MemoryDisplay::new(size.width, size.height);
-            render(&mut display, &screen, &options).unwrap();
-            let img = rqrr::PreparedImage::prepare_from_greyscale(
-                size.width as usize,
-                size.height as usize,
-                |x, y| {
-                    let p = display.pixel(x as u32, y as u32).unwrap();
-                    ((u32::from(p.r()) + u32::from(p.g()) + u32::from(p.b())) / 3) as u8
-                },
-            );
-            let mut img = img;
-            let grids = img.detect_grids();
-            assert_eq!(grids.len(), 1, "one QR code on screen ({size:?}, {options:?})");
-            let (_, content) = grids[0].decode().unwrap();
-            assert_eq!(content, TOKEN);
+            for screen in [issued(true, None), issued(false, Some(ReceiptStatus::Failed))] {
+                let (display, _) = draw(panel, &screen, &options);
+                let size = panel.0;
+                let mut img = rqrr::PreparedImage::prepare_from_greyscale(
+                    size.width as usize,
+                    size.height as usize,
+                    |x, y| {
+                        let p = display.pixel(x as u32, y as u32).unwrap();
+                        ((u32::from(p.r()) + u32::from(p.g()) + u32::from(p.b())) / 3) as u8
+                    },
+                );
+                let grids = img.detect_grids();
+                assert_eq!(grids.len(), 1, "one QR code on screen ({size:?}, {options:?})");
+                let (_, content) = grids[0].decode().unwrap();
+                assert_eq!(content, TOKEN);
+            }
         }
     }
 }
@@ -175,30 +276,28 @@ impl Display for Fenced {
 }
 
 #[test]
-fn buttons_are_finger_sized_and_nothing_is_drawn_off_screen() {
-    for size in [Size::new(800, 480), Size::new(1280, 800)] {
+fn every_button_is_at_least_15_mm_and_nothing_is_drawn_off_screen() {
+    for (size, mm) in [SMALL, BIG] {
+        let px_per_mm = size.width as f32 / mm;
         let screen_box = Rectangle::new(Point::zero(), size);
+        let ctx = UiContext::standard(Panel::new(mm)).unwrap();
         for (variant, options) in variants() {
-            for (id, screen) in screens(size) {
+            for (id, screen) in screens(size, options.language) {
                 let mut display = Fenced { inner: MemoryDisplay::new(size.width, size.height), outside: 0 };
-                let layout = render(&mut display, &screen, &options).unwrap();
+                let layout = render_with(&mut display, &screen, &options, &ctx).unwrap();
                 assert_eq!(display.outside, 0, "{id} {variant} {size:?} draws off screen");
                 for (i, (button, r)) in layout.buttons.iter().enumerate() {
-                    assert!(r.size.height >= 60, "{button:?} on {id} {variant} is {} px tall", r.size.height);
-                    assert!(r.size.width >= 60, "{button:?} on {id} {variant} is {} px wide", r.size.width);
-                    assert_eq!(
-                        screen_box.intersection(r),
-                        *r,
-                        "{button:?} on {id} {variant} leaves the screen"
+                    let (w_mm, h_mm) = (r.size.width as f32 / px_per_mm, r.size.height as f32 / px_per_mm);
+                    assert!(
+                        w_mm >= MIN_BUTTON_MM && h_mm >= MIN_BUTTON_MM,
+                        "{button:?} on {id} {variant} {size:?}@{mm}mm is {w_mm:.1}x{h_mm:.1} mm"
                     );
+                    assert_eq!(screen_box.intersection(r), *r, "{button:?} on {id} {variant} leaves the screen");
                     for (other, o) in &layout.buttons[i + 1..] {
-                        assert!(
-                            r.intersection(o).size == Size::zero(),
-                            "{button:?} overlaps {other:?} on {id}"
-                        );
+                        assert!(r.intersection(o).size == Size::zero(), "{button:?} overlaps {other:?} on {id} {variant}");
+                        assert_ne!(button, other, "{button:?} twice on {id}");
                     }
                     assert_eq!(layout.hit(r.center().x, r.center().y), Some(*button));
-                    assert_eq!(layout.center_of(*button), Some(r.center()));
                 }
             }
         }
@@ -206,34 +305,114 @@ fn buttons_are_finger_sized_and_nothing_is_drawn_off_screen() {
 }
 
 #[test]
+fn the_default_render_assumes_a_seven_inch_panel() {
+    let mut d = MemoryDisplay::new(800, 480);
+    let layout = render(&mut d, &Screen::Welcome, &UiOptions::default()).unwrap();
+    for (_, r) in &layout.buttons {
+        assert!(r.size.height >= 78 && r.size.width >= 78, "{r:?}");
+    }
+}
+
+fn ids(screen: &Screen, options: &UiOptions) -> Vec<ButtonId> {
+    draw(SMALL, screen, options).1.buttons.into_iter().map(|(id, _)| id).collect()
+}
+
+#[test]
 fn screens_offer_the_expected_buttons() {
-    let size = Size::new(800, 480);
-    let ids = |screen: &Screen| {
-        let mut d = MemoryDisplay::new(size.width, size.height);
-        render(&mut d, screen, &UiOptions::default())
-            .unwrap()
-            .buttons
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect::<Vec<_>>()
-    };
-    let all = screens(size);
+    let o = UiOptions::default();
+    let all = screens(SMALL.0, Language::Ru);
     let get = |name: &str| all.iter().find(|(id, _)| *id == name).unwrap().1.clone();
+    use ButtonId::*;
+    assert_eq!(ids(&get("welcome"), &o), [LanguageRu, LanguageEn, Speech, LargeText, HighContrast, Start]);
+    // First page, not read to the end: only "next page" and "decline"; "accept" is greyed.
+    assert_eq!(ids(&get("consent"), &o), [ScrollDown, Decline]);
+    assert_eq!(ids(&get("consent_last"), &o), [ScrollUp, Decline, Accept]);
+    assert_eq!(ids(&get("account_issued"), &o), [PrintReceipt, Next]);
+    assert_eq!(ids(&get("account_issued_no_printer"), &o), [Next]);
+    assert_eq!(ids(&get("account_issued_print_failed"), &o), [Next]);
+    assert_eq!(ids(&get("account_issued_printed"), &o), [Next]);
     assert_eq!(
-        ids(&get("welcome")),
-        [
-            ButtonId::LanguageRu,
-            ButtonId::LanguageEn,
-            ButtonId::LargeText,
-            ButtonId::HighContrast,
-            ButtonId::Start
-        ]
+        ids(&get("social_payments"), &o),
+        [Category(0), Category(1), Category(2), Category(3), Category(4), Category(5), NoThanks, CreditPayments]
     );
-    assert_eq!(ids(&get("consent")), [ButtonId::Decline, ButtonId::Accept]);
-    assert_eq!(ids(&get("account_issued")), [ButtonId::Finish]);
-    assert_eq!(ids(&get("refused")), [ButtonId::Finish]);
-    assert!(ids(&get("verifying")).is_empty());
-    assert!(ids(&get("out_of_service")).is_empty());
+    assert_eq!(ids(&get("goodbye"), &o), [Finish]);
+    assert_eq!(ids(&get("refused"), &o), [Finish]);
+    assert_eq!(ids(&get("place_document"), &o), [Cancel]);
+    assert_eq!(ids(&get("face_capture"), &o), [Cancel]);
+    assert!(ids(&get("verifying"), &o).is_empty());
+    assert!(ids(&get("reading_document"), &o).is_empty());
+    assert!(ids(&get("out_of_service"), &o).is_empty());
+}
+
+#[test]
+fn consent_is_paginated_to_the_text_box_and_the_page_is_clamped() {
+    for (variant, options) in variants() {
+        let consent = |page, can_accept| Screen::Consent {
+            version: "2026-11-v1".into(),
+            text: consent_text(options.language),
+            page,
+            can_accept,
+        };
+        let (first, layout) = draw(SMALL, &consent(0, false), &options);
+        let pages = layout.pages;
+        assert!(pages >= 2, "{variant}: the consent fits one page? {pages}");
+        let (last, last_layout) = draw(SMALL, &consent(pages - 1, false), &options);
+        let (beyond, beyond_layout) = draw(SMALL, &consent(pages + 3, false), &options);
+        assert_eq!(last.rgb_bytes(), beyond.rgb_bytes(), "{variant}: a page past the end shows the last");
+        assert_eq!(last_layout, beyond_layout);
+        assert_ne!(first.rgb_bytes(), last.rgb_bytes());
+        assert!(last_layout.buttons.iter().any(|(b, _)| *b == ButtonId::ScrollUp));
+        assert!(!last_layout.buttons.iter().any(|(b, _)| *b == ButtonId::ScrollDown));
+        // Accepting becoming possible does not move the text between pages.
+        assert_eq!(draw(SMALL, &consent(0, true), &options).1.pages, pages);
+    }
+    let normal = draw(SMALL, &screens(SMALL.0, Language::Ru)[1].1, &UiOptions::default()).1.pages;
+    let large = draw(SMALL, &screens(SMALL.0, Language::Ru)[1].1, &UiOptions { large_text: true, ..UiOptions::default() }).1.pages;
+    let big = draw(BIG, &screens(BIG.0, Language::Ru)[1].1, &UiOptions::default()).1.pages;
+    assert!(large > normal, "large text needs more pages ({large} vs {normal})");
+    assert!(big <= normal);
+    let empty = Screen::Consent { version: "v".into(), text: String::new(), page: 0, can_accept: true };
+    assert_eq!(draw(SMALL, &empty, &UiOptions::default()).1.pages, 1);
+    for (id, screen) in screens(SMALL.0, Language::Ru) {
+        if !id.starts_with("consent") {
+            assert_eq!(draw(SMALL, &screen, &UiOptions::default()).1.pages, 0, "{id}");
+        }
+    }
+}
+
+#[test]
+fn the_camera_picture_fills_the_preview_keeping_its_shape() {
+    let options = UiOptions::default();
+    let area = face_preview_area(SMALL.0, &options);
+    let with = Screen::FaceCapture { guidance: None, face_box: None, preview: Some(synthetic_preview()) };
+    let (d, _) = draw(SMALL, &with, &options);
+    // The shirt's blue under the oval, centred horizontally near the bottom of the picture.
+    let c = area.center();
+    // Letter-boxed: the 4:3 picture as wide as the area, centred.
+    let k = (area.size.width as f32 / 640.0).min(area.size.height as f32 / 480.0);
+    let bottom = c.y + (240.0 * k) as i32 - 6;
+    let p = d.pixel(c.x as u32, bottom as u32).unwrap();
+    assert_eq!((p.r(), p.g(), p.b()), (40, 90, 160), "shirt at the bottom centre");
+    // Skin in the middle of the head.
+    let head = d.pixel(c.x as u32, (c.y + (20.0 * k) as i32) as u32).unwrap();
+    assert_eq!((head.r(), head.g(), head.b()), (222, 178, 150));
+    // A picture whose bytes do not match its size is skipped, not a panic.
+    let broken = Preview { width: 640, height: 480, rgb: vec![0; 10] };
+    let screen = Screen::FaceCapture { guidance: None, face_box: None, preview: Some(broken) };
+    let (d, _) = draw(SMALL, &screen, &options);
+    let p = d.pixel(c.x as u32, bottom as u32).unwrap();
+    assert_ne!((p.r(), p.g(), p.b()), (40, 90, 160));
+}
+
+#[test]
+fn too_many_categories_is_a_clear_error() {
+    let categories = (0..40).map(|i| Choice { label: format!("Категория {i}"), selected: false }).collect();
+    let screen = Screen::SocialPayments { categories, kinds: vec![] };
+    let mut d = MemoryDisplay::new(800, 480);
+    let ctx = UiContext::standard(Panel::new(154.0)).unwrap();
+    let err = render_with(&mut d, &screen, &UiOptions::default(), &ctx).unwrap_err();
+    assert!(matches!(err, UiError::TooManyChoices { count: 40, .. }), "{err}");
+    assert!(err.to_string().contains("fewer categories"));
 }
 
 #[test]

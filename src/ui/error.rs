@@ -15,6 +15,10 @@ pub enum UiError {
     DisplayTooSmall { width: u32, height: u32 },
     #[error("activation QR code could not be built ({reason}); issue a shorter activation token")]
     Qr { reason: String },
+    #[error("{count} choices do not fit on a {width}x{height} screen with finger-sized buttons; offer fewer categories in the social payments rules")]
+    TooManyChoices { count: usize, width: u32, height: u32 },
+    #[error("screen texts: {0}")]
+    Messages(#[from] kiosk_config::messages::MessagesError),
     #[error("drawing on the display failed: {0}")]
     Display(#[from] kiosk_hal::DisplayError),
 }

@@ -61,9 +61,12 @@ pub struct FontSizes {
 }
 
 impl FontSizes {
+    /// How much larger large-text mode is.
+    pub const LARGE: f32 = 1.4;
+
     /// Sizes chosen at 800x480 for reading at arm's length; `scale` is relative to that.
     pub fn new(scale: f32, large_text: bool) -> Self {
-        let k = scale * if large_text { 1.4 } else { 1.0 };
+        let k = scale * if large_text { Self::LARGE } else { 1.0 };
         let px = |base: f32| (base * k).round().max(10.0) as u32;
         Self { title: px(32.0), body: px(24.0), small: px(18.0), button: px(26.0) }
     }

@@ -10,6 +10,7 @@ use kiosk_hal::DisplayError;
 
 use super::layout::{rect, Metrics};
 use super::theme::Theme;
+use super::Preview;
 
 /// A passport lying on the reader with contactless waves above it.
 pub(crate) fn passport_on_reader<T>(
@@ -68,23 +69,29 @@ where
     Ok(())
 }
 
-/// Camera preview area with the oval the face should fill.
+/// Camera preview area: the picture (if any), the oval the face should fill, the face box.
 pub(crate) fn face_guide<T>(
     target: &mut T,
     t: &Theme,
     m: &Metrics,
     area: Rectangle,
     face_box: Option<Rectangle>,
+    preview: Option<&Preview>,
 ) -> Result<(), DisplayError>
 where
     T: DrawTarget<Color = Rgb888, Error = DisplayError>,
 {
-    RoundedRectangle::with_equal_corners(area, Size::new(m.radius, m.radius))
+    let frame = RoundedRectangle::with_equal_corners(area, Size::new(m.radius, m.radius));
+    frame.into_styled(PrimitiveStyle::with_fill(t.preview_bg)).draw(target)?;
+    if let Some(p) = preview {
+        draw_preview(target, p, area.offset(-(t.outline_width as i32)))?;
+    }
+    frame
         .into_styled(
             PrimitiveStyleBuilder::new()
-                .fill_color(t.preview_bg)
                 .stroke_color(t.surface_border)
                 .stroke_width(t.outline_width)
+                .stroke_alignment(embedded_graphics::primitives::StrokeAlignment::Inside)
                 .build(),
         )
         .draw(target)?;
@@ -100,6 +107,61 @@ where
                 .draw(target)?;
         }
     }
+    Ok(())
+}
+
+/// Where a `w`x`h` picture goes in `area`: as large as fits, aspect kept, centred.
+pub(crate) fn fit_picture(w: u32, h: u32, area: Rectangle) -> Rectangle {
+    if w == 0 || h == 0 {
+        return rect(area.center().x, area.center().y, 0, 0);
+    }
+    let k = (area.size.width as f32 / w as f32).min(area.size.height as f32 / h as f32);
+    let (dw, dh) = ((w as f32 * k).floor() as i32, (h as f32 * k).floor() as i32);
+    let c = area.center();
+    rect(c.x - dw / 2, c.y - dh / 2, dw, dh)
+}
+
+/// The camera picture scaled (nearest pixel) into `area`. A picture whose bytes do not match
+/// its size is not drawn (the preview stays dark) rather than drawn wrong.
+fn draw_preview<T>(target: &mut T, p: &Preview, area: Rectangle) -> Result<(), DisplayError>
+where
+    T: DrawTarget<Color = Rgb888, Error = DisplayError>,
+{
+    let expected = (p.width as usize).checked_mul(p.height as usize).and_then(|n| n.checked_mul(3));
+    if expected != Some(p.rgb.len()) || p.rgb.is_empty() {
+        tracing::warn!(width = p.width, height = p.height, bytes = p.rgb.len(), "preview picture skipped: wrong size");
+        return Ok(());
+    }
+    let dst = fit_picture(p.width, p.height, area);
+    let (dw, dh) = (dst.size.width.max(1), dst.size.height.max(1));
+    let (sw, sh) = (p.width as u64, p.height as u64);
+    let colors = (0..dst.size.height).flat_map(move |y| {
+        (0..dst.size.width).map(move |x| {
+            let sx = (u64::from(x) * sw / u64::from(dw)).min(sw - 1);
+            let sy = (u64::from(y) * sh / u64::from(dh)).min(sh - 1);
+            let i = ((sy * sw + sx) * 3) as usize;
+            Rgb888::new(p.rgb[i], p.rgb[i + 1], p.rgb[i + 2])
+        })
+    });
+    target.fill_contiguous(&dst, colors)
+}
+
+/// A round badge with a tick: done.
+pub(crate) fn check_badge<T>(target: &mut T, t: &Theme, center: Point, diameter: i32) -> Result<(), DisplayError>
+where
+    T: DrawTarget<Color = Rgb888, Error = DisplayError>,
+{
+    Circle::with_center(center, diameter as u32)
+        .into_styled(PrimitiveStyle::with_fill(t.primary_bg))
+        .draw(target)?;
+    let d = diameter;
+    let stroke = PrimitiveStyle::with_stroke(t.primary_text, (d / 9).max(3) as u32);
+    let a = center + Point::new(-d * 2 / 9, 0);
+    let b = center + Point::new(-d / 18, d / 6);
+    let c = center + Point::new(d / 4, -d / 6);
+    Line::new(a, b).into_styled(stroke).draw(target)?;
+    Line::new(b, c).into_styled(stroke).draw(target)?;
+    Circle::with_center(b, (d / 9).max(3) as u32).into_styled(PrimitiveStyle::with_fill(t.primary_text)).draw(target)?;
     Ok(())
 }
 

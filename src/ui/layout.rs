@@ -6,11 +6,45 @@ use embedded_graphics::{prelude::*, primitives::Rectangle};
 use super::fonts::FontSizes;
 use super::{ButtonId, UiOptions};
 
-/// Buttons drawn on the screen, for hit-testing touches.
+/// Buttons drawn on the screen, for hit-testing touches. A button drawn disabled (greyed) is
+/// not in `buttons`: a touch on it hits nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layout {
     pub buttons: Vec<(ButtonId, Rectangle)>,
+    /// Pages of the consent text at this size and mode (0 on every other screen).
+    pub pages: u16,
 }
+
+/// The physical panel: how wide the visible picture is, so that buttons can be made finger-sized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Panel {
+    pub width_mm: f32,
+}
+
+impl Panel {
+    /// A 7" 800x480 panel (`[display] width_mm` in the configuration).
+    pub const DEFAULT_WIDTH_MM: f32 = 154.0;
+
+    pub fn new(width_mm: f32) -> Self {
+        Self { width_mm }
+    }
+
+    /// Pixels per millimetre for a picture `width_px` wide; a nonsense width (zero, negative,
+    /// not a number) counts as the default panel.
+    pub fn px_per_mm(&self, width_px: u32) -> f32 {
+        let mm = if self.width_mm.is_finite() && self.width_mm > 1.0 { self.width_mm } else { Self::DEFAULT_WIDTH_MM };
+        width_px as f32 / mm
+    }
+}
+
+impl Default for Panel {
+    fn default() -> Self {
+        Self { width_mm: Self::DEFAULT_WIDTH_MM }
+    }
+}
+
+/// Smallest side of anything a finger should press.
+pub const MIN_BUTTON_MM: f32 = 15.0;
 
 impl Layout {
     /// The button under a touch at display pixel (x, y).
@@ -31,31 +65,39 @@ pub(crate) struct Metrics {
     pub width: i32,
     pub height: i32,
     pub scale: f32,
+    /// 1.4 in large-text mode, else 1.
+    pub text_scale: f32,
     pub margin: i32,
     pub gap: i32,
     pub header_h: i32,
     pub button_h: i32,
+    /// 15 mm on this panel, in pixels: no button is smaller in either direction.
+    pub min_button: i32,
     pub radius: u32,
     pub fonts: FontSizes,
 }
 
-/// Finger-sized: 15 mm at ~96 DPI is about 57 px, rounded up.
-pub(crate) const MIN_BUTTON_PX: i32 = 60;
-
 impl Metrics {
-    pub fn new(size: Size, options: &UiOptions) -> Self {
+    pub fn new(size: Size, options: &UiOptions, panel: Panel) -> Self {
         let scale = (size.width as f32 / 800.0).min(size.height as f32 / 480.0);
         let px = |v: f32| (v * scale).round() as i32;
         let fonts = FontSizes::new(scale, options.large_text);
         let bar = px(20.0) + px(8.0);
+        let ppm = panel.px_per_mm(size.width);
+        let mut min_button = (MIN_BUTTON_MM * ppm).ceil() as i32;
+        if (min_button as f32) / ppm < MIN_BUTTON_MM {
+            min_button += 1; // rounding: the check divides back
+        }
         Self {
             width: size.width as i32,
             height: size.height as i32,
             scale,
+            text_scale: if options.large_text { FontSizes::LARGE } else { 1.0 },
             margin: px(24.0),
             gap: px(14.0),
             header_h: bar + (fonts.small as f32 * 1.2) as i32 + px(10.0),
-            button_h: px(if options.large_text { 84.0 } else { 76.0 }).max(MIN_BUTTON_PX),
+            button_h: px(if options.large_text { 84.0 } else { 76.0 }).max(min_button),
+            min_button,
             radius: px(12.0) as u32,
             fonts,
         }
@@ -111,6 +153,7 @@ mod tests {
                 (ButtonId::Start, rect(10, 10, 100, 60)),
                 (ButtonId::Cancel, rect(200, 10, 100, 60)),
             ],
+            pages: 0,
         };
         assert_eq!(layout.hit(15, 15), Some(ButtonId::Start));
         assert_eq!(layout.hit(150, 15), None);
@@ -121,12 +164,17 @@ mod tests {
 
     #[test]
     fn buttons_are_finger_sized_at_every_size() {
-        for (w, h) in [(800, 480), (1280, 800), (480, 320)] {
+        for (w, h, mm) in [(800, 480, 154.0), (1280, 800, 217.0), (480, 320, 100.0), (800, 480, 300.0)] {
             for large_text in [false, true] {
-                let m = Metrics::new(Size::new(w, h), &UiOptions { large_text, ..UiOptions::default() });
-                assert!(m.button_h >= MIN_BUTTON_PX);
+                let panel = Panel::new(mm);
+                let m = Metrics::new(Size::new(w, h), &UiOptions { large_text, ..UiOptions::default() }, panel);
+                assert!(m.button_h as f32 / panel.px_per_mm(w) >= MIN_BUTTON_MM, "{w}x{h}@{mm}");
+                assert!(m.min_button as f32 / panel.px_per_mm(w) >= MIN_BUTTON_MM);
             }
         }
+        // 154 mm over 800 px: 15 mm is 78 px.
+        assert_eq!(Metrics::new(Size::new(800, 480), &UiOptions::default(), Panel::default()).min_button, 78);
+        assert_eq!(Panel::new(f32::NAN).px_per_mm(800), Panel::default().px_per_mm(800));
     }
 
     #[test]

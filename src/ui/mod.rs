@@ -1,14 +1,19 @@
 //! Kiosk screens, drawn with embedded-graphics on any [`kiosk_hal::Display`].
 //!
 //! `render(&mut display, &screen, &options)` draws a screen and returns its [`Layout`]
-//! (button rectangles for touches); the caller then calls `display.present(id)`.
+//! (button rectangles for touches, the consent's page count); the caller then calls
+//! `display.present(id)`. `render_with` takes a [`UiContext`]: fonts, messages (from
+//! `kiosk-config/messages`) and the physical [`Panel`] the buttons are sized for (≥ 15 mm).
+//! [`spoken_text`] is what the kiosk says on a screen; [`button_for_key`] maps the keypad.
 
 mod error;
 pub mod fonts;
 mod icons;
+pub mod keypad;
 mod layout;
 mod qr;
 mod render;
+mod spoken;
 pub mod text;
 mod textblock;
 pub mod theme;
@@ -16,8 +21,11 @@ mod widgets;
 
 pub use error::UiError;
 pub use fonts::{FontSizes, Fonts};
-pub use layout::Layout;
-pub use render::{face_preview_area, render, render_with_fonts};
+pub use keypad::button_for_key;
+pub use layout::{Layout, Panel, MIN_BUTTON_MM};
+pub use render::{face_preview_area, render, render_with, render_with_fonts, UiContext};
+pub use spoken::{spoken_text, spoken_text_with};
+pub use text::embedded_messages;
 pub use theme::Theme;
 
 use embedded_graphics::primitives::Rectangle;

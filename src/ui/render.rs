@@ -6,25 +6,42 @@ use embedded_graphics::{
     prelude::*,
     primitives::{PrimitiveStyleBuilder, Rectangle},
 };
+use kiosk_config::messages::Messages;
 use kiosk_hal::{Display, DisplayError};
 
 use super::error::UiError;
 use super::fonts::Fonts;
 use super::icons;
-use super::layout::{columns, rect, split_bottom, split_left, Layout, Metrics};
+use super::layout::{columns, rect, split_bottom, split_left, Layout, Metrics, Panel};
 use super::qr::draw_qr;
-use super::text::{self as tx, Tr};
-use super::textblock::{para, Align, Para, Role, Writer};
+use super::text::{self as tx, embedded_messages, Texts};
+use super::textblock::{draw_line, line_height, measure, para, Align, Para, Role, Writer};
 use super::theme::Theme;
 use super::widgets::{button, header, ButtonKind};
-use super::{ButtonId, Language, Refusal, Screen, UiOptions};
+use super::{ButtonId, Choice, Preview, ReceiptStatus, Refusal, Screen, UiOptions};
 
 /// Smallest display the layouts are designed for.
 const MIN_SIZE: Size = Size::new(480, 320);
 
-/// Draws `screen` on `display` (clearing it first) with the system fonts; does not present.
+/// What the screens are drawn with: fonts, texts and the physical panel.
+#[derive(Debug, Clone, Copy)]
+pub struct UiContext<'a> {
+    pub fonts: &'a Fonts,
+    pub messages: &'a Messages,
+    pub panel: Panel,
+}
+
+impl UiContext<'static> {
+    /// System fonts and the built-in messages, on `panel`.
+    pub fn standard(panel: Panel) -> Result<Self, UiError> {
+        Ok(Self { fonts: Fonts::system()?, messages: embedded_messages()?, panel })
+    }
+}
+
+/// Draws `screen` on `display` (clearing it first) with the system fonts, the built-in
+/// messages and a 7" panel ([`Panel::default`]); does not present.
 pub fn render<D: Display>(display: &mut D, screen: &Screen, options: &UiOptions) -> Result<Layout, UiError> {
-    render_with_fonts(display, screen, options, Fonts::system()?)
+    render_with(display, screen, options, &UiContext::standard(Panel::default())?)
 }
 
 /// [`render`] with explicit fonts.
@@ -34,26 +51,38 @@ pub fn render_with_fonts<D: Display>(
     options: &UiOptions,
     fonts: &Fonts,
 ) -> Result<Layout, UiError> {
+    let ctx = UiContext { fonts, messages: embedded_messages()?, panel: Panel::default() };
+    render_with(display, screen, options, &ctx)
+}
+
+/// [`render`] with explicit fonts, messages and panel.
+pub fn render_with<D: Display>(
+    display: &mut D,
+    screen: &Screen,
+    options: &UiOptions,
+    ctx: &UiContext<'_>,
+) -> Result<Layout, UiError> {
     let size = display.size();
     if size.width < MIN_SIZE.width || size.height < MIN_SIZE.height {
         return Err(UiError::DisplayTooSmall { width: size.width, height: size.height });
     }
-    let metrics = Metrics::new(size, options);
+    let metrics = Metrics::new(size, options, ctx.panel);
     let theme = Theme::new(options.high_contrast);
     display.clear(theme.background)?;
     let mut s = Painter {
         target: display,
-        w: Writer { fonts, theme: &theme, metrics: &metrics },
-        lang: options.language,
+        w: Writer { fonts: ctx.fonts, theme: &theme, metrics: &metrics },
+        tx: Texts::new(ctx.messages, options.language),
         layout: Layout::default(),
     };
     s.screen(screen, options)?;
     Ok(s.layout)
 }
 
-/// The area where the camera picture and the face box belong on the FaceCapture screen.
+/// The area where the camera picture and the face box belong on the FaceCapture screen
+/// (the same on every panel: it does not depend on button sizes).
 pub fn face_preview_area(size: Size, options: &UiOptions) -> Rectangle {
-    let m = Metrics::new(size, options);
+    let m = Metrics::new(size, options, Panel::default());
     let body = m.body();
     let h = body.size.height as i32;
     let w = (h * 4 / 3).min(m.width * 11 / 20);
@@ -74,29 +103,28 @@ fn step_of(screen: &Screen) -> Option<usize> {
 struct Painter<'a, D> {
     target: &'a mut D,
     w: Writer<'a>,
-    lang: Language,
+    tx: Texts<'a>,
     layout: Layout,
 }
 
-impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
+impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
     fn m(&self) -> &Metrics {
         self.w.metrics
     }
 
-    fn t(&self, tr: Tr) -> &'static str {
-        tr.get(self.lang)
+    fn t(&self, key: &'static str) -> &'a str {
+        self.tx.get(key)
     }
 
-    fn button(
-        &mut self,
-        id: ButtonId,
-        area: Rectangle,
-        label: &str,
-        kind: ButtonKind,
-    ) -> Result<(), DisplayError> {
+    fn button(&mut self, id: ButtonId, area: Rectangle, label: &str, kind: ButtonKind) -> Result<(), DisplayError> {
         let r = button(self.target, &self.w, area, label, kind)?;
         self.layout.buttons.push((id, r));
         Ok(())
+    }
+
+    /// A button shown greyed: not in the layout, so a touch on it does nothing.
+    fn disabled(&mut self, area: Rectangle, label: &str) -> Result<(), DisplayError> {
+        button(self.target, &self.w, area, label, ButtonKind::Disabled).map(|_| ())
     }
 
     fn block(&mut self, paras: &[Para], area: Rectangle, align: Align) -> Result<i32, DisplayError> {
@@ -105,17 +133,20 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
 
     fn screen(&mut self, screen: &Screen, options: &UiOptions) -> Result<(), UiError> {
         let plain = match screen {
-            Screen::Welcome | Screen::OutOfService => format!("{} · {}", tx::HEADER.ru, tx::HEADER.en),
-            _ => self.t(tx::HEADER).to_owned(),
+            Screen::Welcome | Screen::OutOfService => {
+                format!("{} · {}", self.t("common.header"), self.tx.other().get("common.header"))
+            }
+            _ => self.t("common.header").to_owned(),
         };
-        header(self.target, &self.w, self.lang, step_of(screen), &plain)?;
+        let steps = tx::STEPS.map(|key| self.tx.get(key));
+        header(self.target, &self.w, &steps, step_of(screen), &plain)?;
         match screen {
             Screen::Welcome => self.welcome(options)?,
-            Screen::Consent { version, text, .. } => self.consent(version, text)?,
+            Screen::Consent { version, text, page, can_accept } => self.consent(version, text, *page, *can_accept)?,
             Screen::PlaceDocument => self.document(false)?,
             Screen::ReadingDocument => self.document(true)?,
-            Screen::FaceCapture { guidance, face_box, .. } => {
-                self.face(tx::guidance(*guidance), *face_box, options)?
+            Screen::FaceCapture { guidance, face_box, preview } => {
+                self.face(tx::guidance(*guidance), *face_box, preview.as_ref(), options)?
             }
             Screen::Verifying => self.verifying()?,
             Screen::AccountIssued {
@@ -125,65 +156,69 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
                 monthly_limit_rub,
                 activation_token,
                 expires_at,
-                ..
+                can_print,
+                receipt,
             } => {
                 let limits = [
-                    (tx::LIMIT_PER_TRANSACTION, *per_transaction_limit_rub),
-                    (tx::LIMIT_DAILY, *daily_limit_rub),
-                    (tx::LIMIT_MONTHLY, *monthly_limit_rub),
+                    ("issued.per_transaction", *per_transaction_limit_rub),
+                    ("issued.daily", *daily_limit_rub),
+                    ("issued.monthly", *monthly_limit_rub),
                 ];
-                self.issued(account_reference, &limits, activation_token, expires_at)?
+                self.issued(account_reference, &limits, activation_token, expires_at, *can_print, *receipt)?
+            }
+            Screen::SocialPayments { categories, kinds } => self.social(categories, kinds)?,
+            Screen::Goodbye { receipt_printed, social_payments_requested } => {
+                self.goodbye(*receipt_printed, *social_payments_requested)?
             }
             Screen::Refused { reason } => self.refused(*reason)?,
             Screen::OutOfService => self.out_of_service()?,
-            // Placeholders until these screens are drawn properly.
-            Screen::SocialPayments { .. } | Screen::Goodbye { .. } => self.out_of_service()?,
         }
         Ok(())
     }
 
     fn welcome(&mut self, o: &UiOptions) -> Result<(), DisplayError> {
         let m = *self.m();
-        let (content, start_row) = split_bottom(m.body(), m.button_h, m.gap);
-        let (content, options_row) = split_bottom(content, m.button_h, m.gap);
+        // Two rows of three: the choices, and "Start" at the bottom right, where the main
+        // action is on every screen.
+        let (content, second) = split_bottom(m.body(), m.button_h, m.gap);
+        let (content, first) = split_bottom(content, m.button_h, m.gap);
         let paras = [
-            para(self.t(tx::WELCOME_TITLE), Role::Title),
-            para(tx::WELCOME_TITLE.other(self.lang), Role::Muted),
-            para(self.t(tx::WELCOME_BODY), Role::Body),
+            para(self.t("welcome.title"), Role::Title),
+            para(self.tx.other().get("welcome.title"), Role::Muted),
+            para(self.t("welcome.body"), Role::Body),
         ];
         self.block(&paras, content, Align::Center)?;
-        let cols = columns(options_row, 4, m.gap);
+        let a = columns(first, 3, m.gap);
+        let b = columns(second, 3, m.gap);
         let lang_kind = |l| if o.language == l { ButtonKind::Primary } else { ButtonKind::Secondary };
-        self.button(ButtonId::LanguageRu, cols[0], tx::LANG_RU, lang_kind(Language::Ru))?;
-        self.button(ButtonId::LanguageEn, cols[1], tx::LANG_EN, lang_kind(Language::En))?;
-        self.button(
-            ButtonId::LargeText,
-            cols[2],
-            self.t(tx::LARGE_TEXT),
-            ButtonKind::Toggle { on: o.large_text },
-        )?;
-        self.button(
-            ButtonId::HighContrast,
-            cols[3],
-            self.t(tx::HIGH_CONTRAST),
-            ButtonKind::Toggle { on: o.high_contrast },
-        )?;
-        self.button(ButtonId::Start, start_row, self.t(tx::START), ButtonKind::Primary)
+        self.button(ButtonId::LanguageRu, a[0], self.t("welcome.language_ru"), lang_kind(super::Language::Ru))?;
+        self.button(ButtonId::LanguageEn, a[1], self.t("welcome.language_en"), lang_kind(super::Language::En))?;
+        self.button(ButtonId::Speech, a[2], self.t("welcome.speech"), ButtonKind::Toggle { on: o.spoken })?;
+        self.button(ButtonId::LargeText, b[0], self.t("welcome.large_text"), ButtonKind::Toggle { on: o.large_text })?;
+        let contrast = ButtonKind::Toggle { on: o.high_contrast };
+        self.button(ButtonId::HighContrast, b[1], self.t("welcome.high_contrast"), contrast)?;
+        self.button(ButtonId::Start, b[2], self.t("welcome.start"), ButtonKind::Primary)
     }
 
-    fn consent(&mut self, version: &str, text: &str) -> Result<(), DisplayError> {
+    fn consent(&mut self, version: &str, text: &str, page: u16, can_accept: bool) -> Result<(), DisplayError> {
         let m = *self.m();
         let t = *self.w.theme;
         let (content, buttons) = split_bottom(m.body(), m.button_h, m.gap);
-        let title = [para(self.t(tx::CONSENT_TITLE), Role::Title)];
-        let title_h = self.w.height_of(&title, content.size.width).min(content.size.height as i32 / 3);
-        self.block(&title, content, Align::Left)?;
-        let version_line = format!("{} {version}", self.t(tx::CONSENT_VERSION));
-        let full_note = [para(format!("{version_line} · {}", self.t(tx::CONSENT_MORE)), Role::Small)];
-        let note_h = self.w.height_of(&full_note, content.size.width);
-        let top = content.top_left.y + title_h + m.gap;
-        let bottom = content.top_left.y + content.size.height as i32 - note_h - m.gap / 2;
-        let frame = rect(content.top_left.x, top, content.size.width as i32, bottom - top);
+        let (x, y, w) = (content.top_left.x, content.top_left.y, content.size.width as i32);
+        let bottom = y + content.size.height as i32;
+
+        // The page column (▲, "page 2 of 5", ▼) on the right from the top; the title and the
+        // text on the left; below both, the version and, until the end was reached, the hint.
+        // The hint line is always kept, so the pages do not change when accepting becomes possible.
+        let hint_h = line_height(m.fonts.body);
+        let text_bottom = bottom - hint_h - m.gap / 2;
+        let col_w = m.min_button.max(m.px(112.0));
+        let (left, col) = split_left(rect(x, y, w, text_bottom - y), w - col_w - m.gap, m.gap);
+        let title_h = line_height(m.fonts.title);
+        let title = [para(self.t("consent.title"), Role::Title)];
+        self.block(&title, rect(x, y, left.size.width as i32, title_h), Align::Left)?;
+        let top = y + title_h + m.gap / 2;
+        let frame = rect(x, top, left.size.width as i32, text_bottom - top);
         frame
             .into_styled(
                 PrimitiveStyleBuilder::new()
@@ -200,19 +235,51 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
             frame.size.width as i32 - 2 * pad,
             frame.size.height as i32 - pad,
         );
-        // The consent is shown at full size and cut, never shrunk: it must stay readable.
+        // The consent is shown at full size a page at a time, never shrunk: it must stay readable.
         let surface = Theme { background: t.surface, ..t };
         let on_surface = Writer { fonts: self.w.fonts, theme: &surface, metrics: self.w.metrics };
-        let truncated = on_surface.block_clipped(self.target, text, inner)?;
-        let note = if truncated { full_note } else { [para(version_line, Role::Small)] };
-        self.block(
-            &note,
-            rect(content.top_left.x, bottom + m.gap / 2, content.size.width as i32, note_h),
-            Align::Left,
-        )?;
+        let pages = on_surface.pages(text, inner);
+        let count = pages.len().min(usize::from(u16::MAX));
+        let shown = usize::from(page).min(count - 1);
+        on_surface.draw_page(self.target, &pages[shown], inner)?;
+        self.layout.pages = count as u16;
+
+        // ▲, "page 2 of 5", ▼.
+        let (col_x, col_top, col_h) = (col.top_left.x, col.top_left.y, col.size.height as i32);
+        let bh = m.min_button.max(m.px(76.0));
+        let up = rect(col_x, col_top, col_w, bh);
+        let down = rect(col_x, col_top + col_h - bh, col_w, bh);
+        if shown > 0 {
+            self.button(ButtonId::ScrollUp, up, "▲", ButtonKind::Secondary)?;
+        } else {
+            self.disabled(up, "▲")?;
+        }
+        if shown + 1 < count {
+            self.button(ButtonId::ScrollDown, down, "▼", ButtonKind::Secondary)?;
+        } else {
+            self.disabled(down, "▼")?;
+        }
+        let page_label =
+            self.tx.fill("consent.page", &[("page", &(shown + 1).to_string()), ("pages", &count.to_string())]);
+        let between = rect(col_x, col_top + bh + m.gap / 2, col_w, col_h - 2 * bh - m.gap);
+        self.block(&[para(page_label, Role::Strong)], between, Align::Center)?;
+
+        let version_line = self.tx.fill("consent.version", &[("version", version)]);
+        let version_w = measure(&self.w.fonts.regular, m.fonts.small, &version_line) as i32;
+        let version_y = bottom - hint_h + (m.fonts.body as i32 - m.fonts.small as i32);
+        draw_line(self.target, &self.w.fonts.regular, m.fonts.small, t.muted, t.background, &version_line, Point::new(x, version_y))?;
+        if !can_accept {
+            let hint = [para(self.t("consent.read_to_end"), Role::Strong)];
+            let hint_x = x + version_w + m.gap;
+            self.block(&hint, rect(hint_x, bottom - hint_h, x + w - hint_x, hint_h), Align::Right)?;
+        }
         let cols = columns(buttons, 2, m.gap);
-        self.button(ButtonId::Decline, cols[0], self.t(tx::DECLINE), ButtonKind::Secondary)?;
-        self.button(ButtonId::Accept, cols[1], self.t(tx::ACCEPT), ButtonKind::Primary)
+        self.button(ButtonId::Decline, cols[0], self.t("consent.decline"), ButtonKind::Secondary)?;
+        if can_accept {
+            self.button(ButtonId::Accept, cols[1], self.t("consent.accept"), ButtonKind::Primary)
+        } else {
+            self.disabled(cols[1], self.t("consent.accept"))
+        }
     }
 
     fn document(&mut self, reading: bool) -> Result<(), DisplayError> {
@@ -227,52 +294,52 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
         };
         let paras = if reading {
             vec![
-                para(self.t(tx::READING_TITLE), Role::Title),
-                para(self.t(tx::READING_HOLD), Role::Strong),
-                para(self.t(tx::READING_BODY), Role::Body),
+                para(self.t("document.reading_title"), Role::Title),
+                para(self.t("document.reading_hold"), Role::Strong),
+                para(self.t("document.reading_body"), Role::Body),
             ]
         } else {
-            vec![para(self.t(tx::PLACE_TITLE), Role::Title), para(self.t(tx::PLACE_BODY), Role::Body)]
+            vec![para(self.t("document.place_title"), Role::Title), para(self.t("document.place_body"), Role::Body)]
         };
         self.block(&paras, text_area, Align::Left)?;
         icons::passport_on_reader(self.target, self.w.theme, &m, picture, reading)?;
         if let Some(row) = button_row {
-            let w = (row.size.width as i32).min(m.px(260.0));
-            self.button(
-                ButtonId::Cancel,
-                rect(row.top_left.x, row.top_left.y, w, row.size.height as i32),
-                self.t(tx::CANCEL),
-                ButtonKind::Secondary,
-            )?;
+            let w = (row.size.width as i32).min(m.px(260.0).max(m.min_button));
+            let area = rect(row.top_left.x, row.top_left.y, w, row.size.height as i32);
+            self.button(ButtonId::Cancel, area, self.t("common.cancel"), ButtonKind::Secondary)?;
         }
         Ok(())
     }
 
-    fn face(&mut self, guidance: Tr, face_box: Option<Rectangle>, o: &UiOptions) -> Result<(), DisplayError> {
+    fn face(
+        &mut self,
+        guidance: &'static str,
+        face_box: Option<Rectangle>,
+        preview: Option<&Preview>,
+        o: &UiOptions,
+    ) -> Result<(), DisplayError> {
         let m = *self.m();
-        let preview = face_preview_area(Size::new(m.width as u32, m.height as u32), o);
-        icons::face_guide(self.target, self.w.theme, &m, preview, face_box)?;
+        let area = face_preview_area(Size::new(m.width as u32, m.height as u32), o);
+        icons::face_guide(self.target, self.w.theme, &m, area, face_box, preview)?;
         let body = m.body();
-        let (_, right) = split_left(body, preview.size.width as i32, m.gap * 2);
+        let (_, right) = split_left(body, area.size.width as i32, m.gap * 2);
         let (text_area, row) = split_bottom(right, m.button_h, m.gap);
         let paras = [
-            para(self.t(tx::FACE_TITLE), Role::Title),
+            para(self.t("face.title"), Role::Title),
             para(self.t(guidance), Role::Strong),
-            para(self.t(tx::FACE_HINT), Role::Small),
+            para(self.t("face.hint"), Role::Small),
         ];
         self.block(&paras, text_area, Align::Left)?;
-        self.button(ButtonId::Cancel, row, self.t(tx::CANCEL), ButtonKind::Secondary)
+        self.button(ButtonId::Cancel, row, self.t("common.cancel"), ButtonKind::Secondary)
     }
 
     fn verifying(&mut self) -> Result<(), DisplayError> {
         let m = *self.m();
         let body = m.body();
         let ring = (body.size.height as i32 * 2 / 5).min(m.px(160.0));
-        let paras =
-            [para(self.t(tx::VERIFYING_TITLE), Role::Title), para(self.t(tx::VERIFYING_BODY), Role::Body)];
+        let paras = [para(self.t("verifying.title"), Role::Title), para(self.t("verifying.body"), Role::Body)];
         // Ring and words as one group in the middle of the screen.
-        let text_h =
-            self.w.height_of(&paras, body.size.width).min(body.size.height as i32 - ring - m.gap * 2);
+        let text_h = self.w.height_of(&paras, body.size.width).min(body.size.height as i32 - ring - m.gap * 2);
         let top = body.center().y - (ring + m.gap * 2 + text_h) / 2;
         icons::waiting_ring(self.target, self.w.theme, Point::new(body.center().x, top + ring / 2), ring)?;
         let text_area = rect(body.top_left.x, top + ring + m.gap * 2, body.size.width as i32, text_h);
@@ -280,35 +347,108 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn issued(
         &mut self,
         reference: &str,
-        limits: &[(Tr, u64)],
+        limits: &[(&'static str, u64)],
         token: &str,
         expires_at: &str,
+        can_print: bool,
+        receipt: Option<ReceiptStatus>,
     ) -> Result<(), UiError> {
         let m = *self.m();
-        let body = m.body();
-        let qr_side = (body.size.height as i32).min(body.size.width as i32 * 9 / 20);
-        let (left, _) = split_left(body, body.size.width as i32 - qr_side - m.gap * 2, m.gap * 2);
-        let qr_area =
-            rect(body.top_left.x + body.size.width as i32 - qr_side, body.top_left.y, qr_side, qr_side);
+        let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
+        let qr_side = (content.size.height as i32).min(content.size.width as i32 * 2 / 5);
+        let (text_area, _) = split_left(content, content.size.width as i32 - qr_side - m.gap * 2, m.gap * 2);
+        let qr_area = rect(content.top_left.x + content.size.width as i32 - qr_side, content.top_left.y, qr_side, qr_side);
         draw_qr(self.target, token, qr_area)?;
-        let (text_area, row) = split_bottom(left, m.button_h, m.gap);
+        let lang = self.tx.lang;
         let mut paras = vec![
-            para(self.t(tx::ISSUED_TITLE), Role::Title),
-            para(format!("{} {reference}", self.t(tx::ISSUED_REFERENCE)), Role::Muted),
-            para(self.t(tx::ISSUED_LIMITS), Role::Strong),
+            para(self.t("issued.title"), Role::Title),
+            para(self.tx.fill("issued.reference", &[("reference", reference)]), Role::Muted),
+            para(self.t("issued.limits"), Role::Strong),
         ];
         let lines: Vec<String> = limits
             .iter()
-            .map(|(label, amount)| format!("• {} — {}", self.t(*label), tx::money(*amount, self.lang)))
+            .map(|(label, amount)| format!("• {} — {}", self.t(label), tx::money(*amount, lang)))
             .collect();
         paras.push(para(lines.join("\n"), Role::Body));
-        paras.push(para(format!("{} {expires_at}.", self.t(tx::ISSUED_SCAN)), Role::Small));
+        paras.push(para(self.tx.fill("issued.scan", &[("time", expires_at)]), Role::Small));
+        match receipt {
+            Some(ReceiptStatus::Printed) => paras.push(para(self.t("issued.printed"), Role::Strong)),
+            Some(ReceiptStatus::Failed) => paras.push(para(self.t("issued.print_failed"), Role::Strong)),
+            None => {}
+        }
         self.block(&paras, text_area, Align::Left)?;
-        self.button(ButtonId::Finish, row, self.t(tx::FINISH), ButtonKind::Primary)?;
+        let cols = columns(row, 2, m.gap);
+        if can_print && receipt != Some(ReceiptStatus::Printed) {
+            self.button(ButtonId::PrintReceipt, cols[0], self.t("issued.print"), ButtonKind::Secondary)?;
+        }
+        self.button(ButtonId::Next, cols[1], self.t("issued.next"), ButtonKind::Primary)?;
         Ok(())
+    }
+
+    fn social(&mut self, categories: &[Choice], kinds: &[String]) -> Result<(), UiError> {
+        let m = *self.m();
+        let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
+        let n = categories.len();
+        let text_w = if n == 0 { content.size.width as i32 } else { content.size.width as i32 * 9 / 20 };
+        let (text_area, grid) = split_left(content, text_w, m.gap * 2);
+
+        let mut paras = vec![
+            para(self.t("social.title"), Role::Title),
+            para(self.t("social.note"), Role::Small),
+        ];
+        if kinds.is_empty() {
+            paras.push(para(self.t("social.kinds_none"), Role::Body));
+        } else {
+            paras.push(para(self.t("social.kinds"), Role::Strong));
+            let list: Vec<String> = kinds.iter().map(|k| format!("• {k}")).collect();
+            paras.push(para(list.join("\n"), Role::Body));
+        }
+        self.block(&paras, text_area, Align::Left)?;
+
+        if n > 0 {
+            let too_many = || UiError::TooManyChoices { count: n, width: m.width as u32, height: m.height as u32 };
+            let (gw, gh) = (grid.size.width as i32, grid.size.height as i32);
+            let rows_fit = ((gh + m.gap) / (m.min_button.max(m.px(76.0)) + m.gap)).max(1) as usize;
+            let cols = n.div_ceil(rows_fit);
+            let col_w = (gw - m.gap * (cols as i32 - 1)) / cols as i32;
+            if col_w < m.min_button || n > usize::from(u8::MAX) + 1 {
+                return Err(too_many());
+            }
+            let rows = n.div_ceil(cols) as i32;
+            // Taller than a finger when there is room: long labels then keep a larger size.
+            let row_h = ((gh - m.gap * (rows - 1)) / rows).min(m.button_h * 3 / 2).max(m.min_button);
+            for (i, choice) in categories.iter().enumerate() {
+                let index = u8::try_from(i).map_err(|_| too_many())?;
+                let (r, c) = ((i / cols) as i32, (i % cols) as i32);
+                let area = rect(grid.top_left.x + c * (col_w + m.gap), grid.top_left.y + r * (row_h + m.gap), col_w, row_h);
+                self.button(ButtonId::Category(index), area, &choice.label, ButtonKind::Toggle { on: choice.selected })?;
+            }
+        }
+        let cols = columns(row, 2, m.gap);
+        self.button(ButtonId::NoThanks, cols[0], self.t("social.no_thanks"), ButtonKind::Secondary)?;
+        self.button(ButtonId::CreditPayments, cols[1], self.t("social.credit"), ButtonKind::Primary)?;
+        Ok(())
+    }
+
+    fn goodbye(&mut self, receipt_printed: bool, social: bool) -> Result<(), DisplayError> {
+        let m = *self.m();
+        let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
+        let badge = m.px(80.0);
+        let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
+        icons::check_badge(self.target, self.w.theme, Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2), badge)?;
+        let take = if receipt_printed { "goodbye.passport_and_receipt" } else { "goodbye.passport" };
+        let mut paras = vec![para(self.t("goodbye.title"), Role::Title), para(self.t(take), Role::Strong)];
+        if social {
+            paras.push(para(self.t("goodbye.social_requested"), Role::Body));
+        }
+        self.block(&paras, text_area, Align::Left)?;
+        let w = (row.size.width as i32).min(m.px(320.0).max(m.min_button));
+        let centred = rect(row.center().x - w / 2, row.top_left.y, w, row.size.height as i32);
+        self.button(ButtonId::Finish, centred, self.t("goodbye.finish"), ButtonKind::Primary)
     }
 
     fn refused(&mut self, reason: Refusal) -> Result<(), DisplayError> {
@@ -317,50 +457,115 @@ impl<D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'_, D> {
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
         let badge = m.px(72.0);
         let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
-        icons::info_badge(
-            self.target,
-            self.w.theme,
-            Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
-            badge,
-        )?;
-        let paras = [
-            para(self.t(title), Role::Title),
-            para(self.t(what), Role::Body),
-            para(self.t(next), Role::Strong),
-        ];
+        icons::info_badge(self.target, self.w.theme, Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2), badge)?;
+        let paras = [para(self.t(title), Role::Title), para(self.t(what), Role::Body), para(self.t(next), Role::Strong)];
         self.block(&paras, text_area, Align::Left)?;
-        let w = (row.size.width as i32).min(m.px(320.0));
+        let w = (row.size.width as i32).min(m.px(320.0).max(m.min_button));
         let centred = rect(row.center().x - w / 2, row.top_left.y, w, row.size.height as i32);
-        self.button(ButtonId::Finish, centred, self.t(tx::REFUSED_FINISH), ButtonKind::Primary)
+        self.button(ButtonId::Finish, centred, self.t("common.ok"), ButtonKind::Primary)
     }
 
     fn out_of_service(&mut self) -> Result<(), DisplayError> {
         let m = *self.m();
         let body = m.body();
         let badge = m.px(80.0);
-        icons::info_badge(
-            self.target,
-            self.w.theme,
-            Point::new(body.center().x, body.top_left.y + badge / 2),
-            badge,
-        )?;
+        icons::info_badge(self.target, self.w.theme, Point::new(body.center().x, body.top_left.y + badge / 2), badge)?;
         let area = rect(
             body.top_left.x,
             body.top_left.y + badge + m.gap,
             body.size.width as i32,
             body.size.height as i32 - badge - m.gap,
         );
-        let (first, second) = match self.lang {
-            Language::Ru => (Language::Ru, Language::En),
-            Language::En => (Language::En, Language::Ru),
-        };
+        let (first, second) = (self.tx, self.tx.other());
         let paras = [
-            para(tx::OUT_OF_SERVICE_TITLE.get(first), Role::Title),
-            para(tx::OUT_OF_SERVICE_BODY.get(first), Role::Body),
-            para(tx::OUT_OF_SERVICE_TITLE.get(second), Role::Strong),
-            para(tx::OUT_OF_SERVICE_BODY.get(second), Role::Muted),
+            para(first.get("out_of_service.title"), Role::Title),
+            para(first.get("out_of_service.body"), Role::Body),
+            para(second.get("out_of_service.title"), Role::Strong),
+            para(second.get("out_of_service.body"), Role::Muted),
         ];
         self.block(&paras, area, Align::Center)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::text::LOOKED_UP;
+    use crate::ui::{spoken_text, Guidance, Language};
+    use kiosk_hal::display::MemoryDisplay;
+
+    /// Every screen in every state that picks different words.
+    fn all_screens() -> Vec<Screen> {
+        use Guidance::*;
+        let mut screens = vec![
+            Screen::Welcome,
+            Screen::Consent { version: "v".into(), text: "a b c".into(), page: 0, can_accept: false },
+            Screen::Consent { version: "v".into(), text: "a b c".into(), page: 1, can_accept: true },
+            Screen::PlaceDocument,
+            Screen::ReadingDocument,
+            Screen::Verifying,
+            Screen::OutOfService,
+            Screen::SocialPayments { categories: vec![Choice { label: "x".into(), selected: true }, Choice { label: "y".into(), selected: false }], kinds: vec!["k".into()] },
+            Screen::SocialPayments { categories: vec![], kinds: vec![] },
+        ];
+        for g in [None, Some(LookAtCamera), Some(ComeCloser), Some(MoveBack), Some(OnePersonOnly), Some(HoldStill), Some(TooDark), Some(TooBright), Some(UnevenLight), Some(TurnLeft), Some(TurnRight)] {
+            screens.push(Screen::FaceCapture { guidance: g, face_box: None, preview: None });
+        }
+        for (can_print, receipt) in [(true, None), (false, Some(ReceiptStatus::Failed)), (true, Some(ReceiptStatus::Printed))] {
+            for amount in [1, 2, 5] {
+                screens.push(Screen::AccountIssued {
+                    account_reference: "D-1".into(),
+                    per_transaction_limit_rub: amount,
+                    daily_limit_rub: amount,
+                    monthly_limit_rub: amount,
+                    activation_token: "KA1.x".into(),
+                    expires_at: "14:35".into(),
+                    can_print,
+                    receipt,
+                });
+            }
+        }
+        for (receipt_printed, social_payments_requested) in [(false, false), (true, true)] {
+            screens.push(Screen::Goodbye { receipt_printed, social_payments_requested });
+        }
+        use Refusal::*;
+        for reason in [ConsentDeclined, DocumentUnreadable, DocumentNotTrusted, NoFaceFound, FaceMismatch, LivenessFailed, AlreadyEnrolled, Timeout, Cancelled] {
+            screens.push(Screen::Refused { reason });
+        }
+        screens
+    }
+
+    #[test]
+    fn every_message_is_used_and_every_used_message_exists() {
+        let messages = embedded_messages().unwrap();
+        LOOKED_UP.with(|k| k.borrow_mut().clear());
+        for screen in all_screens() {
+            for language in [Language::Ru, Language::En] {
+                let options = UiOptions { language, ..UiOptions::default() };
+                let mut d = MemoryDisplay::new(800, 480);
+                render(&mut d, &screen, &options).unwrap();
+                assert!(!spoken_text(&screen, language).is_empty());
+            }
+        }
+        let used = LOOKED_UP.with(|k| k.borrow().clone());
+        let missing: Vec<_> = used.iter().filter(|k| messages.get(kiosk_config::ConsentLanguage::En, k).is_none()).collect();
+        assert!(missing.is_empty(), "keys the UI uses but the message files lack: {missing:?}");
+        let unused: Vec<_> = messages.keys().filter(|k| !used.contains(k)).collect();
+        assert!(unused.is_empty(), "messages no screen uses: {unused:?}");
+    }
+
+    #[test]
+    fn site_messages_change_the_screen() {
+        let dir = tempfile::tempdir().unwrap();
+        let ru = include_str!("../../kiosk-config/messages/ru.toml").replace("Начать", "Поехали");
+        std::fs::write(dir.path().join("ru.toml"), ru).unwrap();
+        std::fs::write(dir.path().join("en.toml"), include_str!("../../kiosk-config/messages/en.toml")).unwrap();
+        let site = Messages::load_dir(dir.path()).unwrap();
+        let ctx = UiContext { messages: &site, ..UiContext::standard(Panel::default()).unwrap() };
+        let (mut a, mut b) = (MemoryDisplay::new(800, 480), MemoryDisplay::new(800, 480));
+        render_with(&mut a, &Screen::Welcome, &UiOptions::default(), &ctx).unwrap();
+        render(&mut b, &Screen::Welcome, &UiOptions::default()).unwrap();
+        assert_ne!(a.rgb_bytes(), b.rgb_bytes());
     }
 }

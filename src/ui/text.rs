@@ -1,213 +1,145 @@
-//! Every text on the kiosk, Russian and English. Short, warm, plain words: the kiosk
-//! serves pensioners and people in a hurry alike.
+//! The words on the screens, from the message files of `kiosk-config` (`messages/ru.toml`,
+//! `messages/en.toml`): here only the lookup, the keys of the enum-driven texts, and money.
 
+use std::sync::OnceLock;
+
+use kiosk_config::messages::Messages;
+use kiosk_config::ConsentLanguage;
+
+use super::error::UiError;
 use super::{Guidance, Language, Refusal};
 
-/// One message in both languages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tr {
-    pub ru: &'static str,
-    pub en: &'static str,
+/// The messages compiled into this build, parsed and checked once.
+pub fn embedded_messages() -> Result<&'static Messages, UiError> {
+    static MESSAGES: OnceLock<Messages> = OnceLock::new();
+    if let Some(m) = MESSAGES.get() {
+        return Ok(m);
+    }
+    let parsed = Messages::embedded()?;
+    Ok(MESSAGES.get_or_init(|| parsed))
 }
 
-impl Tr {
-    pub const fn get(&self, lang: Language) -> &'static str {
-        match lang {
-            Language::Ru => self.ru,
-            Language::En => self.en,
-        }
-    }
-
-    /// The other language (the Welcome screen shows both).
-    pub const fn other(&self, lang: Language) -> &'static str {
-        match lang {
-            Language::Ru => self.en,
-            Language::En => self.ru,
-        }
+pub(crate) fn config_language(lang: Language) -> ConsentLanguage {
+    match lang {
+        Language::Ru => ConsentLanguage::Ru,
+        Language::En => ConsentLanguage::En,
     }
 }
 
-const fn tr(ru: &'static str, en: &'static str) -> Tr {
-    Tr { ru, en }
+/// The messages in one language.
+#[derive(Clone, Copy)]
+pub(crate) struct Texts<'a> {
+    pub messages: &'a Messages,
+    pub lang: Language,
 }
 
-pub const HEADER: Tr = tr("Открытие счёта", "Opening an account");
-pub const STEPS: [Tr; 4] =
-    [tr("Согласие", "Consent"), tr("Паспорт", "Passport"), tr("Лицо", "Face"), tr("Счёт", "Account")];
+impl<'a> Texts<'a> {
+    pub fn new(messages: &'a Messages, lang: Language) -> Self {
+        Self { messages, lang }
+    }
 
-pub const WELCOME_TITLE: Tr = tr("Откройте счёт за 5 минут", "Open an account in 5 minutes");
-pub const WELCOME_BODY: Tr =
-    tr("Нужен только паспорт с чипом. Это бесплатно.", "All you need is a passport with a chip. It is free.");
-pub const LANG_RU: &str = "Русский";
-pub const LANG_EN: &str = "English";
-pub const LARGE_TEXT: Tr = tr("Крупный текст", "Large text");
-pub const HIGH_CONTRAST: Tr = tr("Контраст", "High contrast");
-pub const START: Tr = tr("Начать", "Start");
+    /// The same messages in the other language (the Welcome screen shows both).
+    pub fn other(&self) -> Texts<'a> {
+        let lang = match self.lang {
+            Language::Ru => Language::En,
+            Language::En => Language::Ru,
+        };
+        Texts { messages: self.messages, lang }
+    }
 
-pub const CONSENT_TITLE: Tr = tr("Согласие на обработку данных", "Consent to data processing");
-pub const CONSENT_VERSION: Tr = tr("Редакция", "Version");
-pub const CONSENT_MORE: Tr =
-    tr("Это начало текста. Листайте кнопками ▲ ▼", "This is the beginning. Scroll with ▲ ▼");
-pub const ACCEPT: Tr = tr("Согласен", "I agree");
-pub const DECLINE: Tr = tr("Не согласен", "Decline");
+    /// The text of `key`. Checked message files hold every key this build uses (a test renders
+    /// every screen to make sure); were one missing, the key itself shows, never a panic.
+    pub fn get(&self, key: &'static str) -> &'a str {
+        #[cfg(test)]
+        record(key);
+        match self.messages.get(config_language(self.lang), key) {
+            Some(text) => text,
+            None => {
+                tracing::warn!(key, "message missing");
+                key
+            }
+        }
+    }
 
-pub const PLACE_TITLE: Tr = tr("Положите паспорт на считыватель", "Place your passport on the reader");
-pub const PLACE_BODY: Tr = tr(
-    "Подойдёт паспорт с чипом, например загранпаспорт. Откройте страницу с фото и положите её вниз, на считыватель под экраном.",
-    "Use a passport with a chip. Open it at the photo page and put that page face down on the reader below the screen.",
-);
-pub const CANCEL: Tr = tr("Отмена", "Cancel");
+    /// The text of `key` with its `{placeholders}` filled in.
+    pub fn fill(&self, key: &'static str, args: &[(&str, &str)]) -> String {
+        kiosk_config::messages::fill(self.get(key), args)
+    }
+}
 
-pub const READING_TITLE: Tr = tr("Читаем паспорт…", "Reading your passport…");
-pub const READING_HOLD: Tr = tr("Не убирайте паспорт", "Please do not remove the passport");
-pub const READING_BODY: Tr = tr(
-    "Это займёт до 20 секунд. Мы скажем, когда можно забрать.",
-    "It takes up to 20 seconds. We will tell you when to take it.",
-);
+#[cfg(test)]
+thread_local! {
+    /// Keys looked up on this thread, for the test that every message is used and present.
+    pub(crate) static LOOKED_UP: std::cell::RefCell<std::collections::BTreeSet<&'static str>> =
+        const { std::cell::RefCell::new(std::collections::BTreeSet::new()) };
+}
 
-pub const FACE_TITLE: Tr = tr("Посмотрите в камеру", "Look at the camera");
-pub const FACE_DEFAULT: Tr = tr("Поместите лицо в овал", "Fit your face in the oval");
-pub const FACE_HINT: Tr =
-    tr("Тёмные очки и головной убор лучше снять.", "Please take off sunglasses and hat.");
+#[cfg(test)]
+fn record(key: &'static str) {
+    LOOKED_UP.with(|k| k.borrow_mut().insert(key));
+}
 
-pub const VERIFYING_TITLE: Tr =
-    tr("Сверяем лицо с фото в паспорте", "Comparing your face with the passport photo");
-pub const VERIFYING_BODY: Tr = tr("Несколько секунд, пожалуйста.", "Just a few seconds, please.");
+pub(crate) const STEPS: [&str; 4] = ["steps.consent", "steps.passport", "steps.face", "steps.account"];
 
-pub const ISSUED_TITLE: Tr = tr("Счёт открыт!", "Your account is open!");
-pub const ISSUED_REFERENCE: Tr = tr("Номер для справок:", "Reference:");
-pub const ISSUED_LIMITS: Tr = tr("Лимиты демо-счёта:", "Demo account limits:");
-pub const LIMIT_PER_TRANSACTION: Tr = tr("за одну операцию", "per payment");
-pub const LIMIT_DAILY: Tr = tr("в день", "per day");
-pub const LIMIT_MONTHLY: Tr = tr("в месяц", "per month");
-pub const ISSUED_SCAN: Tr = tr(
-    "Наведите камеру телефона на QR-код, чтобы включить счёт. Код действует до",
-    "Point your phone camera at the QR code to activate the account. The code works until",
-);
-pub const FINISH: Tr = tr("Готово", "Finish");
-
-pub const REFUSED_FINISH: Tr = tr("Понятно", "OK");
-
-pub const OUT_OF_SERVICE_TITLE: Tr =
-    tr("Терминал временно не работает", "This kiosk is temporarily out of service");
-pub const OUT_OF_SERVICE_BODY: Tr = tr(
-    "Извините! Открыть счёт можно в любом отделении банка.",
-    "Sorry! You can open an account at any bank branch.",
-);
-
-pub fn guidance(g: Option<Guidance>) -> Tr {
+pub(crate) fn guidance(g: Option<Guidance>) -> &'static str {
     match g {
-        None => FACE_DEFAULT,
-        Some(Guidance::LookAtCamera) => tr("Смотрите прямо в камеру", "Look straight at the camera"),
-        Some(Guidance::ComeCloser) => tr("Подойдите чуть ближе", "Come a little closer"),
-        Some(Guidance::MoveBack) => tr("Отойдите чуть назад", "Step back a little"),
-        Some(Guidance::OnePersonOnly) => {
-            tr("В кадре должен быть только один человек", "Only one person in the picture, please")
-        }
-        Some(Guidance::HoldStill) => tr("Замрите на пару секунд", "Hold still for a couple of seconds"),
-        Some(Guidance::TooDark) => {
-            tr("Слишком темно: встаньте лицом к свету", "Too dark: please face the light")
-        }
-        Some(Guidance::TooBright) => {
-            tr("Слишком ярко: отойдите от яркого света", "Too bright: step out of the glare")
-        }
-        Some(Guidance::UnevenLight) => {
-            tr("Свет падает сбоку: встаньте прямо к экрану", "Light from one side: face the screen squarely")
-        }
-        Some(Guidance::TurnLeft) => tr(
-            "Медленно поверните голову влево, потом обратно",
-            "Slowly turn your head to the left, then back",
-        ),
-        Some(Guidance::TurnRight) => tr(
-            "Медленно поверните голову вправо, потом обратно",
-            "Slowly turn your head to the right, then back",
-        ),
+        None => "face.guidance.default",
+        Some(Guidance::LookAtCamera) => "face.guidance.look_at_camera",
+        Some(Guidance::ComeCloser) => "face.guidance.come_closer",
+        Some(Guidance::MoveBack) => "face.guidance.move_back",
+        Some(Guidance::OnePersonOnly) => "face.guidance.one_person_only",
+        Some(Guidance::HoldStill) => "face.guidance.hold_still",
+        Some(Guidance::TooDark) => "face.guidance.too_dark",
+        Some(Guidance::TooBright) => "face.guidance.too_bright",
+        Some(Guidance::UnevenLight) => "face.guidance.uneven_light",
+        Some(Guidance::TurnLeft) => "face.guidance.turn_left",
+        Some(Guidance::TurnRight) => "face.guidance.turn_right",
     }
 }
 
 /// Title, what happened, and what to do next.
-pub fn refusal(reason: Refusal) -> [Tr; 3] {
+pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
     match reason {
-        Refusal::ConsentDeclined => [
-            tr("Хорошо, мы ничего не начали", "All right, nothing was started"),
-            tr("Без согласия мы не можем открыть счёт.", "We cannot open an account without your consent."),
-            tr(
-                "Если передумаете, начните заново или зайдите в отделение банка.",
-                "If you change your mind, start again or visit a bank branch.",
-            ),
-        ],
+        Refusal::ConsentDeclined => {
+            ["refusal.consent_declined.title", "refusal.consent_declined.what", "refusal.consent_declined.next"]
+        }
         Refusal::DocumentUnreadable => [
-            tr("Не получилось прочитать паспорт", "We could not read the passport"),
-            tr(
-                "Чип паспорта не ответил. Так бывает, если паспорт лежит неровно.",
-                "The passport chip did not answer. This happens when it is not lying flat.",
-            ),
-            tr(
-                "Попробуйте ещё раз. Если не выйдет, вам помогут в отделении банка.",
-                "Please try again. If it still fails, a bank branch will help you.",
-            ),
+            "refusal.document_unreadable.title",
+            "refusal.document_unreadable.what",
+            "refusal.document_unreadable.next",
         ],
         Refusal::DocumentNotTrusted => [
-            tr("Не удалось проверить паспорт", "We could not verify the passport"),
-            tr("Мы не смогли подтвердить подлинность чипа.", "We could not confirm the chip is genuine."),
-            tr(
-                "Пожалуйста, откройте счёт в любом отделении банка.",
-                "Please open your account at any bank branch.",
-            ),
+            "refusal.document_not_trusted.title",
+            "refusal.document_not_trusted.what",
+            "refusal.document_not_trusted.next",
         ],
-        Refusal::NoFaceFound => [
-            tr("Камера не увидела лицо", "The camera could not see your face"),
-            tr(
-                "Возможно, мешал свет, очки или головной убор.",
-                "Light, glasses or a hat may have been in the way.",
-            ),
-            tr(
-                "Попробуйте ещё раз, встав прямо перед экраном.",
-                "Please try again, standing right in front of the screen.",
-            ),
-        ],
-        Refusal::FaceMismatch => [
-            tr("Не удалось сверить лицо с фото", "We could not match your face to the photo"),
-            tr("Так бывает, если фото в паспорте давнее.", "This happens when the passport photo is old."),
-            tr(
-                "Сотрудник отделения банка поможет открыть счёт.",
-                "Staff at a bank branch will help you open an account.",
-            ),
-        ],
-        Refusal::LivenessFailed => [
-            tr("Проверка не прошла", "The check did not pass"),
-            tr("Камера не смогла как следует вас рассмотреть.", "The camera could not see you well enough."),
-            tr(
-                "Попробуйте ещё раз, глядя прямо в камеру, или зайдите в отделение.",
-                "Try again looking straight at the camera, or visit a branch.",
-            ),
-        ],
-        Refusal::AlreadyEnrolled => [
-            tr("У вас уже есть счёт", "You already have an account"),
-            tr("Второй счёт здесь открыть нельзя.", "A second account cannot be opened here."),
-            tr(
-                "Войдите в приложение банка или зайдите в отделение.",
-                "Sign in to the bank app or visit a branch.",
-            ),
-        ],
-        Refusal::Timeout => [
-            tr("Время вышло", "Time is up"),
-            tr(
-                "Мы долго не получали ответа и всё отменили.",
-                "We did not hear from you for a while and cancelled.",
-            ),
-            tr("Начните заново, когда будете готовы.", "Start again whenever you are ready."),
-        ],
-        Refusal::Cancelled => [
-            tr("Вы отменили открытие счёта", "You cancelled opening the account"),
-            tr("Мы ничего не сохранили.", "Nothing about you has been kept."),
-            tr("Начните заново, когда будете готовы.", "Start again whenever you are ready."),
-        ],
+        Refusal::NoFaceFound => {
+            ["refusal.no_face_found.title", "refusal.no_face_found.what", "refusal.no_face_found.next"]
+        }
+        Refusal::FaceMismatch => {
+            ["refusal.face_mismatch.title", "refusal.face_mismatch.what", "refusal.face_mismatch.next"]
+        }
+        Refusal::LivenessFailed => {
+            ["refusal.liveness_failed.title", "refusal.liveness_failed.what", "refusal.liveness_failed.next"]
+        }
+        Refusal::AlreadyEnrolled => {
+            ["refusal.already_enrolled.title", "refusal.already_enrolled.what", "refusal.already_enrolled.next"]
+        }
+        Refusal::Timeout => ["refusal.timeout.title", "refusal.timeout.what", "refusal.timeout.next"],
+        Refusal::Cancelled => ["refusal.cancelled.title", "refusal.cancelled.what", "refusal.cancelled.next"],
     }
 }
 
 /// "50 000 ₽" in Russian, "50,000 ₽" in English. No-break spaces keep the amount on one line.
 pub fn money(amount_rub: u64, lang: Language) -> String {
+    let mut out = digits(amount_rub, lang);
+    out.push('\u{a0}');
+    out.push('₽');
+    out
+}
+
+/// The amount grouped by thousands, without the currency.
+pub(crate) fn digits(amount_rub: u64, lang: Language) -> String {
     let digits = amount_rub.to_string();
     let sep = match lang {
         Language::Ru => '\u{a0}',
@@ -220,9 +152,20 @@ pub fn money(amount_rub: u64, lang: Language) -> String {
         }
         out.push(c);
     }
-    out.push('\u{a0}');
-    out.push('₽');
     out
+}
+
+/// Which plural form of "rouble" goes with `n`: 0 one, 1 few, 2 many (Russian rules; English
+/// uses "one" for 1 only).
+pub(crate) fn plural_form(n: u64, lang: Language) -> usize {
+    match lang {
+        Language::En => usize::from(n != 1) * 2,
+        Language::Ru => match (n % 10, n % 100) {
+            (1, r) if r != 11 => 0,
+            (2..=4, r) if !(12..=14).contains(&r) => 1,
+            _ => 2,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -238,23 +181,26 @@ mod tests {
     }
 
     #[test]
-    fn every_refusal_has_both_languages() {
+    fn russian_plurals() {
+        let ru = |n| plural_form(n, Language::Ru);
+        assert_eq!([ru(1), ru(21), ru(2), ru(34), ru(5), ru(11), ru(12), ru(50_000), ru(101)], [0, 0, 1, 1, 2, 2, 2, 2, 0]);
+        assert_eq!([plural_form(1, Language::En), plural_form(2, Language::En), plural_form(0, Language::En)], [0, 2, 2]);
+    }
+
+    #[test]
+    fn every_refusal_and_guidance_has_both_languages() {
         use Refusal::*;
-        for r in [
-            ConsentDeclined,
-            DocumentUnreadable,
-            DocumentNotTrusted,
-            NoFaceFound,
-            FaceMismatch,
-            LivenessFailed,
-            AlreadyEnrolled,
-            Timeout,
-            Cancelled,
-        ] {
-            for t in refusal(r) {
-                assert!(!t.ru.is_empty() && !t.en.is_empty());
-                assert!(t.ru.chars().any(|c| ('а'..='я').contains(&c)), "{}", t.ru);
+        let m = embedded_messages().unwrap();
+        for r in [ConsentDeclined, DocumentUnreadable, DocumentNotTrusted, NoFaceFound, FaceMismatch, LivenessFailed, AlreadyEnrolled, Timeout, Cancelled] {
+            for key in refusal(r) {
+                let ru = m.get(ConsentLanguage::Ru, key).unwrap();
+                assert!(ru.chars().any(|c| ('а'..='я').contains(&c)), "{ru}");
+                assert!(!m.get(ConsentLanguage::En, key).unwrap().is_empty());
             }
+        }
+        use Guidance::*;
+        for g in [LookAtCamera, ComeCloser, MoveBack, OnePersonOnly, HoldStill, TooDark, TooBright, UnevenLight, TurnLeft, TurnRight] {
+            assert!(m.get(ConsentLanguage::En, guidance(Some(g))).is_some(), "{g:?}");
         }
     }
 }

@@ -24,6 +24,7 @@ const MIN_SHRINK: f32 = 0.6;
 pub(crate) enum Align {
     Left,
     Center,
+    Right,
 }
 
 /// Role of a paragraph: picks face, size and colour.
@@ -63,15 +64,29 @@ pub(crate) fn line_height(size: u32) -> i32 {
     (size as f32 * LINE_SPACING).round() as i32
 }
 
-/// Splits `text` into lines no wider than `max_width` (explicit `\n` kept). A single word
-/// wider than the line is cut between letters so nothing runs off the edge.
+/// The pieces a line may break between: words, and the parts of a hyphenated word
+/// ("ребёнком-" "инвалидом"). `true` when a space goes before the piece.
+pub(crate) fn pieces(paragraph: &str) -> impl Iterator<Item = (&str, bool)> {
+    paragraph
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .flat_map(|word| word.split_inclusive('-').enumerate().map(|(i, p)| (p, i == 0)))
+}
+
+/// Splits `text` into lines no wider than `max_width` (explicit `\n` kept), breaking at spaces
+/// and after hyphens. A single word wider than the line is cut between letters so nothing
+/// runs off the edge.
 pub(crate) fn wrap(font: &Font<'static>, size: u32, text: &str, max_width: u32) -> Vec<String> {
     let fits = |s: &str| measure(font, size, s) <= max_width;
     let mut lines = Vec::new();
     for paragraph in text.split('\n') {
         let mut line = String::new();
-        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
-            let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        for (piece, spaced) in pieces(paragraph) {
+            let candidate = match (line.is_empty(), spaced) {
+                (true, _) => piece.to_owned(),
+                (false, true) => format!("{line} {piece}"),
+                (false, false) => format!("{line}{piece}"),
+            };
             if fits(&candidate) {
                 line = candidate;
                 continue;
@@ -79,10 +94,10 @@ pub(crate) fn wrap(font: &Font<'static>, size: u32, text: &str, max_width: u32) 
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
-            if fits(word) {
-                line = word.to_owned();
+            if fits(piece) {
+                line = piece.to_owned();
             } else {
-                for c in word.chars() {
+                for c in piece.chars() {
                     line.push(c);
                     if !fits(&line) && line.chars().count() > 1 {
                         line.pop();
@@ -136,6 +151,7 @@ where
         let x = match align {
             Align::Left => area.top_left.x,
             Align::Center => area.top_left.x + (area.size.width as i32 - w) / 2,
+            Align::Right => area.top_left.x + area.size.width as i32 - w,
         };
         draw_line(target, font, size, color, bg, line, Point::new(x, y))?;
         y += lh;
@@ -207,15 +223,17 @@ impl Writer<'_> {
         T: DrawTarget<Color = Rgb888, Error = DisplayError>,
     {
         let mut k = 1.0;
+        // Large text may shrink further, but never below what normal text shrinks to.
+        let floor = MIN_SHRINK / self.metrics.text_scale;
         let (mut laid, mut h) = self.lay_out(paras, area.size.width, k);
-        while h > area.size.height as i32 && k > MIN_SHRINK {
+        while h > area.size.height as i32 && k > floor {
             k -= 0.05;
             (laid, h) = self.lay_out(paras, area.size.width, k);
         }
         let bottom = area.top_left.y + area.size.height as i32;
         // Centred blocks sit in the middle of their area too, not stuck to its top.
         let mut y = match align {
-            Align::Left => area.top_left.y,
+            Align::Left | Align::Right => area.top_left.y,
             Align::Center => area.top_left.y + ((area.size.height as i32 - h) / 2).max(0),
         };
         for l in &laid {
@@ -224,11 +242,11 @@ impl Writer<'_> {
                     return Ok(y - area.top_left.y);
                 }
                 let font = self.font(l.bold);
+                let free = area.size.width as i32 - measure(font, l.size, line) as i32;
                 let x = match align {
                     Align::Left => area.top_left.x,
-                    Align::Center => {
-                        area.top_left.x + (area.size.width as i32 - measure(font, l.size, line) as i32) / 2
-                    }
+                    Align::Center => area.top_left.x + free / 2,
+                    Align::Right => area.top_left.x + free,
                 };
                 draw_line(target, font, l.size, l.color, self.theme.background, line, Point::new(x, y))?;
                 y += line_height(l.size);
@@ -238,30 +256,40 @@ impl Writer<'_> {
         Ok((y - area.top_left.y).min(area.size.height as i32))
     }
 
-    /// Draws `text` as body text from the top of `area`, cut at the last whole line that
-    /// fits (ending in "…"). Returns whether anything was left out.
-    pub fn block_clipped<T>(&self, target: &mut T, text: &str, area: Rectangle) -> Result<bool, DisplayError>
+    /// `text` as body text cut into pages of as many whole lines as fit in `area`; a page
+    /// never starts with an empty line. Always at least one page.
+    pub fn pages(&self, text: &str, area: Rectangle) -> Vec<Vec<String>> {
+        let size = self.metrics.fonts.body;
+        let lh = line_height(size);
+        let room = ((area.size.height as i32 - size as i32) / lh + 1).max(1) as usize;
+        let mut pages = Vec::new();
+        let mut page: Vec<String> = Vec::new();
+        for line in wrap(&self.fonts.regular, size, text, area.size.width) {
+            if page.is_empty() && line.trim().is_empty() {
+                continue;
+            }
+            page.push(line);
+            if page.len() == room {
+                pages.push(std::mem::take(&mut page));
+            }
+        }
+        if !page.is_empty() || pages.is_empty() {
+            pages.push(page);
+        }
+        pages
+    }
+
+    /// Draws one page from [`Writer::pages`] as body text from the top of `area`.
+    pub fn draw_page<T>(&self, target: &mut T, lines: &[String], area: Rectangle) -> Result<(), DisplayError>
     where
         T: DrawTarget<Color = Rgb888, Error = DisplayError>,
     {
         let size = self.metrics.fonts.body;
-        let font = &self.fonts.regular;
-        let lh = line_height(size);
-        let lines = wrap(font, size, text, area.size.width);
-        let room = ((area.size.height as i32 - size as i32) / lh + 1).max(0) as usize;
-        let truncated = lines.len() > room;
-        for (i, line) in lines.iter().take(room).enumerate() {
-            let mut shown = line.clone();
-            if truncated && i + 1 == room {
-                while !shown.is_empty() && measure(font, size, &format!("{shown} …")) > area.size.width {
-                    shown.pop();
-                }
-                shown.push_str(" …");
-            }
-            let top_left = area.top_left + Point::new(0, i as i32 * lh);
-            draw_line(target, font, size, self.theme.text, self.theme.background, &shown, top_left)?;
+        for (i, line) in lines.iter().enumerate() {
+            let top_left = area.top_left + Point::new(0, i as i32 * line_height(size));
+            draw_line(target, &self.fonts.regular, size, self.theme.text, self.theme.background, line, top_left)?;
         }
-        Ok(truncated)
+        Ok(())
     }
 
     /// Height `paras` need at full size in a column `width` wide.
@@ -284,5 +312,7 @@ mod tests {
         let long = wrap(f, 24, "Ааааааааааааааааааааааааааааааааааааа", 100);
         assert!(long.len() > 2 && long.iter().all(|l| measure(f, 24, l) <= 100));
         assert_eq!(wrap(f, 24, "a\nb", 500), ["a", "b"]);
+        let hyphen = wrap(f, 24, "за ребёнком-инвалидом", 160);
+        assert_eq!(hyphen, ["за ребёнком-", "инвалидом"]);
     }
 }

@@ -23,6 +23,9 @@ pub struct Theme {
     pub secondary_text: Rgb888,
     pub outline: Rgb888,
     pub outline_width: u32,
+    /// A button that cannot be pressed yet.
+    pub disabled_bg: Rgb888,
+    pub disabled_text: Rgb888,
     pub surface: Rgb888,
     pub surface_border: Rgb888,
     pub preview_bg: Rgb888,
@@ -62,6 +65,8 @@ impl Theme {
             secondary_text: Rgb888::new(0, 70, 150),
             outline: Rgb888::new(0, 87, 184),
             outline_width: 2,
+            disabled_bg: Rgb888::new(226, 230, 236),
+            disabled_text: Rgb888::new(92, 100, 114),
             surface: Rgb888::new(243, 246, 250),
             surface_border: Rgb888::new(150, 165, 185),
             preview_bg: Rgb888::new(38, 44, 56),
@@ -94,6 +99,8 @@ impl Theme {
             secondary_text: yellow,
             outline: yellow,
             outline_width: 4,
+            disabled_bg: Rgb888::BLACK,
+            disabled_text: Rgb888::new(150, 150, 150),
             surface: Rgb888::BLACK,
             surface_border: Rgb888::WHITE,
             preview_bg: Rgb888::BLACK,
@@ -107,7 +114,7 @@ impl Theme {
     }
 
     /// (foreground, background) pairs that carry text, for the contrast check.
-    pub fn text_pairs(&self) -> [(Rgb888, Rgb888); 7] {
+    pub fn text_pairs(&self) -> [(Rgb888, Rgb888); 8] {
         [
             (self.title, self.background),
             (self.text, self.background),
@@ -116,6 +123,8 @@ impl Theme {
             (self.header_muted, self.header_bg),
             (self.primary_text, self.primary_bg),
             (self.secondary_text, self.secondary_bg),
+            // Greyed, yet still readable: the label says what will become possible.
+            (self.disabled_text, self.disabled_bg),
         ]
     }
 }

@@ -8,9 +8,7 @@ use embedded_graphics::{
 use kiosk_hal::DisplayError;
 
 use super::layout::{rect, Metrics};
-use super::text::{self, Tr};
-use super::textblock::{draw_line, draw_lines_in, line_height, measure, wrap, Align, Writer};
-use super::Language;
+use super::textblock::{draw_line, draw_lines_in, line_height, measure, pieces, wrap, Align, Writer};
 
 /// How a button looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +19,15 @@ pub(crate) enum ButtonKind {
     Secondary,
     /// An on/off option with a check box.
     Toggle { on: bool },
+    /// Shown but not available yet: greyed, and left out of the layout by the caller.
+    Disabled,
 }
 
 /// Header bar: the four steps with the current one highlighted, or a plain title.
 pub(crate) fn header<T>(
     target: &mut T,
     w: &Writer<'_>,
-    lang: Language,
+    steps: &[&str],
     step: Option<usize>,
     plain_title: &str,
 ) -> Result<(), DisplayError>
@@ -54,10 +54,10 @@ where
     };
     let segments = super::layout::columns(
         rect(m.margin, m.px(14.0), m.width - 2 * m.margin, m.px(8.0)),
-        text::STEPS.len() as i32,
+        steps.len() as i32,
         m.px(10.0),
     );
-    for (i, (seg, label)) in segments.iter().zip(text::STEPS).enumerate() {
+    for (i, (seg, label)) in segments.iter().zip(steps).enumerate() {
         let (bar, label_color, bold) = match i.cmp(&current) {
             std::cmp::Ordering::Less => (t.step_done, t.header_muted, false),
             std::cmp::Ordering::Equal => (t.step_current, t.header_text, true),
@@ -67,16 +67,12 @@ where
             .into_styled(PrimitiveStyle::with_fill(bar))
             .draw(target)?;
         let font = if bold { &w.fonts.bold } else { &w.fonts.regular };
-        let label = step_label(label, lang, i + 1);
+        let label = format!("{}. {label}", i + 1);
         let size = fit_size(font, &label, m.fonts.small, seg.size.width);
         let x = seg.top_left.x + (seg.size.width as i32 - measure(font, size, &label) as i32) / 2;
         draw_line(target, font, size, label_color, t.header_bg, &label, Point::new(x, m.px(30.0)))?;
     }
     Ok(())
-}
-
-fn step_label(label: Tr, lang: Language, n: usize) -> String {
-    format!("{n}. {}", label.get(lang))
 }
 
 /// Largest size ≤ `max` at which `s` fits in `width` (never below 60 % of `max`).
@@ -97,13 +93,14 @@ where
     T: DrawTarget<Color = Rgb888, Error = DisplayError>,
 {
     let (m, t) = (w.metrics, w.theme);
-    let (fill, fg) = match kind {
-        ButtonKind::Primary => (t.primary_bg, t.primary_text),
-        ButtonKind::Secondary | ButtonKind::Toggle { .. } => (t.secondary_bg, t.secondary_text),
+    let (fill, fg, outline) = match kind {
+        ButtonKind::Primary => (t.primary_bg, t.primary_text, t.outline),
+        ButtonKind::Secondary | ButtonKind::Toggle { .. } => (t.secondary_bg, t.secondary_text, t.outline),
+        ButtonKind::Disabled => (t.disabled_bg, t.disabled_text, t.disabled_text),
     };
     let style = PrimitiveStyleBuilder::new()
         .fill_color(fill)
-        .stroke_color(t.outline)
+        .stroke_color(outline)
         .stroke_width(t.outline_width)
         .stroke_alignment(embedded_graphics::primitives::StrokeAlignment::Inside)
         .build();
@@ -132,26 +129,35 @@ where
             label_area.size.height as i32,
         );
     }
-    let (lines, size) = fit_label(w, label, m.fonts.button, label_area);
+    let max_lines = if matches!(kind, ButtonKind::Toggle { .. }) { 3 } else { 2 };
+    let (lines, size) = fit_label(w, label, m.fonts.button, label_area, max_lines);
     draw_lines_in(target, &w.fonts.bold, size, (fg, fill), &lines, label_area, Align::Center)?;
     Ok(area)
 }
 
-/// One line at the largest size that fits, else two lines; shrinks as little as possible.
-fn fit_label(w: &Writer<'_>, label: &str, max: u32, area: Rectangle) -> (Vec<String>, u32) {
+/// One line at the largest size that fits, else up to `max_lines`; shrinks as little as
+/// possible and never breaks inside a word ("Контрас-т") unless nothing else fits at all.
+fn fit_label(w: &Writer<'_>, label: &str, max: u32, area: Rectangle, max_lines: usize) -> (Vec<String>, u32) {
     let floor = (max / 2).max(10);
+    let fits = |size: u32, lines: &[String]| line_height(size) * (lines.len() as i32 - 1) + size as i32 <= area.size.height as i32;
+    let whole_words = |size: u32| pieces(label).all(|(p, _)| measure(&w.fonts.bold, size, p) <= area.size.width);
     for size in (floor..=max).rev() {
-        // Never break inside a word ("Контрас-т"): shrink until every word fits whole.
-        if label.split_whitespace().any(|word| measure(&w.fonts.bold, size, word) > area.size.width) {
+        if !whole_words(size) {
             continue;
         }
         let lines = wrap(&w.fonts.bold, size, label, area.size.width);
-        let height = line_height(size) * (lines.len() as i32 - 1) + size as i32;
-        if lines.len() <= 2 && height <= area.size.height as i32 {
+        if lines.len() <= max_lines && fits(size, &lines) {
             return (lines, size);
         }
     }
-    (wrap(&w.fonts.bold, floor, label, area.size.width), floor)
+    // Long label in a small button: more lines, smaller, but still whole words if possible.
+    for size in (8..floor).rev() {
+        let lines = wrap(&w.fonts.bold, size, label, area.size.width);
+        if whole_words(size) && fits(size, &lines) {
+            return (lines, size);
+        }
+    }
+    (wrap(&w.fonts.bold, 8, label, area.size.width), 8)
 }
 
 fn check_box<T>(

@@ -1,0 +1,81 @@
+//! The keypad under the screen, for people who cannot see or reach the buttons: Enter is the
+//! main action of the screen, Cancel cancels (or declines), the arrows turn the consent pages,
+//! the digits tick the social payment categories (1 = the first) and, on the account screen,
+//! 1 prints the receipt. [`super::spoken_text`] says the same.
+
+use kiosk_hal::input::Key;
+
+use super::{ButtonId, ReceiptStatus, Screen};
+
+/// The button a key stands for on `screen`, if any.
+pub fn button_for_key(screen: &Screen, key: Key) -> Option<ButtonId> {
+    match (screen, key) {
+        (Screen::Welcome, Key::Enter) => Some(ButtonId::Start),
+        (Screen::Consent { can_accept: true, .. }, Key::Enter) => Some(ButtonId::Accept),
+        (Screen::Consent { can_accept: false, .. }, Key::Enter) => Some(ButtonId::ScrollDown),
+        (Screen::Consent { .. }, Key::Down) => Some(ButtonId::ScrollDown),
+        (Screen::Consent { .. }, Key::Up) => Some(ButtonId::ScrollUp),
+        (Screen::Consent { .. }, Key::Cancel) => Some(ButtonId::Decline),
+        (Screen::PlaceDocument | Screen::FaceCapture { .. }, Key::Cancel) => Some(ButtonId::Cancel),
+        (Screen::AccountIssued { .. }, Key::Enter) => Some(ButtonId::Next),
+        (Screen::AccountIssued { can_print: true, receipt, .. }, Key::Digit(1)) if *receipt != Some(ReceiptStatus::Printed) => {
+            Some(ButtonId::PrintReceipt)
+        }
+        (Screen::SocialPayments { .. }, Key::Enter) => Some(ButtonId::CreditPayments),
+        (Screen::SocialPayments { .. }, Key::Cancel) => Some(ButtonId::NoThanks),
+        (Screen::SocialPayments { categories, .. }, Key::Digit(d)) if d >= 1 && usize::from(d) <= categories.len() => {
+            Some(ButtonId::Category(d - 1))
+        }
+        (Screen::Goodbye { .. } | Screen::Refused { .. }, Key::Enter) => Some(ButtonId::Finish),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::{Choice, Refusal};
+
+    #[test]
+    fn enter_is_the_main_action_and_cancel_cancels() {
+        let consent = |can_accept| Screen::Consent { version: "v".into(), text: "t".into(), page: 0, can_accept };
+        assert_eq!(button_for_key(&Screen::Welcome, Key::Enter), Some(ButtonId::Start));
+        assert_eq!(button_for_key(&Screen::Welcome, Key::Cancel), None);
+        assert_eq!(button_for_key(&consent(false), Key::Enter), Some(ButtonId::ScrollDown));
+        assert_eq!(button_for_key(&consent(true), Key::Enter), Some(ButtonId::Accept));
+        assert_eq!(button_for_key(&consent(true), Key::Cancel), Some(ButtonId::Decline));
+        assert_eq!(button_for_key(&consent(true), Key::Up), Some(ButtonId::ScrollUp));
+        assert_eq!(button_for_key(&Screen::PlaceDocument, Key::Cancel), Some(ButtonId::Cancel));
+        assert_eq!(button_for_key(&Screen::ReadingDocument, Key::Cancel), None);
+        assert_eq!(button_for_key(&Screen::Refused { reason: Refusal::Timeout }, Key::Enter), Some(ButtonId::Finish));
+        assert_eq!(button_for_key(&Screen::OutOfService, Key::Enter), None);
+    }
+
+    #[test]
+    fn digits_tick_categories_and_print() {
+        let social = Screen::SocialPayments {
+            categories: vec![Choice { label: "a".into(), selected: false }, Choice { label: "b".into(), selected: true }],
+            kinds: vec![],
+        };
+        assert_eq!(button_for_key(&social, Key::Digit(1)), Some(ButtonId::Category(0)));
+        assert_eq!(button_for_key(&social, Key::Digit(2)), Some(ButtonId::Category(1)));
+        assert_eq!(button_for_key(&social, Key::Digit(3)), None);
+        assert_eq!(button_for_key(&social, Key::Digit(0)), None);
+        assert_eq!(button_for_key(&social, Key::Enter), Some(ButtonId::CreditPayments));
+        assert_eq!(button_for_key(&social, Key::Cancel), Some(ButtonId::NoThanks));
+        let issued = |can_print, receipt| Screen::AccountIssued {
+            account_reference: "D-1".into(),
+            per_transaction_limit_rub: 1,
+            daily_limit_rub: 1,
+            monthly_limit_rub: 1,
+            activation_token: "t".into(),
+            expires_at: "14:35".into(),
+            can_print,
+            receipt,
+        };
+        assert_eq!(button_for_key(&issued(true, None), Key::Digit(1)), Some(ButtonId::PrintReceipt));
+        assert_eq!(button_for_key(&issued(false, None), Key::Digit(1)), None);
+        assert_eq!(button_for_key(&issued(true, Some(ReceiptStatus::Printed)), Key::Digit(1)), None);
+        assert_eq!(button_for_key(&issued(true, None), Key::Enter), Some(ButtonId::Next));
+    }
+}
