@@ -33,6 +33,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
             Outcome::Refused(Refusal::FaceMismatch),
             Outcome::Refused(Refusal::AlreadyEnrolled),
             Outcome::Refused(Refusal::LivenessFailed),
+            Outcome::Refused(Refusal::LivenessFailed),
             Outcome::Refused(Refusal::DocumentNotTrusted),
             Outcome::WalkedAway,
             Outcome::Refused(Refusal::ConsentDeclined),
@@ -57,7 +58,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     let db = rusqlite::Connection::open(out.join("kiosk.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
     assert_eq!(count("SELECT count(*) FROM accounts"), 1);
-    assert_eq!(count("SELECT count(*) FROM onboardings"), 6);
+    assert_eq!(count("SELECT count(*) FROM onboardings"), 7);
     assert_eq!(count("SELECT count(*) FROM onboardings WHERE refusal_reason = 'walked_away'"), 1);
     assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
     assert_eq!(count("SELECT count(*) FROM outbox"), 2);
@@ -72,7 +73,10 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     assert!(parsed(0)["match_score"].as_f64().unwrap() > 0.363);
     assert_eq!(parsed(3)["passive_live"], false, "the printed photo");
     assert_eq!(parsed(3)["attempts"], 3);
-    assert_eq!(parsed(5)["attempts"].as_u64().map(|a| a >= 1), Some(true), "the walk-away was at the camera");
+    assert_eq!(parsed(4)["passive_live"], true, "the replayed video passes passive liveness");
+    assert_eq!(parsed(4)["challenge_result"], "wrong_direction", "but not the head-turn challenge");
+    assert_eq!(parsed(4)["attempts"], 3);
+    assert_eq!(parsed(6)["attempts"].as_u64().map(|a| a >= 1), Some(true), "the walk-away was at the camera");
 
     // Refused people leave no sealed document data behind.
     assert_eq!(count("SELECT count(*) FROM onboardings WHERE document_sealed IS NOT NULL"), 1);
@@ -93,17 +97,17 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     for screen in ["social-payments.png", "goodbye.png"] {
         assert!(holder.iter().any(|n| n.ends_with(screen)), "{screen} missing: {holder:?}");
     }
-    for person in [2, 3, 4, 5, 7] {
+    for person in [2, 3, 4, 5, 6, 8] {
         let seen = screens(&format!("person-{person}"));
         assert!(seen.iter().any(|n| n.ends_with("refused.png")), "{seen:?}");
         assert!(!seen.iter().any(|n| n.ends_with("account-issued.png")));
     }
     // Walking away wipes the screen back to the attract screen.
-    let left = screens("person-6");
+    let left = screens("person-7");
     assert!(left.last().is_some_and(|n| n.ends_with("welcome.png")), "{left:?}");
     assert!(!left.iter().any(|n| n.ends_with("refused.png")), "{left:?}");
     // Declining consent reads no document: the person never saw the place-document screen.
-    assert!(!screens("person-7").iter().any(|n| n.ends_with("place-document.png")));
+    assert!(!screens("person-8").iter().any(|n| n.ends_with("place-document.png")));
 
     // The holder asked for spoken prompts (every screen was spoken) and a receipt.
     let person1 = out.join("screens/person-1");

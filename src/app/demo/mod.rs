@@ -55,6 +55,8 @@ pub enum Appearance {
     Person(Vec<PathBuf>),
     /// Someone holding a printed photo up to the camera (a presentation attack).
     PrintedPhoto(PathBuf),
+    /// A replayed video of a person, which turns the head the other way from the one asked.
+    WrongWayReplay(Vec<PathBuf>),
     /// Nobody: the person left after placing the passport.
     Nobody,
 }
@@ -140,6 +142,13 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
             "biden.jpg",
             // The print-attack sample of the Silent-Face project, kept beside the tests.
             Appearance::PrintedPhoto(models_dir.join("../tests/data/pad-samples/image_F1.jpg")),
+            Outcome::Refused(Refusal::LivenessFailed),
+        ),
+        person(
+            "a replayed video of the holder, turning the head the other way from the one asked",
+            compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
+            "obama.jpg",
+            Appearance::WrongWayReplay(vec![face("obama3.jpg")]),
             Outcome::Refused(Refusal::LivenessFailed),
         ),
         DemoPerson {
@@ -356,6 +365,11 @@ async fn run_person(
                 let frames =
                     photos.iter().map(|p| camera_frame(&mut pipeline, p, w, h)).collect::<Result<Vec<_>, _>>()?;
                 Box::new(SimulatedPerson::new(frames, &mut pipeline, watch.clone())?)
+            }
+            Appearance::WrongWayReplay(photos) => {
+                let frames =
+                    photos.iter().map(|p| camera_frame(&mut pipeline, p, w, h)).collect::<Result<Vec<_>, _>>()?;
+                Box::new(SimulatedPerson::new(frames, &mut pipeline, watch.clone())?.replaying_the_wrong_turn())
             }
             Appearance::PrintedPhoto(photo) => {
                 Box::new(ReplayCamera::from_frames(vec![camera_frame(&mut pipeline, photo, w, h)?])?)

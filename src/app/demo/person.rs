@@ -94,6 +94,8 @@ pub struct SimulatedPerson {
     playing: Option<(bool, usize)>,
     next_rest: usize,
     sequence: u64,
+    /// A replayed clip, not a person: it turns the other way from the one asked.
+    wrong_way: bool,
 }
 
 impl SimulatedPerson {
@@ -109,7 +111,14 @@ impl SimulatedPerson {
             playing: None,
             next_rest: 0,
             sequence: 0,
+            wrong_way: false,
         })
+    }
+
+    /// A replayed video of the person: it shows a head turn, but never the one asked for.
+    pub fn replaying_the_wrong_turn(mut self) -> Self {
+        self.wrong_way = true;
+        self
     }
 }
 
@@ -119,9 +128,9 @@ impl Camera for SimulatedPerson {
         if shown != self.answered {
             self.answered = shown;
             if screen.ends_with("turn-left") {
-                self.playing = Some((true, 0));
+                self.playing = Some((!self.wrong_way, 0));
             } else if screen.ends_with("turn-right") {
-                self.playing = Some((false, 0));
+                self.playing = Some((self.wrong_way, 0));
             }
         }
         let frame = match self.playing {
