@@ -42,6 +42,15 @@ fn resident_peak_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The kernel's CPU pressure (`some avg60`, % of the last minute in which a runnable task waited
+/// for a CPU): other processes competing for the 2 cores make every figure here slower and the
+/// ratios to the reference, run at another moment, unreliable.
+fn cpu_pressure_avg60() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/pressure/cpu").ok()?;
+    let line = text.lines().find(|l| l.starts_with("some"))?;
+    line.split_whitespace().find_map(|f| f.strip_prefix("avg60=")).and_then(|v| v.parse().ok())
+}
+
 fn random_embedding(seed: u64) -> Embedding {
     Embedding::synthetic(seed)
 }
@@ -56,6 +65,7 @@ fn reference_python() -> PathBuf {
 }
 
 fn main() {
+    let pressure_before = cpu_pressure_avg60();
     let models = PathBuf::from("models");
     let cold = Instant::now();
     let mut pipeline = FacePipeline::load(&models, settings()).expect("models in place: run make setup");
@@ -191,6 +201,18 @@ fn main() {
     }
     println!("{:<30} {:>9.0}", "cold start to models ready", cold_start_ms);
     println!("{:<30} {:>9.0}", "peak resident memory (MB)", peak_mb);
+    let pressure_after = cpu_pressure_avg60();
+    let show = |p: Option<f64>| p.map_or("-".into(), |p| format!("{p:.0} %"));
+    println!(
+        "CPU pressure (avg60) before / after: {} / {}{}",
+        show(pressure_before),
+        show(pressure_after),
+        if [pressure_before, pressure_after].into_iter().flatten().any(|p| p > 20.0) {
+            ": other processes were competing for the CPU, figures and ratios are unreliable"
+        } else {
+            ""
+        }
+    );
     println!();
     let targets = [
         ("detect + quality + liveness median < 40 ms", live_loop.0 < 40.0),
@@ -211,6 +233,7 @@ fn main() {
         "search": search.iter().map(|(n, (m, p))| json!({"templates": n, "median_ms": m, "p95_ms": p})).collect::<Vec<_>>(),
         "cold_start_ms": cold_start_ms,
         "peak_resident_mb": peak_mb,
+        "cpu_pressure_avg60": { "before": pressure_before, "after": pressure_after },
         "reference": reference,
         "targets": targets.iter().map(|(t, met)| json!({"target": t, "met": met})).collect::<Vec<_>>(),
     });

@@ -2,7 +2,7 @@
 
 use std::{path::PathBuf, process::Command};
 
-use kiosk::vision::{read_image, FaceOutcome, FacePipeline, MatchDecision, PipelineSettings};
+use kiosk::vision::{read_image, FaceOutcome, FacePipeline, FaceRecogniser, MatchDecision, PipelineSettings};
 
 fn settings() -> PipelineSettings {
     kiosk::app::pipeline_settings(&kiosk_config::load(None).unwrap())
@@ -35,6 +35,34 @@ fn same_person_is_accepted_and_different_people_rejected() {
         }
         let d = MatchDecision::compare(&a.embedding, &other.embedding, threshold);
         assert!(!d.same_person, "impostor pair scored {:.3}", d.score);
+    }
+}
+
+/// The kiosk runs SFace with its PRelu rewritten at set-up (scripts/reference/fold_dequantize.py
+/// --prelu=nchwc); it must give the embeddings of the published network (`sface_fp32`, PRelu as
+/// is) on every test face: measured cosine >= 0.9999997, largest difference 2.2e-7 (float
+/// rounding). Max(x, slope*x) without the sign fold of the 3 slope > 1 channels scores cosine
+/// 0.9992 and differs by ~1e-2, so both bounds catch a wrong rewrite.
+#[test]
+fn kiosk_sface_gives_the_embeddings_of_the_published_network() {
+    let mut pipeline = pipeline();
+    let mut reference =
+        FaceRecogniser::load(&PathBuf::from("models"), "sface_fp32", 2).expect("sface_fp32 in place");
+    for path in SAME.iter().chain([&OTHER]) {
+        let image = read_image(&PathBuf::from(path)).unwrap();
+        let aligned = pipeline.candidate(&image).unwrap().expect("a face").aligned;
+        let ours = pipeline.embed(&aligned).unwrap();
+        let published = reference.embed(&aligned).unwrap();
+        let cosine = kiosk::vision::cosine_similarity(&ours, &published);
+        let max_diff = ours
+            .as_slice()
+            .iter()
+            .zip(published.as_slice())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!("{path}: cosine {cosine:.8}, max |difference| {max_diff:.2e}");
+        assert!(cosine >= 0.99999, "{path}: cosine {cosine} to the published network");
+        assert!(max_diff <= 1e-5, "{path}: an embedding value differs by {max_diff}");
     }
 }
 

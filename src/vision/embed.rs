@@ -1,10 +1,14 @@
 //! SFace face embeddings (128 floats, L2-normalised).
 
+use std::path::Path;
+
 use opencv::{core::Mat, prelude::*};
 use ort::{session::Session, value::Tensor};
 use zeroize::Zeroize;
 
 use super::{
+    manifest::ModelManifest,
+    runtime::{self, Pool},
     tensor::{to_nchw, ChannelOrder},
     VisionError, ALIGNED_SIZE,
 };
@@ -71,6 +75,15 @@ pub struct FaceRecogniser {
 }
 
 impl FaceRecogniser {
+    /// SFace from manifest entry `id` of `models_dir` on its own pool of `threads` threads:
+    /// `sface` is what the pipeline runs; `sface_fp32` (PRelu as published) is the reference the
+    /// rewritten model is checked against (tests/face_models.rs).
+    pub fn load(models_dir: &Path, id: &str, threads: usize) -> Result<Self, VisionError> {
+        let manifest = ModelManifest::load(models_dir)?;
+        let env = runtime::environment(&manifest.verified_path("onnxruntime")?, threads.max(1))?;
+        Self::new(runtime::session(env, &manifest.verified_path(id)?, Pool::Own { threads: threads.max(1) })?)
+    }
+
     pub(crate) fn new(session: Session) -> Result<Self, VisionError> {
         let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         if inputs != [INPUT] {

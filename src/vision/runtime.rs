@@ -70,7 +70,8 @@ pub(crate) fn session(env: &Environment, model: &Path, pool: Pool) -> Result<Ses
         Pool::Shared => builder,
         Pool::Own { threads } => builder
             .with_independent_thread_pool()
-            .and_then(|b| b.with_intra_threads(threads))
+            .map_err(|e| load_err(e.to_string()))?
+            .with_intra_threads(threads)
             .map_err(|e| load_err(e.to_string()))?,
     };
     builder
