@@ -17,7 +17,7 @@ use super::qr::draw_qr;
 use super::text::{self as tx, embedded_messages, Texts};
 use super::textblock::{draw_line, line_height, measure, para, Align, Para, Role, Writer};
 use super::theme::Theme;
-use super::widgets::{button, header, ButtonKind};
+use super::widgets::{button, button_sized, header, label_size, ButtonKind};
 use super::{ButtonId, Choice, Preview, ReceiptStatus, Refusal, Screen, UiOptions};
 
 /// Smallest display the layouts are designed for.
@@ -122,6 +122,20 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         Ok(())
     }
 
+    /// Buttons that read as one group (a row, a grid): all labels at the same size. `None`:
+    /// shown greyed, not in the layout.
+    fn group(&mut self, items: &[(Option<ButtonId>, Rectangle, &str, ButtonKind)]) -> Result<(), DisplayError> {
+        let size = items.iter().map(|(_, area, label, kind)| label_size(&self.w, *area, label, *kind)).min();
+        let size = size.unwrap_or(self.m().fonts.button);
+        for (id, area, label, kind) in items {
+            let r = button_sized(self.target, &self.w, *area, label, *kind, size)?;
+            if let Some(id) = id {
+                self.layout.buttons.push((*id, r));
+            }
+        }
+        Ok(())
+    }
+
     /// A button shown greyed: not in the layout, so a touch on it does nothing.
     fn disabled(&mut self, area: Rectangle, label: &str) -> Result<(), DisplayError> {
         button(self.target, &self.w, area, label, ButtonKind::Disabled).map(|_| ())
@@ -191,13 +205,14 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let a = columns(first, 3, m.gap);
         let b = columns(second, 3, m.gap);
         let lang_kind = |l| if o.language == l { ButtonKind::Primary } else { ButtonKind::Secondary };
-        self.button(ButtonId::LanguageRu, a[0], self.t("welcome.language_ru"), lang_kind(super::Language::Ru))?;
-        self.button(ButtonId::LanguageEn, a[1], self.t("welcome.language_en"), lang_kind(super::Language::En))?;
-        self.button(ButtonId::Speech, a[2], self.t("welcome.speech"), ButtonKind::Toggle { on: o.spoken })?;
-        self.button(ButtonId::LargeText, b[0], self.t("welcome.large_text"), ButtonKind::Toggle { on: o.large_text })?;
-        let contrast = ButtonKind::Toggle { on: o.high_contrast };
-        self.button(ButtonId::HighContrast, b[1], self.t("welcome.high_contrast"), contrast)?;
-        self.button(ButtonId::Start, b[2], self.t("welcome.start"), ButtonKind::Primary)
+        self.group(&[
+            (Some(ButtonId::LanguageRu), a[0], self.t("welcome.language_ru"), lang_kind(super::Language::Ru)),
+            (Some(ButtonId::LanguageEn), a[1], self.t("welcome.language_en"), lang_kind(super::Language::En)),
+            (Some(ButtonId::Speech), a[2], self.t("welcome.speech"), ButtonKind::Toggle { on: o.spoken }),
+            (Some(ButtonId::LargeText), b[0], self.t("welcome.large_text"), ButtonKind::Toggle { on: o.large_text }),
+            (Some(ButtonId::HighContrast), b[1], self.t("welcome.high_contrast"), ButtonKind::Toggle { on: o.high_contrast }),
+            (Some(ButtonId::Start), b[2], self.t("welcome.start"), ButtonKind::Primary),
+        ])
     }
 
     fn consent(&mut self, version: &str, text: &str, page: u16, can_accept: bool) -> Result<(), DisplayError> {
@@ -214,10 +229,17 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let text_bottom = bottom - hint_h - m.gap / 2;
         let col_w = m.min_button.max(m.px(112.0));
         let (left, col) = split_left(rect(x, y, w, text_bottom - y), w - col_w - m.gap, m.gap);
+        // The title only where it leaves room for the text: the step "1. Consent" is in the
+        // header and the text starts with its own heading, so large text on a small panel
+        // gives the title's lines to the consent.
         let title_h = line_height(m.fonts.title);
-        let title = [para(self.t("consent.title"), Role::Title)];
-        self.block(&title, rect(x, y, left.size.width as i32, title_h), Align::Left)?;
-        let top = y + title_h + m.gap / 2;
+        let top = if title_h * 8 <= m.body().size.height as i32 {
+            let title = [para(self.t("consent.title"), Role::Title)];
+            self.block(&title, rect(x, y, left.size.width as i32, title_h), Align::Left)?;
+            y + title_h + m.gap / 2
+        } else {
+            y
+        };
         let frame = rect(x, top, left.size.width as i32, text_bottom - top);
         frame
             .into_styled(
@@ -259,27 +281,39 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         } else {
             self.disabled(down, "▼")?;
         }
-        let page_label =
-            self.tx.fill("consent.page", &[("page", &(shown + 1).to_string()), ("pages", &count.to_string())]);
+        // "Page" over "2 of 5", the numbers kept on one line.
+        let of = self.tx.fill("consent.page_of", &[("page", &(shown + 1).to_string()), ("pages", &count.to_string())]);
         let between = rect(col_x, col_top + bh + m.gap / 2, col_w, col_h - 2 * bh - m.gap);
-        self.block(&[para(page_label, Role::Strong)], between, Align::Center)?;
+        let numbers = para(of.replace(' ', "\u{a0}"), Role::Strong);
+        let label = [para(self.t("consent.page"), Role::Small), numbers.clone()];
+        // Between the arrows "2 of 5" alone is clear; the word only where it fits unshrunk.
+        if self.w.height_of(&label, between.size.width) <= between.size.height as i32 {
+            self.block(&label, between, Align::Center)?;
+        } else {
+            self.block(&[numbers], between, Align::Center)?;
+        }
 
+        // The version at the left, the hint at the right above "accept"; when both do not fit
+        // at full size the hint wins (the version is shown again on the last page).
         let version_line = self.tx.fill("consent.version", &[("version", version)]);
         let version_w = measure(&self.w.fonts.regular, m.fonts.small, &version_line) as i32;
-        let version_y = bottom - hint_h + (m.fonts.body as i32 - m.fonts.small as i32);
-        draw_line(self.target, &self.w.fonts.regular, m.fonts.small, t.muted, t.background, &version_line, Point::new(x, version_y))?;
+        let hint = [para(self.t("consent.read_to_end"), Role::Strong)];
+        let hint_w = measure(&self.w.fonts.bold, m.fonts.body, &hint[0].text) as i32;
+        let show_version = can_accept || version_w + m.gap + hint_w <= w;
+        if show_version {
+            let version_y = bottom - hint_h + (m.fonts.body as i32 - m.fonts.small as i32);
+            draw_line(self.target, &self.w.fonts.regular, m.fonts.small, t.muted, t.background, &version_line, Point::new(x, version_y))?;
+        }
         if !can_accept {
-            let hint = [para(self.t("consent.read_to_end"), Role::Strong)];
-            let hint_x = x + version_w + m.gap;
+            let hint_x = if show_version { x + version_w + m.gap } else { x };
             self.block(&hint, rect(hint_x, bottom - hint_h, x + w - hint_x, hint_h), Align::Right)?;
         }
         let cols = columns(buttons, 2, m.gap);
-        self.button(ButtonId::Decline, cols[0], self.t("consent.decline"), ButtonKind::Secondary)?;
-        if can_accept {
-            self.button(ButtonId::Accept, cols[1], self.t("consent.accept"), ButtonKind::Primary)
-        } else {
-            self.disabled(cols[1], self.t("consent.accept"))
-        }
+        let accept = if can_accept { (Some(ButtonId::Accept), ButtonKind::Primary) } else { (None, ButtonKind::Disabled) };
+        self.group(&[
+            (Some(ButtonId::Decline), cols[0], self.t("consent.decline"), ButtonKind::Secondary),
+            (accept.0, cols[1], self.t("consent.accept"), accept.1),
+        ])
     }
 
     fn document(&mut self, reading: bool) -> Result<(), DisplayError> {
@@ -358,10 +392,21 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         receipt: Option<ReceiptStatus>,
     ) -> Result<(), UiError> {
         let m = *self.m();
-        let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
-        let qr_side = (content.size.height as i32).min(content.size.width as i32 * 2 / 5);
-        let (text_area, _) = split_left(content, content.size.width as i32 - qr_side - m.gap * 2, m.gap * 2);
-        let qr_area = rect(content.top_left.x + content.size.width as i32 - qr_side, content.top_left.y, qr_side, qr_side);
+        let body = m.body();
+        // Right: the QR code, "Next" under it. Left: the words, "Print receipt" under them
+        // when a receipt can be printed (else the words have the whole height).
+        let print = can_print && receipt != Some(ReceiptStatus::Printed);
+        let (bw, bh) = (body.size.width as i32, body.size.height as i32);
+        let qr_side = (bh - m.button_h - m.gap).min(bw * 2 / 5);
+        let (left, right) = split_left(body, bw - qr_side - m.gap * 2, m.gap * 2);
+        let (_, next_area) = split_bottom(right, m.button_h, m.gap);
+        let (text_area, print_area) = if print {
+            let (t, p) = split_bottom(left, m.button_h, m.gap);
+            (t, Some(p))
+        } else {
+            (left, None)
+        };
+        let qr_area = rect(right.top_left.x, right.top_left.y, qr_side, (bh - m.button_h - m.gap).max(0));
         draw_qr(self.target, token, qr_area)?;
         let lang = self.tx.lang;
         let mut paras = vec![
@@ -374,27 +419,36 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             .map(|(label, amount)| format!("• {} — {}", self.t(label), tx::money(*amount, lang)))
             .collect();
         paras.push(para(lines.join("\n"), Role::Body));
-        paras.push(para(self.tx.fill("issued.scan", &[("time", expires_at)]), Role::Small));
+        paras.push(para(self.tx.fill("issued.scan", &[("time", expires_at)]), Role::Body));
         match receipt {
             Some(ReceiptStatus::Printed) => paras.push(para(self.t("issued.printed"), Role::Strong)),
             Some(ReceiptStatus::Failed) => paras.push(para(self.t("issued.print_failed"), Role::Strong)),
             None => {}
         }
         self.block(&paras, text_area, Align::Left)?;
-        let cols = columns(row, 2, m.gap);
-        if can_print && receipt != Some(ReceiptStatus::Printed) {
-            self.button(ButtonId::PrintReceipt, cols[0], self.t("issued.print"), ButtonKind::Secondary)?;
+        let mut items = Vec::new();
+        if let Some(area) = print_area {
+            items.push((Some(ButtonId::PrintReceipt), area, self.t("issued.print"), ButtonKind::Secondary));
         }
-        self.button(ButtonId::Next, cols[1], self.t("issued.next"), ButtonKind::Primary)?;
+        items.push((Some(ButtonId::Next), next_area, self.t("issued.next"), ButtonKind::Primary));
+        self.group(&items)?;
         Ok(())
     }
 
     fn social(&mut self, categories: &[Choice], kinds: &[String]) -> Result<(), UiError> {
         let m = *self.m();
-        let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
+        let body = m.body();
         let n = categories.len();
-        let text_w = if n == 0 { content.size.width as i32 } else { content.size.width as i32 * 9 / 20 };
-        let (text_area, grid) = split_left(content, text_w, m.gap * 2);
+        // With categories: the words on the left, full height (they are many); on the right the
+        // ticks, and under them the answer, "yes" wider than "no". Without: words above the answer.
+        let (text_area, grid, row) = if n == 0 {
+            let (content, row) = split_bottom(body, m.button_h, m.gap);
+            (content, rect(0, 0, 0, 0), row)
+        } else {
+            let (text_area, right) = split_left(body, body.size.width as i32 * 9 / 20, m.gap * 2);
+            let (grid, row) = split_bottom(right, m.button_h, m.gap);
+            (text_area, grid, row)
+        };
 
         let mut paras = vec![
             para(self.t("social.title"), Role::Title),
@@ -421,16 +475,25 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             let rows = n.div_ceil(cols) as i32;
             // Taller than a finger when there is room: long labels then keep a larger size.
             let row_h = ((gh - m.gap * (rows - 1)) / rows).min(m.button_h * 3 / 2).max(m.min_button);
+            let mut items = Vec::with_capacity(n);
             for (i, choice) in categories.iter().enumerate() {
                 let index = u8::try_from(i).map_err(|_| too_many())?;
                 let (r, c) = ((i / cols) as i32, (i % cols) as i32);
                 let area = rect(grid.top_left.x + c * (col_w + m.gap), grid.top_left.y + r * (row_h + m.gap), col_w, row_h);
-                self.button(ButtonId::Category(index), area, &choice.label, ButtonKind::Toggle { on: choice.selected })?;
+                items.push((Some(ButtonId::Category(index)), area, choice.label.as_str(), ButtonKind::Toggle { on: choice.selected }));
             }
+            self.group(&items)?;
         }
-        let cols = columns(row, 2, m.gap);
-        self.button(ButtonId::NoThanks, cols[0], self.t("social.no_thanks"), ButtonKind::Secondary)?;
-        self.button(ButtonId::CreditPayments, cols[1], self.t("social.credit"), ButtonKind::Primary)?;
+        let (no, yes) = if n == 0 {
+            let cols = columns(row, 2, m.gap);
+            (cols[0], cols[1])
+        } else {
+            split_left(row, (row.size.width as i32 - m.gap) * 2 / 5, m.gap)
+        };
+        self.group(&[
+            (Some(ButtonId::NoThanks), no, self.t("social.no_thanks"), ButtonKind::Secondary),
+            (Some(ButtonId::CreditPayments), yes, self.t("social.credit"), ButtonKind::Primary),
+        ])?;
         Ok(())
     }
 

@@ -195,19 +195,24 @@ impl Writer<'_> {
         }
     }
 
-    fn lay_out(&self, paras: &[Para], width: u32, k: f32) -> (Vec<Laid>, i32) {
+    /// The paragraphs wrapped at shrink factor `k`, their height, and whether some word had
+    /// to be cut between letters (too wide for the line).
+    fn lay_out(&self, paras: &[Para], width: u32, k: f32) -> (Vec<Laid>, i32, bool) {
         let gap = self.metrics.px(10.0);
         let mut total = 0;
+        let mut cut = false;
         let laid: Vec<Laid> = paras
             .iter()
             .map(|p| {
                 let (size, bold, color) = self.look(p.role, k);
-                let lines = wrap(self.font(bold), size, &p.text, width);
+                let font = self.font(bold);
+                cut |= pieces(&p.text.replace('\n', " ")).any(|(w, _)| measure(font, size, w) > width);
+                let lines = wrap(font, size, &p.text, width);
                 total += line_height(size) * lines.len() as i32 + gap;
                 Laid { lines, size, bold, color }
             })
             .collect();
-        (laid, total - gap)
+        (laid, total - gap, cut)
     }
 
     /// Draws the paragraphs top-down in `area`, shrinking them all together until they fit;
@@ -225,10 +230,11 @@ impl Writer<'_> {
         let mut k = 1.0;
         // Large text may shrink further, but never below what normal text shrinks to.
         let floor = MIN_SHRINK / self.metrics.text_scale;
-        let (mut laid, mut h) = self.lay_out(paras, area.size.width, k);
-        while h > area.size.height as i32 && k > floor {
+        let (mut laid, mut h, mut cut) = self.lay_out(paras, area.size.width, k);
+        // Smaller until it fits, and until no word is cut in two ("Страниц-а").
+        while (h > area.size.height as i32 || cut) && k > floor {
             k -= 0.05;
-            (laid, h) = self.lay_out(paras, area.size.width, k);
+            (laid, h, cut) = self.lay_out(paras, area.size.width, k);
         }
         let bottom = area.top_left.y + area.size.height as i32;
         // Centred blocks sit in the middle of their area too, not stuck to its top.

@@ -81,6 +81,36 @@ fn fit_size(font: &rusttype::Font<'static>, s: &str, max: u32, width: u32) -> u3
     (floor..=max).rev().find(|&size| measure(font, size, s) <= width).unwrap_or(floor)
 }
 
+/// Where the label of a button goes (inside the padding, right of a check box), and the box.
+fn label_area(m: &Metrics, area: Rectangle, kind: ButtonKind) -> (Rectangle, Option<Rectangle>) {
+    let pad = m.px(12.0);
+    let label = rect(
+        area.top_left.x + pad,
+        area.top_left.y + m.px(4.0),
+        area.size.width as i32 - 2 * pad,
+        area.size.height as i32 - m.px(8.0),
+    );
+    if !matches!(kind, ButtonKind::Toggle { .. }) {
+        return (label, None);
+    }
+    let side = m.px(26.0);
+    let bx = rect(label.top_left.x, area.center().y - side / 2, side, side);
+    let rest = rect(
+        bx.top_left.x + side + m.px(8.0),
+        label.top_left.y,
+        label.size.width as i32 - side - m.px(8.0),
+        label.size.height as i32,
+    );
+    (rest, Some(bx))
+}
+
+/// The label size a button would use on its own; buttons side by side use the smallest of
+/// theirs, so that a row reads evenly.
+pub(crate) fn label_size(w: &Writer<'_>, area: Rectangle, label: &str, kind: ButtonKind) -> u32 {
+    let m = w.metrics;
+    fit_label(w, label, m.fonts.button, label_area(m, area, kind).0, 3).1
+}
+
 /// Draws a button and returns its rectangle (for the layout).
 pub(crate) fn button<T>(
     target: &mut T,
@@ -88,6 +118,21 @@ pub(crate) fn button<T>(
     area: Rectangle,
     label: &str,
     kind: ButtonKind,
+) -> Result<Rectangle, DisplayError>
+where
+    T: DrawTarget<Color = Rgb888, Error = DisplayError>,
+{
+    button_sized(target, w, area, label, kind, w.metrics.fonts.button)
+}
+
+/// [`button`] with the label no larger than `max_size`.
+pub(crate) fn button_sized<T>(
+    target: &mut T,
+    w: &Writer<'_>,
+    area: Rectangle,
+    label: &str,
+    kind: ButtonKind,
+    max_size: u32,
 ) -> Result<Rectangle, DisplayError>
 where
     T: DrawTarget<Color = Rgb888, Error = DisplayError>,
@@ -107,31 +152,12 @@ where
     RoundedRectangle::with_equal_corners(area, Size::new(m.radius, m.radius))
         .into_styled(style)
         .draw(target)?;
-
-    let pad = m.px(12.0);
-    let mut label_area = rect(
-        area.top_left.x + pad,
-        area.top_left.y + m.px(4.0),
-        area.size.width as i32 - 2 * pad,
-        area.size.height as i32 - m.px(8.0),
-    );
-    if let ButtonKind::Toggle { on } = kind {
-        let side = m.px(26.0);
-        let bx = Rectangle::new(
-            Point::new(label_area.top_left.x, area.center().y - side / 2),
-            Size::new(side as u32, side as u32),
-        );
+    let (text_area, bx) = label_area(m, area, kind);
+    if let (ButtonKind::Toggle { on }, Some(bx)) = (kind, bx) {
         check_box(target, m, t.secondary_text, fill, bx, on)?;
-        label_area = rect(
-            bx.top_left.x + side + m.px(8.0),
-            label_area.top_left.y,
-            label_area.size.width as i32 - side - m.px(8.0),
-            label_area.size.height as i32,
-        );
     }
-    let max_lines = if matches!(kind, ButtonKind::Toggle { .. }) { 3 } else { 2 };
-    let (lines, size) = fit_label(w, label, m.fonts.button, label_area, max_lines);
-    draw_lines_in(target, &w.fonts.bold, size, (fg, fill), &lines, label_area, Align::Center)?;
+    let (lines, size) = fit_label(w, label, max_size.min(m.fonts.button), text_area, 3);
+    draw_lines_in(target, &w.fonts.bold, size, (fg, fill), &lines, text_area, Align::Center)?;
     Ok(area)
 }
 
