@@ -118,7 +118,10 @@ fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
                 preview: Some(synthetic_preview()),
             },
         ),
-        ("face_turn", Screen::FaceCapture { guidance: Some(Guidance::TurnLeft), face_box: None, preview: None }),
+        (
+            "face_turn",
+            Screen::FaceCapture { guidance: Some(Guidance::TurnLeft), face_box: None, preview: None },
+        ),
         ("verifying", Screen::Verifying),
         ("account_issued", issued(true, None)),
         ("account_issued_no_printer", issued(false, None)),
@@ -140,7 +143,10 @@ fn variants() -> [(&'static str, UiOptions); 5] {
         ("en", UiOptions { language: Language::En, ..ru }),
         ("ru-large", UiOptions { large_text: true, ..ru }),
         ("ru-contrast", UiOptions { high_contrast: true, ..ru }),
-        ("en-large-contrast", UiOptions { language: Language::En, large_text: true, high_contrast: true, spoken: true }),
+        (
+            "en-large-contrast",
+            UiOptions { language: Language::En, large_text: true, high_contrast: true, spoken: true },
+        ),
     ]
 }
 
@@ -198,17 +204,11 @@ fn screens_match_snapshots() {
         }
     }
     // The big panel has room to spare; its layouts differ in proportion, not in kind.
-    let wanted = [
-        "welcome",
-        "consent",
-        "face_capture",
-        "account_issued",
-        "social_payments",
-        "goodbye",
-        "refused",
-    ];
+    let wanted =
+        ["welcome", "consent", "face_capture", "account_issued", "social_payments", "goodbye", "refused"];
     for (variant, options) in [("ru", UiOptions::default()), ("en-large-contrast", variants()[4].1)] {
-        for (id, screen) in screens(BIG.0, options.language).into_iter().filter(|(id, _)| wanted.contains(id)) {
+        for (id, screen) in screens(BIG.0, options.language).into_iter().filter(|(id, _)| wanted.contains(id))
+        {
             failures.extend(check(&format!("{id}-{variant}-1280x800"), BIG, &screen, &options));
         }
     }
@@ -292,9 +292,16 @@ fn every_button_is_at_least_15_mm_and_nothing_is_drawn_off_screen() {
                         w_mm >= MIN_BUTTON_MM && h_mm >= MIN_BUTTON_MM,
                         "{button:?} on {id} {variant} {size:?}@{mm}mm is {w_mm:.1}x{h_mm:.1} mm"
                     );
-                    assert_eq!(screen_box.intersection(r), *r, "{button:?} on {id} {variant} leaves the screen");
+                    assert_eq!(
+                        screen_box.intersection(r),
+                        *r,
+                        "{button:?} on {id} {variant} leaves the screen"
+                    );
                     for (other, o) in &layout.buttons[i + 1..] {
-                        assert!(r.intersection(o).size == Size::zero(), "{button:?} overlaps {other:?} on {id} {variant}");
+                        assert!(
+                            r.intersection(o).size == Size::zero(),
+                            "{button:?} overlaps {other:?} on {id} {variant}"
+                        );
                         assert_ne!(button, other, "{button:?} twice on {id}");
                     }
                     assert_eq!(layout.hit(r.center().x, r.center().y), Some(*button));
@@ -333,7 +340,16 @@ fn screens_offer_the_expected_buttons() {
     assert_eq!(ids(&get("account_issued_printed"), &o), [Next]);
     assert_eq!(
         ids(&get("social_payments"), &o),
-        [Category(0), Category(1), Category(2), Category(3), Category(4), Category(5), NoThanks, CreditPayments]
+        [
+            Category(0),
+            Category(1),
+            Category(2),
+            Category(3),
+            Category(4),
+            Category(5),
+            NoThanks,
+            CreditPayments
+        ]
     );
     assert_eq!(ids(&get("goodbye"), &o), [Finish]);
     assert_eq!(ids(&get("refused"), &o), [Finish]);
@@ -367,7 +383,13 @@ fn consent_is_paginated_to_the_text_box_and_the_page_is_clamped() {
         assert_eq!(draw(SMALL, &consent(0, true), &options).1.pages, pages);
     }
     let normal = draw(SMALL, &screens(SMALL.0, Language::Ru)[1].1, &UiOptions::default()).1.pages;
-    let large = draw(SMALL, &screens(SMALL.0, Language::Ru)[1].1, &UiOptions { large_text: true, ..UiOptions::default() }).1.pages;
+    let large = draw(
+        SMALL,
+        &screens(SMALL.0, Language::Ru)[1].1,
+        &UiOptions { large_text: true, ..UiOptions::default() },
+    )
+    .1
+    .pages;
     let big = draw(BIG, &screens(BIG.0, Language::Ru)[1].1, &UiOptions::default()).1.pages;
     assert!(large > normal, "large text needs more pages ({large} vs {normal})");
     assert!(big <= normal);

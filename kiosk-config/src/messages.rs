@@ -38,8 +38,9 @@ pub enum MessagesError {
     Missing { file: PathBuf, key: String, other: String },
     #[error("{file}{}: `{key}` is not a message this build uses (a typo?); the keys are those of {reference}", line_suffix(*.line))]
     Unknown { file: PathBuf, line: Option<usize>, key: String, reference: String },
-    #[error("{file}{}: `{key}` has the placeholders {found} but {other} has {expected}; use the same {{names}} in both", line_suffix(*.line))]
-    Placeholders { file: PathBuf, line: Option<usize>, key: String, found: String, other: String, expected: String },
+    /// `message` says which placeholders each file has.
+    #[error("{file}{}: `{key}` {message}; use the same {{names}} in both", line_suffix(*.line))]
+    Placeholders { file: PathBuf, line: Option<usize>, key: String, message: String },
     #[error("{file}{}: `{key}`: {message}", line_suffix(*.line))]
     BadPlaceholder { file: PathBuf, line: Option<usize>, key: String, message: String },
 }
@@ -67,7 +68,9 @@ impl Messages {
     pub fn load_dir(dir: &Path) -> Result<Messages, MessagesError> {
         let read = |name: &str| {
             let file = dir.join(name);
-            std::fs::read_to_string(&file).map(|text| (file.clone(), text)).map_err(|source| MessagesError::Read { file, source })
+            std::fs::read_to_string(&file)
+                .map(|text| (file.clone(), text))
+                .map_err(|source| MessagesError::Read { file, source })
         };
         let (ru_file, ru_text) = read(RU_FILE)?;
         let (en_file, en_text) = read(EN_FILE)?;
@@ -202,7 +205,11 @@ fn same_keys(
     other: &str,
 ) -> Result<(), MessagesError> {
     if let Some(key) = theirs.keys().find(|k| !mine.contains_key(*k)) {
-        return Err(MessagesError::Missing { file: file.to_path_buf(), key: key.clone(), other: other.to_owned() });
+        return Err(MessagesError::Missing {
+            file: file.to_path_buf(),
+            key: key.clone(),
+            other: other.to_owned(),
+        });
     }
     if let Some(key) = mine.keys().find(|k| !theirs.contains_key(*k)) {
         return Err(MessagesError::Unknown {
@@ -226,9 +233,7 @@ fn same_keys(
                 file: file.to_path_buf(),
                 line: line_of_key(text, key),
                 key: key.clone(),
-                found: show(found),
-                other: other.to_owned(),
-                expected: show(expected),
+                message: format!("has the placeholders {} but {other} has {}", show(found), show(expected)),
             });
         }
     }
@@ -282,7 +287,8 @@ mod tests {
     #[test]
     fn russian_texts_are_in_russian() {
         let m = Messages::embedded().unwrap();
-        let cyrillic = |s: &str| s.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
+        let cyrillic =
+            |s: &str| s.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)));
         for key in m.keys().filter(|k| *k != "welcome.language_en") {
             assert!(cyrillic(m.get(ConsentLanguage::Ru, key).unwrap()), "{key} in ru.toml has no Russian");
         }
@@ -296,7 +302,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.keys().collect::<Vec<_>>(), ["issued.scan", "refusal.timeout.title"]);
-        assert_eq!(m.format(ConsentLanguage::En, "issued.scan", &[("time", "14:35")]).unwrap(), "until 14:35");
+        assert_eq!(
+            m.format(ConsentLanguage::En, "issued.scan", &[("time", "14:35")]).unwrap(),
+            "until 14:35"
+        );
         assert_eq!(m.get(ConsentLanguage::Ru, "refusal.timeout.title"), Some("Время вышло"));
         assert_eq!(m.get(ConsentLanguage::Ru, "nope"), None);
     }
@@ -324,7 +333,10 @@ mod tests {
         let err = parse("[a]\nx = \"x\"\n", "[a]\nx = \"{Time}\"\n").unwrap_err().to_string();
         assert!(err.contains("en.toml:2") && err.contains("small Latin letters"), "{err}");
         assert!(placeholders("a } b").is_err());
-        assert_eq!(placeholders("{page} of {pages}").unwrap().into_iter().collect::<Vec<_>>(), ["page", "pages"]);
+        assert_eq!(
+            placeholders("{page} of {pages}").unwrap().into_iter().collect::<Vec<_>>(),
+            ["page", "pages"]
+        );
     }
 
     #[test]

@@ -18,7 +18,13 @@ pub enum UiError {
     #[error("{count} choices do not fit on a {width}x{height} screen with finger-sized buttons; offer fewer categories in the social payments rules")]
     TooManyChoices { count: usize, width: u32, height: u32 },
     #[error("screen texts: {0}")]
-    Messages(#[from] kiosk_config::messages::MessagesError),
+    Messages(Box<kiosk_config::messages::MessagesError>),
     #[error("drawing on the display failed: {0}")]
     Display(#[from] kiosk_hal::DisplayError),
+}
+
+impl From<kiosk_config::messages::MessagesError> for UiError {
+    fn from(e: kiosk_config::messages::MessagesError) -> Self {
+        Self::Messages(Box::new(e))
+    }
 }

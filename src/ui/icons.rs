@@ -129,7 +129,12 @@ where
 {
     let expected = (p.width as usize).checked_mul(p.height as usize).and_then(|n| n.checked_mul(3));
     if expected != Some(p.rgb.len()) || p.rgb.is_empty() {
-        tracing::warn!(width = p.width, height = p.height, bytes = p.rgb.len(), "preview picture skipped: wrong size");
+        tracing::warn!(
+            width = p.width,
+            height = p.height,
+            bytes = p.rgb.len(),
+            "preview picture skipped: wrong size"
+        );
         return Ok(());
     }
     let dst = fit_picture(p.width, p.height, area);
@@ -147,7 +152,12 @@ where
 }
 
 /// A round badge with a tick: done.
-pub(crate) fn check_badge<T>(target: &mut T, t: &Theme, center: Point, diameter: i32) -> Result<(), DisplayError>
+pub(crate) fn check_badge<T>(
+    target: &mut T,
+    t: &Theme,
+    center: Point,
+    diameter: i32,
+) -> Result<(), DisplayError>
 where
     T: DrawTarget<Color = Rgb888, Error = DisplayError>,
 {
@@ -161,7 +171,9 @@ where
     let c = center + Point::new(d / 4, -d / 6);
     Line::new(a, b).into_styled(stroke).draw(target)?;
     Line::new(b, c).into_styled(stroke).draw(target)?;
-    Circle::with_center(b, (d / 9).max(3) as u32).into_styled(PrimitiveStyle::with_fill(t.primary_text)).draw(target)?;
+    Circle::with_center(b, (d / 9).max(3) as u32)
+        .into_styled(PrimitiveStyle::with_fill(t.primary_text))
+        .draw(target)?;
     Ok(())
 }
 

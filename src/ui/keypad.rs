@@ -18,12 +18,16 @@ pub fn button_for_key(screen: &Screen, key: Key) -> Option<ButtonId> {
         (Screen::Consent { .. }, Key::Cancel) => Some(ButtonId::Decline),
         (Screen::PlaceDocument | Screen::FaceCapture { .. }, Key::Cancel) => Some(ButtonId::Cancel),
         (Screen::AccountIssued { .. }, Key::Enter) => Some(ButtonId::Next),
-        (Screen::AccountIssued { can_print: true, receipt, .. }, Key::Digit(1)) if *receipt != Some(ReceiptStatus::Printed) => {
+        (Screen::AccountIssued { can_print: true, receipt, .. }, Key::Digit(1))
+            if *receipt != Some(ReceiptStatus::Printed) =>
+        {
             Some(ButtonId::PrintReceipt)
         }
         (Screen::SocialPayments { .. }, Key::Enter) => Some(ButtonId::CreditPayments),
         (Screen::SocialPayments { .. }, Key::Cancel) => Some(ButtonId::NoThanks),
-        (Screen::SocialPayments { categories, .. }, Key::Digit(d)) if d >= 1 && usize::from(d) <= categories.len() => {
+        (Screen::SocialPayments { categories, .. }, Key::Digit(d))
+            if d >= 1 && usize::from(d) <= categories.len() =>
+        {
             Some(ButtonId::Category(d - 1))
         }
         (Screen::Goodbye { .. } | Screen::Refused { .. }, Key::Enter) => Some(ButtonId::Finish),
@@ -38,7 +42,8 @@ mod tests {
 
     #[test]
     fn enter_is_the_main_action_and_cancel_cancels() {
-        let consent = |can_accept| Screen::Consent { version: "v".into(), text: "t".into(), page: 0, can_accept };
+        let consent =
+            |can_accept| Screen::Consent { version: "v".into(), text: "t".into(), page: 0, can_accept };
         assert_eq!(button_for_key(&Screen::Welcome, Key::Enter), Some(ButtonId::Start));
         assert_eq!(button_for_key(&Screen::Welcome, Key::Cancel), None);
         assert_eq!(button_for_key(&consent(false), Key::Enter), Some(ButtonId::ScrollDown));
@@ -47,14 +52,20 @@ mod tests {
         assert_eq!(button_for_key(&consent(true), Key::Up), Some(ButtonId::ScrollUp));
         assert_eq!(button_for_key(&Screen::PlaceDocument, Key::Cancel), Some(ButtonId::Cancel));
         assert_eq!(button_for_key(&Screen::ReadingDocument, Key::Cancel), None);
-        assert_eq!(button_for_key(&Screen::Refused { reason: Refusal::Timeout }, Key::Enter), Some(ButtonId::Finish));
+        assert_eq!(
+            button_for_key(&Screen::Refused { reason: Refusal::Timeout }, Key::Enter),
+            Some(ButtonId::Finish)
+        );
         assert_eq!(button_for_key(&Screen::OutOfService, Key::Enter), None);
     }
 
     #[test]
     fn digits_tick_categories_and_print() {
         let social = Screen::SocialPayments {
-            categories: vec![Choice { label: "a".into(), selected: false }, Choice { label: "b".into(), selected: true }],
+            categories: vec![
+                Choice { label: "a".into(), selected: false },
+                Choice { label: "b".into(), selected: true },
+            ],
             kinds: vec![],
         };
         assert_eq!(button_for_key(&social, Key::Digit(1)), Some(ButtonId::Category(0)));

@@ -32,7 +32,11 @@ impl Panel {
     /// Pixels per millimetre for a picture `width_px` wide; a nonsense width (zero, negative,
     /// not a number) counts as the default panel.
     pub fn px_per_mm(&self, width_px: u32) -> f32 {
-        let mm = if self.width_mm.is_finite() && self.width_mm > 1.0 { self.width_mm } else { Self::DEFAULT_WIDTH_MM };
+        let mm = if self.width_mm.is_finite() && self.width_mm > 1.0 {
+            self.width_mm
+        } else {
+            Self::DEFAULT_WIDTH_MM
+        };
         width_px as f32 / mm
     }
 }
@@ -167,7 +171,8 @@ mod tests {
         for (w, h, mm) in [(800, 480, 154.0), (1280, 800, 217.0), (480, 320, 100.0), (800, 480, 300.0)] {
             for large_text in [false, true] {
                 let panel = Panel::new(mm);
-                let m = Metrics::new(Size::new(w, h), &UiOptions { large_text, ..UiOptions::default() }, panel);
+                let m =
+                    Metrics::new(Size::new(w, h), &UiOptions { large_text, ..UiOptions::default() }, panel);
                 assert!(m.button_h as f32 / panel.px_per_mm(w) >= MIN_BUTTON_MM, "{w}x{h}@{mm}");
                 assert!(m.min_button as f32 / panel.px_per_mm(w) >= MIN_BUTTON_MM);
             }

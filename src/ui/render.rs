@@ -116,7 +116,13 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         self.tx.get(key)
     }
 
-    fn button(&mut self, id: ButtonId, area: Rectangle, label: &str, kind: ButtonKind) -> Result<(), DisplayError> {
+    fn button(
+        &mut self,
+        id: ButtonId,
+        area: Rectangle,
+        label: &str,
+        kind: ButtonKind,
+    ) -> Result<(), DisplayError> {
         let r = button(self.target, &self.w, area, label, kind)?;
         self.layout.buttons.push((id, r));
         Ok(())
@@ -124,7 +130,10 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
 
     /// Buttons that read as one group (a row, a grid): all labels at the same size. `None`:
     /// shown greyed, not in the layout.
-    fn group(&mut self, items: &[(Option<ButtonId>, Rectangle, &str, ButtonKind)]) -> Result<(), DisplayError> {
+    fn group(
+        &mut self,
+        items: &[(Option<ButtonId>, Rectangle, &str, ButtonKind)],
+    ) -> Result<(), DisplayError> {
         let size = items.iter().map(|(_, area, label, kind)| label_size(&self.w, *area, label, *kind)).min();
         let size = size.unwrap_or(self.m().fonts.button);
         for (id, area, label, kind) in items {
@@ -156,7 +165,9 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         header(self.target, &self.w, &steps, step_of(screen), &plain)?;
         match screen {
             Screen::Welcome => self.welcome(options)?,
-            Screen::Consent { version, text, page, can_accept } => self.consent(version, text, *page, *can_accept)?,
+            Screen::Consent { version, text, page, can_accept } => {
+                self.consent(version, text, *page, *can_accept)?
+            }
             Screen::PlaceDocument => self.document(false)?,
             Screen::ReadingDocument => self.document(true)?,
             Screen::FaceCapture { guidance, face_box, preview } => {
@@ -209,13 +220,29 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             (Some(ButtonId::LanguageRu), a[0], self.t("welcome.language_ru"), lang_kind(super::Language::Ru)),
             (Some(ButtonId::LanguageEn), a[1], self.t("welcome.language_en"), lang_kind(super::Language::En)),
             (Some(ButtonId::Speech), a[2], self.t("welcome.speech"), ButtonKind::Toggle { on: o.spoken }),
-            (Some(ButtonId::LargeText), b[0], self.t("welcome.large_text"), ButtonKind::Toggle { on: o.large_text }),
-            (Some(ButtonId::HighContrast), b[1], self.t("welcome.high_contrast"), ButtonKind::Toggle { on: o.high_contrast }),
+            (
+                Some(ButtonId::LargeText),
+                b[0],
+                self.t("welcome.large_text"),
+                ButtonKind::Toggle { on: o.large_text },
+            ),
+            (
+                Some(ButtonId::HighContrast),
+                b[1],
+                self.t("welcome.high_contrast"),
+                ButtonKind::Toggle { on: o.high_contrast },
+            ),
             (Some(ButtonId::Start), b[2], self.t("welcome.start"), ButtonKind::Primary),
         ])
     }
 
-    fn consent(&mut self, version: &str, text: &str, page: u16, can_accept: bool) -> Result<(), DisplayError> {
+    fn consent(
+        &mut self,
+        version: &str,
+        text: &str,
+        page: u16,
+        can_accept: bool,
+    ) -> Result<(), DisplayError> {
         let m = *self.m();
         let t = *self.w.theme;
         let (content, buttons) = split_bottom(m.body(), m.button_h, m.gap);
@@ -282,7 +309,9 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             self.disabled(down, "▼")?;
         }
         // "Page" over "2 of 5", the numbers kept on one line.
-        let of = self.tx.fill("consent.page_of", &[("page", &(shown + 1).to_string()), ("pages", &count.to_string())]);
+        let of = self
+            .tx
+            .fill("consent.page_of", &[("page", &(shown + 1).to_string()), ("pages", &count.to_string())]);
         let between = rect(col_x, col_top + bh + m.gap / 2, col_w, col_h - 2 * bh - m.gap);
         let numbers = para(of.replace(' ', "\u{a0}"), Role::Strong);
         let label = [para(self.t("consent.page"), Role::Small), numbers.clone()];
@@ -302,14 +331,26 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let show_version = can_accept || version_w + m.gap + hint_w <= w;
         if show_version {
             let version_y = bottom - hint_h + (m.fonts.body as i32 - m.fonts.small as i32);
-            draw_line(self.target, &self.w.fonts.regular, m.fonts.small, t.muted, t.background, &version_line, Point::new(x, version_y))?;
+            draw_line(
+                self.target,
+                &self.w.fonts.regular,
+                m.fonts.small,
+                t.muted,
+                t.background,
+                &version_line,
+                Point::new(x, version_y),
+            )?;
         }
         if !can_accept {
             let hint_x = if show_version { x + version_w + m.gap } else { x };
             self.block(&hint, rect(hint_x, bottom - hint_h, x + w - hint_x, hint_h), Align::Right)?;
         }
         let cols = columns(buttons, 2, m.gap);
-        let accept = if can_accept { (Some(ButtonId::Accept), ButtonKind::Primary) } else { (None, ButtonKind::Disabled) };
+        let accept = if can_accept {
+            (Some(ButtonId::Accept), ButtonKind::Primary)
+        } else {
+            (None, ButtonKind::Disabled)
+        };
         self.group(&[
             (Some(ButtonId::Decline), cols[0], self.t("consent.decline"), ButtonKind::Secondary),
             (accept.0, cols[1], self.t("consent.accept"), accept.1),
@@ -333,7 +374,10 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
                 para(self.t("document.reading_body"), Role::Body),
             ]
         } else {
-            vec![para(self.t("document.place_title"), Role::Title), para(self.t("document.place_body"), Role::Body)]
+            vec![
+                para(self.t("document.place_title"), Role::Title),
+                para(self.t("document.place_body"), Role::Body),
+            ]
         };
         self.block(&paras, text_area, Align::Left)?;
         icons::passport_on_reader(self.target, self.w.theme, &m, picture, reading)?;
@@ -371,9 +415,11 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let m = *self.m();
         let body = m.body();
         let ring = (body.size.height as i32 * 2 / 5).min(m.px(160.0));
-        let paras = [para(self.t("verifying.title"), Role::Title), para(self.t("verifying.body"), Role::Body)];
+        let paras =
+            [para(self.t("verifying.title"), Role::Title), para(self.t("verifying.body"), Role::Body)];
         // Ring and words as one group in the middle of the screen.
-        let text_h = self.w.height_of(&paras, body.size.width).min(body.size.height as i32 - ring - m.gap * 2);
+        let text_h =
+            self.w.height_of(&paras, body.size.width).min(body.size.height as i32 - ring - m.gap * 2);
         let top = body.center().y - (ring + m.gap * 2 + text_h) / 2;
         icons::waiting_ring(self.target, self.w.theme, Point::new(body.center().x, top + ring / 2), ring)?;
         let text_area = rect(body.top_left.x, top + ring + m.gap * 2, body.size.width as i32, text_h);
@@ -450,10 +496,8 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             (text_area, grid, row)
         };
 
-        let mut paras = vec![
-            para(self.t("social.title"), Role::Title),
-            para(self.t("social.note"), Role::Small),
-        ];
+        let mut paras =
+            vec![para(self.t("social.title"), Role::Title), para(self.t("social.note"), Role::Small)];
         if kinds.is_empty() {
             paras.push(para(self.t("social.kinds_none"), Role::Body));
         } else {
@@ -464,7 +508,8 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         self.block(&paras, text_area, Align::Left)?;
 
         if n > 0 {
-            let too_many = || UiError::TooManyChoices { count: n, width: m.width as u32, height: m.height as u32 };
+            let too_many =
+                || UiError::TooManyChoices { count: n, width: m.width as u32, height: m.height as u32 };
             let (gw, gh) = (grid.size.width as i32, grid.size.height as i32);
             let rows_fit = ((gh + m.gap) / (m.min_button.max(m.px(76.0)) + m.gap)).max(1) as usize;
             let cols = n.div_ceil(rows_fit);
@@ -479,8 +524,18 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             for (i, choice) in categories.iter().enumerate() {
                 let index = u8::try_from(i).map_err(|_| too_many())?;
                 let (r, c) = ((i / cols) as i32, (i % cols) as i32);
-                let area = rect(grid.top_left.x + c * (col_w + m.gap), grid.top_left.y + r * (row_h + m.gap), col_w, row_h);
-                items.push((Some(ButtonId::Category(index)), area, choice.label.as_str(), ButtonKind::Toggle { on: choice.selected }));
+                let area = rect(
+                    grid.top_left.x + c * (col_w + m.gap),
+                    grid.top_left.y + r * (row_h + m.gap),
+                    col_w,
+                    row_h,
+                );
+                items.push((
+                    Some(ButtonId::Category(index)),
+                    area,
+                    choice.label.as_str(),
+                    ButtonKind::Toggle { on: choice.selected },
+                ));
             }
             self.group(&items)?;
         }
@@ -502,7 +557,12 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
         let badge = m.px(80.0);
         let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
-        icons::check_badge(self.target, self.w.theme, Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2), badge)?;
+        icons::check_badge(
+            self.target,
+            self.w.theme,
+            Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
+            badge,
+        )?;
         let take = if receipt_printed { "goodbye.passport_and_receipt" } else { "goodbye.passport" };
         let mut paras = vec![para(self.t("goodbye.title"), Role::Title), para(self.t(take), Role::Strong)];
         if social {
@@ -520,8 +580,17 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
         let badge = m.px(72.0);
         let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
-        icons::info_badge(self.target, self.w.theme, Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2), badge)?;
-        let paras = [para(self.t(title), Role::Title), para(self.t(what), Role::Body), para(self.t(next), Role::Strong)];
+        icons::info_badge(
+            self.target,
+            self.w.theme,
+            Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
+            badge,
+        )?;
+        let paras = [
+            para(self.t(title), Role::Title),
+            para(self.t(what), Role::Body),
+            para(self.t(next), Role::Strong),
+        ];
         self.block(&paras, text_area, Align::Left)?;
         let w = (row.size.width as i32).min(m.px(320.0).max(m.min_button));
         let centred = rect(row.center().x - w / 2, row.top_left.y, w, row.size.height as i32);
@@ -532,7 +601,12 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let m = *self.m();
         let body = m.body();
         let badge = m.px(80.0);
-        icons::info_badge(self.target, self.w.theme, Point::new(body.center().x, body.top_left.y + badge / 2), badge)?;
+        icons::info_badge(
+            self.target,
+            self.w.theme,
+            Point::new(body.center().x, body.top_left.y + badge / 2),
+            badge,
+        )?;
         let area = rect(
             body.top_left.x,
             body.top_left.y + badge + m.gap,
@@ -569,13 +643,33 @@ mod tests {
             Screen::ReadingDocument,
             Screen::Verifying,
             Screen::OutOfService,
-            Screen::SocialPayments { categories: vec![Choice { label: "x".into(), selected: true }, Choice { label: "y".into(), selected: false }], kinds: vec!["k".into()] },
+            Screen::SocialPayments {
+                categories: vec![
+                    Choice { label: "x".into(), selected: true },
+                    Choice { label: "y".into(), selected: false },
+                ],
+                kinds: vec!["k".into()],
+            },
             Screen::SocialPayments { categories: vec![], kinds: vec![] },
         ];
-        for g in [None, Some(LookAtCamera), Some(ComeCloser), Some(MoveBack), Some(OnePersonOnly), Some(HoldStill), Some(TooDark), Some(TooBright), Some(UnevenLight), Some(TurnLeft), Some(TurnRight)] {
+        for g in [
+            None,
+            Some(LookAtCamera),
+            Some(ComeCloser),
+            Some(MoveBack),
+            Some(OnePersonOnly),
+            Some(HoldStill),
+            Some(TooDark),
+            Some(TooBright),
+            Some(UnevenLight),
+            Some(TurnLeft),
+            Some(TurnRight),
+        ] {
             screens.push(Screen::FaceCapture { guidance: g, face_box: None, preview: None });
         }
-        for (can_print, receipt) in [(true, None), (false, Some(ReceiptStatus::Failed)), (true, Some(ReceiptStatus::Printed))] {
+        for (can_print, receipt) in
+            [(true, None), (false, Some(ReceiptStatus::Failed)), (true, Some(ReceiptStatus::Printed))]
+        {
             for amount in [1, 2, 5] {
                 screens.push(Screen::AccountIssued {
                     account_reference: "D-1".into(),
@@ -593,7 +687,17 @@ mod tests {
             screens.push(Screen::Goodbye { receipt_printed, social_payments_requested });
         }
         use Refusal::*;
-        for reason in [ConsentDeclined, DocumentUnreadable, DocumentNotTrusted, NoFaceFound, FaceMismatch, LivenessFailed, AlreadyEnrolled, Timeout, Cancelled] {
+        for reason in [
+            ConsentDeclined,
+            DocumentUnreadable,
+            DocumentNotTrusted,
+            NoFaceFound,
+            FaceMismatch,
+            LivenessFailed,
+            AlreadyEnrolled,
+            Timeout,
+            Cancelled,
+        ] {
             screens.push(Screen::Refused { reason });
         }
         screens
@@ -612,7 +716,8 @@ mod tests {
             }
         }
         let used = LOOKED_UP.with(|k| k.borrow().clone());
-        let missing: Vec<_> = used.iter().filter(|k| messages.get(kiosk_config::ConsentLanguage::En, k).is_none()).collect();
+        let missing: Vec<_> =
+            used.iter().filter(|k| messages.get(kiosk_config::ConsentLanguage::En, k).is_none()).collect();
         assert!(missing.is_empty(), "keys the UI uses but the message files lack: {missing:?}");
         let unused: Vec<_> = messages.keys().filter(|k| !used.contains(k)).collect();
         assert!(unused.is_empty(), "messages no screen uses: {unused:?}");
@@ -623,7 +728,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ru = include_str!("../../kiosk-config/messages/ru.toml").replace("Начать", "Поехали");
         std::fs::write(dir.path().join("ru.toml"), ru).unwrap();
-        std::fs::write(dir.path().join("en.toml"), include_str!("../../kiosk-config/messages/en.toml")).unwrap();
+        std::fs::write(dir.path().join("en.toml"), include_str!("../../kiosk-config/messages/en.toml"))
+            .unwrap();
         let site = Messages::load_dir(dir.path()).unwrap();
         let ctx = UiContext { messages: &site, ..UiContext::standard(Panel::default()).unwrap() };
         let (mut a, mut b) = (MemoryDisplay::new(800, 480), MemoryDisplay::new(800, 480));

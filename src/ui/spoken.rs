@@ -84,7 +84,8 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             say(t.get("issued.title"));
             say(&t.fill("issued.reference", &[("reference", account_reference)]));
             let amount = |n: u64| {
-                let key = ["issued.amount_one", "issued.amount_few", "issued.amount_many"][tx::plural_form(n, language)];
+                let key = ["issued.amount_one", "issued.amount_few", "issued.amount_many"]
+                    [tx::plural_form(n, language)];
                 t.fill(key, &[("amount", &tx::digits(n, language))])
             };
             say(&t.fill(
@@ -121,7 +122,10 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             for (i, c) in categories.iter().take(9).enumerate() {
                 let state = t.get(if c.selected { "social.spoken_on" } else { "social.spoken_off" });
                 let number = (i + 1).to_string();
-                say(&t.fill("social.spoken_category", &[("number", &number), ("label", &c.label), ("state", state)]));
+                say(&t.fill(
+                    "social.spoken_category",
+                    &[("number", &number), ("label", &c.label), ("state", state)],
+                ));
             }
             say(t.get("social.spoken_keys"));
         }
@@ -216,7 +220,10 @@ mod tests {
         assert!(said.contains("Социальный фонд России"), "{said}");
         assert!(said.contains("Цифра 1: Есть инвалидность, отмечено."), "{said}");
         assert!(said.contains("Цифра 2: Уже получаю пенсию, не отмечено."), "{said}");
-        assert!(said.contains("Пенсия по инвалидности") && said.contains("Ввод") && said.contains("Отмена"), "{said}");
+        assert!(
+            said.contains("Пенсия по инвалидности") && said.contains("Ввод") && said.contains("Отмена"),
+            "{said}"
+        );
         let none = Screen::SocialPayments { categories: vec![], kinds: vec![] };
         let said = spoken_text(&none, Language::En);
         assert!(said.contains("Nothing matches") && !said.contains("Key 1"), "{said}");

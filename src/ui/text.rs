@@ -100,9 +100,11 @@ pub(crate) fn guidance(g: Option<Guidance>) -> &'static str {
 /// Title, what happened, and what to do next.
 pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
     match reason {
-        Refusal::ConsentDeclined => {
-            ["refusal.consent_declined.title", "refusal.consent_declined.what", "refusal.consent_declined.next"]
-        }
+        Refusal::ConsentDeclined => [
+            "refusal.consent_declined.title",
+            "refusal.consent_declined.what",
+            "refusal.consent_declined.next",
+        ],
         Refusal::DocumentUnreadable => [
             "refusal.document_unreadable.title",
             "refusal.document_unreadable.what",
@@ -122,9 +124,11 @@ pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
         Refusal::LivenessFailed => {
             ["refusal.liveness_failed.title", "refusal.liveness_failed.what", "refusal.liveness_failed.next"]
         }
-        Refusal::AlreadyEnrolled => {
-            ["refusal.already_enrolled.title", "refusal.already_enrolled.what", "refusal.already_enrolled.next"]
-        }
+        Refusal::AlreadyEnrolled => [
+            "refusal.already_enrolled.title",
+            "refusal.already_enrolled.what",
+            "refusal.already_enrolled.next",
+        ],
         Refusal::Timeout => ["refusal.timeout.title", "refusal.timeout.what", "refusal.timeout.next"],
         Refusal::Cancelled => ["refusal.cancelled.title", "refusal.cancelled.what", "refusal.cancelled.next"],
     }
@@ -183,15 +187,31 @@ mod tests {
     #[test]
     fn russian_plurals() {
         let ru = |n| plural_form(n, Language::Ru);
-        assert_eq!([ru(1), ru(21), ru(2), ru(34), ru(5), ru(11), ru(12), ru(50_000), ru(101)], [0, 0, 1, 1, 2, 2, 2, 2, 0]);
-        assert_eq!([plural_form(1, Language::En), plural_form(2, Language::En), plural_form(0, Language::En)], [0, 2, 2]);
+        assert_eq!(
+            [ru(1), ru(21), ru(2), ru(34), ru(5), ru(11), ru(12), ru(50_000), ru(101)],
+            [0, 0, 1, 1, 2, 2, 2, 2, 0]
+        );
+        assert_eq!(
+            [plural_form(1, Language::En), plural_form(2, Language::En), plural_form(0, Language::En)],
+            [0, 2, 2]
+        );
     }
 
     #[test]
     fn every_refusal_and_guidance_has_both_languages() {
         use Refusal::*;
         let m = embedded_messages().unwrap();
-        for r in [ConsentDeclined, DocumentUnreadable, DocumentNotTrusted, NoFaceFound, FaceMismatch, LivenessFailed, AlreadyEnrolled, Timeout, Cancelled] {
+        for r in [
+            ConsentDeclined,
+            DocumentUnreadable,
+            DocumentNotTrusted,
+            NoFaceFound,
+            FaceMismatch,
+            LivenessFailed,
+            AlreadyEnrolled,
+            Timeout,
+            Cancelled,
+        ] {
             for key in refusal(r) {
                 let ru = m.get(ConsentLanguage::Ru, key).unwrap();
                 assert!(ru.chars().any(|c| ('а'..='я').contains(&c)), "{ru}");
@@ -199,7 +219,18 @@ mod tests {
             }
         }
         use Guidance::*;
-        for g in [LookAtCamera, ComeCloser, MoveBack, OnePersonOnly, HoldStill, TooDark, TooBright, UnevenLight, TurnLeft, TurnRight] {
+        for g in [
+            LookAtCamera,
+            ComeCloser,
+            MoveBack,
+            OnePersonOnly,
+            HoldStill,
+            TooDark,
+            TooBright,
+            UnevenLight,
+            TurnLeft,
+            TurnRight,
+        ] {
             assert!(m.get(ConsentLanguage::En, guidance(Some(g))).is_some(), "{g:?}");
         }
     }

@@ -293,7 +293,15 @@ impl Writer<'_> {
         let size = self.metrics.fonts.body;
         for (i, line) in lines.iter().enumerate() {
             let top_left = area.top_left + Point::new(0, i as i32 * line_height(size));
-            draw_line(target, &self.fonts.regular, size, self.theme.text, self.theme.background, line, top_left)?;
+            draw_line(
+                target,
+                &self.fonts.regular,
+                size,
+                self.theme.text,
+                self.theme.background,
+                line,
+                top_left,
+            )?;
         }
         Ok(())
     }

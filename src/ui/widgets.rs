@@ -165,8 +165,11 @@ where
 /// possible and never breaks inside a word ("Контрас-т") unless nothing else fits at all.
 fn fit_label(w: &Writer<'_>, label: &str, max: u32, area: Rectangle, max_lines: usize) -> (Vec<String>, u32) {
     let floor = (max / 2).max(10);
-    let fits = |size: u32, lines: &[String]| line_height(size) * (lines.len() as i32 - 1) + size as i32 <= area.size.height as i32;
-    let whole_words = |size: u32| pieces(label).all(|(p, _)| measure(&w.fonts.bold, size, p) <= area.size.width);
+    let fits = |size: u32, lines: &[String]| {
+        line_height(size) * (lines.len() as i32 - 1) + size as i32 <= area.size.height as i32
+    };
+    let whole_words =
+        |size: u32| pieces(label).all(|(p, _)| measure(&w.fonts.bold, size, p) <= area.size.width);
     for size in (floor..=max).rev() {
         if !whole_words(size) {
             continue;
