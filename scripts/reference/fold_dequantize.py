@@ -216,8 +216,15 @@ class _Weights:
         self.scale(conv, 1, cells)
 
 
-def _prelu_sites(graph, weights):
-    """Each PRelu with a per-channel constant slope, its producer and its consumers."""
+def _prelu_sites(model, weights):
+    """Each PRelu with a constant slope: its slope, whether that is one slope per channel (axis 1),
+    its producer (None unless the sign/scale of its output channels can be changed) and its
+    consumer Convs (None unless they all are Convs whose input channels can be scaled)."""
+    graph = model.graph
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    ranks = {v.name: len(v.type.tensor_type.shape.dim) for v in
+             list(inferred.value_info) + list(inferred.input) + list(inferred.output)
+             if v.type.tensor_type.HasField("shape")}
     producers = {o: node for node in graph.node for o in node.output}
     consumers = {}
     for node in graph.node:
@@ -228,22 +235,24 @@ def _prelu_sites(graph, weights):
         if node.op_type != "PRelu":
             continue
         slope = weights.constant(node.input[1])
-        if slope is None or slope.ndim < 1 or slope.shape[0] != slope.size:
-            continue  # not one slope per channel (axis 1)
+        if slope is None:
+            continue
         x, y = node.input[0], node.output[0]
+        # A slope of shape [C, 1, ..., 1] with one dimension less than x lines up with axis 1.
+        per_channel = slope.ndim >= 1 and slope.shape[0] == slope.size and ranks.get(x) == slope.ndim + 1
         producer = producers.get(x)
         producer_ok = (
-            producer is not None and producer.op_type in ("Conv", "BatchNormalization")
+            per_channel and producer is not None and producer.op_type in ("Conv", "BatchNormalization")
             and [c.name for c in consumers.get(x, [])] == [node.name] and x not in outputs
             and all(weights.constant(i) is not None for i in producer.input[1:] if i)
         )
         readers = consumers.get(y, [])
         readers_conv = (
-            bool(readers) and y not in outputs
+            per_channel and bool(readers) and y not in outputs
             and all(r.op_type == "Conv" and r.input[0] == y and weights.constant(r.input[1]) is not None
                     for r in readers)
         )
-        yield index, node, slope.reshape(-1).astype(np.float64), producer if producer_ok else None, \
+        yield index, node, slope.astype(np.float64), producer if producer_ok else None, \
             readers if readers_conv else None
 
 
@@ -268,9 +277,10 @@ def rewrite_prelu_max(model):
     graph = model.graph
     weights = _Weights(graph)
     replacement, fallback = {}, []
-    for index, node, slope, producer, readers in list(_prelu_sites(graph, weights)):
+    for index, node, slope, producer, readers in list(_prelu_sites(model, weights)):
         x, y = node.input[0], node.output[0]
-        flipped = {int(c): -1.0 for c in np.flatnonzero(slope > 1.0)}
+        # Max(x, s*x) is exact elementwise for any broadcast of s <= 1; flipping needs channels.
+        flipped = {int(c): -1.0 for c in np.flatnonzero(slope.reshape(-1) > 1.0)}
         if flipped:
             if producer is None or readers is None:
                 fallback.append(node.name)
@@ -304,12 +314,16 @@ def rewrite_prelu_nchwc(model):
     graph = model.graph
     weights = _Weights(graph)
     replacement, fallback = {}, []
-    for index, node, slope, producer, readers in list(_prelu_sites(graph, weights)):
+    for index, node, slope, producer, readers in list(_prelu_sites(model, weights)):
+        if producer is None:  # also when the slope is not per channel
+            fallback.append(node.name)
+            continue
         x, y = node.input[0], node.output[0]
+        slope = slope.reshape(-1)
         flipped = np.flatnonzero(slope > 1.0)
         effective = slope.copy()
         effective[flipped] = 1.0 / slope[flipped]
-        if producer is None or (flipped.size and readers is None) or np.any(np.abs(1.0 - effective) < 1e-6):
+        if (flipped.size and readers is None) or np.any(np.abs(1.0 - effective) < 1e-6):
             fallback.append(node.name)
             continue
         sign = np.ones_like(slope)
