@@ -443,3 +443,36 @@ fn tiny_display_is_a_clear_error() {
     let err = render(&mut d, &Screen::Welcome, &UiOptions::default()).unwrap_err().to_string();
     assert!(err.contains("100x50"), "{err}");
 }
+
+#[test]
+fn accept_is_greyed_until_the_end_and_toggles_show_their_state() {
+    use kiosk::ui::Theme;
+    let o = UiOptions::default();
+    let consent = |can_accept| Screen::Consent {
+        version: "2026-11-v1".into(),
+        text: consent_text(Language::Ru),
+        page: 0,
+        can_accept,
+    };
+    let (_, open) = draw(SMALL, &consent(true), &o);
+    let accept = open.buttons.iter().find(|(b, _)| *b == ButtonId::Accept).unwrap().1;
+    let inside = accept.top_left + Point::new(12, accept.size.height as i32 / 2);
+    let (greyed, layout) = draw(SMALL, &consent(false), &o);
+    assert!(layout.hit(inside.x, inside.y).is_none(), "a touch on the greyed accept does nothing");
+    let p = greyed.pixel(inside.x as u32, inside.y as u32).unwrap();
+    assert_eq!(p, Theme::normal().disabled_bg);
+    let (ready, _) = draw(SMALL, &consent(true), &o);
+    assert_eq!(ready.pixel(inside.x as u32, inside.y as u32).unwrap(), Theme::normal().primary_bg);
+
+    // The read-aloud toggle: its check box fills when on.
+    let (off, layout) = draw(SMALL, &Screen::Welcome, &o);
+    let (on, _) = draw(SMALL, &Screen::Welcome, &UiOptions { spoken: true, ..o });
+    let speech = layout.buttons.iter().find(|(b, _)| *b == ButtonId::Speech).unwrap().1;
+    let differs = (speech.top_left.x..speech.top_left.x + speech.size.width as i32)
+        .flat_map(|x| (speech.top_left.y..speech.top_left.y + speech.size.height as i32).map(move |y| (x, y)))
+        .filter(|&(x, y)| off.pixel(x as u32, y as u32) != on.pixel(x as u32, y as u32))
+        .count();
+    assert!(differs > 100, "the check box shows the state ({differs} pixels differ)");
+    let outside = off.rgb_bytes().len() - differs * 3;
+    assert!(outside > 0);
+}
