@@ -476,3 +476,26 @@ fn accept_is_greyed_until_the_end_and_toggles_show_their_state() {
     let outside = off.rgb_bytes().len() - differs * 3;
     assert!(outside > 0);
 }
+
+#[test]
+fn the_smallest_supported_display_still_draws_every_screen() {
+    let size = Size::new(480, 320);
+    // A 5" panel: about 108 mm wide.
+    let ctx = UiContext::standard(Panel::new(108.0)).unwrap();
+    let px_per_mm = 480.0 / 108.0;
+    for (variant, options) in variants() {
+        for (id, screen) in screens(size, options.language) {
+            let mut display = Fenced { inner: MemoryDisplay::new(size.width, size.height), outside: 0 };
+            let layout = render_with(&mut display, &screen, &options, &ctx)
+                .unwrap_or_else(|e| panic!("{id} {variant} at 480x320: {e}"));
+            assert_eq!(display.outside, 0, "{id} {variant} draws off screen");
+            for (button, r) in &layout.buttons {
+                assert!(
+                    r.size.width as f32 / px_per_mm >= MIN_BUTTON_MM
+                        && r.size.height as f32 / px_per_mm >= MIN_BUTTON_MM,
+                    "{button:?} on {id} {variant}: {r:?}"
+                );
+            }
+        }
+    }
+}
