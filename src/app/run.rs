@@ -139,6 +139,7 @@ async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<b
         limits: super::session::limits_of(config)?,
         consent: Consent::from_config(config)?,
         social: social_rules(config)?,
+        ui: super::session::ui_context(config)?,
         config: config.clone(),
     })
 }

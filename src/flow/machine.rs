@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::ui::{ButtonId, Language, ReceiptStatus, Refusal, Screen, UiOptions};
+use crate::ui::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, UiOptions};
 
 use super::timing;
 
@@ -337,7 +337,8 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
             if state.face_attempts < settings.max_face_attempts =>
         {
             let next = State { face_attempts: state.face_attempts + 1, ..state.enter(P::Face, now) };
-            (next, vec![CaptureFace])
+            let look = Screen::FaceCapture { guidance: Some(Guidance::LookAtCamera), face_box: None, preview: None };
+            (next, vec![Show(look), CaptureFace])
         }
         (P::Face, Event::FaceNotFound { .. }) => refuse(state, Refusal::NoFaceFound, now),
         (P::Face, Event::LivenessFailed) | (P::Challenge, Event::ChallengeFailed) => {

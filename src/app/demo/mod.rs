@@ -267,6 +267,7 @@ pub async fn run(
         limits,
         consent,
         social,
+        ui: super::session::ui_context(&config)?,
         config,
     };
 
@@ -431,7 +432,7 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
     let mut options = UiOptions::default();
     let layout_of = |screen: &Screen, options: &UiOptions| -> Result<ui::Layout, AppError> {
         let mut scratch = MemoryDisplay::new(width, height);
-        Ok(ui::render(&mut scratch, screen, options)?)
+        Ok(ui::render_with(&mut scratch, screen, options, &services.ui)?)
     };
     let mut touches = Vec::new();
     let mut touch = |screen: &Screen, button: ButtonId, options: &UiOptions| -> Result<(), AppError> {

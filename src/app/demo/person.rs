@@ -127,11 +127,14 @@ impl Camera for SimulatedPerson {
         let (shown, screen) = self.watch.last();
         if shown != self.answered {
             self.answered = shown;
-            if screen.ends_with("turn-left") {
-                self.playing = Some((!self.wrong_way, 0));
+            // A new screen is read at once: a turn when asked, else back to looking at it.
+            self.playing = if screen.ends_with("turn-left") {
+                Some((!self.wrong_way, 0))
             } else if screen.ends_with("turn-right") {
-                self.playing = Some((self.wrong_way, 0));
-            }
+                Some((self.wrong_way, 0))
+            } else {
+                None
+            };
         }
         let frame = match self.playing {
             Some((left, index)) => {

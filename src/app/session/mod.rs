@@ -31,6 +31,12 @@ use crate::{
     },
 };
 
+/// What the screens are drawn with on this kiosk: system fonts, the built-in messages, the
+/// configured panel (its width in millimetres sizes the buttons for fingers).
+pub fn ui_context(config: &kiosk_config::Config) -> Result<ui::UiContext<'static>, AppError> {
+    Ok(ui::UiContext::standard(ui::Panel::new(config.display.width_mm))?)
+}
+
 /// The demo account limits as configured (the 50 000 ₽ hard cap is enforced by `LimitsPolicy`).
 pub fn limits_of(config: &kiosk_config::Config) -> Result<LimitsPolicy, AppError> {
     let a = &config.account;
@@ -74,6 +80,8 @@ pub struct Services {
     pub consent: Consent,
     /// Rules of the social-payments offer; `None` when the offer is switched off.
     pub social: Option<kiosk_config::SocialRules>,
+    /// Fonts, texts and the physical panel the screens are drawn for.
+    pub ui: ui::UiContext<'static>,
     /// Every template enrolled on this kiosk, for the 1:N search; grows with each enrolment.
     pub gallery: Gallery,
 }
@@ -142,6 +150,8 @@ pub struct Session<'a, D> {
     services: &'a mut Services,
     options: UiOptions,
     layout: Layout,
+    /// The screen on display, for the keypad (its keys mean what that screen offers).
+    shown: Option<Screen>,
     data: SessionData,
     /// The issued account (screen and receipt); not personal data, kept until the session ends.
     issued: Option<receipt::IssuedSummary>,
@@ -155,10 +165,6 @@ pub struct Session<'a, D> {
     on_step: &'a mut dyn FnMut(&StepRecord),
 }
 
-/// What Enter on the keypad presses: the screen's main action, for people who cannot see it.
-const ENTER_PRESSES: [ButtonId; 6] =
-    [ButtonId::Start, ButtonId::Accept, ButtonId::Next, ButtonId::CreditPayments, ButtonId::Finish, ButtonId::ScrollDown];
-
 impl<'a, D: Display + 'static> Session<'a, D> {
     pub fn new(
         devices: Devices<D>,
@@ -170,6 +176,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             services,
             options: UiOptions::default(),
             layout: Layout::default(),
+            shown: None,
             data: SessionData::default(),
             issued: None,
             offer: None,
@@ -257,23 +264,18 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         })
     }
 
-    /// The button a keypad key stands for on the screen shown (Cancel always cancels).
+    /// The button a keypad key stands for on the screen shown (only one it offers).
     fn key_press(&self, key: Key) -> Option<ButtonId> {
-        let on_screen = |id: ButtonId| self.layout.center_of(id).map(|_| id);
-        match key {
-            Key::Enter => ENTER_PRESSES.into_iter().find_map(on_screen),
-            Key::Cancel => Some(on_screen(ButtonId::Decline).unwrap_or(ButtonId::Cancel)),
-            Key::Up => on_screen(ButtonId::ScrollUp),
-            Key::Down => on_screen(ButtonId::ScrollDown),
-            Key::Clear | Key::Left | Key::Right | Key::Digit(_) => None,
-        }
+        let button = ui::button_for_key(self.shown.as_ref()?, key)?;
+        self.layout.center_of(button).map(|_| button)
     }
 
     fn show(&mut self, screen: &Screen) -> Result<(), AppError> {
         let options = self.options;
         let id = screen_id(screen);
+        let context = self.services.ui;
         let devices = self.devices()?;
-        let layout = ui::render(&mut devices.display, screen, &options)?;
+        let layout = ui::render_with(&mut devices.display, screen, &options, &context)?;
         devices.display.present(id)?;
         if options.spoken {
             let language = match options.language {
@@ -286,6 +288,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
         }
         self.layout = layout;
+        self.shown = Some(screen.clone());
         self.report.screens.push(id);
         Ok(())
     }
@@ -329,6 +332,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 self.data = SessionData::default();
                 self.issued = None;
                 self.offer = None;
+                self.shown = None;
             }
         }
         Ok(())
