@@ -24,7 +24,7 @@ use kiosk_hal::{
     },
     camera::ReplayCamera,
     display::MemoryDisplay,
-    input::ScriptedInput,
+    input::{Key, ScriptedInput},
     Camera, CardReader, InputEvent,
 };
 use opencv::{
@@ -71,7 +71,28 @@ pub struct Choices {
     /// Social-payment categories ticked (indexes in the rules), and whether they then ask for
     /// the payments to be credited (`false`: "no, thanks").
     pub social: Option<(Vec<u8>, bool)>,
+    /// After the attract screen, everything is done on the keypad under the screen (as someone
+    /// who cannot see the buttons would, with the spoken prompts).
+    pub keypad: bool,
 }
+
+/// Keys of the kiosk's keypad, in the order a person tries them.
+const KEYPAD: [Key; 14] = [
+    Key::Enter,
+    Key::Cancel,
+    Key::Up,
+    Key::Down,
+    Key::Digit(1),
+    Key::Digit(2),
+    Key::Digit(3),
+    Key::Digit(4),
+    Key::Digit(5),
+    Key::Digit(6),
+    Key::Digit(7),
+    Key::Digit(8),
+    Key::Digit(9),
+    Key::Digit(0),
+];
 
 /// A scripted person: their passport, what the camera sees of them, what they press.
 pub struct DemoPerson {
@@ -125,11 +146,12 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
         ),
         DemoPerson {
             choices: Choices {
-                options: vec![ButtonId::LanguageEn, ButtonId::LargeText, ButtonId::HighContrast],
+                options: vec![ButtonId::LanguageEn, ButtonId::LargeText, ButtonId::HighContrast, ButtonId::Speech],
+                keypad: true,
                 ..Choices::default()
             },
             ..person(
-                "the holder again, in English with large text and high contrast (already enrolled here)",
+                "the holder again, in English, large text, high contrast, spoken prompts and the keypad only (already enrolled here)",
                 compose_td3("PETROV", "IVAN", "7200098765", "RUS", "850314", 'M', "360101"),
                 "obama3.jpg",
                 holder(),
@@ -435,11 +457,19 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
         Ok(ui::render_with(&mut scratch, screen, options, &services.ui)?)
     };
     let mut touches = Vec::new();
+    let by_keypad = std::cell::Cell::new(false);
     let mut touch = |screen: &Screen, button: ButtonId, options: &UiOptions| -> Result<(), AppError> {
         let point = layout_of(screen, options)?.center_of(button).ok_or_else(|| {
             AppError::DemoExpectation(format!("{button:?} is not on the {screen:?} screen"))
         })?;
-        touches.push(InputEvent::Touch { x: point.x, y: point.y });
+        let key = KEYPAD.into_iter().find(|&k| ui::button_for_key(screen, k) == Some(button));
+        touches.push(match key {
+            Some(key) if by_keypad.get() => InputEvent::Key(key),
+            _ if by_keypad.get() => {
+                return Err(AppError::DemoExpectation(format!("no key for {button:?} on the {screen:?} screen")))
+            }
+            _ => InputEvent::Touch { x: point.x, y: point.y },
+        });
         Ok(())
     };
     let choices = &person.choices;
@@ -447,6 +477,7 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
         touch(&Screen::Welcome, button, &options)?;
         options = crate::flow::toggled(options, button);
     }
+    by_keypad.set(choices.keypad);
     touch(&Screen::Welcome, ButtonId::Start, &options)?;
 
     // Reads the consent page by page to its end.

@@ -264,6 +264,14 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         })
     }
 
+    fn hush(&mut self) {
+        if let Some(devices) = self.devices.as_mut() {
+            if let Err(error) = devices.speaker.stop() {
+                tracing::warn!(%error, "the speaker could not be stopped");
+            }
+        }
+    }
+
     /// The button a keypad key stands for on the screen shown (only one it offers).
     fn key_press(&self, key: Key) -> Option<ButtonId> {
         let button = ui::button_for_key(self.shown.as_ref()?, key)?;
@@ -296,7 +304,12 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     async fn perform(&mut self, command: Command, pending: &mut Vec<Event>) -> Result<(), AppError> {
         match command {
             Command::Show(screen) => self.show(&screen)?,
-            Command::SetOptions(options) => self.options = options,
+            Command::SetOptions(options) => {
+                if self.options.spoken && !options.spoken {
+                    self.hush();
+                }
+                self.options = options;
+            }
             Command::ShowConsent { page, can_accept } => {
                 let consent = &self.services.consent;
                 let text = consent.in_language(self.options.language).text.clone();
@@ -329,6 +342,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
             Command::RecordOutcome(outcome) => self.record(outcome).await?,
             Command::EndSession => {
+                // Nothing of the session may go on being said after it is wiped.
+                self.hush();
                 self.data = SessionData::default();
                 self.issued = None;
                 self.offer = None;
@@ -483,13 +498,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             TurnDirection::Right => Guidance::TurnRight,
         };
         self.show(&Screen::FaceCapture { guidance: Some(guidance), face_box: None, preview: None })?;
-        let c = &self.services.config.face.challenge;
-        let rules = ChallengeRules {
-            turn_deg: c.turn_deg,
-            frontal_deg: c.frontal_deg,
-            time_limit: Duration::from_secs_f32(c.time_limit_s),
-            ..ChallengeRules::default()
-        };
+        let rules = super::challenge_rules(&self.services.config.face.challenge);
         let started = Instant::now();
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
         let pipeline = Arc::clone(&self.services.pipeline);
