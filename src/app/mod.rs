@@ -111,7 +111,8 @@ pub fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSetti
     }
 }
 
-fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresholds {
+/// The quality gates of a configuration's `[face.quality]`.
+pub fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresholds {
     vision::QualityThresholds {
         min_inter_eye_px: q.min_inter_eye_px,
         max_face_width_ratio: q.max_face_width_ratio,
@@ -122,6 +123,30 @@ fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresh
         min_brightness: q.min_brightness,
         max_brightness: q.max_brightness,
         min_uniformity: q.min_uniformity,
+    }
+}
+
+/// The head-turn challenge of a configuration's `[face.challenge]`.
+pub fn challenge_rules(c: &kiosk_config::ChallengeSection) -> vision::ChallengeRules {
+    vision::ChallengeRules::new(c.turn_deg, c.frontal_deg, std::time::Duration::from_secs_f32(c.time_limit_s))
+}
+
+/// The built-in configuration (`kiosk-config/default.toml`) is the one source of the vision
+/// defaults: tests and benches get the numbers a kiosk without a site file runs with. A kiosk
+/// itself reads its configuration (`pipeline_settings`, `challenge_rules`).
+fn builtin_face_section() -> kiosk_config::FaceSection {
+    kiosk_config::load_str(None).expect("the built-in configuration is valid (tested in kiosk-config)").face
+}
+
+impl Default for vision::QualityThresholds {
+    fn default() -> Self {
+        quality_thresholds(&builtin_face_section().quality)
+    }
+}
+
+impl Default for vision::ChallengeRules {
+    fn default() -> Self {
+        challenge_rules(&builtin_face_section().challenge)
     }
 }
 

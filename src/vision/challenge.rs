@@ -41,15 +41,14 @@ pub struct ChallengeRules {
     pub max_yaw_step_deg: f32,
 }
 
-impl Default for ChallengeRules {
-    fn default() -> Self {
-        Self {
-            turn_deg: 15.0,
-            frontal_deg: 10.0,
-            time_limit: Duration::from_secs(7),
-            max_jump: 1.0,
-            max_yaw_step_deg: 15.0,
-        }
+impl ChallengeRules {
+    /// Rules with the configured turn, return and time limit (`[face.challenge]`), and the
+    /// continuity limits every real head meets (not configurable).
+    ///
+    /// `Default` is the built-in configuration's `[face.challenge]`, for tests (see
+    /// `app::challenge_rules`).
+    pub fn new(turn_deg: f32, frontal_deg: f32, time_limit: Duration) -> Self {
+        Self { turn_deg, frontal_deg, time_limit, max_jump: 1.0, max_yaw_step_deg: 15.0 }
     }
 }
 

@@ -10,7 +10,8 @@ use opencv::{
 
 use super::{Detection, VisionError};
 
-/// Thresholds from the `[face]` configuration.
+/// Thresholds from the `[face.quality]` configuration (`app::quality_thresholds`); `Default`
+/// is the built-in configuration's, for tests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityThresholds {
     pub min_inter_eye_px: f32,
@@ -26,22 +27,6 @@ pub struct QualityThresholds {
     pub max_brightness: f32,
     /// Darker half of the face / brighter half; lower means one side is in shadow.
     pub min_uniformity: f32,
-}
-
-impl Default for QualityThresholds {
-    fn default() -> Self {
-        Self {
-            min_inter_eye_px: 28.0,
-            max_face_width_ratio: 0.8,
-            max_yaw_deg: 25.0,
-            max_pitch_deg: 25.0,
-            max_roll_deg: 20.0,
-            min_sharpness: 40.0,
-            min_brightness: 50.0,
-            max_brightness: 215.0,
-            min_uniformity: 0.55,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
