@@ -53,7 +53,7 @@ fn value<'a>(scrape: &'a Scrape, metric: &str, label: Option<(&str, &str)>) -> O
     scrape
         .samples
         .iter()
-        .find(|s| s.metric == metric && label.map_or(true, |(k, v)| s.labels.get(k) == Some(v)))
+        .find(|s| s.metric == metric && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
         .map(|s| &s.value)
 }
 

@@ -448,7 +448,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             self.log("face capture", format!("a face again after {} empty bursts", self.empty_bursts), started);
             self.empty_bursts = 0;
         }
-        let face_box = self.to_display_box(best.detection.bbox, capture.frame_size)?;
+        let face_box = self.display_box(best.detection.bbox, capture.frame_size)?;
         let advice = best.quality.advice();
         self.show(&Screen::FaceCapture { guidance: advice.map(guidance_for), face_box: Some(face_box), preview })?;
         let pose = best.quality.pose;
@@ -567,7 +567,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
     /// Maps a face box from camera pixels into the screen's camera preview area (the frame
     /// fitted into it, aspect kept, centred, mirrored like the preview).
-    fn to_display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
+    fn display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
         let bbox = [frame.0 as f32 - bbox[0] - bbox[2], bbox[1], bbox[2], bbox[3]];
         let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
         let scale = (area.size.width as f32 / frame.0.max(1) as f32)

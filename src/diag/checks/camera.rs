@@ -128,7 +128,7 @@ fn exposure(frame: &Frame, cx: &Context<'_>) -> CheckResult {
     let in_range = mean >= f64::from(q.min_brightness) * 0.5 && mean <= f64::from(q.max_brightness);
     let result = if in_range {
         CheckResult::ok(ID, value)
-    } else if mean < 5.0 || mean > 250.0 {
+    } else if !(5.0..=250.0).contains(&mean) {
         CheckResult::fail(ID, value, "the picture is black or white: check the lens is not covered and the camera's exposure is automatic")
     } else {
         CheckResult::warn(ID, value, "the picture is too dark or too bright: check the kiosk's front light and direct sun on the lens")

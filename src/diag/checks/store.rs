@@ -82,8 +82,12 @@ fn disk_free(dir: &Path, cx: &Context<'_>) -> CheckResult {
         Ok(stat) => stat,
         Err(e) => return CheckResult::fail(ID, format!("{}: {e}", probe.display()), "check the data folder's file system is mounted"),
     };
-    let free = u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size()));
-    let total = u64::from(stat.blocks()).saturating_mul(u64::from(stat.fragment_size()));
+    // fsblkcnt_t and c_ulong are u32 on 32-bit ARM: the conversion is not useless there.
+    #[allow(clippy::useless_conversion)]
+    let (free, total) = (
+        u64::from(stat.blocks_available()).saturating_mul(u64::from(stat.fragment_size())),
+        u64::from(stat.blocks()).saturating_mul(u64::from(stat.fragment_size())),
+    );
     let d = &cx.config.diag;
     let value = format!("{} MiB free of {} MiB on {}", free / MIB, total / MIB, probe.display());
     let result = if free < d.disk_free_fail_mb * MIB {
