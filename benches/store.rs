@@ -13,6 +13,7 @@ mod sync_support;
 
 use kiosk::store::Store;
 use kiosk::sync::{drain, Scope};
+use kiosk::testing;
 use rusqlite::{params, Connection};
 use serde_json::json;
 use std::path::Path;
@@ -49,7 +50,7 @@ fn plain_inserts(path: &Path) -> Vec<f64> {
          CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, event TEXT, details TEXT);",
     )
     .unwrap();
-    let template: Vec<u8> = template(0).iter().flat_map(|v| v.to_le_bytes()).collect();
+    let template: Vec<u8> = testing::face_template(0).iter().flat_map(|v| v.to_le_bytes()).collect();
     let document = r#"{"surname":"ERIKSSONQX","given_names":"ANNA MARIAZ","document_number":"L898902C3","nationality":"UTO","birth_date":"1974-08-12","expiry_date":"2012-04-15"}"#;
     let mut samples = Vec::with_capacity(PERSIST_RUNS);
     for i in 0..PERSIST_RUNS {

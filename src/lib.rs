@@ -9,5 +9,7 @@ pub mod flow;
 pub mod identity;
 pub mod store;
 pub mod sync;
+#[doc(hidden)]
+pub mod testing;
 pub mod ui;
 pub mod vision;

@@ -10,16 +10,11 @@ mod sync_support;
 
 use kiosk::store::Store;
 use kiosk::sync::{drain, Scope};
+use kiosk::testing::{self, contains};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use sync_support::*;
 
-const MRZ_NAME: &str = "P<UTOERIKSSONQX<<ANNA<MARIAZ";
-const MRZ_LINE2: &str = "L898902C36UTO7408122F1204159";
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
@@ -33,20 +28,8 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn search(files: &[PathBuf], templates: &[Vec<f32>]) -> usize {
-    let needles = [
-        SURNAME,
-        GIVEN,
-        "MARIAZ",
-        DOC_NO,
-        MRZ_NAME,
-        MRZ_LINE2,
-        "ERIKSSONQX<<",
-        "1974-08-12",
-        "740812",
-        "disability",
-        "caring_for_disabled",
-        "care_allowance",
-    ];
+    let needles: Vec<&str> =
+        testing::PERSONAL_TEXTS.into_iter().chain(["disability", "caring_for_disabled", "care_allowance"]).collect();
     let mut searched = 0;
     for path in files {
         // Key and certificate files are not personal data and are known to be there.
@@ -55,7 +38,7 @@ fn search(files: &[PathBuf], templates: &[Vec<f32>]) -> usize {
         }
         let Ok(bytes) = std::fs::read(path) else { continue };
         searched += 1;
-        for needle in needles {
+        for needle in &needles {
             assert!(!contains(&bytes, needle.as_bytes()), "{needle:?} found in {}", path.display());
         }
         for t in templates {
@@ -97,7 +80,7 @@ fn database_wal_and_temp_folder_hold_no_personal_data() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let core = runtime.block_on(k.core());
     let mut store = Store::open(&k.db(), &k.kek).unwrap();
-    let templates: Vec<Vec<f32>> = (0..20).map(template).collect();
+    let templates: Vec<Vec<f32>> = (0..20).map(testing::face_template).collect();
     for n in 0..20 {
         store.record_onboarding(&onboarding(n)).unwrap();
     }

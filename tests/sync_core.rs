@@ -6,6 +6,7 @@ mod sync_support;
 use kiosk::store::Store;
 use kiosk::sync::sim::Fault;
 use kiosk::sync::{drain, Scope, SyncError};
+use kiosk::testing;
 use std::collections::HashSet;
 use std::time::Duration;
 use sync_support::*;
@@ -172,7 +173,10 @@ async fn kiosk_sync_command_drains_and_reports() {
     assert_eq!(second.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&second.stderr));
     assert!(stdout.contains("[3/3]") && stdout.contains("acknowledged"), "{stdout}");
     assert!(stdout.contains("0 pending, 3 sent, 0 quarantined"), "{stdout}");
-    assert!(!stdout.contains(SURNAME) && !stdout.contains(DOC_NO), "no personal data in the output");
+    assert!(
+        !stdout.contains(testing::SURNAME) && !stdout.contains(testing::DOCUMENT_NUMBER),
+        "no personal data in the output"
+    );
     assert_eq!(core.record().accounts.len(), 3);
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::account::limits::LimitsPolicy;
+use crate::testing;
 use proptest::prelude::*;
 use time::macros::datetime;
 
@@ -8,15 +8,7 @@ fn key(seed: u8) -> SigningKey {
 }
 
 fn claims() -> Claims {
-    let limits = LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp, Operation::Payment],
-    )
-    .unwrap();
-    let account = DemoAccount::issue(limits, datetime!(2024-05-15 12:00 UTC));
+    let account = DemoAccount::issue(testing::demo_limits(), datetime!(2024-05-15 12:00 UTC));
     Claims::for_account(&account, "kiosk-msk-0042", datetime!(2024-05-15 12:00 UTC), Duration::minutes(30))
 }
 

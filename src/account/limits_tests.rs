@@ -1,16 +1,10 @@
 use super::*;
+use crate::testing;
 use proptest::prelude::*;
 use time::macros::datetime;
 
 fn policy() -> LimitsPolicy {
-    LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        Operation::ALL.to_vec(),
-    )
-    .unwrap()
+    testing::limits(&Operation::ALL)
 }
 
 fn past(at: OffsetDateTime, operation: Operation, rub: u64) -> PastTransaction {
@@ -52,14 +46,7 @@ fn deserialising_goes_through_validation() {
 #[test]
 fn refuses_with_reasons() {
     let now = datetime!(2024-05-15 12:00 UTC);
-    let p = LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp, Operation::Payment],
-    )
-    .unwrap();
+    let p = testing::demo_limits();
     assert_eq!(
         check_transaction(&p, &[], &propose(Operation::TopUp, 0), now),
         Err(TransactionRefusal::ZeroAmount)

@@ -4,10 +4,11 @@
 #![forbid(unsafe_code)]
 
 use clap::Parser;
-use kiosk::account::{DemoAccount, KioskIdentity, Kopecks, LimitsPolicy, Operation, TokenId};
+use kiosk::account::KioskIdentity;
 use kiosk::benefits::{eligible, CategorySet, SocialPaymentsChoice, SocialRules};
-use kiosk::store::{IssuedAccount, KeyStore, OnboardingRecord, Outcome, PersonalData, Store};
+use kiosk::store::{KeyStore, Store};
 use kiosk::sync::{self, Backoff, CoreClient, Scope, Timeouts};
+use kiosk::testing;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,36 +34,6 @@ struct Args {
     onboardings: u32,
 }
 
-fn record(now: OffsetDateTime, n: u32) -> Result<OnboardingRecord, String> {
-    let limits = LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp, Operation::Payment],
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(OnboardingRecord {
-        id: uuid::Uuid::now_v7(),
-        started_at: now - time::Duration::minutes(1),
-        finished_at: now,
-        consent_version: "2026-11-v1".into(),
-        consent_sha256: [0x11; 32],
-        outcome: Outcome::AccountIssued,
-        personal: Some(PersonalData {
-            surname: format!("CRASHTEST{n}"),
-            given_names: "PERSON".into(),
-            document_number: format!("C{n:08}"),
-            nationality: "UTO".into(),
-            birth_date: "1990-01-01".into(),
-            expiry_date: "2035-01-01".into(),
-        }),
-        account: Some(IssuedAccount { account: DemoAccount::issue(limits, now), token_id: TokenId::random() }),
-        face_template: Some((0..128).map(|i| (i as f32 + n as f32) * 0.01).collect()),
-        face_checks: None,
-    })
-}
-
 fn choice(account: uuid::Uuid) -> Result<SocialPaymentsChoice, String> {
     let rules = SocialRules::builtin("2026-11-v1").map_err(|e| e.to_string())?;
     let selected = rules.category_index("children").map_or(CategorySet::EMPTY, |i| CategorySet::EMPTY.with(i));
@@ -82,7 +53,7 @@ fn run(args: Args) -> Result<(), String> {
         let count = args.onboardings;
         std::thread::spawn(move || -> Result<(), String> {
             for n in 0..count {
-                let onboarding = record(OffsetDateTime::now_utc(), n)?;
+                let onboarding = testing::issued_onboarding(OffsetDateTime::now_utc(), n);
                 store.record_onboarding(&onboarding).map_err(|e| e.to_string())?;
                 // Every other person answers the social payments offer (its own transaction,
                 // so a kill may fall between the two).

@@ -2,6 +2,8 @@
 //! the sync drains.
 
 pub mod audit;
+#[cfg(test)]
+mod fixture;
 pub mod key_file;
 pub mod keystore;
 pub mod migrations;

@@ -1,60 +1,16 @@
 use super::*;
-use crate::account::{DemoAccount, Kopecks, LimitsPolicy, Operation, TokenId};
 use crate::benefits::{self, CategorySet, SocialRules};
-use crate::store::{IssuedAccount, KeyId, KeyStore, OnboardingRecord, Outcome, PersonalData};
+use crate::store::fixture::Fixture;
+use crate::store::{KeyId, OnboardingRecord};
+use crate::testing;
 use time::Duration;
 
 /// The sensitive words a choice holds; none may be on disk in clear.
 const NEEDLES: &[&str] =
     &["disability", "caring_for_disabled", "survivor", "unified_child_benefit", "children"];
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    keys: KeyStore,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeyStore::open_or_create(&dir.path().join("kek.key")).unwrap();
-        Fixture { dir, keys }
-    }
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("kiosk.db")
-    }
-    fn open(&self) -> Store {
-        Store::open(&self.db(), &self.keys).unwrap()
-    }
-}
-
 fn onboarding(t: OffsetDateTime) -> OnboardingRecord {
-    let limits = LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp],
-    )
-    .unwrap();
-    OnboardingRecord {
-        id: uuid_v7_at(t),
-        started_at: t - Duration::minutes(2),
-        finished_at: t,
-        consent_version: "2026-11-v1".into(),
-        consent_sha256: [1; 32],
-        outcome: Outcome::AccountIssued,
-        personal: Some(PersonalData {
-            surname: "ERIKSSONQX".into(),
-            given_names: "ANNA".into(),
-            document_number: "L898902C3".into(),
-            nationality: "UTO".into(),
-            birth_date: "1974-08-12".into(),
-            expiry_date: "2030-04-15".into(),
-        }),
-        account: Some(IssuedAccount { account: DemoAccount::issue(limits, t), token_id: TokenId::random() }),
-        face_template: Some(vec![0.25; 128]),
-        face_checks: None,
-    }
+    testing::issued_onboarding(t, 0)
 }
 
 fn account_of(r: &OnboardingRecord) -> Uuid {
@@ -261,10 +217,7 @@ fn categories_never_reach_the_database_in_clear_and_the_seal_is_bound_to_its_row
     assert_eq!(files.len(), 2, "database and WAL");
     for (path, bytes) in &files {
         for needle in NEEDLES {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{needle} in clear in {path}"
-            );
+            assert!(!testing::contains(bytes, needle.as_bytes()), "{needle} in clear in {path}");
         }
     }
 

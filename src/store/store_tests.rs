@@ -1,54 +1,19 @@
 use super::*;
-use crate::account::{DemoAccount, Kopecks, LimitsPolicy, Operation};
-use crate::store::record::{IssuedAccount, PersonalData};
+use crate::store::fixture::Fixture;
 use crate::store::{KeyId, KeyStore, KeyStoreError, SCHEMA_VERSION};
+use crate::testing;
 use time::macros::datetime;
 
-const SURNAME: &str = "ERIKSSONQX";
-const GIVEN: &str = "ANNA MARIAZ";
-const DOC_NO: &str = "L898902C3";
-const MRZ_NAME: &str = "P<UTOERIKSSONQX<<ANNA<MARIAZ";
-const MRZ_LINE2: &str = "L898902C36UTO7408122F1204159";
+fn issued_record() -> OnboardingRecord {
+    issued_at(datetime!(2024-05-15 12:00 UTC))
+}
 
-fn limits() -> LimitsPolicy {
-    LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp, Operation::Payment],
-    )
-    .unwrap()
+fn issued_at(t: OffsetDateTime) -> OnboardingRecord {
+    testing::issued_onboarding(t, 0)
 }
 
 fn template() -> Vec<f32> {
-    (0..128).map(|i| 0.123_456_7 + i as f32 * 1.618_034 - 77.777).collect()
-}
-
-fn issued_record() -> OnboardingRecord {
-    let now = datetime!(2024-05-15 12:00 UTC);
-    OnboardingRecord {
-        id: uuid_v7_at(now),
-        started_at: now - time::Duration::minutes(3),
-        finished_at: now,
-        consent_version: "2024-05".into(),
-        consent_sha256: [0xab; 32],
-        outcome: Outcome::AccountIssued,
-        personal: Some(PersonalData {
-            surname: SURNAME.into(),
-            given_names: GIVEN.into(),
-            document_number: DOC_NO.into(),
-            nationality: "UTO".into(),
-            birth_date: "1974-08-12".into(),
-            expiry_date: "2012-04-15".into(),
-        }),
-        account: Some(IssuedAccount {
-            account: DemoAccount::issue(limits(), now),
-            token_id: TokenId::random(),
-        }),
-        face_template: Some(template()),
-        face_checks: None,
-    }
+    testing::face_template(0)
 }
 
 fn refused_record() -> OnboardingRecord {
@@ -59,25 +24,6 @@ fn refused_record() -> OnboardingRecord {
         face_checks: None,
         personal: None,
         ..issued_record()
-    }
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    keys: KeyStore,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeyStore::open_or_create(&dir.path().join("kek.key")).unwrap();
-        Fixture { dir, keys }
-    }
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("kiosk.db")
-    }
-    fn open(&self) -> Store {
-        Store::open(&self.db(), &self.keys).unwrap()
     }
 }
 
@@ -97,7 +43,7 @@ fn onboarding_roundtrip() {
     assert_eq!(outbox.len(), 1);
     assert_eq!(outbox[0].kind, "account_opened");
     let payload: serde_json::Value = serde_json::from_slice(&outbox[0].payload).unwrap();
-    assert_eq!(payload["personal"]["surname"], SURNAME);
+    assert_eq!(payload["personal"]["surname"], testing::SURNAME);
     assert_eq!(payload["account_id"], issued.account.id.to_string());
     assert_eq!(payload["limits"]["per_transaction_limit_kopecks"], 1_500_000);
     store.mark_outbox_sent(outbox[0].id, datetime!(2024-05-15 12:01 UTC)).unwrap();
@@ -220,36 +166,21 @@ fn kek_file_with_unsafe_permissions_refused() {
     assert!(err.to_string().contains("chmod 600"), "{err}");
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 fn assert_no_personal_data(files: &[std::path::PathBuf]) {
     let tpl: Vec<u8> = template().iter().flat_map(|v| v.to_le_bytes()).collect();
-    let text_needles = [
-        SURNAME,
-        GIVEN,
-        "ANNA",
-        "MARIAZ",
-        DOC_NO,
-        MRZ_NAME,
-        MRZ_LINE2,
-        "ERIKSSONQX<<",
-        "1974-08-12",
-        "740812",
-    ];
+    let text_needles: Vec<&str> = testing::PERSONAL_TEXTS.into_iter().chain(["ANNA"]).collect();
     let mut searched = 0;
     for path in files {
         let Ok(bytes) = std::fs::read(path) else { continue };
         searched += 1;
-        for needle in text_needles {
-            assert!(!contains(&bytes, needle.as_bytes()), "{needle:?} found in {}", path.display());
+        for needle in &text_needles {
+            assert!(!testing::contains(&bytes, needle.as_bytes()), "{needle:?} found in {}", path.display());
         }
-        assert!(!contains(&bytes, &tpl), "template bytes found in {}", path.display());
+        assert!(!testing::contains(&bytes, &tpl), "template bytes found in {}", path.display());
         // Any two consecutive template values (8 bytes) would already be a leak.
         for window in tpl.chunks_exact(4).collect::<Vec<_>>().windows(2) {
             let pair = [window[0], window[1]].concat();
-            assert!(!contains(&bytes, &pair), "template fragment found in {}", path.display());
+            assert!(!testing::contains(&bytes, &pair), "template fragment found in {}", path.display());
         }
     }
     assert!(searched >= 1, "no database file was searched");
@@ -279,15 +210,6 @@ fn refused_record_with_personal() -> OnboardingRecord {
         personal: issued_record().personal,
         ..refused_record()
     }
-}
-
-fn issued_at(t: OffsetDateTime) -> OnboardingRecord {
-    let mut r = issued_record();
-    r.id = uuid_v7_at(t);
-    r.finished_at = t;
-    r.started_at = t - time::Duration::minutes(2);
-    r.account = Some(IssuedAccount { account: DemoAccount::issue(limits(), t), token_id: TokenId::random() });
-    r
 }
 
 #[test]

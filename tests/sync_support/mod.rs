@@ -3,8 +3,8 @@
 //! and a loopback core simulator.
 #![allow(dead_code)]
 
-use kiosk::account::{DemoAccount, KioskIdentity, Kopecks, LimitsPolicy, Operation, TokenId};
-use kiosk::store::{IssuedAccount, KeyStore, OnboardingRecord, Outcome, PersonalData};
+use kiosk::account::KioskIdentity;
+use kiosk::store::{KeyStore, OnboardingRecord};
 use kiosk::sync::sim::{CoreSimulator, SimSettings};
 use kiosk::sync::{self, Backoff, CoreClient, Timeouts};
 use rcgen::{
@@ -105,42 +105,7 @@ impl Kiosk {
 
 pub const FAST_BACKOFF: Backoff = Backoff { initial: Duration::from_millis(1), max: Duration::from_millis(5) };
 
-pub const SURNAME: &str = "ERIKSSONQX";
-pub const GIVEN: &str = "ANNA MARIAZ";
-pub const DOC_NO: &str = "L898902C3";
-
-pub fn template(n: u32) -> Vec<f32> {
-    (0..128).map(|i| 0.123_456_7 + i as f32 * 1.618_034 - 77.777 + n as f32).collect()
-}
-
-/// An issued-account onboarding with recognisable personal data.
+/// The specimen person onboarded now, with face template `n` (see `kiosk::testing`).
 pub fn onboarding(n: u32) -> OnboardingRecord {
-    let now = OffsetDateTime::now_utc();
-    let limits = LimitsPolicy::new(
-        Kopecks::rub(15_000),
-        Kopecks::rub(30_000),
-        Kopecks::rub(100_000),
-        Kopecks::rub(60_000),
-        vec![Operation::TopUp, Operation::Payment],
-    )
-    .unwrap();
-    OnboardingRecord {
-        id: uuid::Uuid::now_v7(),
-        started_at: now - time::Duration::minutes(2),
-        finished_at: now,
-        consent_version: "2026-11-v1".into(),
-        consent_sha256: [0xab; 32],
-        outcome: Outcome::AccountIssued,
-        personal: Some(PersonalData {
-            surname: SURNAME.into(),
-            given_names: GIVEN.into(),
-            document_number: DOC_NO.into(),
-            nationality: "UTO".into(),
-            birth_date: "1974-08-12".into(),
-            expiry_date: "2012-04-15".into(),
-        }),
-        account: Some(IssuedAccount { account: DemoAccount::issue(limits, now), token_id: TokenId::random() }),
-        face_template: Some(template(n)),
-        face_checks: None,
-    }
+    kiosk::testing::issued_onboarding(OffsetDateTime::now_utc(), n)
 }
