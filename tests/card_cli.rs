@@ -1,15 +1,8 @@
 //! `kiosk card read` as a technician calls it, on the simulated reader (a real pty).
 
-use std::process::Command;
+mod cli_support;
 
-fn kiosk(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kiosk")).args(args).output().expect("run kiosk");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use cli_support::kiosk;
 
 #[test]
 fn reads_a_simulated_passport_as_json() {

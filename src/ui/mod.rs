@@ -65,6 +65,22 @@ pub enum Guidance {
     TurnRight,
 }
 
+impl Guidance {
+    /// Every guidance, in declaration order.
+    pub const ALL: [Guidance; 10] = [
+        Self::LookAtCamera,
+        Self::ComeCloser,
+        Self::MoveBack,
+        Self::OnePersonOnly,
+        Self::HoldStill,
+        Self::TooDark,
+        Self::TooBright,
+        Self::UnevenLight,
+        Self::TurnLeft,
+        Self::TurnRight,
+    ];
+}
+
 /// Why the onboarding was refused; shown politely, never with personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -78,6 +94,21 @@ pub enum Refusal {
     Timeout,
     /// The person pressed "cancel" after starting; whatever was read is wiped.
     Cancelled,
+}
+
+impl Refusal {
+    /// Every reason, in declaration order.
+    pub const ALL: [Refusal; 9] = [
+        Self::ConsentDeclined,
+        Self::DocumentUnreadable,
+        Self::DocumentNotTrusted,
+        Self::NoFaceFound,
+        Self::FaceMismatch,
+        Self::LivenessFailed,
+        Self::AlreadyEnrolled,
+        Self::Timeout,
+        Self::Cancelled,
+    ];
 }
 
 /// Every screen the kiosk can show.

@@ -634,7 +634,6 @@ mod tests {
 
     /// Every screen in every state that picks different words.
     fn all_screens() -> Vec<Screen> {
-        use Guidance::*;
         let mut screens = vec![
             Screen::Welcome,
             Screen::Consent { version: "v".into(), text: "a b c".into(), page: 0, can_accept: false },
@@ -652,19 +651,7 @@ mod tests {
             },
             Screen::SocialPayments { categories: vec![], kinds: vec![] },
         ];
-        for g in [
-            None,
-            Some(LookAtCamera),
-            Some(ComeCloser),
-            Some(MoveBack),
-            Some(OnePersonOnly),
-            Some(HoldStill),
-            Some(TooDark),
-            Some(TooBright),
-            Some(UnevenLight),
-            Some(TurnLeft),
-            Some(TurnRight),
-        ] {
+        for g in std::iter::once(None).chain(Guidance::ALL.map(Some)) {
             screens.push(Screen::FaceCapture { guidance: g, face_box: None, preview: None });
         }
         for (can_print, receipt) in
@@ -686,18 +673,7 @@ mod tests {
         for (receipt_printed, social_payments_requested) in [(false, false), (true, true)] {
             screens.push(Screen::Goodbye { receipt_printed, social_payments_requested });
         }
-        use Refusal::*;
-        for reason in [
-            ConsentDeclined,
-            DocumentUnreadable,
-            DocumentNotTrusted,
-            NoFaceFound,
-            FaceMismatch,
-            LivenessFailed,
-            AlreadyEnrolled,
-            Timeout,
-            Cancelled,
-        ] {
+        for reason in Refusal::ALL {
             screens.push(Screen::Refused { reason });
         }
         screens

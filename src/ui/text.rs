@@ -199,38 +199,15 @@ mod tests {
 
     #[test]
     fn every_refusal_and_guidance_has_both_languages() {
-        use Refusal::*;
         let m = embedded_messages().unwrap();
-        for r in [
-            ConsentDeclined,
-            DocumentUnreadable,
-            DocumentNotTrusted,
-            NoFaceFound,
-            FaceMismatch,
-            LivenessFailed,
-            AlreadyEnrolled,
-            Timeout,
-            Cancelled,
-        ] {
+        for r in Refusal::ALL {
             for key in refusal(r) {
                 let ru = m.get(ConsentLanguage::Ru, key).unwrap();
                 assert!(ru.chars().any(|c| ('а'..='я').contains(&c)), "{ru}");
                 assert!(!m.get(ConsentLanguage::En, key).unwrap().is_empty());
             }
         }
-        use Guidance::*;
-        for g in [
-            LookAtCamera,
-            ComeCloser,
-            MoveBack,
-            OnePersonOnly,
-            HoldStill,
-            TooDark,
-            TooBright,
-            UnevenLight,
-            TurnLeft,
-            TurnRight,
-        ] {
+        for g in Guidance::ALL {
             assert!(m.get(ConsentLanguage::En, guidance(Some(g))).is_some(), "{g:?}");
         }
     }
