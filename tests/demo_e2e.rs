@@ -112,7 +112,9 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     // The holder asked for spoken prompts (every screen was spoken) and a receipt.
     let person1 = out.join("screens/person-1");
     let spoken = std::fs::read_to_string(person1.join("spoken-prompts.txt")).unwrap();
-    assert!(spoken.lines().count() >= 8 && spoken.contains("[ru]"), "{spoken}");
+    assert!(spoken.lines().count() >= 8 && spoken.lines().all(|l| l.starts_with("[ru")), "{spoken}");
+    let keypad = std::fs::read_to_string(out.join("screens/person-3/spoken-prompts.txt")).unwrap();
+    assert!(keypad.lines().count() >= 8 && keypad.lines().all(|l| l.starts_with("[en")), "{keypad}");
     let receipt = std::fs::read_to_string(person1.join("receipt.txt")).unwrap();
     let token = reports[0].activation_token.as_deref().unwrap();
     assert!(!receipt.contains(token) && receipt.contains("Лимиты"), "{receipt}");
