@@ -378,28 +378,14 @@ async fn housekeeping(health: Arc<HealthState>, notifier: Arc<Option<Notifier>>,
 fn sync_gauges(db: &Path) -> Option<SyncGauges> {
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
     let now = crate::store::unix_ms_now();
-    conn.query_row(
-        "SELECT
-            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
-            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
-            MIN(created_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
-            MAX(sent_at)
-         FROM outbox",
-        [],
-        |r| {
-            let oldest: Option<i64> = r.get(2)?;
-            let last: Option<i64> = r.get(3)?;
-            Ok(SyncGauges {
-                backlog: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                quarantined: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                oldest_unsent_age_s: oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
-                last_success_unix_s: last.map_or(0.0, |t| t as f64 / 1000.0),
-            })
-        },
-    )
-    .ok()
+    let g = crate::store::read_outbox_gauges(&conn).ok()?;
+    Some(SyncGauges {
+        backlog: u64::try_from(g.pending).unwrap_or(0),
+        quarantined: u64::try_from(g.quarantined).unwrap_or(0),
+        oldest_unsent_age_s: g.oldest_unsent_ms.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
+        last_success_unix_s: g.last_sent_ms.map_or(0.0, |t| t as f64 / 1000.0),
+    })
 }
-
 
 /// The social-payments rules in force; `None` when the offer is switched off.
 pub fn social_rules(config: &Config) -> Result<Option<kiosk_config::SocialRules>, AppError> {

@@ -44,6 +44,40 @@ pub struct OutboxStatus {
     pub next_due_ms: Option<i64>,
 }
 
+/// The outbox figures monitoring shows, readable without the data key: the health endpoint
+/// and `kiosk diag` read them on a read-only connection of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxGauges {
+    /// Unsent rows that are not quarantined (held-back ones included).
+    pub pending: i64,
+    pub quarantined: i64,
+    /// Creation time of the oldest pending row, ms since the epoch.
+    pub oldest_unsent_ms: Option<i64>,
+    /// Time of the latest acknowledgement by the core, ms since the epoch.
+    pub last_sent_ms: Option<i64>,
+}
+
+/// Reads [`OutboxGauges`] on any connection to a kiosk database.
+pub fn read_outbox_gauges(conn: &rusqlite::Connection) -> rusqlite::Result<OutboxGauges> {
+    conn.query_row(
+        "SELECT
+            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
+            MIN(created_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
+            MAX(sent_at)
+         FROM outbox",
+        [],
+        |r| {
+            Ok(OutboxGauges {
+                pending: r.get(0)?,
+                quarantined: r.get(1)?,
+                oldest_unsent_ms: r.get(2)?,
+                last_sent_ms: r.get(3)?,
+            })
+        },
+    )
+}
+
 /// A row the core refused for good, kept for staff to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuarantinedItem {

@@ -26,26 +26,6 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     out.push(timed(|| core_reachable(cx)));
 }
 
-struct Outbox {
-    pending: i64,
-    quarantined: i64,
-    oldest_unsent_ms: Option<i64>,
-    last_sent_ms: Option<i64>,
-}
-
-fn read_outbox(conn: &Connection) -> rusqlite::Result<Outbox> {
-    conn.query_row(
-        "SELECT
-            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
-            COUNT(*) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NOT NULL),
-            MIN(created_at) FILTER (WHERE sent_at IS NULL AND quarantined_at IS NULL),
-            MAX(sent_at)
-         FROM outbox",
-        [],
-        |r| Ok(Outbox { pending: r.get(0)?, quarantined: r.get(1)?, oldest_unsent_ms: r.get(2)?, last_sent_ms: r.get(3)? }),
-    )
-}
-
 fn ago(ms: i64, now_ms: i64) -> String {
     let s = (now_ms - ms).max(0) / 1000;
     match s {
@@ -59,7 +39,7 @@ fn ago(ms: i64, now_ms: i64) -> String {
 fn outbox_checks(conn: &Connection, cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let d = &cx.config.diag;
     let started = Instant::now();
-    let outbox = match read_outbox(conn) {
+    let outbox = match crate::store::read_outbox_gauges(conn) {
         Ok(o) => o,
         Err(e) => {
             out.push(CheckResult::fail("sync.backlog", e.to_string(), "the database schema is not what this software expects: check store.integrity"));
