@@ -7,6 +7,7 @@
 
 mod consent;
 mod error;
+mod lines;
 mod load;
 pub mod messages;
 mod model;

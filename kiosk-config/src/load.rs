@@ -7,6 +7,7 @@ use std::{
 
 use toml::{Table, Value};
 
+use crate::lines::{line_at, line_of_key};
 use crate::{validate::validate, Config, ConfigError};
 
 /// The defaults, compiled in so that the binary never runs without them.
@@ -147,34 +148,6 @@ fn deserialize(
         let (file, line) = sources.file_and_line(&key, overridden);
         ConfigError::Invalid { file, line, key, message: e.inner().message().to_string() }
     })
-}
-
-fn line_at(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |head| head.matches('\n').count() + 1)
-}
-
-/// The line of `section.key = ...` in a TOML text, found by its `[section]` header.
-fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
-    let (section, leaf) = dotted.rsplit_once('.').unwrap_or(("", dotted));
-    let mut current = String::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = header.trim().to_string();
-            if current == dotted {
-                return Some(index + 1);
-            }
-            continue;
-        }
-        if current == section {
-            if let Some((name, _)) = line.split_once('=') {
-                if name.trim().trim_matches('"') == leaf {
-                    return Some(index + 1);
-                }
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]

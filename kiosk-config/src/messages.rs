@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::lines::{line_at, line_of_key};
 use crate::ConsentLanguage;
 
 /// How errors in the built-in messages name their folder.
@@ -238,29 +239,6 @@ fn same_keys(
         }
     }
     Ok(())
-}
-
-fn line_at(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |head| head.matches('\n').count() + 1)
-}
-
-/// The line of `section.name = …` under its `[section]` header (or a top-level `name`).
-fn line_of_key(text: &str, dotted: &str) -> Option<usize> {
-    let (section, leaf) = dotted.rsplit_once('.').unwrap_or(("", dotted));
-    let mut current = String::new();
-    for (index, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = header.trim().to_owned();
-            continue;
-        }
-        let Some((name, _)) = line.split_once('=') else { continue };
-        let name = name.trim().trim_matches('"');
-        if current == section && name == leaf {
-            return Some(index + 1);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::lines::line_at;
 use crate::{ConsentLanguage, SocialPaymentsSection};
 
 /// How errors in the built-in rules name their file.
@@ -618,10 +619,6 @@ impl Validator<'_> {
         }
         Ok(condition)
     }
-}
-
-fn line_at(text: &str, offset: usize) -> usize {
-    text.get(..offset).map_or(1, |head| head.matches('\n').count() + 1)
 }
 
 /// The line of the `index`-th `header` (such as `[[kind]]`), counting from 0.
