@@ -17,6 +17,13 @@ fn account_of(r: &OnboardingRecord) -> Uuid {
     r.account.as_ref().unwrap().account.id
 }
 
+/// Records an onboarding at `t`; the id of its account.
+fn onboarded(store: &mut Store, t: OffsetDateTime) -> Uuid {
+    let record = onboarding(t);
+    store.record_onboarding(&record).unwrap();
+    account_of(&record)
+}
+
 /// A person with a disability who cares for a disabled child, accepting the offer.
 fn choice(account: Uuid, at: OffsetDateTime, credit: bool) -> SocialPaymentsChoice {
     let rules = SocialRules::builtin("2026-11-v1").unwrap();
@@ -47,9 +54,7 @@ fn choice_is_recorded_with_its_audit_event_and_outbox_message() {
     let fx = Fixture::new();
     let mut store = fx.open();
     let t = OffsetDateTime::now_utc();
-    let record = onboarding(t);
-    store.record_onboarding(&record).unwrap();
-    let account = account_of(&record);
+    let account = onboarded(&mut store, t);
     let c = choice(account, t + Duration::seconds(20), true);
     assert_eq!(c.kinds_offered, ["disability_pension", "disability_monthly_payment", "care_allowance"]);
     let id = store.record_social_payments_choice(&c).unwrap();
@@ -98,9 +103,7 @@ fn a_declined_offer_keeps_only_the_decision() {
     let fx = Fixture::new();
     let mut store = fx.open();
     let t = OffsetDateTime::now_utc();
-    let record = onboarding(t);
-    store.record_onboarding(&record).unwrap();
-    let account = account_of(&record);
+    let account = onboarded(&mut store, t);
     store.record_social_payments_choice(&choice(account, t, false)).unwrap();
     let back = store.social_payments_choice(account).unwrap().unwrap().choice.unwrap();
     assert!(!back.credit_to_account);
@@ -118,9 +121,7 @@ fn one_choice_per_known_account_and_a_refusal_writes_nothing() {
     let fx = Fixture::new();
     let mut store = fx.open();
     let t = OffsetDateTime::now_utc();
-    let record = onboarding(t);
-    store.record_onboarding(&record).unwrap();
-    let account = account_of(&record);
+    let account = onboarded(&mut store, t);
     let before =
         (count(&store, "SELECT COUNT(*) FROM outbox"), count(&store, "SELECT COUNT(*) FROM audit_log"));
 
@@ -156,9 +157,7 @@ fn the_choice_waits_for_its_account_to_reach_the_core() {
     let fx = Fixture::new();
     let mut store = fx.open();
     let t = OffsetDateTime::now_utc();
-    let record = onboarding(t);
-    store.record_onboarding(&record).unwrap();
-    let account = account_of(&record);
+    let account = onboarded(&mut store, t);
     // Decided "before" the account by the clock: still queued after it.
     store.record_social_payments_choice(&choice(account, t - Duration::minutes(5), true)).unwrap();
     let opened = store.pending_outbox(10).unwrap();
@@ -239,9 +238,7 @@ fn retention_purges_the_sealed_choice_and_only_then_destroys_its_key() {
     let fx = Fixture::new();
     let mut store = fx.open();
     let t = OffsetDateTime::now_utc();
-    let record = onboarding(t);
-    store.record_onboarding(&record).unwrap();
-    let account = account_of(&record);
+    let account = onboarded(&mut store, t);
     store.record_social_payments_choice(&choice(account, t, true)).unwrap();
     // Everything so far under key 1; retire it.
     assert_eq!(store.rotate_data_key_if_due(&fx.keys, t, Duration::ZERO).unwrap(), Some(KeyId(2)));
