@@ -12,6 +12,10 @@ use opencv::{core::Vector, imgcodecs, imgproc, prelude::*};
 use serde_json::{json, Value};
 
 const RUNS: usize = 60;
+/// Rounds in which our detect and embed and OpenCV's run back to back: this VM's speed drifts
+/// by tens of percent over seconds, so the shared-stage verdict is the median of the rounds'
+/// ratios, not one block of ours against one block of theirs.
+const PAIRED_ROUNDS: usize = 5;
 
 fn settings() -> PipelineSettings {
     kiosk::app::pipeline_settings(&kiosk_config::load(None).expect("default configuration"))
@@ -62,6 +66,20 @@ fn reference_python() -> PathBuf {
             PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/kiosk/reference-venv")
         })
         .join("bin/python")
+}
+
+/// OpenCV's own pipeline (Python) on the same frame: median/p95 per stage, or `Null` when the
+/// reference environment is missing.
+fn run_reference(frame: &std::path::Path, runs: usize) -> Value {
+    Command::new(reference_python())
+        .args(["scripts/reference/opencv_face.py", "bench", "models"])
+        .arg(frame)
+        .arg(runs.to_string())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+        .unwrap_or(Value::Null)
 }
 
 fn main() {
@@ -153,16 +171,29 @@ fn main() {
     let peak_mb = resident_peak_mb();
 
     // The reference, same machine, same run.
-    let reference: Value = Command::new(reference_python())
-        .args(["scripts/reference/opencv_face.py", "bench", "models"])
-        .arg(&reference_frame)
-        .arg(RUNS.to_string())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-        .unwrap_or(Value::Null);
+    let reference = run_reference(&reference_frame, RUNS);
     let reference_ms = |stage: &str| reference[stage]["median_ms"].as_f64();
+
+    // Paired rounds: ours then OpenCV's, back to back, for the stages both do.
+    let mut paired: Vec<(f64, f64)> = Vec::new();
+    for _ in 0..PAIRED_ROUNDS {
+        let detect = measure(RUNS / 3, || {
+            std::hint::black_box(pipeline.detector().detect(&frame).unwrap());
+        });
+        let embed = measure(RUNS / 3, || {
+            std::hint::black_box(pipeline.embed(&aligned).unwrap());
+        });
+        let theirs = run_reference(&reference_frame, RUNS / 3);
+        if let (Some(d), Some(e)) = (theirs["detect"]["median_ms"].as_f64(), theirs["embed"]["median_ms"].as_f64()) {
+            paired.push((detect.0 / d, embed.0 / e));
+        }
+    }
+    let median_of = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    };
+    let paired_detect = median_of(paired.iter().map(|p| p.0).collect());
+    let paired_embed = median_of(paired.iter().map(|p| p.1).collect());
 
     println!("Face pipeline at 640x480, {RUNS} runs, 2 threads (ms)");
     println!("{:<30} {:>9} {:>9} {:>14} {:>8}", "stage", "median", "p95", "OpenCV Python", "ratio");
@@ -199,6 +230,12 @@ fn main() {
             reference.map_or("-".into(), |r| format!("{:.2}x", median / r))
         );
     }
+    let rounds = |v: Option<f64>, pick: fn(&(f64, f64)) -> f64| {
+        let each: Vec<String> = paired.iter().map(|p| format!("{:.2}", pick(p))).collect();
+        v.map_or("-".into(), |m| format!("{m:.2}x (rounds: {})", each.join(", ")))
+    };
+    println!("{:<30} {}", "detect vs OpenCV, paired", rounds(paired_detect, |p| p.0));
+    println!("{:<30} {}", "embed vs OpenCV, paired", rounds(paired_embed, |p| p.1));
     println!("{:<30} {:>9.0}", "cold start to models ready", cold_start_ms);
     println!("{:<30} {:>9.0}", "peak resident memory (MB)", peak_mb);
     let pressure_after = cpu_pressure_avg60();
@@ -218,8 +255,8 @@ fn main() {
         ("detect + quality + liveness median < 40 ms", live_loop.0 < 40.0),
         ("1:N search of 100k < 2 ms", search.last().is_some_and(|(_, (m, _))| *m < 2.0)),
         ("peak resident memory < 300 MB", peak_mb < 300.0),
-        ("detect at least as fast as OpenCV", reference_ms("detect").is_some_and(|r| rows[1].1 .0 <= r)),
-        ("embed at least as fast as OpenCV", reference_ms("embed").is_some_and(|r| rows[5].1 .0 <= r)),
+        ("detect at least as fast as OpenCV (median of paired rounds)", paired_detect.is_some_and(|r| r <= 1.0)),
+        ("embed at least as fast as OpenCV (median of paired rounds)", paired_embed.is_some_and(|r| r <= 1.0)),
     ];
     for (target, met) in &targets {
         println!("target: {target}: {}", if *met { "met" } else { "NOT met" });
@@ -235,6 +272,8 @@ fn main() {
         "peak_resident_mb": peak_mb,
         "cpu_pressure_avg60": { "before": pressure_before, "after": pressure_after },
         "reference": reference,
+        "paired_ratios": paired.iter().map(|(d, e)| json!({"detect": d, "embed": e})).collect::<Vec<_>>(),
+        "paired_median_ratio": { "detect": paired_detect, "embed": paired_embed },
         "targets": targets.iter().map(|(t, met)| json!({"target": t, "met": met})).collect::<Vec<_>>(),
     });
     let dir = PathBuf::from("bench-results");
