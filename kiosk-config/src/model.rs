@@ -31,6 +31,8 @@ pub struct KioskSection {
     pub id: String,
     pub data_dir: PathBuf,
     pub walk_away_timeout_s: u32,
+    pub device_step_timeout_s: u32,
+    pub goodbye_s: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -161,6 +163,7 @@ pub struct FaceSection {
     pub match_threshold: f32,
     pub duplicate_threshold: f32,
     pub liveness_threshold: f32,
+    pub max_attempts: u32,
     pub challenge: ChallengeSection,
     pub quality: QualitySection,
 }

@@ -43,6 +43,8 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
         });
     }
     range("kiosk.walk_away_timeout_s", c.kiosk.walk_away_timeout_s, 10, 600)?;
+    range("kiosk.device_step_timeout_s", c.kiosk.device_step_timeout_s, 10, 600)?;
+    range("kiosk.goodbye_s", c.kiosk.goodbye_s, 3, 120)?;
     range("display.width", c.display.width, 320, 4096)?;
     range("display.height", c.display.height, 240, 4096)?;
     range("display.width_mm", c.display.width_mm, 50.0, 2000.0)?;
@@ -86,6 +88,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("face.match_threshold", c.face.match_threshold, 0.2, 0.95)?;
     range("face.duplicate_threshold", c.face.duplicate_threshold, 0.2, 0.95)?;
     range("face.liveness_threshold", c.face.liveness_threshold, 0.3, 0.99)?;
+    range("face.max_attempts", c.face.max_attempts, 1, 10)?;
     let ch = &c.face.challenge;
     range("face.challenge.turn_deg", ch.turn_deg, 10.0, 45.0)?;
     range("face.challenge.frontal_deg", ch.frontal_deg, 3.0, ch.turn_deg - 3.0)?;
@@ -210,6 +213,27 @@ mod speaker_printer_tests {
             let err = site(text).unwrap_err();
             assert_eq!(err.key(), Some(key), "{text}: {err}");
             assert!(err.to_string().contains("site.toml"), "{err}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod flow_tests {
+    use std::path::Path;
+
+    use crate::load_str;
+
+    #[test]
+    fn flow_timings_and_attempts_are_read_and_bounded() {
+        let c = load_str(Some((Path::new("site.toml"), "[kiosk]\ngoodbye_s = 8\n[face]\nmax_attempts = 2\n"))).unwrap();
+        assert_eq!((c.kiosk.goodbye_s, c.face.max_attempts, c.kiosk.device_step_timeout_s), (8, 2, 60));
+        for (text, key) in [
+            ("[face]\nmax_attempts = 0\n", "face.max_attempts"),
+            ("[kiosk]\ngoodbye_s = 1\n", "kiosk.goodbye_s"),
+            ("[kiosk]\ndevice_step_timeout_s = 5000\n", "kiosk.device_step_timeout_s"),
+        ] {
+            let err = load_str(Some((Path::new("site.toml"), text))).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{text}: {err}");
         }
     }
 }

@@ -731,9 +731,9 @@ const WALKED_AWAY: &str = "walked_away";
 fn flow_settings(config: &kiosk_config::Config, social: Option<&kiosk_config::SocialRules>) -> FlowSettings {
     FlowSettings {
         walk_away: Duration::from_secs(u64::from(config.kiosk.walk_away_timeout_s)),
-        device: Duration::from_secs(60),
-        goodbye: Duration::from_secs(15),
-        max_face_attempts: 3,
+        device: Duration::from_secs(u64::from(config.kiosk.device_step_timeout_s)),
+        goodbye: Duration::from_secs(u64::from(config.kiosk.goodbye_s)),
+        max_face_attempts: config.face.max_attempts,
         social_payments: social.is_some(),
         social_categories: social.map_or(0, |r| r.categories().len().min(16) as u8),
     }
