@@ -91,7 +91,7 @@ fn social(language: Language, with_kinds: bool) -> Screen {
     } else {
         Vec::new()
     };
-    Screen::SocialPayments { categories, kinds }
+    Screen::SocialPayments { step: kiosk::ui::SocialStep::Answer, categories, kinds }
 }
 
 fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
@@ -429,7 +429,7 @@ fn the_camera_picture_fills_the_preview_keeping_its_shape() {
 #[test]
 fn too_many_categories_is_a_clear_error() {
     let categories = (0..40).map(|i| Choice { label: format!("Категория {i}"), selected: false }).collect();
-    let screen = Screen::SocialPayments { categories, kinds: vec![] };
+    let screen = Screen::SocialPayments { step: kiosk::ui::SocialStep::Answer, categories, kinds: vec![] };
     let mut d = MemoryDisplay::new(800, 480);
     let ctx = UiContext::standard(Panel::new(154.0)).unwrap();
     let err = render_with(&mut d, &screen, &UiOptions::default(), &ctx).unwrap_err();

@@ -62,6 +62,7 @@ mod tests {
     #[test]
     fn digits_tick_categories_and_print() {
         let social = Screen::SocialPayments {
+            step: crate::ui::SocialStep::Answer,
             categories: vec![
                 Choice { label: "a".into(), selected: false },
                 Choice { label: "b".into(), selected: true },

@@ -153,8 +153,9 @@ pub enum Screen {
         /// What became of a print asked for on this screen.
         receipt: Option<ReceiptStatus>,
     },
-    /// Offer to have state social payments credited to the new account.
+    /// Offer to have state social payments credited to the new account, in two steps.
     SocialPayments {
+        step: SocialStep,
         /// Categories the person may tick (labels in the screen's language), and whether ticked.
         categories: Vec<Choice>,
         /// Kinds of support the person may be entitled to, given age and ticked categories.
@@ -184,6 +185,16 @@ impl std::fmt::Debug for Preview {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Preview({}x{})", self.width, self.height)
     }
+}
+
+/// The steps of the social-payments offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocialStep {
+    /// Tick what applies to you (categories); "next" or "no, thanks".
+    Categories,
+    /// What you may be entitled to, and the answer: credit them here, or no, thanks ("back"
+    /// returns to the categories).
+    Answer,
 }
 
 /// A tickable option on a screen.
@@ -225,5 +236,7 @@ pub enum ButtonId {
     /// Social payments: credit them to the new account / no thanks.
     CreditPayments,
     NoThanks,
+    /// Back to the previous step (social payments: from the answer to the categories).
+    Back,
     Finish,
 }

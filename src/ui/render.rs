@@ -191,7 +191,7 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
                 ];
                 self.issued(account_reference, &limits, activation_token, expires_at, *can_print, *receipt)?
             }
-            Screen::SocialPayments { categories, kinds } => self.social(categories, kinds)?,
+            Screen::SocialPayments { categories, kinds, .. } => self.social(categories, kinds)?,
             Screen::Goodbye { receipt_printed, social_payments_requested } => {
                 self.goodbye(*receipt_printed, *social_payments_requested)?
             }
@@ -643,13 +643,14 @@ mod tests {
             Screen::Verifying,
             Screen::OutOfService,
             Screen::SocialPayments {
+            step: crate::ui::SocialStep::Answer,
                 categories: vec![
                     Choice { label: "x".into(), selected: true },
                     Choice { label: "y".into(), selected: false },
                 ],
                 kinds: vec!["k".into()],
             },
-            Screen::SocialPayments { categories: vec![], kinds: vec![] },
+            Screen::SocialPayments { step: crate::ui::SocialStep::Answer, categories: vec![], kinds: vec![] },
         ];
         for g in std::iter::once(None).chain(Guidance::ALL.map(Some)) {
             screens.push(Screen::FaceCapture { guidance: g, face_box: None, preview: None });

@@ -107,7 +107,7 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             }
             say(t.get("issued.spoken_next"));
         }
-        Screen::SocialPayments { categories, kinds } => {
+        Screen::SocialPayments { categories, kinds, .. } => {
             say(t.get("social.title"));
             say(t.get("social.note"));
             if kinds.is_empty() {
@@ -210,6 +210,7 @@ mod tests {
     #[test]
     fn social_payments_name_each_digit_and_who_decides() {
         let screen = Screen::SocialPayments {
+            step: crate::ui::SocialStep::Answer,
             categories: vec![
                 Choice { label: "Есть инвалидность".into(), selected: true },
                 Choice { label: "Уже получаю пенсию".into(), selected: false },
@@ -224,7 +225,7 @@ mod tests {
             said.contains("Пенсия по инвалидности") && said.contains("Ввод") && said.contains("Отмена"),
             "{said}"
         );
-        let none = Screen::SocialPayments { categories: vec![], kinds: vec![] };
+        let none = Screen::SocialPayments { step: crate::ui::SocialStep::Answer, categories: vec![], kinds: vec![] };
         let said = spoken_text(&none, Language::En);
         assert!(said.contains("Nothing matches") && !said.contains("Key 1"), "{said}");
     }
