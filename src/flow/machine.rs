@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::ui::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, UiOptions};
+use crate::ui::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
 
 use super::timing;
 
@@ -21,7 +21,9 @@ pub enum Phase {
     Issuing,
     /// The account is open: the activation QR code (and the receipt on request).
     Issued,
-    /// The offer to have state social payments credited to the account.
+    /// The offer to have state social payments credited to the account: first what applies to
+    /// the person (categories), then what may be due and the answer.
+    SocialCategories,
     SocialOffer,
     Goodbye,
     Refused(Refusal),
@@ -38,6 +40,7 @@ impl Phase {
                 | Phase::Face
                 | Phase::Challenge
                 | Phase::Issued
+                | Phase::SocialCategories
                 | Phase::SocialOffer
                 | Phase::Goodbye
                 | Phase::Refused(_)
@@ -175,8 +178,10 @@ pub enum Command {
         receipt: Option<ReceiptStatus>,
     },
     PrintReceipt,
-    /// Show the social-payments offer for these ticked categories (the shell knows the age).
+    /// Show a step of the social-payments offer for these ticked categories (the shell knows
+    /// the age).
     ShowSocialOffer {
+        step: SocialStep,
         categories: CategoryBits,
     },
     /// Persist the person's explicit answer to the social-payments offer (and sync it).
@@ -262,15 +267,23 @@ fn touched(state: State, button: ButtonId, now: Instant, settings: &FlowSettings
         }
         (P::Issued, B::PrintReceipt) if state.receipt != Some(ReceiptStatus::Printed) => (state, vec![PrintReceipt]),
         (P::Issued, B::Next) if settings.social_payments => {
-            let next = State { categories: 0, ..state.enter(P::SocialOffer, now) };
-            (next, vec![ShowSocialOffer { categories: 0 }])
+            let next = State { categories: 0, ..state.enter(P::SocialCategories, now) };
+            (next, vec![ShowSocialOffer { step: SocialStep::Categories, categories: 0 }])
         }
         (P::Issued, B::Next) => goodbye(state, now),
-        (P::SocialOffer, B::Category(i)) if i < settings.social_categories.min(16) => {
+        (P::SocialCategories, B::Category(i)) if i < settings.social_categories.min(16) => {
             let categories = state.categories ^ (1 << i);
-            (State { categories, ..state }, vec![ShowSocialOffer { categories }])
+            (State { categories, ..state }, vec![ShowSocialOffer { step: SocialStep::Categories, categories }])
         }
-        (P::SocialOffer, B::CreditPayments | B::NoThanks) => {
+        (P::SocialCategories, B::Next) => (
+            state.enter(P::SocialOffer, now),
+            vec![ShowSocialOffer { step: SocialStep::Answer, categories: state.categories }],
+        ),
+        (P::SocialOffer, B::Back) => (
+            state.enter(P::SocialCategories, now),
+            vec![ShowSocialOffer { step: SocialStep::Categories, categories: state.categories }],
+        ),
+        (P::SocialOffer, B::CreditPayments) | (P::SocialOffer | P::SocialCategories, B::NoThanks) => {
             let credit_to_account = button == B::CreditPayments;
             let answered = State { social_payments_requested: credit_to_account, ..state };
             let (next, mut commands) = goodbye(answered, now);
@@ -278,7 +291,7 @@ fn touched(state: State, button: ButtonId, now: Instant, settings: &FlowSettings
             (next, commands)
         }
         // Cancel is not an answer: nothing is claimed without an explicit choice.
-        (P::SocialOffer, B::Cancel) => goodbye(state, now),
+        (P::SocialCategories | P::SocialOffer, B::Cancel) => goodbye(state, now),
         (P::Goodbye | P::Refused(_), B::Finish | B::Cancel) => finish(now),
         _ => return None,
     })

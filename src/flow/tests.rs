@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::ui::{ButtonId as B, Language, ReceiptStatus, Refusal, Screen};
+use crate::ui::{ButtonId as B, Language, ReceiptStatus, Refusal, Screen, SocialStep};
 
 const SETTINGS: FlowSettings = FlowSettings {
     walk_away: Duration::from_secs(45),
@@ -102,7 +102,12 @@ fn happy_path_issues_records_once_offers_social_payments_and_says_goodbye() {
     let mut run = Run::new().issued();
     assert_eq!(run.phase(), Phase::Issued);
     assert!(run.commands.contains(&Command::ShowAccount { receipt: None }));
-    run.all([Event::Touched(B::Next), Event::Touched(B::Category(1)), Event::Touched(B::CreditPayments)]);
+    run.all([
+        Event::Touched(B::Next),
+        Event::Touched(B::Category(1)),
+        Event::Touched(B::Next),
+        Event::Touched(B::CreditPayments),
+    ]);
     assert_eq!(run.phase(), Phase::Goodbye);
     assert_eq!(run.recorded(), vec![Outcome::AccountIssued]);
     assert_eq!(run.count(&Command::IssueAccount), 1);
@@ -330,8 +335,9 @@ fn walking_away_during_the_challenge_is_recorded_and_wiped() {
 fn walking_away_from_the_qr_code_keeps_the_account_and_claims_nothing() {
     let mut run = Run::new().issued();
     run.send(Event::Touched(B::Next));
+    assert_eq!(run.phase(), Phase::SocialCategories);
+    run.all([Event::Touched(B::Category(0)), Event::Touched(B::Next)]);
     assert_eq!(run.phase(), Phase::SocialOffer);
-    run.send(Event::Touched(B::Category(0)));
     run.wait(SETTINGS.walk_away);
     assert_eq!(run.phase(), Phase::Finished);
     assert_eq!(run.recorded(), vec![Outcome::AccountIssued]);
@@ -360,11 +366,20 @@ fn the_goodbye_screen_returns_to_attract_by_itself() {
 fn categories_toggle_and_out_of_range_ones_are_ignored() {
     let mut run = Run::new().issued();
     run.send(Event::Touched(B::Next));
-    assert_eq!(run.send(Event::Touched(B::Category(2))), vec![Command::ShowSocialOffer { categories: 0b100 }]);
-    assert_eq!(run.send(Event::Touched(B::Category(0))), vec![Command::ShowSocialOffer { categories: 0b101 }]);
-    assert_eq!(run.send(Event::Touched(B::Category(2))), vec![Command::ShowSocialOffer { categories: 0b001 }]);
+    let categories = |categories| vec![Command::ShowSocialOffer { step: SocialStep::Categories, categories }];
+    assert_eq!(run.send(Event::Touched(B::Category(2))), categories(0b100));
+    assert_eq!(run.send(Event::Touched(B::Category(0))), categories(0b101));
+    assert_eq!(run.send(Event::Touched(B::Category(2))), categories(0b001));
     assert!(run.send(Event::Touched(B::Category(4))).is_empty());
     assert!(run.send(Event::Touched(B::Category(200))).is_empty());
+    // The answer step lists for the ticks; back keeps them; ticks are not touched there.
+    let answer = vec![Command::ShowSocialOffer { step: SocialStep::Answer, categories: 0b001 }];
+    assert_eq!(run.send(Event::Touched(B::Next)), answer);
+    assert!(run.send(Event::Touched(B::Category(1))).is_empty());
+    assert_eq!(run.send(Event::Touched(B::Back)), categories(0b001));
+    assert_eq!(run.send(Event::Touched(B::Next)), answer);
+    run.send(Event::Touched(B::CreditPayments));
+    assert!(run.commands.contains(&Command::RecordSocialChoice { credit_to_account: true, categories: 0b001 }));
 }
 
 #[test]
@@ -430,7 +445,12 @@ fn finishing_leaves_no_choice_of_the_person_in_the_state() {
     let mut run = Run::new();
     run.send(Event::Touched(B::LanguageEn));
     let mut run = Run { state: run.state, ..Run::new() }.issued();
-    run.all([Event::Touched(B::Next), Event::Touched(B::Category(3)), Event::Touched(B::CreditPayments)]);
+    run.all([
+        Event::Touched(B::Next),
+        Event::Touched(B::Category(3)),
+        Event::Touched(B::Next),
+        Event::Touched(B::CreditPayments),
+    ]);
     run.send(Event::Touched(B::Finish));
     let fresh = State::new(run.now);
     assert_eq!(run.state, State { phase: Phase::Finished, ..fresh });
@@ -458,6 +478,7 @@ mod properties {
             any::<u8>().prop_map(B::Category),
             Just(B::CreditPayments),
             Just(B::NoThanks),
+            Just(B::Back),
             Just(B::Finish),
         ];
         prop_oneof![

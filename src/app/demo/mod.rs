@@ -45,7 +45,7 @@ use crate::{
     flow::Outcome,
     identity::mrz::check_digit,
     store::{KeyStore, Store},
-    ui::{self, ButtonId, Refusal, Screen, UiOptions},
+    ui::{self, ButtonId, Refusal, Screen, SocialStep, UiOptions},
     vision::{read_image, FacePipeline},
 };
 
@@ -527,14 +527,15 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
                     age: crate::benefits::age_on(&mrz.birth_date, today),
                     sex: crate::benefits::Sex::from_mrz(mrz.sex),
                 };
+                let step = |step, bits| super::session::offer::offer_screen(rules, &context, step, bits, options.language);
                 let mut bits = 0;
                 for &tick in ticks {
-                    let screen = super::session::offer::offer_screen(rules, &context, bits, options.language);
-                    touch(&screen, ButtonId::Category(tick), &options)?;
+                    touch(&step(SocialStep::Categories, bits), ButtonId::Category(tick), &options)?;
                     bits ^= 1 << tick;
                 }
-                let screen = super::session::offer::offer_screen(rules, &context, bits, options.language);
-                touch(&screen, if *credit { ButtonId::CreditPayments } else { ButtonId::NoThanks }, &options)?;
+                touch(&step(SocialStep::Categories, bits), ButtonId::Next, &options)?;
+                let answer = if *credit { ButtonId::CreditPayments } else { ButtonId::NoThanks };
+                touch(&step(SocialStep::Answer, bits), answer, &options)?;
                 requested = *credit;
             }
             let goodbye = Screen::Goodbye {

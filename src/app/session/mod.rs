@@ -330,11 +330,11 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 self.show(&screen)?;
             }
             Command::PrintReceipt => pending.push(self.print_receipt().await?),
-            Command::ShowSocialOffer { categories } => {
+            Command::ShowSocialOffer { step, categories } => {
                 let (Some(rules), Some(person)) = (self.services.social.as_ref(), self.offer.as_ref()) else {
                     return Err(AppError::io("session", "social-payments offer without rules or account"));
                 };
-                let screen = offer::offer_screen(rules, person, categories, self.options.language);
+                let screen = offer::offer_screen(rules, person, step, categories, self.options.language);
                 self.show(&screen)?;
             }
             Command::RecordSocialChoice { credit_to_account, categories } => {

@@ -30,7 +30,13 @@ fn label_language(language: Language) -> ConsentLanguage {
 }
 
 /// The offer screen: every category with its tick, and the kinds of support that may apply.
-pub fn offer_screen(rules: &SocialRules, person: &OfferContext, bits: CategoryBits, language: Language) -> Screen {
+pub fn offer_screen(
+    rules: &SocialRules,
+    person: &OfferContext,
+    step: SocialStep,
+    bits: CategoryBits,
+    language: Language,
+) -> Screen {
     let set = selected(bits);
     let lang = label_language(language);
     let categories = rules
@@ -43,7 +49,7 @@ pub fn offer_screen(rules: &SocialRules, person: &OfferContext, bits: CategoryBi
         .into_iter()
         .map(|kind| kind.name.text(lang).to_owned())
         .collect();
-    Screen::SocialPayments { step: SocialStep::Answer, categories, kinds }
+    Screen::SocialPayments { step, categories, kinds }
 }
 
 /// The person's explicit answer, in the rules' ids.
@@ -72,14 +78,14 @@ mod tests {
     fn ticking_a_category_can_only_add_kinds_and_the_choice_names_them() {
         let rules = rules();
         let person = OfferContext { account_id: Uuid::now_v7(), age: Some(35), sex: Some(Sex::Female) };
-        let Screen::SocialPayments { categories, kinds: none_ticked, .. } = offer_screen(&rules, &person, 0, Language::Ru)
+        let Screen::SocialPayments { categories, kinds: none_ticked, .. } = offer_screen(&rules, &person, SocialStep::Categories, 0, Language::Ru)
         else {
             panic!("not the offer screen")
         };
         assert_eq!(categories.len(), rules.categories().len());
         assert!(categories.iter().all(|c| !c.selected && !c.label.is_empty()));
         let all: CategoryBits = (1 << rules.categories().len()) - 1;
-        let Screen::SocialPayments { categories, kinds: all_ticked, .. } = offer_screen(&rules, &person, all, Language::En)
+        let Screen::SocialPayments { categories, kinds: all_ticked, .. } = offer_screen(&rules, &person, SocialStep::Answer, all, Language::En)
         else {
             panic!("not the offer screen")
         };
