@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use embedded_graphics::{pixelcolor::Rgb888, prelude::*, primitives::Rectangle};
 use kiosk::ui::{
     face_preview_area, render, render_with, ButtonId, Choice, Guidance, Language, Layout, Panel, Preview,
-    ReceiptStatus, Refusal, Screen, UiContext, UiError, UiOptions, MIN_BUTTON_MM,
+    ReceiptStatus, Refusal, Screen, SocialStep, UiContext, UiError, UiOptions, MIN_BUTTON_MM,
 };
 use kiosk_config::ConsentLanguage;
 use kiosk_hal::display::{DisplayError, MemoryDisplay};
@@ -67,7 +67,7 @@ fn issued(can_print: bool, receipt: Option<ReceiptStatus>) -> Screen {
     }
 }
 
-fn social(language: Language, with_kinds: bool) -> Screen {
+fn social(language: Language, step: SocialStep, with_kinds: bool) -> Screen {
     let labels: [(&str, &str); 6] = [
         ("Есть дети до 17 лет или жду ребёнка", "Children under 17, or expecting a child"),
         ("Многодетная семья", "Large family (3 or more children)"),
@@ -91,7 +91,7 @@ fn social(language: Language, with_kinds: bool) -> Screen {
     } else {
         Vec::new()
     };
-    Screen::SocialPayments { step: kiosk::ui::SocialStep::Answer, categories, kinds }
+    Screen::SocialPayments { step, categories, kinds }
 }
 
 fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
@@ -127,8 +127,9 @@ fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
         ("account_issued_no_printer", issued(false, None)),
         ("account_issued_print_failed", issued(false, Some(ReceiptStatus::Failed))),
         ("account_issued_printed", issued(true, Some(ReceiptStatus::Printed))),
-        ("social_payments", social(language, true)),
-        ("social_payments_no_kinds", social(language, false)),
+        ("social_categories", social(language, SocialStep::Categories, true)),
+        ("social_answer", social(language, SocialStep::Answer, true)),
+        ("social_answer_no_kinds", social(language, SocialStep::Answer, false)),
         ("goodbye", Screen::Goodbye { receipt_printed: true, social_payments_requested: true }),
         ("goodbye_plain", Screen::Goodbye { receipt_printed: false, social_payments_requested: false }),
         ("refused", Screen::Refused { reason: Refusal::FaceMismatch }),
@@ -204,8 +205,17 @@ fn screens_match_snapshots() {
         }
     }
     // The big panel has room to spare; its layouts differ in proportion, not in kind.
-    let wanted =
-        ["welcome", "consent", "face_capture", "account_issued", "social_payments", "goodbye", "refused"];
+    let wanted = [
+        "welcome",
+        "consent",
+        "face_capture",
+        "account_issued",
+        "social_categories",
+        "social_answer",
+        "social_answer_no_kinds",
+        "goodbye",
+        "refused",
+    ];
     for (variant, options) in [("ru", UiOptions::default()), ("en-large-contrast", variants()[4].1)] {
         for (id, screen) in screens(BIG.0, options.language).into_iter().filter(|(id, _)| wanted.contains(id))
         {
@@ -339,18 +349,11 @@ fn screens_offer_the_expected_buttons() {
     assert_eq!(ids(&get("account_issued_print_failed"), &o), [Next]);
     assert_eq!(ids(&get("account_issued_printed"), &o), [Next]);
     assert_eq!(
-        ids(&get("social_payments"), &o),
-        [
-            Category(0),
-            Category(1),
-            Category(2),
-            Category(3),
-            Category(4),
-            Category(5),
-            NoThanks,
-            CreditPayments
-        ]
+        ids(&get("social_categories"), &o),
+        [Category(0), Category(1), Category(2), Category(3), Category(4), Category(5), NoThanks, Next]
     );
+    assert_eq!(ids(&get("social_answer"), &o), [Back, NoThanks, CreditPayments]);
+    assert_eq!(ids(&get("social_answer_no_kinds"), &o), [Back, NoThanks, CreditPayments]);
     assert_eq!(ids(&get("goodbye"), &o), [Finish]);
     assert_eq!(ids(&get("refused"), &o), [Finish]);
     assert_eq!(ids(&get("place_document"), &o), [Cancel]);
@@ -429,7 +432,7 @@ fn the_camera_picture_fills_the_preview_keeping_its_shape() {
 #[test]
 fn too_many_categories_is_a_clear_error() {
     let categories = (0..40).map(|i| Choice { label: format!("Категория {i}"), selected: false }).collect();
-    let screen = Screen::SocialPayments { step: kiosk::ui::SocialStep::Answer, categories, kinds: vec![] };
+    let screen = Screen::SocialPayments { step: SocialStep::Categories, categories, kinds: vec![] };
     let mut d = MemoryDisplay::new(800, 480);
     let ctx = UiContext::standard(Panel::new(154.0)).unwrap();
     let err = render_with(&mut d, &screen, &UiOptions::default(), &ctx).unwrap_err();

@@ -1,11 +1,11 @@
 //! The keypad under the screen, for people who cannot see or reach the buttons: Enter is the
 //! main action of the screen, Cancel cancels (or declines), the arrows turn the consent pages,
-//! the digits tick the social payment categories (1 = the first) and, on the account screen,
-//! 1 prints the receipt. [`super::spoken_text`] says the same.
+//! the digits tick the social payment categories (1 = the first; the up arrow goes back to
+//! them from the answer) and, on the account screen, 1 prints the receipt. [`super::spoken_text`] says the same.
 
 use kiosk_hal::input::Key;
 
-use super::{ButtonId, ReceiptStatus, Screen};
+use super::{ButtonId, ReceiptStatus, Screen, SocialStep};
 
 /// The button a key stands for on `screen`, if any.
 pub fn button_for_key(screen: &Screen, key: Key) -> Option<ButtonId> {
@@ -23,13 +23,17 @@ pub fn button_for_key(screen: &Screen, key: Key) -> Option<ButtonId> {
         {
             Some(ButtonId::PrintReceipt)
         }
-        (Screen::SocialPayments { .. }, Key::Enter) => Some(ButtonId::CreditPayments),
         (Screen::SocialPayments { .. }, Key::Cancel) => Some(ButtonId::NoThanks),
-        (Screen::SocialPayments { categories, .. }, Key::Digit(d))
+        (Screen::SocialPayments { step: SocialStep::Categories, .. }, Key::Enter) => Some(ButtonId::Next),
+        (Screen::SocialPayments { step: SocialStep::Categories, categories, .. }, Key::Digit(d))
             if d >= 1 && usize::from(d) <= categories.len() =>
         {
             Some(ButtonId::Category(d - 1))
         }
+        (Screen::SocialPayments { step: SocialStep::Answer, .. }, Key::Enter) => {
+            Some(ButtonId::CreditPayments)
+        }
+        (Screen::SocialPayments { step: SocialStep::Answer, .. }, Key::Up) => Some(ButtonId::Back),
         (Screen::Goodbye { .. } | Screen::Refused { .. }, Key::Enter) => Some(ButtonId::Finish),
         _ => None,
     }
@@ -61,20 +65,27 @@ mod tests {
 
     #[test]
     fn digits_tick_categories_and_print() {
-        let social = Screen::SocialPayments {
-            step: crate::ui::SocialStep::Answer,
+        let social = |step| Screen::SocialPayments {
+            step,
             categories: vec![
                 Choice { label: "a".into(), selected: false },
                 Choice { label: "b".into(), selected: true },
             ],
             kinds: vec![],
         };
-        assert_eq!(button_for_key(&social, Key::Digit(1)), Some(ButtonId::Category(0)));
-        assert_eq!(button_for_key(&social, Key::Digit(2)), Some(ButtonId::Category(1)));
-        assert_eq!(button_for_key(&social, Key::Digit(3)), None);
-        assert_eq!(button_for_key(&social, Key::Digit(0)), None);
-        assert_eq!(button_for_key(&social, Key::Enter), Some(ButtonId::CreditPayments));
-        assert_eq!(button_for_key(&social, Key::Cancel), Some(ButtonId::NoThanks));
+        let ticks = social(SocialStep::Categories);
+        assert_eq!(button_for_key(&ticks, Key::Digit(1)), Some(ButtonId::Category(0)));
+        assert_eq!(button_for_key(&ticks, Key::Digit(2)), Some(ButtonId::Category(1)));
+        assert_eq!(button_for_key(&ticks, Key::Digit(3)), None);
+        assert_eq!(button_for_key(&ticks, Key::Digit(0)), None);
+        assert_eq!(button_for_key(&ticks, Key::Enter), Some(ButtonId::Next));
+        assert_eq!(button_for_key(&ticks, Key::Cancel), Some(ButtonId::NoThanks));
+        assert_eq!(button_for_key(&ticks, Key::Up), None);
+        let answer = social(SocialStep::Answer);
+        assert_eq!(button_for_key(&answer, Key::Enter), Some(ButtonId::CreditPayments));
+        assert_eq!(button_for_key(&answer, Key::Cancel), Some(ButtonId::NoThanks));
+        assert_eq!(button_for_key(&answer, Key::Up), Some(ButtonId::Back));
+        assert_eq!(button_for_key(&answer, Key::Digit(1)), None, "the ticks are not on this step");
         let issued = |can_print, receipt| Screen::AccountIssued {
             account_reference: "D-1".into(),
             per_transaction_limit_rub: 1,

@@ -18,7 +18,7 @@ use super::text::{self as tx, embedded_messages, Texts};
 use super::textblock::{draw_line, line_height, measure, para, Align, Para, Role, Writer};
 use super::theme::Theme;
 use super::widgets::{button, button_sized, header, label_size, ButtonKind};
-use super::{ButtonId, Choice, Preview, ReceiptStatus, Refusal, Screen, UiOptions};
+use super::{ButtonId, Choice, Preview, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
 
 /// Smallest display the layouts are designed for.
 const MIN_SIZE: Size = Size::new(480, 320);
@@ -87,6 +87,15 @@ pub fn face_preview_area(size: Size, options: &UiOptions) -> Rectangle {
     let h = body.size.height as i32;
     let w = (h * 4 / 3).min(m.width * 11 / 20);
     rect(body.top_left.x, body.top_left.y, w, h)
+}
+
+/// Where both steps of the social-payments offer are drawn: narrower margins than the other
+/// screens, as four rows of 15 mm buttons (three of ticks, the answer) and a line of text must
+/// fit under the header of a 7" panel, in large text too, with labels as large as can be.
+fn social_area(m: &Metrics) -> Rectangle {
+    let edge = m.px(10.0);
+    let top = m.header_h + edge;
+    rect(edge, top, m.width - 2 * edge, m.height - top - edge)
 }
 
 /// The step (0..4) a screen belongs to, for the header indicator.
@@ -191,7 +200,10 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
                 ];
                 self.issued(account_reference, &limits, activation_token, expires_at, *can_print, *receipt)?
             }
-            Screen::SocialPayments { categories, kinds, .. } => self.social(categories, kinds)?,
+            Screen::SocialPayments { step: SocialStep::Categories, categories, .. } => {
+                self.social_categories(categories)?
+            }
+            Screen::SocialPayments { step: SocialStep::Answer, kinds, .. } => self.social_answer(kinds)?,
             Screen::Goodbye { receipt_printed, social_payments_requested } => {
                 self.goodbye(*receipt_printed, *social_payments_requested)?
             }
@@ -481,71 +493,97 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         Ok(())
     }
 
-    fn social(&mut self, categories: &[Choice], kinds: &[String]) -> Result<(), UiError> {
+    /// Social payments, first step: what applies to you. The ticks take the whole width, two
+    /// columns of finger-sized toggles, as large as the room allows; "no, thanks" and "next"
+    /// under them. The title goes first when room is short (the line stays).
+    fn social_categories(&mut self, categories: &[Choice]) -> Result<(), UiError> {
         let m = *self.m();
-        let body = m.body();
         let n = categories.len();
-        // With categories: the words on the left, full height (they are many); on the right the
-        // ticks, and under them the answer, "yes" wider than "no". Without: words above the answer.
-        let (text_area, grid, row) = if n == 0 {
-            let (content, row) = split_bottom(body, m.button_h, m.gap);
-            (content, rect(0, 0, 0, 0), row)
-        } else {
-            let (text_area, right) = split_left(body, body.size.width as i32 * 9 / 20, m.gap * 2);
-            let (grid, row) = split_bottom(right, m.button_h, m.gap);
-            (text_area, grid, row)
-        };
+        let too_many =
+            || UiError::TooManyChoices { count: n, width: m.width as u32, height: m.height as u32 };
+        if n > usize::from(u8::MAX) + 1 {
+            return Err(too_many());
+        }
+        let area = social_area(&m);
+        let gap = m.px(10.0);
+        let row_h = m.min_button.max(m.px(76.0));
+        let (rest, row) = split_bottom(area, row_h, gap);
+        let (x, y, w, h) =
+            (rest.top_left.x, rest.top_left.y, rest.size.width as i32, rest.size.height as i32);
 
-        let mut paras =
-            vec![para(self.t("social.title"), Role::Title), para(self.t("social.note"), Role::Small)];
+        // Two columns, more only when the rows would not fit (the smallest displays).
+        let grid_h = |cols: usize| {
+            let rows = n.div_ceil(cols) as i32;
+            rows * m.min_button + (rows - 1).max(0) * gap
+        };
+        let mut cols = 2.min(n.max(1));
+        while grid_h(cols) > h && cols < n {
+            cols += 1;
+        }
+        let col_w = (w - gap * (cols as i32 - 1)) / cols as i32;
+        if n > 0 && (grid_h(cols) > h || col_w < m.min_button) {
+            return Err(too_many());
+        }
+        let title = para(self.t("social.title"), Role::Title);
+        let line = para(self.t("social.categories"), Role::Strong);
+        let room = h - grid_h(cols) - gap;
+        let both = [title, line.clone()];
+        let paras: &[Para] =
+            if self.w.height_of(&both, w as u32) <= room { &both } else { std::slice::from_ref(&line) };
+        let text_h = self.w.height_of(paras, w as u32).min(room.max(0));
+        let used = self.block(paras, rect(x, y, w, text_h), Align::Left)?;
+        let grid_top = y + used.min(text_h) + gap;
+        let rows = n.div_ceil(cols).max(1) as i32;
+        let free = y + h - grid_top;
+        // Taller than a finger when there is room: long labels then keep a larger size.
+        let cell_h = ((free - gap * (rows - 1)) / rows).min(m.button_h * 2).max(m.min_button);
+        let mut items = Vec::with_capacity(n + 2);
+        for (i, choice) in categories.iter().enumerate() {
+            let index = u8::try_from(i).map_err(|_| too_many())?;
+            let (r, c) = ((i / cols) as i32, (i % cols) as i32);
+            let cell = rect(x + c * (col_w + gap), grid_top + r * (cell_h + gap), col_w, cell_h);
+            items.push((
+                Some(ButtonId::Category(index)),
+                cell,
+                choice.label.as_str(),
+                ButtonKind::Toggle { on: choice.selected },
+            ));
+        }
+        if !items.is_empty() {
+            self.group(&items)?;
+        }
+        let answer = columns(row, 2, gap);
+        self.group(&[
+            (Some(ButtonId::NoThanks), answer[0], self.t("social.no_thanks"), ButtonKind::Secondary),
+            (Some(ButtonId::Next), answer[1], self.t("social.next"), ButtonKind::Primary),
+        ])?;
+        Ok(())
+    }
+
+    /// Social payments, second step: what you may be entitled to, who decides, and the answer:
+    /// "back" to the ticks, "no, thanks", "yes" (the widest, at the right).
+    fn social_answer(&mut self, kinds: &[String]) -> Result<(), UiError> {
+        let m = *self.m();
+        let body = social_area(&m);
+        // Room for the long "yes" label on two lines at full size.
+        let row_h = m.button_h.max(line_height(m.fonts.button) + m.fonts.button as i32 + m.px(12.0));
+        let (content, row) = split_bottom(body, row_h, m.gap);
+        let mut paras = Vec::new();
         if kinds.is_empty() {
-            paras.push(para(self.t("social.kinds_none"), Role::Body));
+            paras.push(para(self.t("social.kinds_none"), Role::Strong));
         } else {
-            paras.push(para(self.t("social.kinds"), Role::Strong));
+            paras.push(para(self.t("social.kinds"), Role::Title));
             let list: Vec<String> = kinds.iter().map(|k| format!("• {k}")).collect();
             paras.push(para(list.join("\n"), Role::Body));
         }
-        self.block(&paras, text_area, Align::Left)?;
-
-        if n > 0 {
-            let too_many =
-                || UiError::TooManyChoices { count: n, width: m.width as u32, height: m.height as u32 };
-            let (gw, gh) = (grid.size.width as i32, grid.size.height as i32);
-            let rows_fit = ((gh + m.gap) / (m.min_button.max(m.px(76.0)) + m.gap)).max(1) as usize;
-            let cols = n.div_ceil(rows_fit);
-            let col_w = (gw - m.gap * (cols as i32 - 1)) / cols as i32;
-            if col_w < m.min_button || n > usize::from(u8::MAX) + 1 {
-                return Err(too_many());
-            }
-            let rows = n.div_ceil(cols) as i32;
-            // Taller than a finger when there is room: long labels then keep a larger size.
-            let row_h = ((gh - m.gap * (rows - 1)) / rows).min(m.button_h * 3 / 2).max(m.min_button);
-            let mut items = Vec::with_capacity(n);
-            for (i, choice) in categories.iter().enumerate() {
-                let index = u8::try_from(i).map_err(|_| too_many())?;
-                let (r, c) = ((i / cols) as i32, (i % cols) as i32);
-                let area = rect(
-                    grid.top_left.x + c * (col_w + m.gap),
-                    grid.top_left.y + r * (row_h + m.gap),
-                    col_w,
-                    row_h,
-                );
-                items.push((
-                    Some(ButtonId::Category(index)),
-                    area,
-                    choice.label.as_str(),
-                    ButtonKind::Toggle { on: choice.selected },
-                ));
-            }
-            self.group(&items)?;
-        }
-        let (no, yes) = if n == 0 {
-            let cols = columns(row, 2, m.gap);
-            (cols[0], cols[1])
-        } else {
-            split_left(row, (row.size.width as i32 - m.gap) * 2 / 5, m.gap)
-        };
+        paras.push(para(self.t("social.note"), Role::Muted));
+        self.block(&paras, content, Align::Left)?;
+        let w = row.size.width as i32;
+        let unit = (w - 2 * m.gap) / 9;
+        let (back, rest) = split_left(row, unit * 2, m.gap);
+        let (no, yes) = split_left(rest, unit * 3, m.gap);
         self.group(&[
+            (Some(ButtonId::Back), back, self.t("social.back"), ButtonKind::Secondary),
             (Some(ButtonId::NoThanks), no, self.t("social.no_thanks"), ButtonKind::Secondary),
             (Some(ButtonId::CreditPayments), yes, self.t("social.credit"), ButtonKind::Primary),
         ])?;
@@ -642,16 +680,18 @@ mod tests {
             Screen::ReadingDocument,
             Screen::Verifying,
             Screen::OutOfService,
-            Screen::SocialPayments {
-            step: crate::ui::SocialStep::Answer,
+        ];
+        for step in [SocialStep::Categories, SocialStep::Answer] {
+            screens.push(Screen::SocialPayments {
+                step,
                 categories: vec![
                     Choice { label: "x".into(), selected: true },
                     Choice { label: "y".into(), selected: false },
                 ],
                 kinds: vec!["k".into()],
-            },
-            Screen::SocialPayments { step: crate::ui::SocialStep::Answer, categories: vec![], kinds: vec![] },
-        ];
+            });
+            screens.push(Screen::SocialPayments { step, categories: vec![], kinds: vec![] });
+        }
         for g in std::iter::once(None).chain(Guidance::ALL.map(Some)) {
             screens.push(Screen::FaceCapture { guidance: g, face_box: None, preview: None });
         }

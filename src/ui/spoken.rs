@@ -5,7 +5,7 @@
 use kiosk_config::messages::Messages;
 
 use super::text::{self as tx, Texts};
-use super::{Language, ReceiptStatus, Screen};
+use super::{Language, ReceiptStatus, Screen, SocialStep};
 
 /// The prompt for `screen` with the built-in messages.
 pub fn spoken_text(screen: &Screen, language: Language) -> String {
@@ -107,17 +107,9 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             }
             say(t.get("issued.spoken_next"));
         }
-        Screen::SocialPayments { categories, kinds, .. } => {
+        Screen::SocialPayments { step: SocialStep::Categories, categories, .. } => {
             say(t.get("social.title"));
-            say(t.get("social.note"));
-            if kinds.is_empty() {
-                say(t.get("social.kinds_none"));
-            } else {
-                say(&format!("{} {}.", t.get("social.kinds"), kinds.join("; ")));
-            }
-            if !categories.is_empty() {
-                say(t.get("social.categories"));
-            }
+            say(t.get("social.categories"));
             // Only the first nine have a digit key.
             for (i, c) in categories.iter().take(9).enumerate() {
                 let state = t.get(if c.selected { "social.spoken_on" } else { "social.spoken_off" });
@@ -127,7 +119,16 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
                     &[("number", &number), ("label", &c.label), ("state", state)],
                 ));
             }
-            say(t.get("social.spoken_keys"));
+            say(t.get("social.spoken_keys_categories"));
+        }
+        Screen::SocialPayments { step: SocialStep::Answer, kinds, .. } => {
+            if kinds.is_empty() {
+                say(t.get("social.kinds_none"));
+            } else {
+                say(&format!("{} {}.", t.get("social.kinds"), kinds.join("; ")));
+            }
+            say(t.get("social.note"));
+            say(t.get("social.spoken_keys_answer"));
         }
         Screen::Goodbye { receipt_printed, social_payments_requested } => {
             say(t.get("goodbye.title"));
@@ -209,25 +210,41 @@ mod tests {
 
     #[test]
     fn social_payments_name_each_digit_and_who_decides() {
-        let screen = Screen::SocialPayments {
-            step: crate::ui::SocialStep::Answer,
+        let screen = |step| Screen::SocialPayments {
+            step,
             categories: vec![
                 Choice { label: "Есть инвалидность".into(), selected: true },
                 Choice { label: "Уже получаю пенсию".into(), selected: false },
             ],
             kinds: vec!["Пенсия по инвалидности".into()],
         };
-        let said = spoken_text(&screen, Language::Ru);
-        assert!(said.contains("Социальный фонд России"), "{said}");
+        let said = spoken_text(&screen(SocialStep::Categories), Language::Ru);
+        assert!(said.starts_with("Получать пенсии и пособия на этот счёт?"), "{said}");
         assert!(said.contains("Цифра 1: Есть инвалидность, отмечено."), "{said}");
         assert!(said.contains("Цифра 2: Уже получаю пенсию, не отмечено."), "{said}");
+        assert!(said.contains("Ввод") && said.contains("Отмена") && !said.contains("Пенсия по"), "{said}");
+        let said = spoken_text(&screen(SocialStep::Answer), Language::Ru);
+        assert!(said.contains("Социальный фонд России") && said.contains("Пенсия по инвалидности"), "{said}");
+        assert!(said.contains("Ввод") && said.contains("Отмена") && said.contains("стрелку вверх"), "{said}");
+        assert!(!said.contains("Цифра 1"), "the ticks are on the first step: {said}");
+        let none = Screen::SocialPayments { step: SocialStep::Answer, categories: vec![], kinds: vec![] };
+        let said = spoken_text(&none, Language::En);
         assert!(
-            said.contains("Пенсия по инвалидности") && said.contains("Ввод") && said.contains("Отмена"),
+            said.contains("Nothing matches") && said.contains("up arrow") && !said.contains("Key 1"),
             "{said}"
         );
-        let none = Screen::SocialPayments { step: crate::ui::SocialStep::Answer, categories: vec![], kinds: vec![] };
-        let said = spoken_text(&none, Language::En);
-        assert!(said.contains("Nothing matches") && !said.contains("Key 1"), "{said}");
+        let keys = [(Key::Enter, "Enter"), (Key::Cancel, "Cancel"), (Key::Up, "up arrow")];
+        for step in [SocialStep::Categories, SocialStep::Answer] {
+            let said = spoken_text(&screen(step), Language::En);
+            for (key, name) in keys {
+                // What is said about a key and what the key does agree.
+                assert_eq!(
+                    button_for_key(&screen(step), key).is_some(),
+                    said.contains(name),
+                    "{step:?} {name}: {said}"
+                );
+            }
+        }
     }
 
     #[test]
