@@ -740,6 +740,60 @@ mod tests {
         assert!(unused.is_empty(), "messages no screen uses: {unused:?}");
     }
 
+    /// The ticks are read by people with poor sight: at least body size in normal mode, larger
+    /// in large-text mode, on both panels (the longest labels of the rules file).
+    #[test]
+    fn category_labels_are_body_size_and_grow_with_large_text() {
+        use crate::ui::{FontSizes, SocialStep};
+        let labels = [
+            ["Есть дети до 17 лет или жду ребёнка", "Children under 17, or expecting a child"],
+            ["Многодетная семья", "Large family (3 or more children)"],
+            ["Есть инвалидность", "I have a disability"],
+            ["Ухаживаю за ребёнком-инвалидом", "I care for a disabled child"],
+            ["Уже получаю пенсию", "I already receive a pension"],
+            ["Потеря кормильца", "Loss of the family breadwinner"],
+        ];
+        for (w, h, mm) in [(800, 480, 154.0), (1280, 800, 217.0)] {
+            for (l, language) in [Language::Ru, Language::En].into_iter().enumerate() {
+                let categories: Vec<Choice> =
+                    labels.iter().map(|x| Choice { label: x[l].into(), selected: false }).collect();
+                let screen =
+                    Screen::SocialPayments { step: SocialStep::Categories, categories, kinds: vec![] };
+                let size_for = |large_text| {
+                    let options = UiOptions { language, large_text, ..UiOptions::default() };
+                    let ctx = UiContext::standard(Panel::new(mm)).unwrap();
+                    let mut d = MemoryDisplay::new(w, h);
+                    let layout = render_with(&mut d, &screen, &options, &ctx).unwrap();
+                    let metrics = Metrics::new(Size::new(w, h), &options, ctx.panel);
+                    let theme = Theme::new(false);
+                    let writer = Writer { fonts: ctx.fonts, theme: &theme, metrics: &metrics };
+                    layout
+                        .buttons
+                        .iter()
+                        .filter_map(|(id, r)| match id {
+                            ButtonId::Category(i) => Some(label_size(
+                                &writer,
+                                *r,
+                                labels[usize::from(*i)][l],
+                                ButtonKind::Toggle { on: false },
+                            )),
+                            _ => None,
+                        })
+                        .min()
+                        .unwrap()
+                };
+                let (normal, large) = (size_for(false), size_for(true));
+                let body = FontSizes::new(metrics_scale(w, h), false).body;
+                assert!(normal >= body, "{w}x{h} {language:?}: labels {normal} px, body text {body} px");
+                assert!(large > normal, "{w}x{h} {language:?}: large text {large} px, normal {normal} px");
+            }
+        }
+    }
+
+    fn metrics_scale(w: u32, h: u32) -> f32 {
+        (w as f32 / 800.0).min(h as f32 / 480.0)
+    }
+
     #[test]
     fn site_messages_change_the_screen() {
         let dir = tempfile::tempdir().unwrap();
