@@ -10,6 +10,7 @@ pub mod card_reader;
 pub mod display;
 pub mod input;
 pub mod printer;
+mod serial_line;
 pub mod speaker;
 
 pub use camera::{Camera, CameraError, Frame};

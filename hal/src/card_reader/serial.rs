@@ -3,7 +3,9 @@
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
 
-use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBits};
+use serialport::{ClearBuffer, SerialPort};
+
+use crate::serial_line::{open_8n1, READ_SLICE};
 
 use super::frame::{Control, Decoded, Frame, FrameDecoder, FrameError, CMT_NEGATIVE, CMT_POSITIVE};
 use super::{
@@ -15,7 +17,6 @@ const MAX_SENDS: u32 = 3;
 /// Damaged replies tolerated (each answered by NAK) before giving up.
 const MAX_BAD_REPLIES: u32 = 3;
 /// How long one read blocks; short so deadlines are kept precisely.
-const READ_SLICE: Duration = Duration::from_millis(20);
 /// Reply timeout used while dropping the driver, so shutdown never hangs long.
 const DROP_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 /// A frame whose bytes stop arriving for this long (at least; see `inter_byte_timeout`) lost
@@ -311,14 +312,7 @@ impl SerialCardReader {
 }
 
 fn open_port(path: &str, baud: u32) -> Result<Box<dyn SerialPort>, CardReaderError> {
-    serialport::new(path, baud)
-        .data_bits(DataBits::Eight)
-        .parity(Parity::None)
-        .stop_bits(StopBits::One)
-        .flow_control(FlowControl::None)
-        .timeout(READ_SLICE)
-        .open()
-        .map_err(|e| CardReaderError::Open { port: path.to_owned(), reason: e.to_string() })
+    open_8n1(path, baud).map_err(|reason| CardReaderError::Open { port: path.to_owned(), reason })
 }
 
 fn millis(d: Duration) -> u64 {

@@ -6,13 +6,14 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
-use serialport::{ClearBuffer, DataBits, FlowControl, Parity, SerialPort, StopBits};
+use serialport::{ClearBuffer, SerialPort};
+
+use crate::serial_line::open_8n1;
 
 use super::escpos::{self, is_status_byte, status_request};
 use super::{Printer, PrinterError, PrinterStatus, Receipt};
 
 /// How long one serial read blocks.
-const READ_SLICE: Duration = Duration::from_millis(20);
 /// Poll period of a non-blocking device file.
 const POLL: Duration = Duration::from_millis(5);
 /// A write making no progress this long (printer stuck, buffer full) fails.
@@ -39,15 +40,7 @@ impl Port {
             return Ok(Self::File(file));
         }
         drop(file);
-        serialport::new(path, baud)
-            .data_bits(DataBits::Eight)
-            .parity(Parity::None)
-            .stop_bits(StopBits::One)
-            .flow_control(FlowControl::None)
-            .timeout(READ_SLICE)
-            .open()
-            .map(Self::Serial)
-            .map_err(|e| error(e.to_string()))
+        open_8n1(path, baud).map(Self::Serial).map_err(error)
     }
 
     /// Reads what has arrived, waiting at most a short slice; `Ok(0)` when nothing did.
