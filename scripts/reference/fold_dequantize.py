@@ -77,29 +77,6 @@ def fold(model):
 
 
 def rewrite_prelu(model):
-    graph = model.graph
-    zero = "prelu_zero"
-    graph.initializer.append(numpy_helper.from_array(np.zeros((1,), np.float32), zero))
-    nodes, rewritten = [], 0
-    for node in graph.node:
-        if node.op_type != "PRelu":
-            nodes.append(node)
-            continue
-        x, slope = node.input
-        y = node.output[0]
-        nodes += [
-            onnx.helper.make_node("Relu", [x], [f"{y}_positive"]),
-            onnx.helper.make_node("Min", [x, zero], [f"{y}_negative"]),
-            onnx.helper.make_node("Mul", [f"{y}_negative", slope], [f"{y}_scaled"]),
-            onnx.helper.make_node("Add", [f"{y}_positive", f"{y}_scaled"], [y]),
-        ]
-        rewritten += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return rewritten
-
-
-def rewrite_prelu(model):
     """PRelu -> Relu(x) + Min(x, 0) * slope (exact). Returns how many were rewritten."""
     graph = model.graph
     zero = "prelu_zero"
