@@ -14,7 +14,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::escpos::{self, Decoder, Event, Printed};
 use super::{EscPosPrinter, Printer, PrinterError, PrinterStatus, Receipt};
-use crate::card_reader::sim::pty::open_raw_pty;
+use crate::card_reader::sim::pty::{open_raw_pty, read_master, MasterRead};
 
 const IDLE_POLL: Duration = Duration::from_millis(1);
 /// The printer's base status byte (fixed bits only).
@@ -279,19 +279,16 @@ impl Device {
     fn run(&mut self) {
         let mut buf = [0u8; 4096];
         while !self.stop.load(Ordering::Relaxed) {
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => {
+            match read_master(&mut self.master, &mut buf, IDLE_POLL) {
+                MasterRead::Bytes(n) => {
                     let got = buf.get(..n).unwrap_or_default();
                     // Time the bytes take on the line: 10 bits each (8N1).
                     let micros = (n as u64).saturating_mul(10_000_000) / u64::from(self.baud.max(1));
                     std::thread::sleep(Duration::from_micros(micros));
                     self.decoder.push(got);
                 }
-                Ok(_) => std::thread::sleep(IDLE_POLL),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                    std::thread::sleep(IDLE_POLL);
-                }
-                Err(e) => {
+                MasterRead::Idle => {}
+                MasterRead::Failed(e) => {
                     tracing::warn!(error = %e, "printer simulator line failed, stopping");
                     return;
                 }

@@ -49,6 +49,33 @@ pub fn open_raw_pty() -> Result<PtyPair, PtyError> {
     Ok(PtyPair { master: File::from(pair.master), slave: pair.slave, slave_path })
 }
 
+/// What one poll of a (non-blocking) pty master gave a simulator.
+pub enum MasterRead {
+    /// This many bytes arrived from the driver.
+    Bytes(usize),
+    /// Nothing yet; the poll already waited `idle` so the loop does not spin.
+    Idle,
+    /// The line failed: the simulator stops.
+    Failed(std::io::Error),
+}
+
+/// Reads what the driver wrote into `buf`, waiting `idle` when nothing is there.
+pub fn read_master(master: &mut File, buf: &mut [u8], idle: std::time::Duration) -> MasterRead {
+    use std::io::{ErrorKind, Read};
+    match master.read(buf) {
+        Ok(n) if n > 0 => MasterRead::Bytes(n),
+        Ok(_) => {
+            std::thread::sleep(idle);
+            MasterRead::Idle
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
+            std::thread::sleep(idle);
+            MasterRead::Idle
+        }
+        Err(e) => MasterRead::Failed(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

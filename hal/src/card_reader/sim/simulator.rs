@@ -1,7 +1,7 @@
 //! The card reader DEVICE, played on a std thread at the master end of a pty.
 
 use std::fs::File;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::emv::VirtualBankCard;
 use super::passport::VirtualPassport;
-use super::pty::{open_raw_pty, PtyError};
+use super::pty::{open_raw_pty, read_master, MasterRead, PtyError};
 use crate::card_reader::frame::{
     Control, Decoded, Frame, FrameDecoder, CMT_COMMAND, CMT_NEGATIVE, CMT_POSITIVE,
 };
@@ -237,18 +237,15 @@ impl Device {
     fn run(&mut self) {
         let mut buf = [0u8; 4096];
         while !self.stop.load(Ordering::Relaxed) {
-            match self.master.read(&mut buf) {
-                Ok(n) if n > 0 => {
+            match read_master(&mut self.master, &mut buf, IDLE_POLL) {
+                MasterRead::Bytes(n) => {
                     self.stats.bytes_from_host.fetch_add(n as u64, Ordering::Relaxed);
                     let got = buf.get(..n).unwrap_or_default();
                     self.throttle(got.len());
                     self.decoder.push(got);
                 }
-                Ok(_) => std::thread::sleep(IDLE_POLL),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                    std::thread::sleep(IDLE_POLL);
-                }
-                Err(e) => {
+                MasterRead::Idle => {}
+                MasterRead::Failed(e) => {
                     tracing::warn!(error = %e, "card reader simulator line failed, stopping");
                     return;
                 }
