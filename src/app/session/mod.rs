@@ -296,7 +296,13 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
         }
         self.layout = layout;
-        self.shown = Some(screen.clone());
+        // The keypad needs what the screen offers, not the camera picture (no copy per frame).
+        self.shown = Some(match screen {
+            Screen::FaceCapture { guidance, face_box, .. } => {
+                Screen::FaceCapture { guidance: *guidance, face_box: *face_box, preview: None }
+            }
+            other => other.clone(),
+        });
         self.report.screens.push(id);
         Ok(())
     }
