@@ -114,7 +114,7 @@ fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
             "face_capture",
             Screen::FaceCapture {
                 guidance: Some(Guidance::ComeCloser),
-                face_box: Some(Rectangle::new(c - Point::new(60, 80), Size::new(120, 150))),
+                face_box: Some(Rectangle::new(c - Point::new(60, 80), Size::new(120, 150)).into()),
                 preview: Some(synthetic_preview()),
             },
         ),

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use crate::ui::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
+use super::screen::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
 
 use super::timing;
 

@@ -10,9 +10,13 @@
 //! refusal screen, a device fault on the out-of-service screen.
 
 mod machine;
+pub mod screen;
 mod timing;
 
 pub use machine::{step, toggled, CategoryBits, Command, Event, FlowSettings, Outcome, Phase, State};
+pub use screen::{
+    ButtonId, Choice, FaceBox, Guidance, Language, Preview, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::ui::{ButtonId as B, Language, ReceiptStatus, Refusal, Screen, SocialStep};
+use super::screen::{ButtonId as B, Language, ReceiptStatus, Refusal, Screen, SocialStep};
 
 const SETTINGS: FlowSettings = FlowSettings {
     walk_away: Duration::from_secs(45),

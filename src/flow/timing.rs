@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::machine::{finish, refuse, Command, FlowSettings, Outcome, Phase, State};
-use crate::ui::Refusal;
+use super::screen::Refusal;
 
 /// The clock moved on with nothing else happening.
 pub(super) fn tick(state: State, now: Instant, settings: &FlowSettings) -> (State, Vec<Command>) {

@@ -180,7 +180,7 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             Screen::PlaceDocument => self.document(false)?,
             Screen::ReadingDocument => self.document(true)?,
             Screen::FaceCapture { guidance, face_box, preview } => {
-                self.face(tx::guidance(*guidance), *face_box, preview.as_ref(), options)?
+                self.face(tx::guidance(*guidance), face_box.map(Into::into), preview.as_ref(), options)?
             }
             Screen::Verifying => self.verifying()?,
             Screen::AccountIssued {

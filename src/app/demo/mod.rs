@@ -42,10 +42,10 @@ use super::{
 };
 use crate::{
     account::KioskIdentity,
-    flow::Outcome,
+    flow::{ButtonId, Outcome, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions},
     identity::mrz::check_digit,
     store::{KeyStore, Store},
-    ui::{self, ButtonId, Refusal, Screen, SocialStep, UiOptions},
+    ui,
     vision::{read_image, FacePipeline},
 };
 
@@ -514,7 +514,7 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
             let mut receipt = None;
             if choices.prints_receipt && printer {
                 touch(&summary(true, None), ButtonId::PrintReceipt, &options)?;
-                receipt = Some(ui::ReceiptStatus::Printed);
+                receipt = Some(ReceiptStatus::Printed);
             }
             touch(&summary(printer && receipt.is_none(), receipt), ButtonId::Next, &options)?;
             let mut requested = false;

@@ -5,7 +5,7 @@ use kiosk_config::ConsentLanguage;
 use sha2::Digest;
 
 use crate::app::AppError;
-use crate::ui::Language;
+use crate::flow::Language;
 
 #[derive(Debug, Clone)]
 pub struct ConsentText {

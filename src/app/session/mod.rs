@@ -13,7 +13,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use embedded_graphics::{prelude::*, primitives::Rectangle};
 use kiosk_hal::{input::Key, Camera, CardReader, Display, Input, InputEvent, Printer, Speaker, SpeechLanguage};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,10 +20,10 @@ use uuid::Uuid;
 use super::AppError;
 use crate::{
     account::{issue_token, Claims, DemoAccount, KioskIdentity, LimitsPolicy, TokenId},
-    flow::{self, Command, Event, FlowSettings, Outcome},
+    flow::{self, ButtonId, Command, Event, FaceBox, FlowSettings, Guidance, Language, Outcome, Refusal, Screen, UiOptions},
     identity::{self, PassportRead},
     store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
-    ui::{self, ButtonId, Guidance, Language, Layout, Refusal, Screen, UiOptions},
+    ui::{self, Layout},
     vision::{
         decode_image, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FaceOutcome, FacePipeline,
         Gallery, MatchDecision, PoseSample, TurnDirection,
@@ -573,17 +572,19 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
     /// Maps a face box from camera pixels into the screen's camera preview area (the frame
     /// fitted into it, aspect kept, centred, mirrored like the preview).
-    fn display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<Rectangle, AppError> {
+    fn display_box(&mut self, bbox: [f32; 4], frame: (i32, i32)) -> Result<FaceBox, AppError> {
         let bbox = [frame.0 as f32 - bbox[0] - bbox[2], bbox[1], bbox[2], bbox[3]];
         let area = ui::face_preview_area(self.devices()?.display.size(), &self.options);
         let scale = (area.size.width as f32 / frame.0.max(1) as f32)
             .min(area.size.height as f32 / frame.1.max(1) as f32);
         let offset_x = area.top_left.x as f32 + (area.size.width as f32 - frame.0 as f32 * scale) / 2.0;
         let offset_y = area.top_left.y as f32 + (area.size.height as f32 - frame.1 as f32 * scale) / 2.0;
-        Ok(Rectangle::new(
-            Point::new((offset_x + bbox[0] * scale) as i32, (offset_y + bbox[1] * scale) as i32),
-            Size::new((bbox[2] * scale).max(1.0) as u32, (bbox[3] * scale).max(1.0) as u32),
-        ))
+        Ok(FaceBox {
+            x: (offset_x + bbox[0] * scale) as i32,
+            y: (offset_y + bbox[1] * scale) as i32,
+            width: (bbox[2] * scale).max(1.0) as u32,
+            height: (bbox[3] * scale).max(1.0) as u32,
+        })
     }
 
     fn check_duplicate(&mut self) -> Result<Event, AppError> {
@@ -751,7 +752,7 @@ struct BurstCapture {
     best: Option<BestFace>,
     frame_size: (i32, i32),
     /// The best frame (or the last one) for the screen.
-    preview: Option<ui::Preview>,
+    preview: Option<flow::Preview>,
 }
 
 /// How the camera picture is shown: the preview area's size, and whether to pixelate it.

@@ -6,8 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::benefits::{self, Sex, SocialPaymentsChoice};
-use crate::flow::CategoryBits;
-use crate::ui::{Choice, Language, Screen, SocialStep};
+use crate::flow::{CategoryBits, Choice, Language, Screen, SocialStep};
 
 /// What the offer needs to know of the person, kept after the personal data is wiped: the age
 /// in whole years and the sex (never the birth date or the name).

@@ -6,7 +6,7 @@
 use opencv::{core, imgproc, prelude::*};
 
 use crate::app::AppError;
-use crate::ui::Preview;
+use crate::flow::Preview;
 
 /// Side of the blocks a redacted preview is made of, in preview pixels.
 const REDACT_BLOCK: i32 = 16;

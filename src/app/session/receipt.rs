@@ -9,7 +9,8 @@ use kiosk_hal::Receipt;
 use time::OffsetDateTime;
 
 use crate::account::MOSCOW_OFFSET;
-use crate::ui::{text::money, Language, ReceiptStatus, Screen};
+use crate::flow::{Language, ReceiptStatus, Screen};
+use crate::ui::text::money;
 
 /// What the AccountIssued screen and the receipt show; lives until the session ends.
 #[derive(Clone)]
