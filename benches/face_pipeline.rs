@@ -18,7 +18,7 @@ const RUNS: usize = 60;
 const PAIRED_ROUNDS: usize = 5;
 
 fn settings() -> PipelineSettings {
-    kiosk::app::pipeline_settings(&kiosk_config::load(None).expect("default configuration"))
+    kiosk::wiring::pipeline_settings(&kiosk_config::load(None).expect("default configuration"))
 }
 
 /// Median and 95th percentile in milliseconds of `runs` timed calls (after 3 warm-up calls).

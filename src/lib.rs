@@ -13,3 +13,4 @@ pub mod sync;
 pub mod testing;
 pub mod ui;
 pub mod vision;
+pub mod wiring;

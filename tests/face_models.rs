@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::Command};
 use kiosk::vision::{read_image, FaceOutcome, FacePipeline, FaceRecogniser, MatchDecision, PipelineSettings};
 
 fn settings() -> PipelineSettings {
-    kiosk::app::pipeline_settings(&kiosk_config::load(None).unwrap())
+    kiosk::wiring::pipeline_settings(&kiosk_config::load(None).unwrap())
 }
 
 fn pipeline() -> FacePipeline {

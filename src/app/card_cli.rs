@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use kiosk_hal::card_reader::sim::{self, SimulatorConfig, SimulatorHandle, VirtualBankCard, VirtualPassport};
-use kiosk_hal::card_reader::{
-    CardPosition, CardReader, CardReaderError, ChipInterface, DeviceErrorKind, SerialCardReader,
-};
+use kiosk_hal::card_reader::sim::{self, SimulatorConfig, VirtualBankCard, VirtualPassport};
+use kiosk_hal::card_reader::{CardPosition, CardReader, CardReaderError, ChipInterface, DeviceErrorKind};
 use serde_json::{json, Value};
 
 use super::AppError;
 use crate::identity::{self, emv, IdentityError, PassiveAuthentication, PassportRead, TrustStore};
+use crate::wiring::{self, Simulation};
 
 /// How often the reader is asked whether something was placed.
 const POLL: Duration = Duration::from_millis(300);
@@ -69,15 +68,14 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
             Some(SimulatedCard::Passport)
         }
     };
-    // Held for the whole read: dropping it stops the simulated device.
-    let simulator = simulate.map(|card| spawn_simulator(card, baud)).transpose()?;
-    let port = match (&simulator, &options.port) {
-        (Some(sim), _) => sim.port_path().to_owned(),
-        (None, Some(port)) => port.clone(),
-        (None, None) => config.card_reader.port.clone(),
+    // A simulated reader's device lives as long as the reader.
+    let mut reader = match (simulate, &options.port) {
+        (Some(card), _) => wiring::open_simulated_reader(&config, simulated(card)?)?,
+        (None, Some(port)) => wiring::open_reader_at(&config, port)?,
+        (None, None) => wiring::open_card_reader(&config, &Simulation::default())?,
     };
+    let port = reader.port().to_owned();
     let trust = TrustStore::load_dir(&config.card_reader.csca_dir).map_err(IdentityError::from)?;
-    let mut reader = SerialCardReader::open(&port, baud)?;
     let firmware = reader.firmware_version()?;
     reader.initialise()?;
     if !options.json {
@@ -99,12 +97,11 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
     } else {
         print_text(&found, seconds, options.save_photo.as_deref());
     }
-    drop(reader);
-    drop(simulator);
     Ok(ok)
 }
 
-fn spawn_simulator(card: SimulatedCard, baud: u32) -> Result<SimulatorHandle, AppError> {
+/// What the simulated reader holds for `--simulate`.
+fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
     let passport = |pki: Option<&sim::TestPki>| {
         let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];
         photo.extend((0..SIMULATED_PHOTO_LEN).map(|i| (i * 31 % 251) as u8));
@@ -114,7 +111,7 @@ fn spawn_simulator(card: SimulatedCard, baud: u32) -> Result<SimulatorHandle, Ap
             None => p,
         }
     };
-    let config = match card {
+    Ok(match card {
         SimulatedCard::Passport => SimulatorConfig::with_document(passport(None)),
         SimulatedCard::UntrustedPassport => {
             let rogue = sim::TestPki::generate("untrusted").map_err(|e| AppError::io("test PKI", e))?;
@@ -122,12 +119,11 @@ fn spawn_simulator(card: SimulatedCard, baud: u32) -> Result<SimulatorHandle, Ap
         }
         SimulatedCard::BankCard => SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),
         SimulatedCard::BankCardContactless => SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()),
-    };
-    sim::spawn(SimulatorConfig { baud, ..config }).map_err(|e| AppError::io("card reader simulator", e))
+    })
 }
 
 /// Polls until something is placed, then reads it. A reader unplugged meanwhile is waited for.
-fn wait_and_read(reader: &mut SerialCardReader, trust: &TrustStore, wait: Duration) -> Result<Found, AppError> {
+fn wait_and_read(reader: &mut dyn CardReader, trust: &TrustStore, wait: Duration) -> Result<Found, AppError> {
     let deadline = Instant::now() + wait;
     loop {
         match look(reader, trust) {
@@ -149,7 +145,7 @@ fn wait_and_read(reader: &mut SerialCardReader, trust: &TrustStore, wait: Durati
 }
 
 /// One look at the reader: a card in the slot, a document on the window, a card on the antenna.
-fn look(reader: &mut SerialCardReader, trust: &TrustStore) -> Result<Option<Found>, AppError> {
+fn look(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<Option<Found>, AppError> {
     if reader.status()?.card_position == CardPosition::Inside {
         return Ok(Some(Found::BankCard(emv::read_bank_card(reader, ChipInterface::Contact)?)));
     }

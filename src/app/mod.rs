@@ -1,11 +1,10 @@
-//! The imperative shell: wires configuration, devices, models and the store to the pure
-//! `flow`, and implements each subcommand.
+//! The imperative shell: runs the pure `flow` on the devices, models and store that `wiring`
+//! builds from the configuration, and implements each subcommand.
 //!
-//! **Architecture invariant:** only this module (and `hal`) opens devices, files and the
-//! database; `flow`, `vision` decisions and `account` rules stay pure.
+//! **Architecture invariant:** the shell performs, the flow decides; devices and settings come
+//! from `wiring` only, so `run`, `demo`, `card read` and `face …` see one kiosk.
 
 pub mod demo;
-pub mod devices;
 pub mod diag_cli;
 pub mod provision;
 pub mod release;
@@ -87,6 +86,10 @@ pub enum AppError {
     BankCard(#[from] identity::emv::EmvError),
     #[error(transparent)]
     Sync(#[from] crate::sync::SyncError),
+    #[error(transparent)]
+    Open(#[from] crate::wiring::OpenError),
+    #[error(transparent)]
+    Settings(#[from] crate::wiring::SettingsError),
 }
 
 impl AppError {
@@ -97,56 +100,6 @@ impl AppError {
     /// 2 for every error, so that scripts tell errors from a negative answer (exit 1).
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(2)
-    }
-}
-
-/// The face pipeline settings of a configuration.
-pub fn pipeline_settings(config: &kiosk_config::Config) -> vision::PipelineSettings {
-    vision::PipelineSettings {
-        detection_score_threshold: config.face.detection_score_threshold,
-        nms_iou_threshold: config.face.nms_iou_threshold,
-        liveness_threshold: config.face.liveness_threshold,
-        quality: quality_thresholds(&config.face.quality),
-        intra_threads: config.models.intra_threads as usize,
-    }
-}
-
-/// The quality gates of a configuration's `[face.quality]`.
-pub fn quality_thresholds(q: &kiosk_config::QualitySection) -> vision::QualityThresholds {
-    vision::QualityThresholds {
-        min_inter_eye_px: q.min_inter_eye_px,
-        max_face_width_ratio: q.max_face_width_ratio,
-        max_yaw_deg: q.max_yaw_deg,
-        max_pitch_deg: q.max_pitch_deg,
-        max_roll_deg: q.max_roll_deg,
-        min_sharpness: q.min_sharpness,
-        min_brightness: q.min_brightness,
-        max_brightness: q.max_brightness,
-        min_uniformity: q.min_uniformity,
-    }
-}
-
-/// The head-turn challenge of a configuration's `[face.challenge]`.
-pub fn challenge_rules(c: &kiosk_config::ChallengeSection) -> vision::ChallengeRules {
-    vision::ChallengeRules::new(c.turn_deg, c.frontal_deg, std::time::Duration::from_secs_f32(c.time_limit_s))
-}
-
-/// The built-in configuration (`kiosk-config/default.toml`) is the one source of the vision
-/// defaults: tests and benches get the numbers a kiosk without a site file runs with. A kiosk
-/// itself reads its configuration (`pipeline_settings`, `challenge_rules`).
-fn builtin_face_section() -> kiosk_config::FaceSection {
-    kiosk_config::load_str(None).expect("the built-in configuration is valid (tested in kiosk-config)").face
-}
-
-impl Default for vision::QualityThresholds {
-    fn default() -> Self {
-        quality_thresholds(&builtin_face_section().quality)
-    }
-}
-
-impl Default for vision::ChallengeRules {
-    fn default() -> Self {
-        challenge_rules(&builtin_face_section().challenge)
     }
 }
 
@@ -165,14 +118,14 @@ pub fn face_verify(
     json: bool,
 ) -> Result<bool, AppError> {
     let config = kiosk_config::load(config_file)?;
-    let mut pipeline = vision::FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
+    let mut pipeline = crate::wiring::face_pipeline(&config)?;
     face_cli::verify(&mut pipeline, reference, probe, config.face.match_threshold, json)
 }
 
 /// `kiosk face liveness`.
 pub fn face_liveness(config_file: Option<&Path>, image: &Path, json: bool) -> Result<bool, AppError> {
     let config = kiosk_config::load(config_file)?;
-    let mut pipeline = vision::FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
+    let mut pipeline = crate::wiring::face_pipeline(&config)?;
     face_cli::liveness(&mut pipeline, image, json)
 }
 

@@ -7,22 +7,15 @@
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver};
-use kiosk_hal::{
-    camera::{ReplayCamera, VideoCaptureCamera},
-    card_reader::{sim, SerialCardReader},
-    display::{FramebufferDisplay, MemoryDisplay},
-    input::{EvdevInput, ScriptedInput},
-    Camera, CardReader, Display, DisplayError, Input, InputError, InputEvent,
-};
-use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
+use kiosk_config::Config;
+use kiosk_hal::Display;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::watch;
 
-use super::session::{Consent, Devices, Services, Session, StepRecord};
+use super::session::{Services, Session, StepRecord};
 use super::sync_cli::{backoff_of, client_of, DataPaths};
 use super::AppError;
 use crate::account::KioskIdentity;
@@ -31,7 +24,7 @@ use crate::diag::metrics::{Metrics, SyncGauges};
 use crate::diag::notify::{self, Notifier};
 use crate::flow::Outcome;
 use crate::store::{KeyStore, Store};
-use crate::vision::FacePipeline;
+use crate::wiring::{self, Devices, OpenError, Simulation};
 
 /// Wait before reopening devices after a device fault.
 const REOPEN_AFTER: Duration = Duration::from_secs(10);
@@ -126,22 +119,11 @@ async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<b
         // Onboarding goes on; the outbox keeps everything until the link is fixed (diag says how).
         Err(error) => tracing::error!(%error, "outbox sync disabled: the core client cannot be set up"),
     }
-    let (dir, settings) = (config.models.dir.clone(), super::pipeline_settings(config));
-    let pipeline = tokio::task::spawn_blocking(move || FacePipeline::load(&dir, settings))
+    let models = config.clone();
+    let pipeline = tokio::task::spawn_blocking(move || wiring::face_pipeline(&models))
         .await
         .map_err(|e| AppError::io("model loading task", e))??;
-    let gallery = super::session::load_gallery(&store)?;
-    Ok(Services {
-        gallery,
-        pipeline: Arc::new(Mutex::new(pipeline)),
-        store,
-        identity,
-        limits: super::session::limits_of(config)?,
-        consent: Consent::from_config(config)?,
-        social: social_rules(config)?,
-        ui: super::session::ui_context(config)?,
-        config: config.clone(),
-    })
+    Services::new(config.clone(), store, identity, pipeline)
 }
 
 async fn serve_people(
@@ -152,8 +134,9 @@ async fn serve_people(
 ) -> Result<(), AppError> {
     let mut announced = false;
     loop {
-        let opened = open_devices(&services.config);
-        let (devices, _simulator) = match opened {
+        // `kiosk run` asks nothing of simulated devices: no fault, nobody touching.
+        let opened = wiring::open_devices(&services.config, &Simulation::default()).map_err(AppError::from);
+        let devices = match opened {
             Ok(opened) => opened,
             Err(error) => {
                 metrics.device_error(device_of(&error));
@@ -255,97 +238,13 @@ async fn one_session<D: Display + 'static>(
 
 fn device_of(error: &AppError) -> &'static str {
     match error {
-        AppError::CardReader(_) | AppError::Identity(_) => "card_reader",
-        AppError::Camera(_) => "camera",
-        AppError::Display(_) | AppError::Ui(_) => "display",
-        AppError::Input(_) => "input",
+        AppError::CardReader(_) | AppError::Identity(_) | AppError::Open(OpenError::CardReader(_)) => "card_reader",
+        AppError::Camera(_) | AppError::Open(OpenError::Camera(_)) => "camera",
+        AppError::Display(_) | AppError::Ui(_) | AppError::Open(OpenError::Display(_)) => "display",
+        AppError::Input(_) | AppError::Open(OpenError::Input(_)) => "input",
         AppError::Store(_) | AppError::KeyStore(_) => "store",
         AppError::Vision(_) => "models",
         _ => "other",
-    }
-}
-
-/// The devices as configured; the simulator handle (when simulated) must outlive them.
-type Opened = (Devices<AnyDisplay>, Option<sim::SimulatorHandle>);
-
-/// Either display driver, as one type for the session.
-pub enum AnyDisplay {
-    Memory(MemoryDisplay),
-    Framebuffer(FramebufferDisplay),
-}
-
-impl OriginDimensions for AnyDisplay {
-    fn size(&self) -> Size {
-        match self {
-            Self::Memory(d) => d.size(),
-            Self::Framebuffer(d) => d.size(),
-        }
-    }
-}
-
-impl DrawTarget for AnyDisplay {
-    type Color = Rgb888;
-    type Error = DisplayError;
-
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), DisplayError> {
-        match self {
-            Self::Memory(d) => d.draw_iter(pixels),
-            Self::Framebuffer(d) => d.draw_iter(pixels),
-        }
-    }
-}
-
-impl Display for AnyDisplay {
-    fn present(&mut self, screen_id: &str) -> Result<(), DisplayError> {
-        match self {
-            Self::Memory(d) => d.present(screen_id),
-            Self::Framebuffer(d) => d.present(screen_id),
-        }
-    }
-}
-
-fn open_devices(config: &Config) -> Result<Opened, AppError> {
-    let (reader, simulator): (Box<dyn CardReader>, _) = match config.card_reader.driver {
-        CardReaderDriver::Serial => {
-            (Box::new(SerialCardReader::open(&config.card_reader.port, config.card_reader.baud)?), None)
-        }
-        CardReaderDriver::Simulator => {
-            let handle = sim::spawn(sim::SimulatorConfig { baud: config.card_reader.baud, ..Default::default() })
-                .map_err(|e| AppError::io("card reader simulator", e))?;
-            let reader = SerialCardReader::open(handle.port_path(), config.card_reader.baud)?;
-            (Box::new(reader), Some(handle))
-        }
-    };
-    let c = &config.camera;
-    let camera: Box<dyn Camera> = match c.driver {
-        CameraDriver::V4l2 => Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?),
-        CameraDriver::Replay => Box::new(ReplayCamera::from_files(&[config.models.dir.join("faces/obama.jpg")])?),
-    };
-    let d = &config.display;
-    let display = match d.driver {
-        DisplayDriver::Framebuffer => AnyDisplay::Framebuffer(FramebufferDisplay::open(&d.framebuffer)?),
-        DisplayDriver::Memory => AnyDisplay::Memory(MemoryDisplay::new(d.width, d.height)),
-    };
-    let input: Box<dyn Input> = match config.input.driver {
-        InputDriver::Evdev => Box::new(EvdevInput::open(&config.input.device, d.width, d.height)?),
-        InputDriver::Scripted => Box::new(IdleInput(ScriptedInput::default())),
-    };
-    let speaker = super::devices::open_speaker(config)?;
-    let printer = super::devices::open_printer(config)?;
-    Ok((Devices { reader, camera, display, input, speaker, printer }, simulator))
-}
-
-/// A simulated touch screen nobody touches: waits out the timeout like a real one, so the
-/// session loop does not spin.
-pub(super) struct IdleInput(pub(super) ScriptedInput);
-
-impl Input for IdleInput {
-    fn next_event(&mut self, timeout: Duration) -> Result<Option<InputEvent>, InputError> {
-        let event = self.0.next_event(timeout)?;
-        if event.is_none() {
-            std::thread::sleep(timeout);
-        }
-        Ok(event)
     }
 }
 
@@ -385,10 +284,4 @@ fn sync_gauges(db: &Path) -> Option<SyncGauges> {
         oldest_unsent_age_s: g.oldest_unsent_ms.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
         last_success_unix_s: g.last_sent_ms.map_or(0.0, |t| t as f64 / 1000.0),
     })
-}
-
-/// The social-payments rules in force; `None` when the offer is switched off.
-pub fn social_rules(config: &Config) -> Result<Option<kiosk_config::SocialRules>, AppError> {
-    kiosk_config::SocialRules::from_config(&config.social_payments)
-        .map_err(|e| AppError::Usage(format!("social payments rules: {e}")))
 }

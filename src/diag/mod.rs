@@ -3,7 +3,7 @@
 //! `/readyz` and `/metrics` for `kiosk run`; `notify` talks to systemd.
 //!
 //! **Architecture invariant:** diagnostics only read: no check writes the database, moves a
-//! card or changes a key. Devices are opened through `kiosk_hal` like everywhere else.
+//! card or changes a key. Devices are opened through `wiring`, as `kiosk run` opens them.
 
 pub mod checks;
 pub mod faults;
@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use kiosk_config::Config;
+use kiosk_hal::InputEvent;
 
 /// Problems with how diag was asked to run (not findings: those are check results).
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,20 @@ pub struct Context<'a> {
     pub data_dir: PathBuf,
     pub interactive: bool,
     pub fault: Option<SimulatedFault>,
+}
+
+impl Context<'_> {
+    /// How diag's simulated devices behave: the fault asked for, three cards in the reader's
+    /// retain bin (so the counter has something to report), and a simulated technician who
+    /// touches the middle of the screen.
+    pub fn simulation(&self) -> crate::wiring::Simulation {
+        let d = &self.config.display;
+        crate::wiring::Simulation {
+            fault: self.fault,
+            retain_bin_count: 3,
+            touches: vec![InputEvent::Touch { x: d.width as i32 / 2, y: d.height as i32 / 2 }],
+        }
+    }
 }
 
 /// Every check id by group, in the order they run. `models.<id>` has one check per model.

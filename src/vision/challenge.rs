@@ -46,7 +46,7 @@ impl ChallengeRules {
     /// continuity limits every real head meets (not configurable).
     ///
     /// `Default` is the built-in configuration's `[face.challenge]`, for tests (see
-    /// `app::challenge_rules`).
+    /// `wiring::challenge_rules`).
     pub fn new(turn_deg: f32, frontal_deg: f32, time_limit: Duration) -> Self {
         Self { turn_deg, frontal_deg, time_limit, max_jump: 1.0, max_yaw_step_deg: 15.0 }
     }

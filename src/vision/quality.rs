@@ -10,7 +10,7 @@ use opencv::{
 
 use super::{Detection, VisionError};
 
-/// Thresholds from the `[face.quality]` configuration (`app::quality_thresholds`); `Default`
+/// Thresholds from the `[face.quality]` configuration (`wiring::quality_thresholds`); `Default`
 /// is the built-in configuration's, for tests.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct QualityThresholds {

@@ -12,19 +12,16 @@ pub use person::{synthetic_turn, turn_clip, ScreenWatch, SimulatedPerson, Watche
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use kiosk_config::Config;
 use kiosk_hal::{
-    card_reader::{
-        sim::{self, SimulatorConfig, VirtualPassport},
-        SerialCardReader,
-    },
+    card_reader::sim::{self, SimulatorConfig, VirtualPassport},
     camera::ReplayCamera,
     display::MemoryDisplay,
-    input::{Key, ScriptedInput},
+    input::Key,
     Camera, CardReader, InputEvent,
 };
 use opencv::{
@@ -34,10 +31,7 @@ use opencv::{
 };
 
 use super::{
-    devices::{open_printer_with_log, open_speaker_with_log},
-    pipeline_settings,
-    run::IdleInput,
-    session::{Consent, Devices, Services, Session, SessionReport, StepRecord},
+    session::{Services, Session, SessionReport, StepRecord},
     AppError,
 };
 use crate::{
@@ -47,6 +41,7 @@ use crate::{
     store::{KeyStore, Store},
     ui,
     vision::{read_image, FacePipeline},
+    wiring::{self, Devices, Simulation},
 };
 
 /// What the kiosk camera sees of a demo person.
@@ -271,27 +266,13 @@ pub async fn run(
     ));
 
     let t = Instant::now();
-    let pipeline = FacePipeline::load(&config.models.dir, pipeline_settings(&config))?;
+    let pipeline = wiring::face_pipeline(&config)?;
     print(&format!(
         "  set-up     models verified against MANIFEST.toml (sha256) and loaded: YuNet, SFace, MiniFASNet ×2  [{} ms]",
         t.elapsed().as_millis()
     ));
 
-    let consent = Consent::from_config(&config)?;
-    let social = super::run::social_rules(&config)?;
-    let limits = super::session::limits_of(&config)?;
-    let gallery = super::session::load_gallery(&store)?;
-    let mut services = Services {
-        gallery,
-        pipeline: Arc::new(Mutex::new(pipeline)),
-        store,
-        identity: Arc::clone(&identity),
-        limits,
-        consent,
-        social,
-        ui: super::session::ui_context(&config)?,
-        config,
-    };
+    let mut services = Services::new(config, store, Arc::clone(&identity), pipeline)?;
 
     let mut reports = Vec::new();
     let people = demo_people(&services.config.models.dir);
@@ -364,17 +345,12 @@ async fn run_person(
         let forger = sim::TestPki::generate("forger").map_err(|e| AppError::io("forger's test PKI", e))?;
         chip = chip.signed_by(&forger);
     }
-    let simulator = sim::spawn(SimulatorConfig {
-        baud: services.config.card_reader.baud,
-        ..SimulatorConfig::with_document(chip)
-    })
-    .map_err(|e| AppError::io("card reader simulator", e))?;
-    let mut reader = SerialCardReader::open(simulator.port_path(), services.config.card_reader.baud)?;
+    let mut reader = wiring::open_simulated_reader(&services.config, SimulatorConfig::with_document(chip))?;
     let firmware = reader.firmware_version()?;
     reader.initialise()?;
     print(&format!(
         "  devices    card reader '{firmware}' on {} (pseudo-terminal, {} baud)",
-        simulator.port_path(),
+        reader.port(),
         services.config.card_reader.baud
     ));
 
@@ -402,10 +378,10 @@ async fn run_person(
     };
     std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
     let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
-    let input = IdleInput(ScriptedInput::new(script_touches(services, person, size)?));
-    let (speaker, speech) = open_speaker_with_log(&services.config)?;
-    let (printer, paper) = open_printer_with_log(&services.config)?;
-    let devices = Devices { reader: Box::new(reader), camera, display, input: Box::new(input), speaker, printer };
+    let input = wiring::scripted_input(script_touches(services, person, size)?);
+    let (speaker, speech) = wiring::open_speaker_with_log(&services.config, &Simulation::default())?;
+    let (printer, paper) = wiring::open_printer_with_log(&services.config, &Simulation::default())?;
+    let devices = Devices { reader: Box::new(reader), camera, display, input, speaker, printer };
     // Waiting out the real walk-away time (minutes of nothing) would only slow the demo down.
     let walk_away = services.config.kiosk.walk_away_timeout_s;
     if matches!(person.appearance, Appearance::Nobody) {
@@ -419,9 +395,10 @@ async fn run_person(
     let session = Session::new(devices, services, &mut on_step);
     let ran = tokio::time::timeout(Duration::from_secs(180), session.run()).await;
     services.config.kiosk.walk_away_timeout_s = walk_away;
-    let (report, _devices) =
+    let (report, devices) =
         ran.map_err(|_| AppError::DemoExpectation("the session did not finish within 180 s".into()))??;
-    simulator.shutdown();
+    // Closes the reader and stops its simulated device.
+    drop(devices);
     if let Some(speech) = speech.filter(|s| !s.utterances().is_empty()) {
         let path = screens_dir.join("spoken-prompts.txt");
         std::fs::write(&path, speech.transcript()).map_err(|e| AppError::io(path.display().to_string(), e))?;

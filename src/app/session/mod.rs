@@ -13,14 +13,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kiosk_hal::{input::Key, Camera, CardReader, Display, Input, InputEvent, Printer, Speaker, SpeechLanguage};
+use kiosk_hal::{input::Key, Camera, Display, InputEvent, SpeechLanguage};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::AppError;
 use crate::{
     account::{issue_token, Claims, DemoAccount, KioskIdentity, LimitsPolicy, TokenId},
-    flow::{self, ButtonId, Command, Event, FaceBox, FlowSettings, Guidance, Language, Outcome, Refusal, Screen, UiOptions},
+    flow::{self, ButtonId, Command, Event, FaceBox, Guidance, Language, Outcome, Refusal, Screen, UiOptions},
     identity::{self, PassportRead},
     store::{self, IssuedAccount, OnboardingRecord, PersonalData, Store},
     ui::{self, Layout},
@@ -28,46 +28,8 @@ use crate::{
         decode_image, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FaceOutcome, FacePipeline,
         Gallery, MatchDecision, PoseSample, TurnDirection,
     },
+    wiring::{self, Devices},
 };
-
-/// What the screens are drawn with on this kiosk: system fonts, the built-in messages, the
-/// configured panel (its width in millimetres sizes the buttons for fingers).
-pub fn ui_context(config: &kiosk_config::Config) -> Result<ui::UiContext<'static>, AppError> {
-    Ok(ui::UiContext::standard(ui::Panel::new(config.display.width_mm))?)
-}
-
-/// The demo account limits as configured (the 50 000 ₽ hard cap is enforced by `LimitsPolicy`).
-pub fn limits_of(config: &kiosk_config::Config) -> Result<LimitsPolicy, AppError> {
-    let a = &config.account;
-    let rub = |v: u64| crate::account::Kopecks(v.saturating_mul(100));
-    let operations = a
-        .allowed_operations
-        .iter()
-        .map(|name| {
-            crate::account::Operation::from_name(name).ok_or_else(|| {
-                AppError::Usage(format!("account.allowed_operations: unknown operation `{name}`"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(LimitsPolicy::new(
-        rub(a.per_transaction_limit_rub),
-        rub(a.daily_limit_rub),
-        rub(a.monthly_limit_rub),
-        rub(a.balance_limit_rub),
-        operations,
-    )?)
-}
-
-/// The kiosk's devices, owned by the session while it runs.
-pub struct Devices<D> {
-    pub reader: Box<dyn CardReader>,
-    pub camera: Box<dyn Camera>,
-    pub display: D,
-    pub input: Box<dyn Input>,
-    pub speaker: Box<dyn Speaker>,
-    /// `None` when the kiosk has no receipt printer.
-    pub printer: Option<Box<dyn Printer>>,
-}
 
 /// What the session decides with and writes to.
 pub struct Services {
@@ -83,6 +45,29 @@ pub struct Services {
     pub ui: ui::UiContext<'static>,
     /// Every template enrolled on this kiosk, for the 1:N search; grows with each enrolment.
     pub gallery: Gallery,
+}
+
+impl Services {
+    /// The services of a kiosk around its store, identity key and loaded models: the gallery
+    /// from the store, the limits, consent texts, social rules and screens from the configuration.
+    pub fn new(
+        config: kiosk_config::Config,
+        store: Store,
+        identity: Arc<KioskIdentity>,
+        pipeline: FacePipeline,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            gallery: load_gallery(&store)?,
+            pipeline: Arc::new(Mutex::new(pipeline)),
+            store,
+            identity,
+            limits: wiring::limits_of(&config)?,
+            consent: Consent::from_config(&config)?,
+            social: wiring::social_rules(&config)?,
+            ui: wiring::ui_context(&config)?,
+            config,
+        })
+    }
 }
 
 /// Loads every enrolled template from the store into a search gallery (at start-up).
@@ -194,7 +179,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
     /// Runs the session to its end and gives the devices back.
     pub async fn run(mut self) -> Result<(SessionReport, Devices<D>), AppError> {
-        let limits = flow_settings(&self.services.config, self.services.social.as_ref());
+        let limits = wiring::flow_settings(&self.services.config, self.services.social.as_ref());
         let mut state = flow::State::new(Instant::now());
         let mut pending: Vec<Event> = Vec::new();
         self.perform(Command::Show(Screen::Welcome), &mut pending).await?;
@@ -503,7 +488,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             TurnDirection::Right => Guidance::TurnRight,
         };
         self.show(&Screen::FaceCapture { guidance: Some(guidance), face_box: None, preview: None })?;
-        let rules = super::challenge_rules(&self.services.config.face.challenge);
+        let rules = wiring::challenge_rules(&self.services.config.face.challenge);
         let started = Instant::now();
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
         let pipeline = Arc::clone(&self.services.pipeline);
@@ -733,18 +718,6 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 
 /// Reason code of a session the person left after consenting, before the account.
 const WALKED_AWAY: &str = "walked_away";
-
-/// The flow's settings from the configuration.
-fn flow_settings(config: &kiosk_config::Config, social: Option<&kiosk_config::SocialRules>) -> FlowSettings {
-    FlowSettings {
-        walk_away: Duration::from_secs(u64::from(config.kiosk.walk_away_timeout_s)),
-        device: Duration::from_secs(u64::from(config.kiosk.device_step_timeout_s)),
-        goodbye: Duration::from_secs(u64::from(config.kiosk.goodbye_s)),
-        max_face_attempts: config.face.max_attempts,
-        social_payments: social.is_some(),
-        social_categories: social.map_or(0, |r| r.categories().len().min(16) as u8),
-    }
-}
 
 /// What a burst of frames gave: the best face (by quality) with, when it passed every gate,
 /// its liveness verdict and template.

@@ -2,15 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use kiosk_config::CameraDriver;
-use kiosk_hal::{
-    camera::{ReplayCamera, VideoCaptureCamera},
-    Camera, CameraError, Frame,
-};
+use kiosk_hal::{Camera, Frame};
 use opencv::{core, imgproc, prelude::*};
 
 use super::blocked;
-use crate::diag::{timed, CheckResult, Context, SimulatedFault};
+use crate::diag::{timed, CheckResult, Context};
 
 /// How long the frame-rate measurement runs at most, and how many frames it wants.
 const MEASURE_FOR: Duration = Duration::from_millis(1500);
@@ -20,7 +16,7 @@ const CABLE: &str = "check the camera's USB cable and that no other program hold
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let mut camera = None;
-    out.push(timed(|| match open(cx) {
+    out.push(timed(|| match crate::wiring::open_camera(cx.config, &cx.simulation()) {
         Ok(c) => {
             let text = c.describe();
             camera = Some(c);
@@ -40,50 +36,6 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         return;
     };
     out.push(timed(|| exposure(&frame, cx)));
-}
-
-fn open(cx: &Context<'_>) -> Result<Box<dyn Camera>, CameraError> {
-    let c = &cx.config.camera;
-    match (c.driver, cx.fault) {
-        (CameraDriver::V4l2, _) => Ok(Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?)),
-        (CameraDriver::Replay, Some(SimulatedFault::Camera)) => Err(CameraError::Open {
-            device: "replay camera".into(),
-            reason: "simulated fault: no camera on the bus".into(),
-        }),
-        (CameraDriver::Replay, fault) => {
-            let faces = cx.config.models.dir.join("faces");
-            let mut paths: Vec<_> = std::fs::read_dir(&faces)
-                .map_err(|e| CameraError::ReplayImage { path: faces.display().to_string(), reason: e.to_string() })?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "png"))
-                .collect();
-            paths.sort();
-            let replay = ReplayCamera::from_files(&paths)?;
-            if fault == Some(SimulatedFault::CameraDark) {
-                return Ok(Box::new(DarkCamera(replay)));
-            }
-            Ok(Box::new(replay))
-        }
-    }
-}
-
-/// A replayed camera whose lens is covered: every frame almost black.
-struct DarkCamera(ReplayCamera);
-
-impl Camera for DarkCamera {
-    fn capture(&mut self) -> Result<Frame, CameraError> {
-        let frame = self.0.capture()?;
-        let mut dark = Mat::default();
-        frame
-            .image
-            .convert_to(&mut dark, -1, 0.02, 0.0)
-            .map_err(|e| CameraError::Capture { device: self.describe(), reason: e.to_string() })?;
-        Ok(Frame { image: dark, sequence: frame.sequence })
-    }
-
-    fn describe(&self) -> String {
-        format!("{} (simulated fault: lens covered)", self.0.describe())
-    }
 }
 
 fn frame_rate(camera: &mut dyn Camera, wanted_fps: u32, last: &mut Option<Frame>) -> CheckResult {

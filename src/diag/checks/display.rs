@@ -9,14 +9,11 @@ use embedded_graphics::{
     primitives::{PrimitiveStyle, Rectangle},
 };
 use kiosk_config::{DisplayDriver, InputDriver};
-use kiosk_hal::{
-    display::{FramebufferDisplay, MemoryDisplay},
-    input::{EvdevInput, ScriptedInput},
-    Display, DisplayError, Input, InputError, InputEvent,
-};
+use kiosk_hal::{Display, DisplayError, Input, InputEvent};
 
 use super::blocked;
-use crate::diag::{timed, CheckResult, Context, SimulatedFault};
+use crate::diag::{timed, CheckResult, Context};
+use crate::wiring::{self, AnyDisplay, OpenError};
 
 /// How long a technician has to touch the screen.
 const TOUCH_WAIT: Duration = Duration::from_secs(15);
@@ -35,11 +32,6 @@ const BARS: [Rgb888; 8] = [
 const DISPLAY_ACTION: &str = "check the display cable and that `display.framebuffer` names the panel's /dev/fbN";
 const INPUT_ACTION: &str = "check the touch controller's USB cable and that `input.device` names its /dev/input/eventN";
 
-enum Screen {
-    Memory(MemoryDisplay),
-    Framebuffer(FramebufferDisplay),
-}
-
 pub(super) fn run_display(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let mut screen = None;
     out.push(timed(|| match open_display(cx) {
@@ -56,22 +48,17 @@ pub(super) fn run_display(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     out.push(timed(|| test_pattern(screen)));
 }
 
-fn open_display(cx: &Context<'_>) -> Result<(Screen, String), DisplayError> {
+fn open_display(cx: &Context<'_>) -> Result<(AnyDisplay, String), OpenError> {
     let d = &cx.config.display;
-    match d.driver {
-        DisplayDriver::Memory if cx.fault == Some(SimulatedFault::Display) => Err(DisplayError::Open {
-            device: "memory display".into(),
-            reason: "simulated fault: no panel connected".into(),
-        }),
-        DisplayDriver::Memory => {
-            Ok((Screen::Memory(MemoryDisplay::new(d.width, d.height)), format!("memory display {}×{}", d.width, d.height)))
-        }
+    let display = wiring::open_display(cx.config, &cx.simulation())?;
+    let what = match d.driver {
+        DisplayDriver::Memory => format!("memory display {}×{}", d.width, d.height),
         DisplayDriver::Framebuffer => {
-            let fb = FramebufferDisplay::open(&d.framebuffer)?;
-            let size = fb.size();
-            Ok((Screen::Framebuffer(fb), format!("/dev/{} {}×{}", d.framebuffer, size.width, size.height)))
+            let size = display.size();
+            format!("/dev/{} {}×{}", d.framebuffer, size.width, size.height)
         }
-    }
+    };
+    Ok((display, what))
 }
 
 fn draw_bars<D: Display>(display: &mut D) -> Result<(), DisplayError> {
@@ -85,14 +72,14 @@ fn draw_bars<D: Display>(display: &mut D) -> Result<(), DisplayError> {
     display.present("diag-test-pattern")
 }
 
-fn test_pattern(screen: Screen) -> CheckResult {
+fn test_pattern(screen: AnyDisplay) -> CheckResult {
     const ID: &str = "display.test_pattern";
     match screen {
-        Screen::Framebuffer(mut fb) => match draw_bars(&mut fb) {
+        AnyDisplay::Framebuffer(mut fb) => match draw_bars(&mut fb) {
             Ok(()) => CheckResult::ok(ID, "8 colour bars shown (white to black): look at the screen to confirm"),
             Err(e) => CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION),
         },
-        Screen::Memory(mut memory) => {
+        AnyDisplay::Memory(mut memory) => {
             if let Err(e) = draw_bars(&mut memory) {
                 return CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION);
             }
@@ -133,24 +120,13 @@ pub(super) fn run_input(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     out.push(timed(|| wait_for_touch(input.as_mut())));
 }
 
-fn open_input(cx: &Context<'_>) -> Result<(Box<dyn Input>, String), InputError> {
-    let i = &cx.config.input;
-    let d = &cx.config.display;
-    match i.driver {
-        InputDriver::Scripted if cx.fault == Some(SimulatedFault::Input) => Err(InputError::Open {
-            device: "scripted input".into(),
-            reason: "simulated fault: touch controller not found".into(),
-        }),
-        // The simulated technician touches the middle of the screen.
-        InputDriver::Scripted => Ok((
-            Box::new(ScriptedInput::new([InputEvent::Touch { x: d.width as i32 / 2, y: d.height as i32 / 2 }])),
-            "scripted input".into(),
-        )),
-        InputDriver::Evdev => {
-            let device = EvdevInput::open(&i.device, d.width, d.height)?;
-            Ok((Box::new(device), format!("{} opened", i.device.display())))
-        }
-    }
+fn open_input(cx: &Context<'_>) -> Result<(Box<dyn Input>, String), OpenError> {
+    let input = wiring::open_input(cx.config, &cx.simulation())?;
+    let what = match cx.config.input.driver {
+        InputDriver::Scripted => "scripted input".to_owned(),
+        InputDriver::Evdev => format!("{} opened", cx.config.input.device.display()),
+    };
+    Ok((input, what))
 }
 
 fn wait_for_touch(input: &mut dyn Input) -> CheckResult {

@@ -54,7 +54,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         return;
     }
     let mut pipeline = None;
-    out.push(timed(|| match FacePipeline::load(dir, crate::app::pipeline_settings(cx.config)) {
+    out.push(timed(|| match FacePipeline::load(dir, crate::wiring::pipeline_settings(cx.config)) {
         Ok(p) => {
             pipeline = Some(p);
             CheckResult::ok("models.load", "YuNet, SFace and MiniFASNet ×2 loaded into onnxruntime")

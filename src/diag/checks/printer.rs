@@ -4,11 +4,9 @@
 use std::time::Instant;
 
 use kiosk_config::PrinterDriver;
-use kiosk_hal::printer::sim::{PaperLevel, PrinterFaults, PrinterSimConfig, SimulatedPrinter};
-use kiosk_hal::{Printer, PrinterStatus};
+use kiosk_hal::PrinterStatus;
 
-use crate::app::devices;
-use crate::diag::{timed, CheckResult, Context, SimulatedFault};
+use crate::diag::{timed, CheckResult, Context};
 
 const ID: &str = "printer.status";
 const CABLE: &str = "check the printer's power and cable and the `printer.device` setting; then run `kiosk diag --only printer`";
@@ -23,18 +21,10 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         return;
     }
     out.push(timed(|| {
-        let opened = match simulated_fault(cx) {
-            Some(faults) if p.driver == PrinterDriver::Simulator => {
-                SimulatedPrinter::spawn(PrinterSimConfig { baud: p.baud, faults }, p.columns)
-                    .map(|printer| Some(Box::new(printer) as Box<dyn Printer>))
-                    .map_err(|e| e.to_string())
-            }
-            _ => devices::open_printer(cx.config).map_err(|e| e.to_string()),
-        };
-        let mut printer = match opened {
+        let mut printer = match crate::wiring::open_printer(cx.config, &cx.simulation()) {
             Ok(Some(printer)) => printer,
             Ok(None) => return CheckResult::skip(ID, "no printer configured"),
-            Err(message) => return CheckResult::fail(ID, message, CABLE),
+            Err(e) => return CheckResult::fail(ID, e.to_string(), CABLE),
         };
         let started = Instant::now();
         let status = match printer.status() {
@@ -54,19 +44,4 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         };
         result.with("status_round_trips_ms", ms)
     }));
-}
-
-fn simulated_fault(cx: &Context<'_>) -> Option<PrinterFaults> {
-    let faults = match cx.fault? {
-        SimulatedFault::PrinterPaperLow => {
-            PrinterFaults { paper: PaperLevel::Low, ..PrinterFaults::default() }
-        }
-        SimulatedFault::PrinterPaperOut => {
-            PrinterFaults { paper: PaperLevel::Out, ..PrinterFaults::default() }
-        }
-        SimulatedFault::PrinterCoverOpen => PrinterFaults { cover_open: true, ..PrinterFaults::default() },
-        SimulatedFault::PrinterOffline => PrinterFaults { silent: true, ..PrinterFaults::default() },
-        _ => return None,
-    };
-    Some(faults)
 }

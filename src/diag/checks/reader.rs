@@ -3,17 +3,11 @@
 
 use std::time::Instant;
 
-use kiosk_config::CardReaderDriver;
-use kiosk_hal::{
-    card_reader::{
-        sim::{self, Faults, SimulatorConfig, SimulatorHandle},
-        SerialCardReader,
-    },
-    CardReader,
-};
+use kiosk_hal::CardReader;
 
 use super::blocked;
-use crate::diag::{timed, CheckResult, Context, SimulatedFault};
+use crate::diag::{timed, CheckResult, Context};
+use crate::wiring::{self, OpenedReader};
 
 const CABLE: &str = "check the reader's serial cable and power and the `card_reader.port` setting; then run `kiosk diag --only reader`";
 /// Status round trips of the self-test, and the slowest acceptable one.
@@ -21,18 +15,14 @@ const SELF_TEST_ROUNDS: u32 = 5;
 const SLOW_ROUND_TRIP_MS: f64 = 250.0;
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
-    // Kept alive while the reader is used; dropping it stops the simulated device.
-    let mut simulator: Option<SimulatorHandle> = None;
-    let mut reader: Option<SerialCardReader> = None;
+    // A simulated reader's device lives as long as the reader.
+    let mut reader: Option<OpenedReader> = None;
     let answers = timed(|| {
-        let port = match open_port(cx, &mut simulator) {
-            Ok(port) => port,
-            Err(message) => return CheckResult::fail("reader.answers", message, CABLE),
-        };
-        let mut opened = match SerialCardReader::open(&port, cx.config.card_reader.baud) {
+        let mut opened = match wiring::open_card_reader(cx.config, &cx.simulation()) {
             Ok(r) => r,
             Err(e) => return CheckResult::fail("reader.answers", e.to_string(), CABLE),
         };
+        let port = opened.port().to_owned();
         match opened.initialise() {
             Ok(status) => {
                 reader = Some(opened);
@@ -66,28 +56,10 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         Err(e) => CheckResult::fail("reader.retain_bin", e.to_string(), CABLE),
     }));
     out.push(timed(|| self_test(&mut reader)));
-    drop(reader);
-    drop(simulator);
-}
-
-/// The port to open: the configured one, or a freshly spawned simulator's pty.
-fn open_port(cx: &Context<'_>, simulator: &mut Option<SimulatorHandle>) -> Result<String, String> {
-    let c = &cx.config.card_reader;
-    if c.driver == CardReaderDriver::Serial {
-        return Ok(c.port.clone());
-    }
-    let mut config = SimulatorConfig { baud: c.baud, retain_bin_count: 3, ..SimulatorConfig::default() };
-    if cx.fault == Some(SimulatedFault::Reader) {
-        config.faults = Faults { silent_first_commands: u32::MAX, ..Faults::default() };
-    }
-    let handle = sim::spawn(config).map_err(|e| format!("card reader simulator: {e}"))?;
-    let port = handle.port_path().to_owned();
-    *simulator = Some(handle);
-    Ok(port)
 }
 
 /// Status round trips: each must succeed, give the same answer, and be quick.
-fn self_test(reader: &mut SerialCardReader) -> CheckResult {
+fn self_test(reader: &mut dyn CardReader) -> CheckResult {
     const ID: &str = "reader.self_test";
     let mut first = None;
     let mut slowest_ms = 0.0f64;
