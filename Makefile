@@ -29,6 +29,7 @@ test: setup
 bench: setup
 	$(CARGO) bench --locked --bench face_pipeline --bench card_read
 	$(CARGO) bench --locked --bench store
+	$(CARGO) bench --locked --bench pace_crypto
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings

@@ -193,7 +193,8 @@ enum CardCommand {
     /// Wait for a passport on the reader's window or a bank card (slot or antenna), read it and
     /// print what was found: MRZ fields, chip access, passive authentication verdict and photo
     /// size, or the masked card number. Saves nothing unless --save-photo is given.
-    /// Exit code 0: read (and, for a passport, authenticated), 1: passport NOT trusted, 2: error.
+    /// Exit code 0: read (and, for a passport, trusted: passive authentication passed and no
+    /// clone suspected by Chip or Active Authentication), 1: passport NOT trusted, 2: error.
     Read {
         /// Serial port of a real reader (e.g. /dev/ttyUSB0); default: `card_reader.port`.
         #[arg(long, value_name = "PATH")]
@@ -210,6 +211,9 @@ enum CardCommand {
         /// Write the passport's face photo (DG2 image) to this file.
         #[arg(long, value_name = "FILE")]
         save_photo: Option<PathBuf>,
+        /// Card access number printed on the document: PACE uses it instead of the MRZ.
+        #[arg(long, value_name = "DIGITS")]
+        can: Option<String>,
     },
 }
 
@@ -268,13 +272,14 @@ fn main() -> ExitCode {
         }
         Command::Sync { data_dir } => app::sync(cli.config.as_deref(), data_dir.as_deref())
             .map(|done| if done { ExitCode::SUCCESS } else { ExitCode::from(1) }),
-        Command::Card { command: CardCommand::Read { port, simulate, json, wait, save_photo } } => {
+        Command::Card { command: CardCommand::Read { port, simulate, json, wait, save_photo, can } } => {
             let options = app::CardReadOptions {
                 port,
                 simulate,
                 json,
                 wait: std::time::Duration::from_secs(wait),
                 save_photo,
+                can,
             };
             app::card_read(cli.config.as_deref(), &options)
                 .map(|trusted| if trusted { ExitCode::SUCCESS } else { ExitCode::from(1) })

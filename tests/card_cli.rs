@@ -12,7 +12,12 @@ fn reads_a_simulated_passport_as_json() {
     assert_eq!(report["kind"], "passport");
     assert_eq!(report["mrz"]["surname"], "ERIKSSON");
     assert_eq!(report["chip_access"], "Bac");
-    assert_eq!(report["passive_authentication"]["verdict"], "passed");
+    assert_eq!(report["access"], "BAC");
+    assert_eq!(report["pace"], serde_json::Value::Null);
+    assert_eq!(report["passive_authentication"]["verdict"], "ok");
+    assert_eq!(report["chip_authentication"], "not_supported");
+    assert_eq!(report["active_authentication"], "not_supported");
+    assert_eq!((report["clone_suspected"].as_bool(), report["trusted"].as_bool()), (Some(false), Some(true)));
     assert_eq!(report["face_image"]["format"], "Jpeg");
     assert!(report["face_image"]["bytes"].as_u64().unwrap() > 20_000);
     // Personal data goes to stdout for the technician, never to the logs.
@@ -24,6 +29,24 @@ fn untrusted_passport_exits_1_and_says_why() {
     let (code, out, _) = kiosk(&["card", "read", "--simulate", "untrusted-passport"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("authentication FAILED") && out.contains("not in the CSCA trust store"), "{out}");
+}
+
+#[test]
+fn untrusted_passport_json_says_not_trusted() {
+    let (code, out, _) = kiosk(&["card", "read", "--simulate", "untrusted-passport", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["passive_authentication"]["verdict"], "failed");
+    assert!(report["passive_authentication"]["reason"].as_str().unwrap().contains("not in the CSCA trust store"));
+    // A clone verdict means nothing when the data itself is not authentic.
+    assert_eq!((report["clone_suspected"].as_bool(), report["trusted"].as_bool()), (Some(false), Some(false)));
+}
+
+#[test]
+fn a_can_that_is_not_digits_is_a_usage_error() {
+    let (code, _, err) = kiosk(&["card", "read", "--simulate", "passport", "--can", "12a456"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--can"), "{err}");
 }
 
 #[test]

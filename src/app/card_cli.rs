@@ -11,7 +11,7 @@ use kiosk_hal::card_reader::{CardPosition, CardReader, CardReaderError, ChipInte
 use serde_json::{json, Value};
 
 use super::AppError;
-use crate::identity::{self, emv, IdentityError, PassiveAuthentication, PassportRead, TrustStore};
+use crate::identity::{self, emv, ChipCheck, IdentityError, PassiveAuthentication, PassportRead, ReadOptions, TrustStore};
 use crate::wiring::{self, Simulation};
 
 /// How often the reader is asked whether something was placed.
@@ -43,7 +43,12 @@ pub struct CardReadOptions {
     pub json: bool,
     pub wait: Duration,
     pub save_photo: Option<PathBuf>,
+    /// The card access number for PACE (instead of the scanned MRZ).
+    pub can: Option<String>,
 }
+
+/// Bound into the Active Authentication challenge of a technician's read.
+const CARD_READ_BINDING: &[u8] = b"kiosk card read";
 
 /// What was found on the reader.
 enum Found {
@@ -52,7 +57,8 @@ enum Found {
     BankCard(emv::BankCardRead),
 }
 
-/// Runs the command; true when a bank card was read or a passport passed passive authentication.
+/// Runs the command; true when a bank card was read or a passport is trusted (passive
+/// authentication passed, no clone suspected).
 pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool, AppError> {
     let config = kiosk_config::load(config_file)?;
     let baud = config.card_reader.baud;
@@ -83,10 +89,18 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
         println!("waiting    up to {} s for a passport on the window or a bank card", options.wait.as_secs());
     }
     let started = Instant::now();
-    let found = wait_and_read(&mut reader, &trust, options.wait)?;
+    if let Some(can) = &options.can {
+        if can.is_empty() || can.len() > 10 || !can.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(AppError::Usage(
+                "--can takes the card access number printed on the document: its digits only (usually 6)".into(),
+            ));
+        }
+    }
+    let read_options = ReadOptions { can: options.can.as_deref(), session_binding: CARD_READ_BINDING };
+    let found = wait_and_read(&mut reader, &trust, &read_options, options.wait)?;
     let seconds = started.elapsed().as_secs_f64();
     let ok = match &found {
-        Found::Passport(read) => read.authentication.passed(),
+        Found::Passport(read) => read.trusted(),
         Found::BankCard(_) => true,
     };
     if let (Found::Passport(read), Some(path)) = (&found, &options.save_photo) {
@@ -123,10 +137,15 @@ fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
 }
 
 /// Polls until something is placed, then reads it. A reader unplugged meanwhile is waited for.
-fn wait_and_read(reader: &mut dyn CardReader, trust: &TrustStore, wait: Duration) -> Result<Found, AppError> {
+fn wait_and_read(
+    reader: &mut dyn CardReader,
+    trust: &TrustStore,
+    options: &ReadOptions<'_>,
+    wait: Duration,
+) -> Result<Found, AppError> {
     let deadline = Instant::now() + wait;
     loop {
-        match look(reader, trust) {
+        match look(reader, trust, options) {
             Ok(Some(found)) => return Ok(found),
             Ok(None) => {}
             Err(AppError::CardReader(CardReaderError::Reconnected | CardReaderError::Disconnected { .. })) => {
@@ -145,11 +164,11 @@ fn wait_and_read(reader: &mut dyn CardReader, trust: &TrustStore, wait: Duration
 }
 
 /// One look at the reader: a card in the slot, a document on the window, a card on the antenna.
-fn look(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<Option<Found>, AppError> {
+fn look(reader: &mut dyn CardReader, trust: &TrustStore, options: &ReadOptions<'_>) -> Result<Option<Found>, AppError> {
     if reader.status()?.card_position == CardPosition::Inside {
         return Ok(Some(Found::BankCard(emv::read_bank_card(reader, ChipInterface::Contact)?)));
     }
-    match identity::read_passport_report(reader, trust) {
+    match identity::read_passport_report_with(reader, trust, options) {
         Ok(read) => return Ok(Some(Found::Passport(Box::new(read)))),
         Err(IdentityError::NoDocument) => {}
         Err(error) => return Err(error.into()),
@@ -167,7 +186,7 @@ fn look(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<Option<Found>
 fn verdict_json(pa: &PassiveAuthentication) -> Value {
     match pa {
         PassiveAuthentication::Passed { document_signer, csca, hash } => json!({
-            "verdict": "passed", "document_signer": document_signer, "csca": csca, "hash": hash.name(),
+            "verdict": "ok", "reason": Value::Null, "document_signer": document_signer, "csca": csca, "hash": hash.name(),
         }),
         PassiveAuthentication::Failed(failure) => json!({ "verdict": "failed", "reason": failure.to_string() }),
     }
@@ -186,7 +205,27 @@ fn report(found: &Found, seconds: f64) -> Value {
                     "birth_date": m.birth_date, "sex": format!("{:?}", m.sex), "expiry_date": m.expiry_date,
                 },
                 "chip_access": format!("{:?}", read.access),
+                "access": read.access.name(),
+                "pace": read.pace.as_ref().map(|p| json!({
+                    "mapping": p.mapping.name(),
+                    "parameter_id": p.parameter_id,
+                    "parameters": identity::domain::parameter_name(p.parameter_id),
+                    "password": p.password,
+                    "protocol": p.protocol,
+                })),
                 "passive_authentication": verdict_json(&read.authentication),
+                "chip_authentication": read.chip_authentication.name(),
+                "chip_authentication_reason": check_reason(&read.chip_authentication),
+                "active_authentication": read.active_authentication.name(),
+                "active_authentication_reason": check_reason(&read.active_authentication),
+                "active_authentication_evidence": read.active_authentication_evidence.as_ref().map(|e| json!({
+                    "challenge": hex::encode_upper(e.challenge),
+                    "nonce": hex::encode_upper(e.nonce),
+                    "signature": hex::encode_upper(&e.signature),
+                })),
+                "clone_suspected": read.clone_suspected(),
+                "trusted": read.trusted(),
+                "timings_ms": read.timings.iter().map(|(step, d)| json!({ "step": step, "ms": d.as_secs_f64() * 1000.0 })).collect::<Vec<_>>(),
                 "face_image": { "format": format!("{:?}", read.face_image.format), "bytes": read.face_image.bytes.len() },
                 "chip_bytes_read": read.bytes_read,
                 "seconds": seconds,
@@ -204,6 +243,13 @@ fn report(found: &Found, seconds: f64) -> Value {
     }
 }
 
+fn check_reason(check: &ChipCheck) -> Value {
+    match check {
+        ChipCheck::Failed(reason) => Value::String(reason.clone()),
+        _ => Value::Null,
+    }
+}
+
 /// `YYMM` → `MM/YY`.
 fn expiry_text(yymm: &str) -> String {
     format!("{}/{}", yymm.get(2..4).unwrap_or("??"), yymm.get(..2).unwrap_or("??"))
@@ -218,10 +264,16 @@ fn print_text(found: &Found, seconds: f64, saved: Option<&Path>) {
                 "           number {}, nationality {}, born {}, sex {:?}, expires {}",
                 m.document_number, m.nationality, m.birth_date, m.sex, m.expiry_date
             );
-            println!(
-                "chip       {:?} access, {} bytes read in {seconds:.2} s",
-                read.access, read.bytes_read
-            );
+            println!("chip       {} access, {} bytes read in {seconds:.2} s", read.access.name(), read.bytes_read);
+            if let Some(p) = &read.pace {
+                println!(
+                    "pace       {} mapping, {} (id {}), password {}",
+                    p.mapping.name(),
+                    identity::domain::parameter_name(p.parameter_id),
+                    p.parameter_id,
+                    p.password
+                );
+            }
             match &read.authentication {
                 PassiveAuthentication::Passed { document_signer, csca, hash } => {
                     println!("passive    authentication PASSED ({}; signer \"{document_signer}\", CSCA \"{csca}\")", hash.name())
@@ -229,6 +281,16 @@ fn print_text(found: &Found, seconds: f64, saved: Option<&Path>) {
                 PassiveAuthentication::Failed(failure) => {
                     println!("passive    authentication FAILED: {failure}: the document is NOT trusted")
                 }
+            }
+            for (what, check) in [("chip", &read.chip_authentication), ("active", &read.active_authentication)] {
+                match check {
+                    ChipCheck::Passed => println!("{what:<10} authentication PASSED"),
+                    ChipCheck::NotSupported => println!("{what:<10} authentication not supported by the chip"),
+                    ChipCheck::Failed(reason) => println!("{what:<10} authentication FAILED: {reason}"),
+                }
+            }
+            if read.clone_suspected() {
+                println!("clone      SUSPECTED: the data is genuine but this chip did not prove it is the original: NOT trusted");
             }
             println!("photo      {:?}, {} bytes (DG2)", read.face_image.format, read.face_image.bytes.len());
             if let Some(path) = saved {

@@ -140,8 +140,8 @@ mod tests {
             .finish(&h("46B9342A41396CD7386BF5803104D7CEDC122B9132139BAF2EEDC94EE178534F 2F2D235D074D7449"))
             .unwrap();
         assert_eq!(sm.ssc(), arr::<8>("887022120C06C226"));
-        assert_eq!(**sm.ks_enc_for_test(), arr::<16>("979EC13B1CBFE9DCD01AB0FED307EAE5"));
-        assert_eq!(**sm.ks_mac_for_test(), arr::<16>("F1CB1F1FB5ADF208806B89DC579DC1F8"));
+        assert_eq!(sm.ks_enc_for_test(), arr::<16>("979EC13B1CBFE9DCD01AB0FED307EAE5"));
+        assert_eq!(sm.ks_mac_for_test(), arr::<16>("F1CB1F1FB5ADF208806B89DC579DC1F8"));
 
         // D.4: SELECT EF.COM, READ BINARY of its first 4 bytes, then of the remaining 18.
         let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(vec![0x01, 0x1E]);

@@ -2,14 +2,21 @@
 //!
 //! Small pure parsers (`apdu`, `tlv`, `mrz`, `lds`) and one orchestrator (`passport`).
 
+pub mod active_auth;
 pub mod apdu;
 pub mod bac;
+pub mod chip_auth;
+pub mod cipher;
 pub mod des3;
+pub mod domain;
 pub mod emv;
+pub mod keys;
 pub mod lds;
 pub mod mrz;
 pub mod pa;
+pub mod pace;
 pub mod passport;
+pub mod security_info;
 pub mod sm;
 pub mod tlv;
 pub mod trust;
@@ -20,7 +27,10 @@ mod tests;
 pub use lds::{FaceImage, ImageFormat};
 pub use mrz::{Mrz, MrzError, Sex};
 pub use pa::{PaFailure, PassiveAuthentication};
-pub use passport::{read_passport, read_passport_report, read_trusted_passport, ChipAccess, PassportRead};
+pub use passport::{
+    read_passport, read_passport_report, read_passport_report_with, read_passport_with, read_trusted_passport, ChipAccess,
+    ChipCheck, PaceReport, PassportRead, ReadOptions,
+};
 pub use trust::{TrustStore, TrustStoreError};
 
 use kiosk_hal::card_reader::CardReaderError;
@@ -34,15 +44,17 @@ pub enum IdentityError {
     ScannedMrz(#[source] MrzError),
     #[error("no chip answered in the contactless field: keep the passport flat on the window; a passport without a chip cannot be used here")]
     NoChip,
-    #[error("the chip refused access although Basic Access Control was attempted (it may need PACE, which this kiosk does not do yet): hand the passport to staff")]
+    #[error("the chip refused access although PACE or Basic Access Control was attempted: hand the passport to staff")]
     AccessControlRequired,
     #[error("the chip refused the access key derived from the scanned MRZ: the MRZ was misread or belongs to another document. Place the photo page flat and retry")]
     AccessDenied,
     #[error("Basic Access Control failed: {0}. Retry; if it persists, hand the passport to staff")]
     Bac(#[source] bac::BacError),
+    #[error("PACE with the chip failed: {0}. Retry; if it persists, hand the passport to staff")]
+    Pace(#[from] pace::PaceError),
     #[error("secure messaging with the chip failed: {0}. Retry; if it persists, hand the passport to staff")]
     SecureMessaging(#[from] sm::SmError),
-    #[error("the document failed passive authentication: {0}. Its chip data cannot be trusted: hand it to staff")]
+    #[error("the document failed authentication: {0}. Its chip cannot be trusted: hand it to staff")]
     NotTrusted(#[source] pa::PaFailure),
     #[error("the CSCA trust store is unusable: {0}")]
     TrustStore(#[from] trust::TrustStoreError),

@@ -101,6 +101,9 @@ pub enum PaFailure {
     HashMismatch(u8),
     #[error("EF.SOD holds no hash for data group {0}")]
     HashMissing(u8),
+    /// Passive authentication passed, but the chip failed to prove it is the original.
+    #[error("the chip is suspected to be a clone: {0}")]
+    CloneSuspected(String),
 }
 
 /// The outcome of passive authentication.

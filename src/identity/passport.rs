@@ -1,19 +1,26 @@
-//! Reading a passport: MRZ from the window; then, on the chip, Basic Access Control with the
-//! key from that MRZ, EF.COM, DG1, DG2 and EF.SOD under secure messaging; then passive
-//! authentication of what was read.
+//! Reading a passport: MRZ from the window; then, on the chip, EF.CardAccess from the master
+//! file, PACE when it offers it (password: the scanned MRZ or a CAN keyed in) and Basic Access
+//! Control otherwise; EF.COM, DG1, DG2, DG14, DG15 and EF.SOD under secure messaging; passive
+//! authentication of what was read; Chip Authentication (DG14) and Active Authentication (DG15)
+//! against cloned chips.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use kiosk_hal::card_reader::{CardReader, CardReaderError, ChipInterface, DeviceErrorKind};
 use rand::RngCore;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
+use super::active_auth::{self, AaEvidence};
 use super::apdu::{transmit_apdu, transmit_chained, CommandApdu, ResponseApdu, StatusError};
 use super::bac::{self, Authentication};
+use super::chip_auth;
+use super::keys;
 use super::lds::{self, FaceImage};
 use super::mrz::Mrz;
 use super::pa::{self, PaFailure, PassiveAuthentication};
+use super::pace::{self, OsKeys, PaceError, PaceLink, Password};
+use super::security_info::{self, Mapping, PaceInfo, SecurityInfos};
 use super::sm::{SecureChannel, SmError};
 use super::tlv;
 use super::trust::TrustStore;
@@ -21,11 +28,18 @@ use super::IdentityError;
 
 /// eMRTD LDS1 application.
 const EMRTD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01];
+/// EF.CardAccess, in the master file.
+const FID_CARD_ACCESS: u16 = 0x011C;
 const FID_EF_COM: u16 = 0x011E;
 const FID_DG1: u16 = 0x0101;
 const FID_DG2: u16 = 0x0102;
+const FID_DG14: u16 = 0x010E;
+const FID_DG15: u16 = 0x010F;
 const FID_EF_SOD: u16 = 0x011D;
-/// Whole chip sessions tried: a second one recovers from a transient radio or MAC error.
+const TAG_DG14: u8 = 0x6E;
+const TAG_DG15: u8 = 0x6F;
+/// Whole chip sessions tried: a second one recovers from a transient radio or MAC error,
+/// continuing the files already read.
 const CHIP_ATTEMPTS: u32 = 2;
 /// First READ BINARY size under secure messaging: the wrapped answer still fits 256 bytes.
 const SM_CHUNK: usize = 0xE7;
@@ -43,10 +57,51 @@ const MAX_FILE_LEN: usize = 1 << 20;
 /// How the chip was accessed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChipAccess {
+    /// PACE, then secure messaging for every file.
+    Pace,
     /// Basic Access Control, then secure messaging for every file.
     Bac,
     /// The chip asks for no access control (plain APDUs).
     Plain,
+}
+
+impl ChipAccess {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pace => "PACE",
+            Self::Bac => "BAC",
+            Self::Plain => "plain",
+        }
+    }
+}
+
+/// How PACE ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaceReport {
+    pub mapping: Mapping,
+    pub parameter_id: u64,
+    /// `"mrz"` or `"can"`.
+    pub password: &'static str,
+    pub protocol: String,
+}
+
+/// The verdict of Chip or Active Authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChipCheck {
+    Passed,
+    Failed(String),
+    /// The chip does not offer it (no DG14 key / no DG15).
+    NotSupported,
+}
+
+impl ChipCheck {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed(_) => "failed",
+            Self::NotSupported => "not_supported",
+        }
+    }
 }
 
 /// What was read from the passport; `mrz` comes from the chip and matched the data page.
@@ -54,20 +109,73 @@ pub enum ChipAccess {
 pub struct PassportRead {
     pub mrz: Mrz,
     pub face_image: FaceImage,
-    /// Bytes of LDS files read from the chip (EF.COM, DG1, DG2, EF.SOD).
+    /// Bytes of LDS files read from the chip (EF.COM, DG1, DG2, DG14, DG15, EF.SOD).
     pub bytes_read: usize,
     pub access: ChipAccess,
     /// The verdict; [`read_passport`] only returns documents that passed.
     pub authentication: PassiveAuthentication,
+    pub pace: Option<PaceReport>,
+    pub chip_authentication: ChipCheck,
+    pub active_authentication: ChipCheck,
+    /// The chip's signature over this session's challenge, to keep with the audit record.
+    pub active_authentication_evidence: Option<AaEvidence>,
+    /// Wall time of each step of the last chip session.
+    pub timings: Vec<(&'static str, Duration)>,
 }
 
-/// Reads the passport on the reader's window and returns it only when passive authentication
-/// passed; a document that fails it is [`IdentityError::NotTrusted`].
+impl PassportRead {
+    /// A genuine document's data on a chip that failed to prove it is the original. Counted
+    /// only when passive authentication passed (otherwise the data itself is not trusted).
+    pub fn clone_suspected(&self) -> bool {
+        self.authentication.passed()
+            && (matches!(self.chip_authentication, ChipCheck::Failed(_))
+                || matches!(self.active_authentication, ChipCheck::Failed(_)))
+    }
+
+    pub fn trusted(&self) -> bool {
+        self.authentication.passed() && !self.clone_suspected()
+    }
+
+    /// Why the document is not trusted, as [`IdentityError::NotTrusted`] carries it.
+    pub fn distrust(&self) -> Option<PaFailure> {
+        if let PassiveAuthentication::Failed(failure) = &self.authentication {
+            return Some(failure.clone());
+        }
+        for (what, check) in [("Chip Authentication", &self.chip_authentication), ("Active Authentication", &self.active_authentication)] {
+            if let ChipCheck::Failed(reason) = check {
+                return Some(PaFailure::CloneSuspected(format!("{what}: {reason}")));
+            }
+        }
+        None
+    }
+}
+
+/// Choices of one read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
+    /// The card access number keyed in: PACE then uses it instead of the MRZ.
+    pub can: Option<&'a str>,
+    /// Bound into the Active Authentication challenge (e.g. the audit chain head).
+    pub session_binding: &'a [u8],
+}
+
+/// Reads the passport on the reader's window and returns it only when it is trusted: passive
+/// authentication passed and neither Chip nor Active Authentication failed. Otherwise
+/// [`IdentityError::NotTrusted`].
 pub fn read_passport(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<PassportRead, IdentityError> {
-    let read = read_passport_report(reader, trust)?;
-    match &read.authentication {
-        PassiveAuthentication::Passed { .. } => Ok(read),
-        PassiveAuthentication::Failed(failure) => Err(IdentityError::NotTrusted(failure.clone())),
+    read_passport_with(reader, trust, &ReadOptions::default())
+}
+
+/// [`read_passport`] with a CAN and the session's binding for Active Authentication.
+pub fn read_passport_with(
+    reader: &mut dyn CardReader,
+    trust: &TrustStore,
+    options: &ReadOptions<'_>,
+) -> Result<PassportRead, IdentityError> {
+    let read = read_passport_report_with(reader, trust, options)?;
+    match read.distrust() {
+        None => Ok(read),
+        Some(failure) => Err(IdentityError::NotTrusted(failure)),
     }
 }
 
@@ -77,9 +185,18 @@ pub fn read_trusted_passport(reader: &mut dyn CardReader, csca_dir: &Path) -> Re
     read_passport(reader, &trust)
 }
 
-/// Reads the passport and reports the passive authentication verdict, whatever it is
-/// (for technicians' tools: the flow uses [`read_passport`]).
+/// Reads the passport and reports the verdicts, whatever they are (for technicians' tools: the
+/// flow uses [`read_passport`]).
 pub fn read_passport_report(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<PassportRead, IdentityError> {
+    read_passport_report_with(reader, trust, &ReadOptions::default())
+}
+
+/// [`read_passport_report`] with a CAN and the session's binding.
+pub fn read_passport_report_with(
+    reader: &mut dyn CardReader,
+    trust: &TrustStore,
+    options: &ReadOptions<'_>,
+) -> Result<PassportRead, IdentityError> {
     let mut lines = reader.scan_mrz().map_err(|e| match e {
         CardReaderError::Device { kind: DeviceErrorKind::NoDocument, .. } => IdentityError::NoDocument,
         other => IdentityError::Reader(other),
@@ -89,39 +206,68 @@ pub fn read_passport_report(reader: &mut dyn CardReader, trust: &TrustStore) -> 
     let scanned = scanned.map_err(IdentityError::ScannedMrz)?;
 
     let mut attempt = 1;
+    let mut progress = Progress::default();
     let files = loop {
-        match read_chip(reader, &scanned) {
+        match read_chip(reader, &scanned, options, &mut progress) {
             Ok(files) => break files,
             Err(error) if attempt < CHIP_ATTEMPTS && is_transient(&error) => {
-                tracing::warn!(%error, attempt, "chip session failed, starting it again");
+                tracing::warn!(%error, attempt, resume_at = progress.resume_point(), "chip session failed, starting it again");
                 attempt += 1;
             }
             Err(error) => return Err(error),
         }
     };
-    let ChipFiles { access, mut dg1, mut dg2, sod, bytes_read } = files;
+    let ChipFiles { access, mut dg1, mut dg2, dg14, dg15, sod, bytes_read, pace, chip_authentication, active_authentication, evidence, mut timings } =
+        files;
     let parsed = lds::parse_dg1(&dg1)
         .map_err(|source| IdentityError::Lds { file: "DG1", source })
         .and_then(|mrz| Ok((mrz, lds::parse_dg2(&dg2).map_err(|source| IdentityError::Lds { file: "DG2", source })?)));
+    let started = Instant::now();
+    let mut groups: Vec<(u8, &[u8])> = vec![(1, &dg1), (2, &dg2)];
+    if let Some(dg14) = &dg14 {
+        groups.push((14, dg14));
+    }
+    if let Some(dg15) = &dg15 {
+        groups.push((15, dg15));
+    }
     let authentication = match &sod {
-        Some(sod) => pa::verify(sod, &[(1, &dg1), (2, &dg2)], trust, SystemTime::now()),
+        Some(sod) => pa::verify(sod, &groups, trust, SystemTime::now()),
         None => PassiveAuthentication::Failed(PaFailure::SodMissing),
     };
+    drop(groups);
+    timings.push(("passive authentication", started.elapsed()));
     dg1.zeroize();
     dg2.zeroize();
     let (chip_mrz, face_image) = parsed?;
     if chip_mrz.raw() != scanned.raw() {
         return Err(IdentityError::DocumentMismatch);
     }
-    match &authentication {
+    let read = PassportRead {
+        mrz: chip_mrz,
+        face_image,
+        bytes_read,
+        access,
+        authentication,
+        pace,
+        chip_authentication,
+        active_authentication,
+        active_authentication_evidence: evidence,
+        timings,
+    };
+    let (ca, aa) = (read.chip_authentication.name(), read.active_authentication.name());
+    match &read.authentication {
         PassiveAuthentication::Passed { document_signer, .. } => {
-            tracing::info!(bytes_read, ?access, format = ?face_image.format, %document_signer, "passport chip read, passive authentication passed");
+            if read.clone_suspected() {
+                tracing::warn!(bytes_read, ?access, ca, aa, "passport chip read, passive authentication passed but the chip is SUSPECTED A CLONE");
+            } else {
+                tracing::info!(bytes_read, ?access, ca, aa, format = ?read.face_image.format, %document_signer, "passport chip read, passive authentication passed");
+            }
         }
         PassiveAuthentication::Failed(failure) => {
-            tracing::warn!(bytes_read, ?access, %failure, "passport chip read, passive authentication FAILED");
+            tracing::warn!(bytes_read, ?access, ca, aa, %failure, "passport chip read, passive authentication FAILED");
         }
     }
-    Ok(PassportRead { mrz: chip_mrz, face_image, bytes_read, access, authentication })
+    Ok(read)
 }
 
 /// Errors worth one more chip session: radio glitches and secure messaging out of step.
@@ -137,31 +283,80 @@ fn is_transient(error: &IdentityError) -> bool {
     }
 }
 
-/// The raw files of one chip session.
+/// Files read in earlier chip sessions of this read, and the part of the one that was cut
+/// off: a new session re-authenticates and continues at that offset. Wiped when dropped.
+#[derive(Default)]
+struct Progress {
+    done: Vec<(u16, Vec<u8>)>,
+    partial: Option<(u16, Vec<u8>)>,
+}
+
+impl Progress {
+    fn resume_point(&self) -> usize {
+        self.partial.as_ref().map_or(0, |(_, b)| b.len())
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        for (_, bytes) in &mut self.done {
+            bytes.zeroize();
+        }
+        if let Some((_, bytes)) = &mut self.partial {
+            bytes.zeroize();
+        }
+    }
+}
+
+/// The raw files and verdicts of one chip session.
 struct ChipFiles {
     access: ChipAccess,
     dg1: Vec<u8>,
     dg2: Vec<u8>,
+    dg14: Option<Vec<u8>>,
+    dg15: Option<Vec<u8>>,
     sod: Option<Vec<u8>>,
     bytes_read: usize,
+    pace: Option<PaceReport>,
+    chip_authentication: ChipCheck,
+    active_authentication: ChipCheck,
+    evidence: Option<AaEvidence>,
+    timings: Vec<(&'static str, Duration)>,
 }
 
-/// One chip session: field on, access control, files, field off.
-fn read_chip(reader: &mut dyn CardReader, scanned: &Mrz) -> Result<ChipFiles, IdentityError> {
+/// One chip session: field on, access control, files, chip checks, field off.
+fn read_chip(
+    reader: &mut dyn CardReader,
+    scanned: &Mrz,
+    options: &ReadOptions<'_>,
+    progress: &mut Progress,
+) -> Result<ChipFiles, IdentityError> {
     reader.activate_contactless().map_err(|e| match e {
         CardReaderError::Device { kind: DeviceErrorKind::ContactlessNoCard, .. } => IdentityError::NoChip,
         other => IdentityError::Reader(other),
     })?;
-    let mut session = ChipSession { reader: &mut *reader, chunk: INITIAL_CHUNK, bytes_read: 0, sm: None };
-    let result = session.read_all(scanned);
+    let mut session = ChipSession {
+        reader: &mut *reader,
+        chunk: INITIAL_CHUNK,
+        bytes_read: 0,
+        sm: None,
+        access: ChipAccess::Plain,
+        progress,
+        timings: Vec::new(),
+    };
+    let result = session.read_all(scanned, options);
     let bytes_read = session.bytes_read;
-    let access = if session.sm.is_some() { ChipAccess::Bac } else { ChipAccess::Plain };
+    let access = session.access;
+    let timings = std::mem::take(&mut session.timings);
     drop(session);
     if let Err(error) = reader.deactivate_contactless() {
         tracing::warn!(%error, "could not deactivate the contactless field after reading");
     }
-    let (dg1, dg2, sod) = result?;
-    Ok(ChipFiles { access, dg1, dg2, sod, bytes_read })
+    let mut files = result?;
+    files.access = access;
+    files.bytes_read = bytes_read;
+    files.timings = timings;
+    Ok(files)
 }
 
 struct ChipSession<'r> {
@@ -169,45 +364,153 @@ struct ChipSession<'r> {
     /// Current READ BINARY size (Le).
     chunk: usize,
     bytes_read: usize,
-    /// Set once Basic Access Control succeeded: every APDU then goes through it.
+    /// Set once PACE or BAC succeeded: every APDU then goes through it.
     sm: Option<SecureChannel>,
+    access: ChipAccess,
+    progress: &'r mut Progress,
+    timings: Vec<(&'static str, Duration)>,
 }
 
-type Files = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+impl PaceLink for ChipSession<'_> {
+    type Error = IdentityError;
+    fn exchange(&mut self, cmd: &CommandApdu) -> Result<ResponseApdu, IdentityError> {
+        self.transmit(cmd)
+    }
+}
 
 impl ChipSession<'_> {
-    fn read_all(&mut self, scanned: &Mrz) -> Result<Files, IdentityError> {
-        self.select(
-            CommandApdu::new(0x00, 0xA4, 0x04, 0x0C).with_data(EMRTD_AID.to_vec()),
-            "the passport application",
-        )?;
-        self.basic_access_control(scanned)?;
-        let com = self.read_file(FID_EF_COM, "EF.COM")?;
+    fn timed<T>(&mut self, step: &'static str, f: impl FnOnce(&mut Self) -> T) -> T {
+        let started = Instant::now();
+        let out = f(self);
+        self.timings.push((step, started.elapsed()));
+        out
+    }
+
+    fn read_all(&mut self, scanned: &Mrz, options: &ReadOptions<'_>) -> Result<ChipFiles, IdentityError> {
+        let card_access = self.timed("EF.CardAccess", |s| s.read_card_access())?;
+        let pace = match card_access.as_ref().and_then(choose_pace) {
+            Some(info) => self.timed("PACE", |s| s.pace(&info, scanned, options))?,
+            None => None,
+        };
+        if pace.is_some() {
+            self.select_application()?;
+        } else {
+            self.select_application()?;
+            self.timed("BAC", |s| s.basic_access_control(scanned))?;
+        }
+        let com = self.timed("EF.COM", |s| s.read_file(FID_EF_COM, "EF.COM"))?;
         let com = lds::parse_ef_com(&com).map_err(|source| IdentityError::Lds { file: "EF.COM", source })?;
         for tag in [0x61, 0x75] {
             if !com.tag_list.contains(&tag) {
                 return Err(IdentityError::MissingDataGroup(tag));
             }
         }
-        let mut dg1 = self.read_file(FID_DG1, "DG1")?;
-        let dg2 = match self.read_file(FID_DG2, "DG2") {
-            Ok(dg2) => dg2,
-            Err(error) => {
-                dg1.zeroize();
-                return Err(error);
-            }
+        let mut dg1 = Zeroizing::new(self.timed("DG1", |s| s.read_file(FID_DG1, "DG1"))?);
+        let dg2 = self.timed("DG2", |s| s.read_file(FID_DG2, "DG2"))?;
+        let dg14 = match com.tag_list.contains(&TAG_DG14) {
+            true => self.timed("DG14", |s| s.read_optional(FID_DG14, "DG14"))?,
+            false => None,
         };
-        let sod = match self.read_file(FID_EF_SOD, "EF.SOD") {
-            Ok(sod) => Some(sod),
-            Err(IdentityError::Chip { status: StatusError::FileNotFound, .. }) => None,
-            Err(error) => {
-                dg1.zeroize();
-                return Err(error);
-            }
+        let dg15 = match com.tag_list.contains(&TAG_DG15) {
+            true => self.timed("DG15", |s| s.read_optional(FID_DG15, "DG15"))?,
+            false => None,
         };
-        Ok((dg1, dg2, sod))
+        let sod = self.timed("EF.SOD", |s| s.read_optional(FID_EF_SOD, "EF.SOD"))?;
+
+        let dg14_infos = dg14.as_deref().map(security_info::parse_dg14);
+        let chip_authentication = self.timed("Chip Authentication", |s| s.chip_authentication(dg14_infos.as_ref(), pace.as_ref()));
+        let (active_authentication, evidence) = match (&chip_authentication, &dg15) {
+            (ChipCheck::Failed(_), Some(_)) => {
+                (ChipCheck::Failed("not attempted: secure messaging ended with the failed Chip Authentication".into()), None)
+            }
+            (_, Some(dg15)) => {
+                let algorithm = dg14_infos.as_ref().and_then(|r| r.as_ref().ok()).and_then(|i| i.active_authentication_algorithm()).map(|o| o.to_string());
+                self.timed("Active Authentication", |s| s.active_authentication(dg15, algorithm.as_deref(), options.session_binding))?
+            }
+            (_, None) => (ChipCheck::NotSupported, None),
+        };
+        let report = pace.map(|(report, _)| report);
+        Ok(ChipFiles {
+            access: self.access,
+            dg1: std::mem::take(&mut *dg1),
+            dg2,
+            dg14,
+            dg15,
+            sod,
+            bytes_read: self.bytes_read,
+            pace: report,
+            chip_authentication,
+            active_authentication,
+            evidence,
+            timings: Vec::new(),
+        })
     }
 
+    fn select_application(&mut self) -> Result<(), IdentityError> {
+        self.select(CommandApdu::new(0x00, 0xA4, 0x04, 0x0C).with_data(EMRTD_AID.to_vec()), "the passport application")
+    }
+
+    /// EF.CardAccess from the master file (before the application is selected); `None` when
+    /// the chip has none (BAC-only documents answer 6A82, or 6982 to anything before BAC).
+    fn read_card_access(&mut self) -> Result<Option<SecurityInfos>, IdentityError> {
+        let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(FID_CARD_ACCESS.to_be_bytes().to_vec());
+        let answer = self.transmit(&select)?;
+        if answer.sw != 0x9000 {
+            tracing::debug!(sw = answer.sw, "no EF.CardAccess: the chip offers no PACE");
+            return Ok(None);
+        }
+        let bytes = match self.read_selected(FID_CARD_ACCESS, "EF.CardAccess") {
+            Ok(bytes) => bytes,
+            Err(IdentityError::Chip { status, .. }) => {
+                tracing::debug!(%status, "EF.CardAccess unreadable: no PACE");
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+        match security_info::parse_card_access(&bytes) {
+            Ok(infos) => Ok(Some(infos)),
+            Err(error) => {
+                // Unsigned and only an offer: a malformed one means BAC, as if absent.
+                tracing::warn!(%error, "EF.CardAccess is malformed: using Basic Access Control");
+                Ok(None)
+            }
+        }
+    }
+
+    /// PACE with the CAN if one was keyed in, else the scanned MRZ. A chip that refuses the
+    /// protocol (not the password) is read with BAC instead.
+    fn pace(
+        &mut self,
+        info: &PaceInfo,
+        scanned: &Mrz,
+        options: &ReadOptions<'_>,
+    ) -> Result<Option<(PaceReport, pace::PaceOutcome)>, IdentityError> {
+        let password = match options.can {
+            Some(can) => Password::Can(Zeroizing::new(can.to_owned())),
+            None => Password::Mrz(bac::mrz_information(scanned)),
+        };
+        match pace::run(self, info, &password, &mut OsKeys) {
+            Ok(mut outcome) => {
+                let report = PaceReport {
+                    mapping: outcome.mapping,
+                    parameter_id: outcome.parameter_id,
+                    password: password.kind(),
+                    protocol: info.protocol.oid.to_string(),
+                };
+                self.sm = Some(std::mem::replace(&mut outcome.channel, SecureChannel::from_secret(info.protocol.cipher, &[])));
+                self.chunk = self.chunk.min(SM_CHUNK);
+                self.access = ChipAccess::Pace;
+                tracing::debug!(mapping = outcome.mapping.name(), parameter_id = outcome.parameter_id, password = password.kind(), "PACE done, secure messaging on");
+                Ok(Some((report, outcome)))
+            }
+            Err(IdentityError::Pace(PaceError::WrongPassword(_) | PaceError::BadToken)) => Err(IdentityError::AccessDenied),
+            Err(IdentityError::Pace(error)) => {
+                tracing::warn!(%error, "PACE failed: trying Basic Access Control");
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
     /// BAC with the key from the scanned MRZ, when the chip offers it (GET CHALLENGE answers).
     fn basic_access_control(&mut self, scanned: &Mrz) -> Result<(), IdentityError> {
         let challenge = self.transmit(&CommandApdu::new(0x00, 0x84, 0x00, 0x00).with_le(8))?;
@@ -242,6 +545,7 @@ impl ChipSession<'_> {
         }
         self.sm = Some(auth.finish(&answer.data).map_err(IdentityError::Bac)?);
         self.chunk = self.chunk.min(SM_CHUNK);
+        self.access = ChipAccess::Bac;
         tracing::debug!("Basic Access Control done, secure messaging on");
         Ok(())
     }
@@ -269,9 +573,36 @@ impl ChipSession<'_> {
     }
 
     fn read_file(&mut self, fid: u16, name: &'static str) -> Result<Vec<u8>, IdentityError> {
+        if let Some(index) = self.progress.done.iter().position(|(f, _)| *f == fid) {
+            // Read whole in an earlier session of this read: its hash is checked all the same.
+            return Ok(self.progress.done.swap_remove(index).1);
+        }
         let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(fid.to_be_bytes().to_vec());
         self.select(select, name)?;
-        let mut file = self.read_chunk(0, HEADER_PEEK, name)?;
+        self.read_selected(fid, name)
+    }
+
+    /// A file the chip may lack (6A82): `None` then.
+    fn read_optional(&mut self, fid: u16, name: &'static str) -> Result<Option<Vec<u8>>, IdentityError> {
+        match self.read_file(fid, name) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(IdentityError::Chip { status: StatusError::FileNotFound, .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads the selected file whole, continuing where an earlier session was cut off.
+    fn read_selected(&mut self, fid: u16, name: &'static str) -> Result<Vec<u8>, IdentityError> {
+        let mut file = match self.progress.partial.take() {
+            Some((f, bytes)) if f == fid && bytes.len() >= HEADER_PEEK => {
+                tracing::debug!(file = name, offset = bytes.len(), "resuming the read where the last session stopped");
+                bytes
+            }
+            other => {
+                self.progress.partial = other;
+                self.read_chunk(0, HEADER_PEEK, name)?
+            }
+        };
         let (_, header_len, value_len) =
             tlv::parse_header(&file).map_err(|e| IdentityError::Lds { file: name, source: e.into() })?;
         let total = header_len.saturating_add(value_len);
@@ -280,9 +611,23 @@ impl ChipSession<'_> {
         }
         file.truncate(total);
         while file.len() < total {
-            let mut chunk = self.read_chunk(file.len(), total - file.len(), name)?;
-            chunk.truncate(total - file.len());
-            file.append(&mut chunk);
+            match self.read_chunk(file.len(), total - file.len(), name) {
+                Ok(mut chunk) => {
+                    chunk.truncate(total - file.len());
+                    file.append(&mut chunk);
+                }
+                Err(error) => {
+                    // Kept for the next session (lost field, MAC out of step) to continue.
+                    if is_transient(&error) {
+                        if let Some((_, mut old)) = self.progress.partial.replace((fid, std::mem::take(&mut file))) {
+                            old.zeroize();
+                        }
+                    } else {
+                        file.zeroize();
+                    }
+                    return Err(error);
+                }
+            }
         }
         self.bytes_read += file.len();
         tracing::debug!(file = name, len = total, chunk = self.chunk, "read file from chip");
@@ -308,6 +653,23 @@ impl ChipSession<'_> {
                 CommandApdu::new(0x00, 0xB0, p1, p2).with_le(le)
             };
             let response = self.transmit(&cmd)?;
+            // Le = 256 (or any large Le) refused by some chips with 6B00, 6282 without data or
+            // 6700: probe smaller sizes.
+            let refused_size = match response.sw {
+                0x6700 => true,
+                0x6B00 | 0x6282 => response.data.is_empty() && le > MIN_CHUNK && offset < MAX_FILE_LEN,
+                _ => false,
+            };
+            if refused_size {
+                if self.chunk <= MIN_CHUNK {
+                    return Err(IdentityError::ChipProtocol(format!(
+                        "the chip refuses READ BINARY of {name} even {MIN_CHUNK} bytes at a time"
+                    )));
+                }
+                self.chunk = smaller_chunk(self.chunk.min(le));
+                tracing::debug!(chunk = self.chunk, sw = response.sw, "chip refused the read size, lowering it");
+                continue;
+            }
             match response.sw {
                 0x9000 | 0x6282 => {
                     let data = if odd { unwrap_53(&response.data, name)? } else { response.data.clone() };
@@ -322,20 +684,109 @@ impl ChipSession<'_> {
                     }
                     return Ok(data);
                 }
-                0x6700 => {
-                    if self.chunk <= MIN_CHUNK {
-                        return Err(IdentityError::ChipProtocol(format!(
-                            "the chip refuses READ BINARY of {name} even {MIN_CHUNK} bytes at a time"
-                        )));
-                    }
-                    self.chunk = smaller_chunk(self.chunk);
-                    tracing::debug!(chunk = self.chunk, "chip refused the read size, lowering it");
-                }
                 sw => return Err(chip_error(name, StatusError::from_sw(sw))),
             }
         }
     }
+
+    /// Chip Authentication: PACE-CAM's proof when PACE used that mapping, else version 1 with
+    /// DG14's key, confirmed by a protected command under the new keys.
+    fn chip_authentication(
+        &mut self,
+        dg14: Option<&Result<SecurityInfos, security_info::SecurityInfoError>>,
+        pace: Option<&(PaceReport, pace::PaceOutcome)>,
+    ) -> ChipCheck {
+        let infos = match dg14 {
+            None => return ChipCheck::NotSupported,
+            Some(Err(error)) => return ChipCheck::Failed(format!("DG14 is malformed: {error}")),
+            Some(Ok(infos)) => infos,
+        };
+        if let Some(proof) = pace.and_then(|(_, outcome)| outcome.chip_authentication.as_ref()) {
+            let Some(key) = infos.chip_authentication_keys().next() else {
+                return ChipCheck::Failed("PACE-CAM without a chip key in DG14".into());
+            };
+            return match keys::agreement_key(&key.public_key).map(|k| proof.verify(&k.public)) {
+                Ok(Ok(true)) => ChipCheck::Passed,
+                Ok(Ok(false)) => ChipCheck::Failed("the PACE-CAM proof does not match the DG14 key".into()),
+                Ok(Err(error)) => ChipCheck::Failed(format!("PACE-CAM: {error}")),
+                Err(error) => ChipCheck::Failed(format!("PACE-CAM: {error}")),
+            };
+        }
+        let (info, key) = match chip_auth::offer(infos) {
+            Some((info, key)) => (info.clone(), key.to_vec()),
+            None => match chip_auth::implied_info(infos) {
+                Some(found) => found,
+                None => return ChipCheck::NotSupported,
+            },
+        };
+        let prepared = match chip_auth::prepare(&info, &key, &mut OsKeys) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                tracing::warn!(%error, "Chip Authentication not possible with DG14's key");
+                return ChipCheck::Failed(error.to_string());
+            }
+        };
+        for cmd in &prepared.commands {
+            match self.transmit(cmd) {
+                Ok(answer) if answer.sw == 0x9000 => {}
+                Ok(answer) => return ChipCheck::Failed(format!("the chip refused Chip Authentication ({:04X})", answer.sw)),
+                Err(error) => return ChipCheck::Failed(format!("Chip Authentication exchange failed: {error}")),
+            }
+        }
+        self.sm = Some(prepared.channel());
+        self.chunk = self.chunk.min(SM_CHUNK);
+        // Only the chip with the private key answers this under the new keys.
+        let confirm = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(FID_EF_COM.to_be_bytes().to_vec());
+        match self.transmit(&confirm) {
+            Ok(answer) if answer.sw == 0x9000 => {
+                tracing::debug!(protocol = prepared.protocol, cipher = prepared.cipher.name(), "Chip Authentication passed, secure messaging restarted");
+                ChipCheck::Passed
+            }
+            Ok(answer) => ChipCheck::Failed(format!("the chip answered {:04X} under the new keys", answer.sw)),
+            Err(error) => {
+                self.sm = None;
+                ChipCheck::Failed(format!("the chip cannot continue secure messaging under the Chip Authentication keys: {error}"))
+            }
+        }
+    }
+
+    /// Active Authentication: INTERNAL AUTHENTICATE with a challenge bound to this session.
+    fn active_authentication(
+        &mut self,
+        dg15: &[u8],
+        algorithm: Option<&str>,
+        binding: &[u8],
+    ) -> Result<(ChipCheck, Option<AaEvidence>), IdentityError> {
+        let key = match keys::parse_dg15(dg15) {
+            Ok(key) => key,
+            Err(error) => return Ok((ChipCheck::Failed(format!("DG15: {error}")), None)),
+        };
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let challenge = active_auth::challenge(binding, &nonce);
+        let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(256);
+        let answer = match self.transmit(&cmd) {
+            Ok(answer) => answer,
+            Err(IdentityError::SecureMessaging(error)) => {
+                return Ok((ChipCheck::Failed(format!("the chip's answer failed secure messaging: {error}")), None))
+            }
+            Err(error) => return Err(error),
+        };
+        if answer.sw != 0x9000 {
+            return Ok((ChipCheck::Failed(format!("the chip refused INTERNAL AUTHENTICATE ({:04X})", answer.sw)), None));
+        }
+        let evidence = AaEvidence { challenge, nonce, signature: answer.data.clone() };
+        Ok(match active_auth::verify(&key, algorithm, &challenge, &answer.data) {
+            Ok(()) => (ChipCheck::Passed, Some(evidence)),
+            Err(active_auth::AaFailure::Unsupported(what)) => {
+                tracing::warn!(what, "Active Authentication not verifiable");
+                (ChipCheck::Failed(format!("not verifiable: {what}")), Some(evidence))
+            }
+            Err(failure) => (ChipCheck::Failed(failure.to_string()), Some(evidence)),
+        })
+    }
 }
+
 
 /// Sizes real chips accept: the secure-messaging friendly 0xE7 and 0xDF, then halves.
 fn smaller_chunk(chunk: usize) -> usize {
@@ -379,4 +830,17 @@ fn chip_error(what: &'static str, status: StatusError) -> IdentityError {
         }
         status => IdentityError::Chip { what, status },
     }
+}
+
+/// The PACE offer to use: the first of EF.CardAccess's (the chip's order) with a standardised
+/// parameter id this reader supports. Integrated mapping needs AES-128 (see `pace`).
+fn choose_pace(infos: &SecurityInfos) -> Option<PaceInfo> {
+    infos
+        .pace()
+        .find(|info| {
+            let id_ok = info.parameter_id.is_some_and(|id| super::domain::Group::standard(id).is_ok());
+            let mapping_ok = info.protocol.mapping != Mapping::Integrated || info.protocol.cipher == super::cipher::Cipher::Aes128;
+            id_ok && mapping_ok
+        })
+        .cloned()
 }

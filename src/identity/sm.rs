@@ -1,12 +1,14 @@
-//! Secure messaging (ICAO 9303 Part 11 §9.8) with 3DES session keys: wrapping command APDUs
-//! and unwrapping and checking response APDUs. Pure: bytes in, bytes out, the send sequence
-//! counter kept in the channel.
+//! Secure messaging (ICAO 9303 Part 11 §9.8) with 3DES or AES session keys: wrapping command
+//! APDUs and unwrapping and checking response APDUs. Pure: bytes in, bytes out, the send
+//! sequence counter kept in the channel. 3DES: zero IV, retail MAC, 8-byte SSC; AES: IV =
+//! E(KSenc, SSC), CMAC cut to 8 bytes, 16-byte SSC.
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::apdu::{ApduError, CommandApdu, ResponseApdu};
-use super::des3::{self, Key};
+use super::cipher::{Cipher, SecretKey};
+use super::des3::Key;
 use super::tlv;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,9 +27,10 @@ pub enum SmError {
 
 /// An established secure messaging session.
 pub struct SecureChannel {
-    ks_enc: Key,
-    ks_mac: Key,
-    ssc: [u8; 8],
+    cipher: Cipher,
+    ks_enc: SecretKey,
+    ks_mac: SecretKey,
+    ssc: Vec<u8>,
 }
 
 impl Drop for SecureChannel {
@@ -43,8 +46,14 @@ impl std::fmt::Debug for SecureChannel {
     }
 }
 
-fn increment(ssc: &mut [u8; 8]) {
-    *ssc = u64::from_be_bytes(*ssc).wrapping_add(1).to_be_bytes();
+/// SSC + 1, big-endian, wrapping over its whole width.
+fn increment(ssc: &mut [u8]) {
+    for byte in ssc.iter_mut().rev() {
+        *byte = byte.wrapping_add(1);
+        if *byte != 0 {
+            break;
+        }
+    }
 }
 
 /// BER length as used in SM data objects.
@@ -67,25 +76,58 @@ fn data_object(tag: u8, value: &[u8]) -> Vec<u8> {
 }
 
 impl SecureChannel {
+/// A 3DES session (BAC) with its starting counter.
     pub fn new(ks_enc: Key, ks_mac: Key, ssc: [u8; 8]) -> Self {
-        Self { ks_enc, ks_mac, ssc }
+        Self::with_cipher(Cipher::Tdes, SecretKey::new(ks_enc.to_vec()), SecretKey::new(ks_mac.to_vec()), ssc.to_vec())
+    }
+
+    /// A session with any cipher; `ssc` has the cipher's block length (zero after PACE and
+    /// Chip Authentication).
+    pub fn with_cipher(cipher: Cipher, ks_enc: SecretKey, ks_mac: SecretKey, ssc: Vec<u8>) -> Self {
+        Self { cipher, ks_enc, ks_mac, ssc }
+    }
+
+    /// A session started from a shared secret: KSenc/KSmac by the KDF, SSC zero.
+    pub fn from_secret(cipher: Cipher, secret: &[u8]) -> Self {
+        let enc = cipher.kdf(secret, super::cipher::KDF_ENC);
+        let mac = cipher.kdf(secret, super::cipher::KDF_MAC);
+        Self::with_cipher(cipher, enc, mac, vec![0; cipher.block_len()])
+    }
+
+    pub fn cipher(&self) -> Cipher {
+        self.cipher
     }
 
     /// The current send sequence counter (for tests against the worked example).
-    pub fn ssc(&self) -> [u8; 8] {
-        self.ssc
+    pub fn ssc(&self) -> &[u8] {
+        &self.ssc
     }
 
     fn mac(&self, data: &[u8]) -> Result<[u8; 8], SmError> {
-        des3::mac(&self.ks_mac, &des3::pad(data)).ok_or(SmError::Malformed)
+        self.cipher.mac(&self.ks_mac, &self.cipher.pad(data)).map_err(|_| SmError::Malformed)
+    }
+
+    fn encrypt(&self, data: &[u8]) -> Result<Vec<u8>, SmError> {
+        let iv = self.cipher.sm_iv(&self.ks_enc, &self.ssc).map_err(|_| SmError::Malformed)?;
+        self.cipher.encrypt(&self.ks_enc, &iv, &self.cipher.pad(data)).map_err(|_| SmError::Malformed)
+    }
+
+    fn decrypt(&self, data: &[u8]) -> Result<Vec<u8>, SmError> {
+        let iv = self.cipher.sm_iv(&self.ks_enc, &self.ssc).map_err(|_| SmError::Malformed)?;
+        let mut plain = self.cipher.decrypt(&self.ks_enc, &iv, data).map_err(|_| SmError::Malformed)?;
+        let data = self.cipher.unpad(&plain).map(<[u8]>::to_vec);
+        plain.zeroize();
+        data.ok_or(SmError::Malformed)
     }
 
     /// Protects `cmd`: data in DO87 (DO85 for an odd INS), Le in DO97, MAC in DO8E.
     pub fn wrap(&mut self, cmd: &CommandApdu) -> Result<CommandApdu, SmError> {
         let cla = cmd.cla | 0x0C;
         let mut objects = Vec::new();
+        // The AES IV is E(KSenc, SSC) of this command's counter value.
+        increment(&mut self.ssc);
         if !cmd.data.is_empty() {
-            let cryptogram = des3::encrypt(&self.ks_enc, &des3::pad(&cmd.data)).ok_or(SmError::Malformed)?;
+            let cryptogram = self.encrypt(&cmd.data)?;
             if cmd.ins & 1 == 1 {
                 objects.extend(data_object(0x85, &cryptogram));
             } else {
@@ -105,9 +147,8 @@ impl SecureChannel {
             };
             objects.extend(data_object(0x97, &encoded));
         }
-        increment(&mut self.ssc);
         let mut n = self.ssc.to_vec();
-        n.extend(des3::pad(&[cla, cmd.ins, cmd.p1, cmd.p2]));
+        n.extend(self.cipher.pad(&[cla, cmd.ins, cmd.p1, cmd.p2]));
         n.extend_from_slice(&objects);
         let mac = self.mac(&n)?;
         objects.extend(data_object(0x8E, &mac));
@@ -162,10 +203,7 @@ impl SecureChannel {
                     (0x85, encrypted) => encrypted,
                     _ => return Err(SmError::Malformed),
                 };
-                let mut plain = des3::decrypt(&self.ks_enc, encrypted).ok_or(SmError::Malformed)?;
-                let data = des3::unpad(&plain).map(<[u8]>::to_vec);
-                plain.zeroize();
-                data.ok_or(SmError::Malformed)?
+                self.decrypt(encrypted)?
             }
         };
         Ok(ResponseApdu { data, sw })
@@ -180,10 +218,10 @@ impl From<ApduError> for SmError {
 
 #[cfg(test)]
 impl SecureChannel {
-    pub(crate) fn ks_enc_for_test(&self) -> &Key {
+    pub(crate) fn ks_enc_for_test(&self) -> &[u8] {
         &self.ks_enc
     }
-    pub(crate) fn ks_mac_for_test(&self) -> &Key {
+    pub(crate) fn ks_mac_for_test(&self) -> &[u8] {
         &self.ks_mac
     }
 }
@@ -201,6 +239,44 @@ mod tests {
         (SecureChannel::new(a, b, [0; 8]), SecureChannel::new(c, d, [0; 8]))
     }
 
+    /// AES-128 secure messaging (9303-11 §9.8: IV = E(KSenc, SSC), CMAC over the padded input)
+    /// with the session keys of Appendix G.1, SSC from zero. ICAO prints no AES trace; these
+    /// protected APDUs were computed independently with OpenSSL by the Proxmark3 project.
+    #[test]
+    fn aes_secure_messaging() {
+        use crate::identity::cipher::h;
+        let mut sm = SecureChannel::with_cipher(
+            Cipher::Aes128,
+            SecretKey::new(h("F5F0E35C0D7161EE6724EE513A0D9A7F")),
+            SecretKey::new(h("FE251C7858B356B24514B3BD5F4297D1")),
+            vec![0; 16],
+        );
+        let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(vec![0x01, 0x1E]);
+        assert_eq!(
+            sm.wrap(&select).unwrap().encode().unwrap(),
+            h("0CA4020C1D871101EE0E4724F4465C1BE9C2F73ABDD73A3D8E08835D1B54575C955F00")
+        );
+        let answer = sm.unwrap(&ResponseApdu::parse(&h("990290008E08BEA7B381C494A0799000")).unwrap()).unwrap();
+        assert_eq!((answer.data.len(), answer.sw), (0, 0x9000));
+        let read = CommandApdu::new(0x00, 0xB0, 0x00, 0x00).with_le(4);
+        assert_eq!(sm.wrap(&read).unwrap().encode().unwrap(), h("0CB000000D9701048E08AA6BA54F44DF836400"));
+        let answer = sm
+            .unwrap(&ResponseApdu::parse(&h("871101645C0B1F998A088278D07942BBE94B60990290008E0894A33C6AA2D8CCC89000")).unwrap())
+            .unwrap();
+        assert_eq!((answer.data, answer.sw), (h("60145F01"), 0x9000));
+        assert_eq!(sm.ssc(), h("00000000000000000000000000000004"));
+    }
+
+    #[test]
+    fn ssc_carries_over_its_whole_width() {
+        let mut ssc = [0xFFu8; 16];
+        increment(&mut ssc);
+        assert_eq!(ssc, [0; 16]);
+        let mut ssc = [0, 0, 0, 0, 0, 0, 0, 0xFF];
+        increment(&mut ssc);
+        assert_eq!(ssc, [0, 0, 0, 0, 0, 0, 1, 0]);
+    }
+
     proptest! {
         /// Whatever bytes the chip sends, unwrap returns a typed result, never panics.
         #[test]
@@ -215,7 +291,7 @@ mod tests {
             let (mut host, mut chip) = pair();
             // The chip side builds DO87 ‖ DO99 ‖ DO8E with the same keys and counter.
             increment(&mut chip.ssc);
-            let mut body = data_object(0x87, &[&[0x01][..], &des3::encrypt(&chip.ks_enc, &des3::pad(&payload)).unwrap()].concat());
+            let mut body = data_object(0x87, &[&[0x01][..], &chip.encrypt(&payload).unwrap()].concat());
             body.extend(data_object(0x99, &[0x90, 0x00]));
             let mut n = chip.ssc.to_vec();
             n.extend_from_slice(&body);
