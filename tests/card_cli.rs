@@ -32,17 +32,6 @@ fn untrusted_passport_exits_1_and_says_why() {
 }
 
 #[test]
-fn untrusted_passport_json_says_not_trusted() {
-    let (code, out, _) = kiosk(&["card", "read", "--simulate", "untrusted-passport", "--json"]);
-    assert_eq!(code, 1, "{out}");
-    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["passive_authentication"]["verdict"], "failed");
-    assert!(report["passive_authentication"]["reason"].as_str().unwrap().contains("not in the CSCA trust store"));
-    // A clone verdict means nothing when the data itself is not authentic.
-    assert_eq!((report["clone_suspected"].as_bool(), report["trusted"].as_bool()), (Some(false), Some(false)));
-}
-
-#[test]
 fn a_can_that_is_not_digits_is_a_usage_error() {
     let (code, _, err) = kiosk(&["card", "read", "--simulate", "passport", "--can", "12a456"]);
     assert_eq!(code, 2);
