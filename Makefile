@@ -7,8 +7,9 @@ export CARGO_TARGET_DIR
 CARGO ?= cargo
 KIOSK := $(CARGO_TARGET_DIR)/release/kiosk
 DEMO_OUT ?= out/demo
+HIL_OUT ?= out/hil
 
-.PHONY: setup build demo test bench clippy clean-demo
+.PHONY: setup build demo test bench clippy clean-demo hil
 
 setup:
 	@bash scripts/setup
@@ -30,6 +31,13 @@ bench: setup
 	$(CARGO) bench --locked --bench face_pipeline --bench card_read
 	$(CARGO) bench --locked --bench store
 	$(CARGO) bench --locked --bench pace_crypto
+
+# The emulated kiosk: the Debian package installed by its own scripts in a Debian image booted
+# in QEMU on real drivers (image cached in /var/cache/kiosk-hil); verdict in $(HIL_OUT)/report.json.
+hil:
+	@bash scripts/setup --hil
+	$(CARGO) build --release --locked -p kiosk
+	nice -n 10 python3 scripts/hil/run.py --out $(HIL_OUT)
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings

@@ -158,8 +158,9 @@ fn install_update_failed_update_rollback_and_refusals() {
     assert!(k.log().contains("systemctl enable kiosk.service"));
     let identity = std::fs::read(k.root.join("var/lib/kiosk/keys/kiosk-ed25519.key")).unwrap();
 
-    // Idempotent: again, same result, no second user, same keys.
-    let out = k.script(&v1, "install", &["--config", &site, "--site", "TEST-01"]);
+    // Idempotent: again, same result, no second user, same keys; run from the installed copy,
+    // through the `current` link, as DEPLOY.md tells a technician (and as the .deb leaves it).
+    let out = k.script(&k.root.join("opt/kiosk/current"), "install", &["--config", &site, "--site", "TEST-01"]);
     assert!(out.status.success(), "re-install: {}", text(&out));
     assert_eq!(k.log().matches("useradd").count(), 1);
     assert_eq!(std::fs::read(k.root.join("var/lib/kiosk/keys/kiosk-ed25519.key")).unwrap(), identity);

@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+"""`make hil`: the emulated kiosk. Builds the Debian package from a signed release, finds or
+builds the cached system image (scripts/hil/image), boots it in QEMU with real emulated devices
+wired to the host simulators, installs the kiosk by its own install path, waits for systemd's
+kiosk.service (READY=1), runs `kiosk diag --json` in the guest on the real drivers, takes
+screendumps, and writes out/hil/report.json. Exit 0 only when every step passed.
+
+    scripts/hil/run.py [--out out/hil] [--accel auto|kvm|tcg]
+
+Environment: CARGO_TARGET_DIR (the release build: target/release/kiosk and kiosk-hil-sim),
+KIOSK_HIL_CACHE (image cache, default /var/cache/kiosk-hil).
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from qemu import GuestAgent, Qmp  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/var/cache/kiosk-target"))
+KIOSK = TARGET / "release" / "kiosk"
+SIM = TARGET / "release" / "kiosk-hil-sim"
+WIDTH, HEIGHT = 800, 480
+KIOSK_ID = "KIOSK-HIL-0001"
+SITE = "HIL-01"
+CORE_HOST = "core.hil.test"
+KVM_BOOT_TIMEOUT = 90
+TCG_BOOT_TIMEOUT = 420
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Run:
+    def __init__(self, out, accel):
+        self.out = out
+        self.work = out / "work"
+        self.screens = out / "screens"
+        self.accel_choice = accel
+        self.steps = []
+        self.facts = {}
+        self.procs = []
+        self.qemu = None
+        self.qmp = None
+        self.qga = None
+        self.screen_no = 0
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    def step(self, name, fn):
+        start = time.monotonic()
+        print(f"hil: {name} ...", flush=True)
+        try:
+            detail = fn() or {}
+            result = "pass"
+        except Exception as error:  # every failure is reported, the run goes on to cleanup
+            detail = {"error": str(error)}
+            result = "fail"
+        duration = round(time.monotonic() - start, 1)
+        self.steps.append({"name": name, "result": result, "duration_s": duration, "detail": detail})
+        print(f"hil: {name}: {result} in {duration} s {json.dumps(detail)[:400]}", flush=True)
+        if result == "fail":
+            raise StepFailed(name)
+
+    def sh(self, *argv, **kw):
+        return subprocess.run([str(a) for a in argv], check=True, capture_output=True, text=True, **kw)
+
+    def screendump(self, label):
+        self.screen_no += 1
+        path = self.screens / f"{self.screen_no:02d}-{label}.png"
+        self.qmp.screendump(path.resolve())
+        return str(path.relative_to(self.out))
+
+    # ---- host side: package, keys, media ----------------------------------------------
+    def package(self):
+        for binary in (KIOSK, SIM):
+            if not binary.exists():
+                raise StepFailed(f"{binary} missing: cargo build --release --locked -p kiosk first")
+        key = self.work / "release-signing.key"
+        self.sh(KIOSK, "release", "keygen", "--out", key)
+        # The release carries the binary without its debug information (signed as shipped).
+        binary = self.work / "kiosk"
+        self.sh("strip", "--strip-unneeded", "--remove-section=.comment", "--remove-section=.note", "-o", binary, KIOSK)
+        release = self.work / "release"
+        self.sh(REPO / "scripts/release", "--key", key, "--out", release, "--binary", binary)
+        deb = Path(self.sh(REPO / "scripts/deb", "--release", release, "--out", self.work / "deb").stdout.strip())
+        info = self.sh("dpkg-deb", "-f", deb, "Package", "Version", "Depends").stdout
+        lint = subprocess.run(["lintian", "--no-tag-display-limit", str(deb)], capture_output=True, text=True)
+        tags = [line for line in lint.stdout.splitlines() if re.match(r"^[EWIN]: ", line)]
+        errors = [t for t in tags if t.startswith("E: ")]
+        (self.out / "lintian.txt").write_text(lint.stdout + lint.stderr)
+        self.deb = deb
+        detail = {"deb": deb.name, "bytes": deb.stat().st_size, "control": info.strip().splitlines(),
+                  "lintian_errors": errors, "lintian_warnings": [t for t in tags if t.startswith("W: ")]}
+        if errors:
+            raise StepFailed(f"lintian errors: {errors}")
+        return detail
+
+    def tls(self):
+        d = self.work / "tls"
+        d.mkdir()
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        self.sh("openssl", "req", "-x509", *ec, "-keyout", d / "ca.key", "-out", d / "core-ca.pem", "-days", "365",
+                "-subj", "/CN=HIL test CA")
+        for name, subj, ext in (("core", f"/CN={CORE_HOST}", f"subjectAltName=DNS:{CORE_HOST}\nextendedKeyUsage=serverAuth"),
+                                ("kiosk", f"/CN={KIOSK_ID}", "extendedKeyUsage=clientAuth")):
+            self.sh("openssl", "req", *ec, "-keyout", d / f"{name}.key", "-out", d / f"{name}.csr", "-subj", subj)
+            (d / f"{name}.ext").write_text(f"basicConstraints=CA:FALSE\n{ext}\n")
+            self.sh("openssl", "x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "core-ca.pem", "-CAkey", d / "ca.key",
+                    "-CAcreateserial", "-days", "365", "-extfile", d / f"{name}.ext", "-out", d / f"{name}.pem")
+        return {"ca": "P-256, 365 days", "server": CORE_HOST, "client": KIOSK_ID}
+
+    def media(self):
+        m = self.work / "media"
+        (m / "tls").mkdir(parents=True)
+        shutil.copy(self.deb, m / self.deb.name)
+        shutil.copy(self.work / "release-signing.key.pub", m / "release-signing.pub")
+        shutil.copy(REPO / "scripts/hil/site.toml", m / "site.toml")
+        for src, dst in (("core-ca.pem", "core-ca.pem"), ("kiosk.pem", "kiosk.pem"), ("kiosk.key", "kiosk.key")):
+            shutil.copy(self.work / "tls" / src, m / "tls" / dst)
+        size_mb = int(sum(f.stat().st_size for f in m.rglob("*") if f.is_file()) / 2**20 * 1.3) + 32
+        img = self.work / "install.img"
+        self.sh("mkfs.ext4", "-q", "-L", "kioskinst", "-d", m, img, f"{size_mb}M")
+        return {"install_disk_mb": size_mb}
+
+    def image(self):
+        start = time.monotonic()
+        out = self.sh(REPO / "scripts/hil/image", self.deb)
+        self.image_dir = Path(out.stdout.strip().splitlines()[-1])
+        built = "assembling" in out.stderr or "debootstrap" in out.stderr
+        self.sh("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", self.image_dir / "rootfs.qcow2",
+                self.work / "disk.qcow2")
+        return {"image": str(self.image_dir), "cache": "built" if built else "hit",
+                "seconds": round(time.monotonic() - start, 1)}
+
+    # ---- host simulators ---------------------------------------------------------------
+    def spawn(self, name, argv):
+        log = open(self.work / f"{name}.log", "w")
+        proc = subprocess.Popen([str(a) for a in argv], stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append((name, proc))
+        return proc
+
+    def simulators(self):
+        self.spawn("reader", [SIM, "card-reader", "--link", self.work / "reader.pty"])
+        self.spawn("printer", [SIM, "printer", "--link", self.work / "printer.pty",
+                               "--transcript", self.out / "printer.txt"])
+        for link in ("reader.pty", "printer.pty"):
+            wait_for(lambda: (self.work / link).exists(), 20, f"simulator {link}")
+        return {"reader": os.readlink(self.work / "reader.pty"), "printer": os.readlink(self.work / "printer.pty")}
+
+    # ---- the virtual machine ----------------------------------------------------------
+    def qemu_argv(self, accel):
+        w = self.work.resolve()
+        fwd = w / "core-forward.sh"
+        fwd.write_text(f'#!/bin/sh\n# One guest connection to {CORE_HOST}:8443 -> the host core simulator.\n'
+                       f'exec socat - "TCP:127.0.0.1:$(cat {w}/core.port)"\n')
+        fwd.chmod(0o755)
+        # Nested KVM here refuses the host's IA32_ARCH_CAPABILITIES MSR: leave it out.
+        cpu = "host,-arch-capabilities" if accel == "kvm" else "max"
+        return [
+            "qemu-system-x86_64", "-name", "kiosk-hil", "-machine", f"q35,accel={accel}", "-cpu", cpu,
+            "-m", "2048", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none",
+            "-kernel", self.image_dir / "vmlinuz", "-initrd", self.image_dir / "initrd.img",
+            "-append", "root=/dev/vda rw console=ttyS0,115200 net.ifnames=0 systemd.show_status=1 vt.global_cursor_default=0",
+            # Root disk: no host cache, so a killed QEMU loses what a power cut loses.
+            "-drive", f"file={w}/disk.qcow2,if=none,id=root,format=qcow2,cache=none,aio=threads",
+            "-device", "virtio-blk-pci,drive=root",
+            "-drive", f"file={w}/install.img,if=none,id=inst,format=raw,readonly=on",
+            "-device", "virtio-blk-pci,drive=inst,serial=kioskinstall",
+            # ttyS0: console -> console.log; ttyS1: card reader; ttyS2: receipt printer.
+            "-chardev", f"file,id=con,path={self.out.resolve()}/console.log", "-serial", "chardev:con",
+            "-chardev", f"serial,id=reader,path={w}/reader.pty", "-serial", "chardev:reader",
+            "-chardev", f"serial,id=printer,path={w}/printer.pty", "-serial", "chardev:printer",
+            # Display: DRM (bochs-drm) with fbdev emulation /dev/fb0; touch: virtio tablet (evdev).
+            "-vga", "none", "-device", f"bochs-display,xres={WIDTH},yres={HEIGHT}",
+            "-device", "virtio-tablet-pci",
+            # Sound card -> WAV file on the host.
+            "-audiodev", f"wav,id=snd,path={self.out.resolve()}/speech.wav",
+            "-device", "intel-hda", "-device", "hda-output,audiodev=snd",
+            # User networking, isolated: only the core forward leaves the guest.
+            "-netdev", f"user,id=net,restrict=on,guestfwd=tcp:10.0.2.100:8443-cmd:{fwd}",
+            "-device", "virtio-net-pci,netdev=net",
+            "-chardev", f"socket,id=qga,path={w}/qga.sock,server=on,wait=off",
+            "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0",
+            "-qmp", f"unix:{w}/qmp.sock,server=on,wait=off",
+            "-rtc", "base=utc",
+        ]
+
+    def start_qemu(self, accel):
+        for sock in ("qmp.sock", "qga.sock"):
+            (self.work / sock).unlink(missing_ok=True)
+        self.qemu = subprocess.Popen(["nice", "-n", "10"] + [str(a) for a in self.qemu_argv(accel)],
+                                     stdout=open(self.work / "qemu.log", "a"), stderr=subprocess.STDOUT)
+        wait_for(lambda: (self.work / "qmp.sock").exists() or self.qemu.poll() is not None, 20, "QMP socket")
+        if self.qemu.poll() is not None:
+            raise StepFailed(f"qemu exited {self.qemu.returncode}: {(self.work / 'qemu.log').read_text()[-800:]}")
+        self.qmp = Qmp(str(self.work / "qmp.sock"))
+
+    def stop_qemu(self):
+        if self.qemu and self.qemu.poll() is None:
+            self.qemu.kill()
+            self.qemu.wait()
+        for c in (self.qga, self.qmp):
+            try:
+                c and c.close()
+            except OSError:
+                pass
+        self.qga = self.qmp = None
+
+    def connect_agent(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.qemu.poll() is not None:
+                raise StepFailed(f"qemu exited {self.qemu.returncode}")
+            try:
+                self.qga = GuestAgent(str(self.work / "qga.sock"), timeout=5)
+                self.qga.call("guest-ping")
+                return True
+            except (OSError, Exception):
+                if self.qga:
+                    self.qga.close()
+                self.qga = None
+                time.sleep(2)
+        return False
+
+    def boot(self):
+        accels = {"auto": ["kvm", "tcg"], "kvm": ["kvm"], "tcg": ["tcg"]}[self.accel_choice]
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            accels = [a for a in accels if a != "kvm"] or ["tcg"]
+        tried = []
+        console = self.out / "console.log"
+        for accel in accels:
+            start = time.monotonic()
+            try:
+                self.start_qemu(accel)
+                # A guest that prints nothing on its console for 30 s has hung (seen with KVM here).
+                wait_for(lambda: console.exists() and console.stat().st_size > 0, 30, f"{accel}: first console output")
+                ok = self.connect_agent(KVM_BOOT_TIMEOUT if accel == "kvm" else TCG_BOOT_TIMEOUT)
+                error = None if ok else "no guest agent"
+            except Exception as e:
+                ok, error = False, str(e)
+            agent_s = round(time.monotonic() - start, 1)
+            tried.append({"accel": accel, "agent_after_s": agent_s, "ok": ok, "error": error})
+            if ok:
+                code, state, _ = self.qga.run(["/bin/systemctl", "is-system-running", "--wait"], timeout=600)
+                _, analyze, _ = self.qga.run(["/usr/bin/systemd-analyze"], timeout=60)
+                self.facts.update(accel=accel, boot_s=round(time.monotonic() - start, 1))
+                return {"accel": accel, "attempts": tried, "system": state.strip(),
+                        "systemd_analyze": analyze.strip().splitlines()[:1], "boot_s": self.facts["boot_s"]}
+            self.stop_qemu()
+            if console.exists():
+                console.rename(self.out / f"console-{accel}-failed.log")
+            # A fresh disk for the next try: nothing of a half boot carries over.
+            self.sh("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    self.image_dir / "rootfs.qcow2", self.work / "disk.qcow2")
+        raise StepFailed(f"the guest agent never answered: {tried}")
+
+    # ---- in the guest ------------------------------------------------------------------
+    def guest(self, script, timeout=300, check=True):
+        code, out, err = self.qga.sh(script, timeout=timeout)
+        if check and code != 0:
+            raise StepFailed(f"`{script[:120]}` exit {code}: {(out + err)[-1500:]}")
+        return code, out, err
+
+    def devices(self):
+        _, out, _ = self.guest(
+            "ls -l /dev/fb0 /dev/dri/card0 /dev/input/kiosk-touch /dev/video0 /dev/ttyS1 /dev/ttyS2 && "
+            "cat /sys/class/graphics/fb0/virtual_size /sys/class/graphics/fb0/bits_per_pixel && "
+            "cat /proc/asound/cards && v4l2-ctl -d /dev/video0 --info | head -n 5")
+        return {"listing": out.strip().splitlines()}
+
+    def touch(self):
+        """The host's taps (QMP) reach the guest's evdev device as absolute touches."""
+        pid = self.qga.call("guest-exec", path="/bin/sh",
+                            arg=["-c", "timeout 6 cat /dev/input/kiosk-touch >/run/touch.bin; "
+                                        "od -An -v -tx1 -w24 /run/touch.bin"],
+                            **{"capture-output": True})["pid"]
+        time.sleep(1.5)
+        for _ in range(3):
+            self.qmp.tap(WIDTH // 2, HEIGHT // 2, WIDTH, HEIGHT)
+            time.sleep(0.5)
+        deadline, status = time.monotonic() + 30, {}
+        while time.monotonic() < deadline:
+            status = self.qga.call("guest-exec-status", pid=pid)
+            if status.get("exited"):
+                break
+            time.sleep(0.5)
+        lines = base64.b64decode(status.get("out-data", "")).decode().splitlines()
+        # struct input_event on x86-64: 16 bytes of time, then type, code (u16) and value (s32).
+        events = []
+        for line in lines:
+            b = bytes.fromhex(line.replace(" ", ""))
+            if len(b) == 24:
+                events.append((int.from_bytes(b[16:18], "little"), int.from_bytes(b[18:20], "little"),
+                               int.from_bytes(b[20:24], "little", signed=True)))
+        abs_events = [e for e in events if e[0] == 3]
+        presses = [e for e in events if e[0] == 1 and e[2] == 1]
+        detail = {"records": len(events), "abs": abs_events[:4], "presses": presses[:3]}
+        if not abs_events or not presses:
+            raise StepFailed(f"no touch reached /dev/input/kiosk-touch: {detail}")
+        return detail
+
+    def install(self):
+        script = ("set -e; mkdir -p /media/kiosk; mount -o ro /dev/disk/by-id/virtio-kioskinstall /media/kiosk; "
+                  "cd /media/kiosk; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./kiosk_*.deb; "
+                  "/opt/kiosk/current/scripts/install --trust-key release-signing.pub --config site.toml "
+                  f"--site {SITE} --tls-dir tls")
+        start = time.monotonic()
+        code, out, err = self.guest(script, timeout=900, check=False)
+        (self.out / "install.log").write_text(out + err)
+        if code != 0:
+            raise StepFailed(f"install exit {code}: {(out + err)[-1500:]}")
+        key = re.search(r"public key: ([0-9a-f]{64})", out + err)
+        if not key:
+            raise StepFailed("scripts/install printed no public key (provisioning)")
+        self.kiosk_key = key.group(1)
+        _, modes, _ = self.guest("stat -c '%a %U:%G %n' /etc/kiosk /etc/kiosk/tls /etc/kiosk/tls/kiosk.key "
+                                 "/etc/kiosk/site.toml /var/lib/kiosk /opt/kiosk/current; id kiosk")
+        return {"seconds": round(time.monotonic() - start, 1), "modes": modes.strip().splitlines()}
+
+    def core(self):
+        d = self.work / "tls"
+        self.spawn("core", [SIM, "core", "--server-cert", d / "core.pem", "--server-key", d / "core.key",
+                            "--client-ca", d / "core-ca.pem", "--kiosk-key", self.kiosk_key,
+                            "--port-file", self.work / "core.port", "--record", self.out / "core-record.json"])
+        wait_for(lambda: (self.work / "core.port").exists(), 20, "core simulator port")
+        return {"port": (self.work / "core.port").read_text()}
+
+    def service_active(self, timeout=180):
+        deadline = time.monotonic() + timeout
+        props = {}
+        while time.monotonic() < deadline:
+            _, out, _ = self.guest("systemctl show kiosk.service -p ActiveState -p SubState -p NRestarts "
+                                   "-p Type -p StatusText -p MainPID", check=False)
+            props = dict(line.split("=", 1) for line in out.strip().splitlines() if "=" in line)
+            # Type=notify: "active" only after READY=1; the status text is the service's own.
+            if props.get("ActiveState") == "active" and props.get("StatusText") == "serving":
+                return props
+            time.sleep(2)
+        raise StepFailed(f"kiosk.service not active with READY=1 within {timeout} s: {props}")
+
+    def wait_service(self):
+        props = self.service_active()
+        shot = self.screendump("service-ready")
+        return {"unit": props, "screen": shot}
+
+    def diag(self):
+        self.guest("systemctl stop kiosk.service")
+        # As the service runs it: user kiosk, in the release folder (relative paths of the
+        # configuration, such as models/, resolve there).
+        cmd = ["/bin/sh", "-c", "cd /opt/kiosk/current && exec /usr/sbin/runuser -u kiosk -- "
+               "bin/kiosk --config /etc/kiosk/site.toml diag --json"]
+        pid = self.qga.call("guest-exec", path=cmd[0], arg=cmd[1:], **{"capture-output": True})["pid"]
+        start, status, shots, last = time.monotonic(), {}, [], None
+        while time.monotonic() - start < 300:
+            status = self.qga.call("guest-exec-status", pid=pid)
+            if status.get("exited"):
+                break
+            # Every screen diag shows (the test pattern) is kept, once.
+            probe = self.work / "probe.png"
+            self.qmp.screendump(probe.resolve())
+            picture = probe.read_bytes()
+            if picture != last:
+                last = picture
+                self.screen_no += 1
+                name = self.screens / f"{self.screen_no:02d}-diag.png"
+                probe.rename(name)
+                shots.append(str(name.relative_to(self.out)))
+            # input.touch waits for a touch: the host taps the middle of the screen.
+            self.qmp.tap(WIDTH // 2, HEIGHT // 2, WIDTH, HEIGHT)
+            time.sleep(1)
+        else:
+            raise StepFailed("kiosk diag did not finish in 300 s")
+        out = base64.b64decode(status.get("out-data", "")).decode(errors="replace")
+        err = base64.b64decode(status.get("err-data", "")).decode(errors="replace")
+        (self.out / "diag.json").write_text(out)
+        (self.out / "diag.stderr").write_text(err)
+        self.guest("systemctl start kiosk.service")
+        try:
+            report = json.loads(out)
+        except json.JSONDecodeError as error:
+            raise StepFailed(f"diag printed no JSON ({error}); exit {status.get('exitcode')}: {err[-800:]}")
+        checks = report.get("checks", [])
+        by_status = {}
+        for c in checks:
+            by_status.setdefault(c.get("status"), []).append(c.get("id"))
+        failed = [(c.get("id"), c.get("value"), c.get("action")) for c in checks if c.get("status") == "fail"]
+        detail = {"exit": status.get("exitcode"), "counts": {k: len(v) for k, v in by_status.items()},
+                  "warn": by_status.get("warn", []), "fail": failed, "screens": shots}
+        if failed or not checks:
+            raise StepFailed(json.dumps(detail))
+        return detail
+
+    def back_in_service(self):
+        props = self.service_active()
+        return {"unit": props, "screen": self.screendump("back-in-service")}
+
+    # ---- driver ------------------------------------------------------------------------
+    def execute(self):
+        if self.out.exists():
+            shutil.rmtree(self.out)
+        self.screens.mkdir(parents=True)
+        self.work.mkdir()
+        started = time.monotonic()
+        try:
+            self.step("package", self.package)
+            self.step("tls", self.tls)
+            self.step("install-media", self.media)
+            self.step("image", self.image)
+            self.step("simulators", self.simulators)
+            self.step("boot", self.boot)
+            self.step("guest-devices", self.devices)
+            self.step("touch-reaches-evdev", self.touch)
+            self.step("install", self.install)
+            self.step("core", self.core)
+            self.step("service-ready", self.wait_service)
+            self.step("diag", self.diag)
+            self.step("service-ready-after-diag", self.back_in_service)
+        except StepFailed:
+            pass
+        finally:
+            self.finish(started)
+        return all(s["result"] == "pass" for s in self.steps) and self.steps[-1]["name"] == "service-ready-after-diag"
+
+    def finish(self, started):
+        if self.qga:
+            try:
+                _, journal, _ = self.qga.sh("journalctl -b -u kiosk.service --no-pager -o cat | tail -n 300", timeout=60)
+                (self.out / "kiosk-journal.log").write_text(journal)
+            except Exception:
+                pass
+        self.stop_qemu()
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        passed = all(s["result"] == "pass" for s in self.steps)
+        report = {"schema": "kiosk-hil/1", "verdict": "pass" if passed else "fail",
+                  "total_s": round(time.monotonic() - started, 1), **self.facts, "steps": self.steps,
+                  "not_yet": NOT_YET}
+        (self.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+# What issue 13 asks that this run does not do yet (also in the README).
+NOT_YET = [
+    "onboarding driven from outside (needs `kiosk run` to onboard on its own: issue 12 item 1)",
+    "camera frames of the simulated person (vivid shows its test pattern)",
+    "faults: power cuts, SIGSTOP watchdog, unplugged reader, failed update",
+    "speech check of speech.wav",
+]
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise StepFailed(f"{what}: not there after {timeout} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="out/hil", type=Path)
+    parser.add_argument("--accel", default="auto", choices=["auto", "kvm", "tcg"])
+    args = parser.parse_args()
+    ok = Run(args.out, args.accel).execute()
+    print(f"hil: {'PASS' if ok else 'FAIL'}: {args.out}/report.json")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
