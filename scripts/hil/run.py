@@ -313,7 +313,7 @@ class Run:
     def install(self):
         script = ("set -e; mkdir -p /media/kiosk; mount -o ro /dev/disk/by-id/virtio-kioskinstall /media/kiosk; "
                   "cd /media/kiosk; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./kiosk_*.deb; "
-                  "/opt/kiosk/current/scripts/install --trust-key release-signing.pub --config site.toml "
+                  "KIOSK_READY_TIMEOUT=300 /opt/kiosk/current/scripts/install --trust-key release-signing.pub --config site.toml "
                   f"--site {SITE} --tls-dir tls")
         start = time.monotonic()
         code, out, err = self.guest(script, timeout=900, check=False)
@@ -361,7 +361,7 @@ class Run:
         cmd = ["/bin/sh", "-c", "cd /opt/kiosk/current && exec /usr/sbin/runuser -u kiosk -- "
                "bin/kiosk --config /etc/kiosk/site.toml diag --json"]
         pid = self.qga.call("guest-exec", path=cmd[0], arg=cmd[1:], **{"capture-output": True})["pid"]
-        start, status, shots, last = time.monotonic(), {}, [], None
+        start, status, shots, last, taps = time.monotonic(), {}, [], None, 0
         while time.monotonic() - start < 300:
             status = self.qga.call("guest-exec-status", pid=pid)
             if status.get("exited"):
@@ -376,8 +376,10 @@ class Run:
                 name = self.screens / f"{self.screen_no:02d}-diag.png"
                 probe.rename(name)
                 shots.append(str(name.relative_to(self.out)))
-            # input.touch waits for a touch: the host taps the middle of the screen.
-            self.qmp.tap(WIDTH // 2, HEIGHT // 2, WIDTH, HEIGHT)
+            # input.touch waits for a touch: the host taps near the middle of the screen, never
+            # twice on the same pixel, as a finger does (evdev reports an unchanged axis once).
+            taps += 1
+            self.qmp.tap(WIDTH // 2 + taps % 17, HEIGHT // 2 + taps % 13, WIDTH, HEIGHT)
             time.sleep(1)
         else:
             raise StepFailed("kiosk diag did not finish in 300 s")
