@@ -207,6 +207,13 @@ class Run:
         self.qmp = Qmp(str(self.work / "qmp.sock"))
 
     def stop_qemu(self):
+        # QMP quit first: QEMU then closes speech.wav with its header (a kill leaves it empty).
+        if self.qemu and self.qemu.poll() is None and self.qmp:
+            try:
+                self.qmp.execute("quit")
+                self.qemu.wait(15)
+            except Exception:
+                pass
         if self.qemu and self.qemu.poll() is None:
             self.qemu.kill()
             self.qemu.wait()
