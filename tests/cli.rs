@@ -17,6 +17,16 @@ fn help_lists_every_subcommand_with_a_sentence() {
 }
 
 #[test]
+fn kiosk_run_refuses_simulators_and_the_test_csca_unless_a_demo_kiosk() {
+    // The built-in configuration is all simulators and the test CSCA: no street kiosk.
+    let (code, _, err) = kiosk(&["run", "--data-dir", "/nonexistent/kiosk-data"]);
+    assert_eq!(code, 2, "{err}");
+    for named in ["card_reader.driver", "camera.driver", "printer.driver", "TEST CSCA", "demo = true"] {
+        assert!(err.contains(named), "{named} not named: {err}");
+    }
+}
+
+#[test]
 fn config_check_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("site.toml");
@@ -34,10 +44,10 @@ fn config_check_names_file_line_and_key() {
     assert!(err.contains("account.per_transaction_limit_rub") && err.contains("50000"), "{err}");
 
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "[display]\nwidth = 1280\nheight = 800\n").unwrap();
+    std::fs::write(&good, "[kiosk]\ndemo = true\n\n[display]\nwidth = 1280\nheight = 800\n").unwrap();
     let (code, out, err) = kiosk(&["config", "check", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("valid"));
+    assert!(out.contains("valid (demo kiosk") && out.contains("allowed on a demo kiosk: camera.driver"), "{out}");
 }
 
 #[test]

@@ -62,7 +62,7 @@ impl Kiosk {
         write_exec(&fake.join("chown"), "#!/bin/sh\necho \"chown $*\" >> \"$KIOSK_ROOT/fake.log\"\n");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let site = format!(
-            "[kiosk]\nid = \"KIOSK-TEST-0042\"\ndata_dir = \"{}\"\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n",
+            "[kiosk]\nid = \"KIOSK-TEST-0042\"\ndemo = true\ndata_dir = \"{}\"\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n",
             root.join("var/lib/kiosk").display()
         );
         std::fs::write(dir.join("site.toml"), site).unwrap();
@@ -134,6 +134,8 @@ fn install_update_failed_update_rollback_and_refusals() {
     let models = repo().join("models");
     let v1 = k.release("0.1.0", Path::new(KIOSK), &models);
     let v2 = k.release("0.1.1", Path::new(KIOSK), &models);
+    // Releases carry an empty trust folder, never the test CSCA.
+    assert_eq!(std::fs::read_dir(v1.join("kiosk-config/csca")).unwrap().count(), 0);
     // A release whose service never becomes ready (it fails at start) but passes config check.
     let broken = k.dir.join("broken-kiosk");
     write_exec(&broken, &format!("#!/bin/sh\nfor a; do [ \"$a\" = run ] && {{ echo broken release >&2; exit 1; }}; done\nexec {KIOSK} \"$@\"\n"));

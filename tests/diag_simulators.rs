@@ -33,7 +33,7 @@ fn site(core: impl FnOnce(&sync_support::Pki, &str) -> String) -> Site {
     std::fs::write(
         &config,
         format!(
-            "[kiosk]\ndata_dir = \"{}\"\n\n[sync]\ncore_url = \"{core_url}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nconnect_timeout_s = 3\n",
+            "[kiosk]\ndemo = true\ndata_dir = \"{}\"\n\n[sync]\ncore_url = \"{core_url}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nconnect_timeout_s = 3\n",
             data.display(),
             pki.ca.display(),
             pki.client_cert.display(),
@@ -98,7 +98,7 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
     assert_eq!(report["exit_code"], 0);
     assert!(not_ok(&report).is_empty(), "{:?}", not_ok(&report));
     for id in [
-        "config.valid", "models.manifest", "models.yunet", "models.sface", "models.load", "models.inference",
+        "config.valid", "config.production", "models.manifest", "models.yunet", "models.sface", "models.load", "models.inference",
         "camera.open", "camera.frame_rate", "camera.exposure", "reader.answers", "reader.firmware",
         "reader.retain_bin", "reader.self_test", "display.open", "display.test_pattern", "input.open",
         "input.touch", "speaker.ready", "printer.status", "store.integrity", "store.size", "store.disk_free", "keys.kek",
@@ -129,6 +129,25 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
         let others: Vec<String> = not_ok(&report).into_iter().filter(|c| !c.starts_with(&format!("\"{group}"))).collect();
         assert!(others.is_empty(), "{fault} also failed: {others:?}");
     }
+
+    // A declared demo kiosk says so; the same site without `demo` names each simulated device
+    // and the test CSCA (by its SHA-256) as failures, and `config check` fails the same way.
+    let production = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "config.production").unwrap();
+    assert!(production["value"].as_str().unwrap().starts_with("demo kiosk"), "{production}");
+    let street = site.data.join("street.toml");
+    std::fs::write(&street, std::fs::read_to_string(&site.config).unwrap().replace("demo = true\n", "")).unwrap();
+    let (code, report, text) = diag(&street, &["--only", "config.production"]);
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(status_of(&report, "config.production"), "fail", "{text}");
+    let value = report["checks"][0]["value"].as_str().unwrap();
+    for key in ["card_reader.driver", "camera.driver", "display.driver", "input.driver", "speaker.driver", "printer.driver"] {
+        assert!(value.contains(key), "{key} not named: {value}");
+    }
+    assert!(value.contains("kiosk-test-csca.der") && value.contains(kiosk::wiring::TEST_CSCA_SHA256), "{value}");
+    let out = Command::new(KIOSK).args(["config", "check"]).arg(&street).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("FAIL: camera.driver") && said.contains("demo = true"), "{said}");
 
     // Keys readable by others, and a core that went away.
     let kek = site.data.join("keys/kek.key");

@@ -122,7 +122,7 @@ fn kiosk_run_notifies_systemd_serves_health_and_stops_on_sigterm() {
     assert!(Command::new(kiosk).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap().status.success());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = tmp.path().join("site.toml");
-    std::fs::write(&config, format!("[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n")).unwrap();
+    std::fs::write(&config, format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n")).unwrap();
     let socket_path = tmp.path().join("notify.sock");
     let notify = UnixDatagram::bind(&socket_path).unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

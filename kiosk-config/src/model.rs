@@ -33,6 +33,8 @@ pub struct KioskSection {
     pub walk_away_timeout_s: u32,
     pub device_step_timeout_s: u32,
     pub goodbye_s: u32,
+    /// A demo kiosk: simulated devices and the test CSCA are allowed (never on a street kiosk).
+    pub demo: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -90,6 +90,8 @@ pub enum AppError {
     Open(#[from] crate::wiring::OpenError),
     #[error(transparent)]
     Settings(#[from] crate::wiring::SettingsError),
+    #[error(transparent)]
+    NotProduction(#[from] crate::wiring::NotProductionError),
 }
 
 impl AppError {
@@ -129,17 +131,24 @@ pub fn face_liveness(config_file: Option<&Path>, image: &Path, json: bool) -> Re
     face_cli::liveness(&mut pipeline, image, json)
 }
 
-/// `kiosk config check FILE`.
+/// `kiosk config check FILE`: valid, and on a street kiosk nothing simulated and no test key.
 pub fn config_check(file: &Path) -> Result<(), AppError> {
     let config = kiosk_config::load(Some(file))?;
+    let found = crate::wiring::not_for_production(&config);
+    let kind = if config.kiosk.demo { "demo kiosk" } else { "kiosk" };
     println!(
-        "{}: valid (kiosk {}, display {}×{}, card reader {:?})",
+        "{}: valid ({kind} {}, display {}×{}, card reader {:?})",
         file.display(),
         config.kiosk.id,
         config.display.width,
         config.display.height,
         config.card_reader.driver
     );
+    for part in &found {
+        let verdict = if config.kiosk.demo { "allowed on a demo kiosk" } else { "FAIL" };
+        println!("  {verdict}: {part}");
+    }
+    crate::wiring::check_production(&config)?;
     Ok(())
 }
 

@@ -22,18 +22,21 @@ use crate::account::KioskIdentity;
 use crate::diag::health::{self, HealthState};
 use crate::diag::metrics::{Metrics, SyncGauges};
 use crate::diag::notify::{self, Notifier};
-use crate::flow::Outcome;
+use crate::flow::{Outcome, Screen, UiOptions};
 use crate::store::{KeyStore, Store};
-use crate::wiring::{self, Devices, OpenError, Simulation};
+use crate::wiring::{self, AnyDisplay, Devices, OpenError, Simulation};
 
-/// Wait before reopening devices after a device fault.
-const REOPEN_AFTER: Duration = Duration::from_secs(10);
+/// First wait before reopening the devices after a fault; doubled at each failure up to the max.
+const REOPEN_FIRST: Duration = Duration::from_secs(2);
+const REOPEN_MAX: Duration = Duration::from_secs(60);
 /// How often the sync gauges are refreshed from the database.
 const GAUGES_EVERY: Duration = Duration::from_secs(15);
 
 /// Blocking entry point for the CLI.
 pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), AppError> {
     let config = kiosk_config::load(config_file)?;
+    // No simulator and no test key serve people unless the site declares a demo kiosk.
+    crate::wiring::check_production(&config)?;
     let data_dir = data_dir.map_or_else(|| config.kiosk.data_dir.clone(), Path::to_path_buf);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -78,12 +81,28 @@ async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
     ));
     tracing::info!(listen = %config.health.listen, data_dir = %data_dir.display(), "kiosk service starting");
 
-    let result = tokio::select! {
-        services = open_services(&config, &data_dir, stop_rx.clone()) => match services {
-            Ok(services) => serve_people(services, &metrics, &notifier, &mut signals).await,
-            Err(error) => Err(error),
-        },
-        _ = signals.stop_requested() => Ok(()),
+    let (request_stop, stop_requested) = watch::channel(false);
+    let shell = Shell { health: Arc::clone(&health), notifier: Arc::clone(&notifier), stop: stop_requested };
+    let services = tokio::select! {
+        services = open_services(&config, &data_dir, stop_rx.clone()) => Some(services),
+        _ = signals.stop_requested() => None,
+    };
+    let result = match services {
+        None => Ok(()),
+        Some(Err(error)) => Err(error),
+        Some(Ok(services)) => {
+            let opener = |config: &Config| wiring::open_devices(config, &Simulation::default());
+            let serve = serve_people(services, &shell, opener);
+            tokio::pin!(serve);
+            // SIGTERM/SIGINT become the shell's stop request: a session in progress may finish.
+            tokio::select! {
+                served = &mut serve => served,
+                () = signals.stop_requested() => {
+                    let _ = request_stop.send(true);
+                    serve.await
+                }
+            }
+        }
     };
     metrics.set_ready(false);
     notify::notify(notifier.as_ref().as_ref(), "STOPPING=1");
@@ -126,60 +145,138 @@ async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<b
     Services::new(config.clone(), store, identity, pipeline)
 }
 
-async fn serve_people(
+/// What the session loop reports to and listens to: liveness and readiness (`/healthz`,
+/// `/readyz`, `/metrics`), systemd, and the request to stop.
+pub(crate) struct Shell {
+    pub health: Arc<HealthState>,
+    pub notifier: Arc<Option<Notifier>>,
+    /// Becomes true when the service is asked to stop (SIGTERM).
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Shell {
+    fn metrics(&self) -> &Metrics {
+        &self.health.metrics
+    }
+
+    async fn stop_requested(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|stop| *stop).await;
+    }
+
+    /// Waits `wait` out of service, ticking the liveness clock (this loop is alive); true when
+    /// asked to stop meanwhile.
+    async fn out_of_service_for(&self, wait: Duration) -> bool {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            self.health.tick();
+            let now = tokio::time::Instant::now();
+            if now >= until {
+                return false;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep((until - now).min(Duration::from_secs(1))) => {}
+                _ = self.stop_requested() => return true,
+            }
+        }
+    }
+}
+
+/// The devices as configured, with the card reader initialised (a reader that does not
+/// answer is a device fault like one that cannot be opened).
+type Opener<'a> = dyn Fn(&Config) -> Result<Devices<AnyDisplay>, OpenError> + 'a;
+
+async fn open_ready_devices(config: &Config, open: &Opener<'_>) -> Result<Devices<AnyDisplay>, (&'static str, AppError)> {
+    let mut devices = open(config).map_err(|e| {
+        let error = AppError::from(e);
+        (device_of(&error), error)
+    })?;
+    let initialised = tokio::task::spawn_blocking(move || {
+        let status = devices.reader.initialise();
+        (devices, status)
+    })
+    .await;
+    match initialised {
+        Ok((devices, Ok(status))) => {
+            tracing::info!(card = ?status.card_position, "card reader initialised");
+            Ok(devices)
+        }
+        Ok((_, Err(error))) => Err(("card_reader", AppError::from(error))),
+        Err(error) => Err(("card_reader", AppError::io("card reader task", error))),
+    }
+}
+
+/// Runs one session after another on the devices `open` gives. A device fault takes the kiosk
+/// out of service: the out-of-service screen stays, `/readyz` answers 503, the fault is
+/// counted, and the devices are reopened with back-off until they answer; then the welcome
+/// screen comes back by itself.
+pub(crate) async fn serve_people(
     mut services: Services,
-    metrics: &Metrics,
-    notifier: &Option<Notifier>,
-    signals: &mut Signals,
+    shell: &Shell,
+    open: impl Fn(&Config) -> Result<Devices<AnyDisplay>, OpenError>,
 ) -> Result<(), AppError> {
+    let metrics = shell.metrics();
     let mut announced = false;
+    let mut backoff = REOPEN_FIRST;
     loop {
-        // `kiosk run` asks nothing of simulated devices: no fault, nobody touching.
-        let opened = wiring::open_devices(&services.config, &Simulation::default()).map_err(AppError::from);
-        let devices = match opened {
-            Ok(opened) => opened,
-            Err(error) => {
-                metrics.device_error(device_of(&error));
+        shell.health.tick();
+        let devices = match open_ready_devices(&services.config, &open).await {
+            Ok(devices) => devices,
+            Err((device, error)) => {
+                metrics.device_error(device);
                 metrics.set_ready(false);
-                tracing::error!(%error, "devices could not be opened; out of service, retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(REOPEN_AFTER) => continue,
-                    _ = signals.stop_requested() => return Ok(()),
+                tracing::error!(%error, device, retry_s = backoff.as_secs(), "device fault: out of service, reopening");
+                show_out_of_service(&services);
+                if shell.out_of_service_for(backoff).await {
+                    return Ok(());
                 }
+                backoff = (backoff * 2).min(REOPEN_MAX);
+                continue;
             }
         };
+        backoff = REOPEN_FIRST;
         metrics.set_ready(true);
         if !announced {
-            notify::notify(notifier.as_ref(), "READY=1\nSTATUS=serving");
+            notify::notify(shell.notifier.as_ref().as_ref(), "READY=1\nSTATUS=serving");
             tracing::info!("kiosk ready");
             announced = true;
         }
-        match one_session(devices, &mut services, metrics, signals).await {
+        match one_session(devices, &mut services, shell).await {
             SessionEnd::Continue => {}
             SessionEnd::Stop => return Ok(()),
-            SessionEnd::DeviceFault => {
+            SessionEnd::DeviceFault(device) => {
                 metrics.set_ready(false);
-                tokio::select! {
-                    _ = tokio::time::sleep(REOPEN_AFTER) => {}
-                    _ = signals.stop_requested() => return Ok(()),
+                tracing::error!(device, retry_s = backoff.as_secs(), "device fault in a session: out of service, reopening");
+                if shell.out_of_service_for(backoff).await {
+                    return Ok(());
                 }
+                backoff = (backoff * 2).min(REOPEN_MAX);
             }
         }
+    }
+}
+
+/// Draws the out-of-service screen when the devices could not be opened (a session's fault
+/// has drawn it already): on the display alone, if that opens.
+fn show_out_of_service(services: &Services) {
+    let shown = wiring::open_display(&services.config, &Simulation::default()).map_err(AppError::from).and_then(|mut display| {
+        crate::ui::render_with(&mut display, &Screen::OutOfService, &UiOptions::default(), &services.ui)?;
+        display.present("out-of-service")?;
+        Ok(())
+    });
+    if let Err(error) = shown {
+        tracing::warn!(%error, "the out-of-service screen could not be drawn");
     }
 }
 
 enum SessionEnd {
     Continue,
     Stop,
-    DeviceFault,
+    DeviceFault(&'static str),
 }
 
-async fn one_session<D: Display + 'static>(
-    devices: Devices<D>,
-    services: &mut Services,
-    metrics: &Metrics,
-    signals: &mut Signals,
-) -> SessionEnd {
+async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut Services, shell: &Shell) -> SessionEnd {
+    let metrics = shell.metrics();
     let stop_grace = Duration::from_secs(u64::from(services.config.health.stop_grace_s));
     // A session counts as started when the person does something (the first step).
     let started = Cell::new(false);
@@ -189,12 +286,13 @@ async fn one_session<D: Display + 'static>(
         }
         metrics.observe_stage(record.step, record.duration.as_secs_f64());
     };
-    let session = Session::new(devices, services, &mut on_step);
+    let health = Arc::clone(&shell.health);
+    let session = Session::new(devices, services, &mut on_step).with_progress(Arc::new(move || health.tick()));
     let run = session.run();
     tokio::pin!(run);
     let (result, stopping) = tokio::select! {
         result = &mut run => (Some(result), false),
-        _ = signals.stop_requested() => {
+        () = shell.stop_requested() => {
             metrics.set_ready(false);
             if started.get() {
                 tracing::info!(grace_s = stop_grace.as_secs(), "stop requested: letting the session in progress finish");
@@ -204,7 +302,11 @@ async fn one_session<D: Display + 'static>(
             }
         }
     };
-    let end = |fault| if stopping { SessionEnd::Stop } else if fault { SessionEnd::DeviceFault } else { SessionEnd::Continue };
+    let end = |fault: Option<&'static str>| match (stopping, fault) {
+        (true, _) => SessionEnd::Stop,
+        (false, Some(device)) => SessionEnd::DeviceFault(device),
+        (false, None) => SessionEnd::Continue,
+    };
     match result {
         None if started.get() => {
             tracing::warn!("session abandoned at shutdown; its data was only in memory and is gone");
@@ -213,17 +315,21 @@ async fn one_session<D: Display + 'static>(
         }
         None => SessionEnd::Stop,
         Some(Ok((report, _devices))) => {
-            let (outcome, reason) = match report.outcome {
-                Some(Outcome::AccountIssued) => ("account_issued", "none"),
-                Some(Outcome::Refused(reason)) => ("refused", super::session::refusal_code(reason)),
-                Some(Outcome::WalkedAway) => ("abandoned", "walked_away"),
-                None => ("abandoned", "none"),
+            let (outcome, reason) = match (report.outcome, report.device_fault) {
+                (_, Some(device)) => ("error", device),
+                (Some(Outcome::AccountIssued), None) => ("account_issued", "none"),
+                (Some(Outcome::Refused(reason)), None) => ("refused", super::session::refusal_code(reason)),
+                (Some(Outcome::WalkedAway), None) => ("abandoned", "walked_away"),
+                (None, None) => ("abandoned", "none"),
             };
+            if let Some(device) = report.device_fault {
+                metrics.device_error(device);
+            }
             if started.get() {
                 metrics.session_finished(outcome, reason);
             }
             // Devices are reopened for the next person: a fresh, known state each time.
-            end(false)
+            end(report.device_fault)
         }
         Some(Err(error)) => {
             tracing::error!(%error, "session failed");
@@ -231,24 +337,27 @@ async fn one_session<D: Display + 'static>(
             if started.get() {
                 metrics.session_finished("error", device_of(&error));
             }
-            end(true)
+            end(Some(device_of(&error)))
         }
     }
 }
 
 fn device_of(error: &AppError) -> &'static str {
     match error {
-        AppError::CardReader(_) | AppError::Identity(_) | AppError::Open(OpenError::CardReader(_)) => "card_reader",
+        AppError::CardReader(_) | AppError::Identity(_) | AppError::Open(OpenError::CardReader(_) | OpenError::ReaderSimulator(_)) => "card_reader",
         AppError::Camera(_) | AppError::Open(OpenError::Camera(_)) => "camera",
         AppError::Display(_) | AppError::Ui(_) | AppError::Open(OpenError::Display(_)) => "display",
         AppError::Input(_) | AppError::Open(OpenError::Input(_)) => "input",
+        AppError::Speaker(_) | AppError::Open(OpenError::Speaker(_)) => "speaker",
+        AppError::Printer(_) | AppError::Open(OpenError::Printer(_)) => "printer",
         AppError::Store(_) | AppError::KeyStore(_) => "store",
         AppError::Vision(_) => "models",
         _ => "other",
     }
 }
 
-/// Ticks the liveness clock, pings the systemd watchdog, refreshes the sync gauges.
+/// Pings the systemd watchdog while the session loop makes progress (its ticks), and
+/// refreshes the sync gauges. A hung session loop stops the pings: systemd restarts the kiosk.
 async fn housekeeping(health: Arc<HealthState>, notifier: Arc<Option<Notifier>>, db: PathBuf, mut stop: watch::Receiver<bool>) {
     let watchdog = notify::watchdog_interval();
     let tick = watchdog.map_or(Duration::from_secs(1), |w| w.min(Duration::from_secs(1)));
@@ -259,8 +368,7 @@ async fn housekeeping(health: Arc<HealthState>, notifier: Arc<Option<Notifier>>,
             _ = interval.tick() => {}
             _ = stop.changed() => if *stop.borrow() { return; },
         }
-        health.tick();
-        if watchdog.is_some() {
+        if watchdog.is_some() && health.alive() {
             notify::notify(notifier.as_ref().as_ref(), "WATCHDOG=1");
         }
         if last_gauges.elapsed() >= GAUGES_EVERY {
@@ -284,4 +392,171 @@ fn sync_gauges(db: &Path) -> Option<SyncGauges> {
         oldest_unsent_age_s: g.oldest_unsent_ms.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
         last_success_unix_s: g.last_sent_ms.map_or(0.0, |t| t as f64 / 1000.0),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! `serve_people` as `kiosk run` runs it, on simulated devices with a scripted person on the
+    //! keypad: the reader unplugged mid-session and plugged back; a hung session loop.
+
+    use super::*;
+    use kiosk_hal::card_reader::sim::{self, Faults, SimulatorConfig};
+    use kiosk_hal::display::MemoryDisplay;
+    use kiosk_hal::input::Key;
+    use kiosk_hal::{Input, InputError, InputEvent};
+
+    fn services(dir: &Path, config: Config) -> Services {
+        let keys = KeyStore::open_or_create(&dir.join("kek.key")).unwrap();
+        let identity = Arc::new(KioskIdentity::generate_to(&dir.join("id.key")).unwrap());
+        let store = Store::open(&dir.join("kiosk.db"), &keys).unwrap();
+        let pipeline = wiring::face_pipeline(&config).unwrap();
+        Services::new(config, store, identity, pipeline).unwrap()
+    }
+
+    fn shell(health: &Arc<HealthState>) -> (Shell, watch::Sender<bool>) {
+        let (stop_tx, stop) = watch::channel(false);
+        (Shell { health: Arc::clone(health), notifier: Arc::new(None), stop }, stop_tx)
+    }
+
+    /// Screen ids presented so far, from the PNG names the memory display writes (`NNN-id.png`).
+    fn screens_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_reader_unplugged_mid_session_takes_the_kiosk_out_of_service_until_it_is_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = kiosk_config::load_str(None).unwrap();
+        let services = services(tmp.path(), config.clone());
+        // One reader for the whole test, at a stable path: it answers its initialise and one
+        // look at the window, then is unplugged for 3 s and plugged back.
+        let faults = Faults { unplug_after_commands: Some((2, Duration::from_secs(3))), ..Faults::default() };
+        let device = sim::spawn(SimulatorConfig { baud: config.card_reader.baud, faults, ..SimulatorConfig::default() }).unwrap();
+        let port = device.port_path().to_owned();
+        let opened = std::sync::atomic::AtomicU32::new(0);
+        let screens = tmp.path().join("screens");
+        let opener = |config: &Config| -> Result<Devices<AnyDisplay>, OpenError> {
+            let n = opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reader = Box::new(wiring::open_reader_at(config, &port)?);
+            let none = Simulation::default();
+            // The person presses Enter through the welcome screen and the consent, once.
+            let keys = if n == 0 { vec![InputEvent::Key(Key::Enter); 30] } else { Vec::new() };
+            let display = MemoryDisplay::new(config.display.width, config.display.height)
+                .with_output_dir(screens.join(format!("open-{n}")));
+            Ok(Devices {
+                reader,
+                camera: wiring::open_camera(config, &none)?,
+                display: AnyDisplay::Memory(display),
+                input: wiring::scripted_input(keys),
+                speaker: wiring::open_speaker(config, &none)?,
+                printer: wiring::open_printer(config, &none)?,
+            })
+        };
+        let metrics = Arc::new(Metrics::default());
+        let health = HealthState::new(Arc::clone(&metrics));
+        let (shell, stop) = shell(&health);
+        let serve = serve_people(services, &shell, opener);
+        tokio::pin!(serve);
+        let watch_until = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut was_out_of_service = false;
+        loop {
+            tokio::select! {
+                served = &mut serve => panic!("serve_people ended by itself: {served:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+            let out = !metrics.ready() && opened.load(std::sync::atomic::Ordering::SeqCst) >= 1;
+            was_out_of_service |= out && metrics.render().contains("kiosk_device_errors_total{device=\"card_reader\"} 1");
+            // Back by itself: ready again, on the welcome screen of a fresh opening.
+            let back = was_out_of_service && metrics.ready();
+            if back || tokio::time::Instant::now() > watch_until {
+                break;
+            }
+        }
+        stop.send(true).unwrap();
+        serve.await.unwrap();
+        assert!(was_out_of_service, "never out of service with the fault counted:\n{}", metrics.render());
+        assert!(metrics.ready(), "not ready again after the reader came back");
+        let first = screens_in(&screens.join("open-0"));
+        let first: Vec<&str> = first.iter().map(|n| n.split_once('-').map_or("", |(_, id)| id)).collect();
+        assert_eq!(first.first(), Some(&"welcome.png"), "{first:?}");
+        assert!(first.contains(&"place-document.png"), "{first:?}");
+        assert_eq!(first.last(), Some(&"out-of-service.png"), "the out-of-service screen stays: {first:?}");
+        assert!(!first.iter().any(|s| *s == "refused.png"), "no refusal while waiting for the passport: {first:?}");
+        let reopened = (1..opened.load(std::sync::atomic::Ordering::SeqCst))
+            .flat_map(|n| screens_in(&screens.join(format!("open-{n}"))))
+            .collect::<Vec<_>>();
+        assert!(reopened.iter().any(|s| s.ends_with("-welcome.png")), "no welcome screen after the reader came back: {reopened:?}");
+        assert!(device.stats().replugs.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    }
+
+    /// A touch screen whose driver hangs: the session loop stops turning.
+    struct HungInput;
+
+    impl Input for HungInput {
+        fn next_event(&mut self, _timeout: Duration) -> Result<Option<InputEvent>, InputError> {
+            std::thread::sleep(Duration::from_secs(5));
+            Ok(None)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_session_loop_stops_the_liveness_the_watchdog_follows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = kiosk_config::load_str(None).unwrap();
+        let services = services(tmp.path(), config);
+        let metrics = Arc::new(Metrics::default());
+        let health = HealthState::with_stale_after(Arc::clone(&metrics), Duration::from_secs(2));
+        let (shell, stop) = shell(&health);
+        let hung = std::sync::atomic::AtomicBool::new(false);
+        let opener = |config: &Config| -> Result<Devices<AnyDisplay>, OpenError> {
+            let mut devices = wiring::open_devices(config, &Simulation::default())?;
+            if hung.load(std::sync::atomic::Ordering::SeqCst) {
+                devices.input = Box::new(HungInput);
+            }
+            Ok(devices)
+        };
+        let serve = serve_people(services, &shell, opener);
+        tokio::pin!(serve);
+        // A session loop that turns keeps the kiosk alive well past the stale time.
+        let alive_for = async {
+            let mut alive = true;
+            for _ in 0..40 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                alive &= health.alive();
+            }
+            alive
+        };
+        let alive = tokio::select! { a = alive_for => a, r = &mut serve => panic!("ended: {r:?}") };
+        assert!(alive, "the idle session loop let the liveness go stale");
+        // The next sessions hang in the touch screen's driver: the liveness (and so the
+        // watchdog pings of `housekeeping`, which send only while it holds) stops.
+        hung.store(true, std::sync::atomic::Ordering::SeqCst);
+        let health_for_stop = Arc::clone(&health);
+        let stale = async {
+            for _ in 0..150 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if !health_for_stop.alive() {
+                    return true;
+                }
+            }
+            false
+        };
+        // The running session ends at the welcome screen only after a timeout; end it by
+        // stopping (no one started it), then serve again with the hung touch screen.
+        stop.send(true).unwrap();
+        serve.await.unwrap();
+        let (shell, _stop) = super::tests::shell(&health);
+        let again = tmp.path().join("again");
+        std::fs::create_dir_all(&again).unwrap();
+        let services = super::tests::services(&again, kiosk_config::load_str(None).unwrap());
+        let serve = serve_people(services, &shell, opener);
+        tokio::pin!(serve);
+        let went_stale = tokio::select! { s = stale => s, r = &mut serve => panic!("ended: {r:?}") };
+        assert!(went_stale, "a hung session loop kept the liveness (and the watchdog) going");
+        assert!(!health.alive());
+    }
 }

@@ -16,7 +16,8 @@ use super::metrics::Metrics;
 /// Largest request head read; anything longer is refused.
 const MAX_HEAD: usize = 8 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// `/healthz` fails when the service loop has not ticked for this long (it ticks every second).
+/// `/healthz` fails when the session loop has not ticked for this long (it ticks at every turn,
+/// at least every input timeout; a device step may hold it for seconds).
 const STALE_AFTER_MS: i64 = 30_000;
 
 /// What the endpoint reports; shared with the service loop.
@@ -25,11 +26,19 @@ pub struct HealthState {
     pub metrics: Arc<Metrics>,
     /// Last tick of the service loop, ms since the epoch.
     last_tick_ms: AtomicI64,
+    /// Ticks older than this mean the loop is hung.
+    stale_after_ms: i64,
 }
 
 impl HealthState {
     pub fn new(metrics: Arc<Metrics>) -> Arc<HealthState> {
-        Arc::new(HealthState { metrics, last_tick_ms: AtomicI64::new(crate::store::unix_ms_now()) })
+        Self::with_stale_after(metrics, Duration::from_millis(STALE_AFTER_MS as u64))
+    }
+
+    /// A loop that has not ticked for `stale_after` is hung (tests shorten it).
+    pub fn with_stale_after(metrics: Arc<Metrics>, stale_after: Duration) -> Arc<HealthState> {
+        let stale_after_ms = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+        Arc::new(HealthState { metrics, last_tick_ms: AtomicI64::new(crate::store::unix_ms_now()), stale_after_ms })
     }
 
     /// The service loop is alive.
@@ -37,8 +46,9 @@ impl HealthState {
         self.last_tick_ms.store(crate::store::unix_ms_now(), Ordering::Relaxed);
     }
 
-    fn alive(&self) -> bool {
-        crate::store::unix_ms_now() - self.last_tick_ms.load(Ordering::Relaxed) < STALE_AFTER_MS
+    /// The service loop ticked recently (what `/healthz` and the watchdog pings follow).
+    pub fn alive(&self) -> bool {
+        crate::store::unix_ms_now() - self.last_tick_ms.load(Ordering::Relaxed) < self.stale_after_ms
     }
 }
 

@@ -67,7 +67,7 @@ impl Context<'_> {
 
 /// Every check id by group, in the order they run. `models.<id>` has one check per model.
 pub const CATALOGUE: &[(&str, &[&str])] = &[
-    ("config", &["config.valid"]),
+    ("config", &["config.valid", "config.production"]),
     ("models", &["models.manifest", "models.<id>", "models.load", "models.inference"]),
     ("camera", &["camera.open", "camera.frame_rate", "camera.exposure"]),
     ("reader", &["reader.answers", "reader.firmware", "reader.retain_bin", "reader.self_test"]),
@@ -144,6 +144,7 @@ pub fn run(config_file: Option<&std::path::Path>, options: &Options) -> Result<R
             let mut result = CheckResult::ok("config.valid", format!("{source}: valid (kiosk {})", config.kiosk.id));
             result.duration_ms = elapsed_ms(config_check);
             results.push(result);
+            results.push(timed(|| production_check(&config)));
         } else {
             checks::run_group(group, &context, &mut results);
         }
@@ -153,6 +154,24 @@ pub fn run(config_file: Option<&std::path::Path>, options: &Options) -> Result<R
         results.retain(|r| options.only.iter().any(|s| selects(s, &r.id)));
     }
     Ok(Report::new(config.kiosk.id.clone(), started_at, elapsed_ms(started), results))
+}
+
+/// Simulated devices and the test CSCA: failures on a street kiosk, allowed on a declared demo.
+fn production_check(config: &Config) -> CheckResult {
+    const ID: &str = "config.production";
+    let found = crate::wiring::not_for_production(config);
+    let list = found.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    match (found.is_empty(), config.kiosk.demo) {
+        (true, false) => CheckResult::ok(ID, "real devices only, no test CSCA in the trust folder"),
+        (true, true) => CheckResult::ok(ID, "demo kiosk (kiosk.demo = true) with real devices only"),
+        (false, true) => CheckResult::ok(ID, format!("demo kiosk (kiosk.demo = true): {list}")),
+        (false, false) => CheckResult::fail(
+            ID,
+            list,
+            "`kiosk run` refuses to start: configure each named device's real driver and a CSCA masterlist without the test CSCA (deploy/site.example.toml), or declare a demo kiosk with `demo = true` under [kiosk]",
+        )
+        .with("not_for_production", found.len() as f64),
+    }
 }
 
 pub(crate) fn elapsed_ms(since: Instant) -> u64 {

@@ -37,6 +37,7 @@ impl Phase {
         matches!(
             self,
             Phase::Consent
+                | Phase::Document
                 | Phase::Face
                 | Phase::Challenge
                 | Phase::Issued
@@ -68,6 +69,8 @@ pub struct State {
     pub categories: CategoryBits,
     pub receipt: Option<ReceiptStatus>,
     pub social_payments_requested: bool,
+    /// The reader found nothing on its window or antenna: look again at the next tick.
+    pub awaiting_document: bool,
 }
 
 impl State {
@@ -83,6 +86,7 @@ impl State {
             categories: 0,
             receipt: None,
             social_payments_requested: false,
+            awaiting_document: false,
         }
     }
 
@@ -122,6 +126,9 @@ pub enum Event {
         pages: u16,
     },
     DocumentRead,
+    /// Nothing on the reader's window or antenna yet (or the reader was just plugged back in):
+    /// the person is still placing the passport.
+    NoDocument,
     DocumentFailed {
         trusted_but_unreadable: bool,
     },
@@ -324,8 +331,10 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
                 if next.consent_read && !state.consent_read { vec![ShowConsent { page, can_accept: true }] } else { vec![] };
             (next, commands)
         }
+        // Polled again at the next tick, until the device-step timeout or the walk-away time.
+        (P::Document, Event::NoDocument) => (State { awaiting_document: true, ..state }, Vec::new()),
         (P::Document, Event::DocumentRead) => (
-            State { face_attempts: 1, ..state.enter(P::Face, now).seen(now) },
+            State { face_attempts: 1, awaiting_document: false, ..state.enter(P::Face, now).seen(now) },
             vec![Show(Screen::FaceCapture { guidance: None, face_box: None, preview: None }), CaptureFace],
         ),
         (P::Document, Event::DocumentFailed { trusted_but_unreadable }) => {

@@ -292,6 +292,36 @@ fn untrusted_and_unreadable_documents_are_told_apart() {
 }
 
 #[test]
+fn the_reader_is_polled_until_the_passport_is_placed() {
+    let mut run = Run::new().consented();
+    // Nothing on the window: no refusal, the screen stays, the next tick looks again.
+    assert!(run.send(Event::NoDocument).is_empty());
+    assert_eq!(run.phase(), Phase::Document);
+    assert_eq!(run.send(Event::Tick), vec![Command::ReadDocument]);
+    assert!(run.send(Event::Tick).is_empty(), "one look per reply, never two reads at once");
+    run.send(Event::NoDocument);
+    assert_eq!(run.send(Event::Tick), vec![Command::ReadDocument]);
+    run.send(Event::DocumentRead);
+    assert_eq!(run.phase(), Phase::Face);
+    assert!(run.recorded().is_empty());
+}
+
+#[test]
+fn a_passport_never_placed_times_out_or_is_a_walk_away() {
+    let mut run = Run::new().consented();
+    run.send(Event::NoDocument);
+    run.wait(SETTINGS.device);
+    assert_eq!(run.phase(), Phase::Refused(Refusal::Timeout));
+    assert_eq!(run.recorded(), vec![Outcome::Refused(Refusal::Timeout)]);
+    // With a device timeout longer than the walk-away time the person is gone first.
+    let mut run = Run::with(FlowSettings { device: SETTINGS.walk_away * 2, ..SETTINGS }).consented();
+    run.send(Event::NoDocument);
+    let commands = run.wait(SETTINGS.walk_away);
+    assert_eq!(run.phase(), Phase::Finished);
+    assert_eq!(commands.first(), Some(&Command::RecordOutcome(Outcome::WalkedAway)));
+}
+
+#[test]
 fn waiting_too_long_for_a_device_times_out() {
     let mut run = Run::new().consented();
     assert!(run.wait(SETTINGS.device - Duration::from_secs(1)).is_empty());
@@ -485,6 +515,7 @@ mod properties {
             buttons.prop_map(Event::Touched),
             (0u16..6, 1u16..6).prop_map(|(page, pages)| Event::ConsentShown { page, pages }),
             Just(Event::DocumentRead),
+            Just(Event::NoDocument),
             any::<bool>().prop_map(|t| Event::DocumentFailed { trusted_but_unreadable: t }),
             Just(Event::FaceCaptured),
             any::<bool>().prop_map(|s| Event::FaceNotFound { someone_there: s }),

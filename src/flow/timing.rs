@@ -1,4 +1,5 @@
-//! Time-driven transitions: a device step taking too long, and the person walking away.
+//! Time-driven transitions: a device step taking too long, the person walking away, and the
+//! next look for a document the reader did not find yet.
 
 use std::time::Instant;
 
@@ -18,6 +19,9 @@ pub(super) fn tick(state: State, now: Instant, settings: &FlowSettings) -> (Stat
         {
             refuse(state, Refusal::Timeout, now)
         }
+        Phase::Document if state.awaiting_document => {
+            (State { awaiting_document: false, ..state }, vec![Command::ReadDocument])
+        }
         _ => (state, Vec::new()),
     }
 }
@@ -31,7 +35,7 @@ pub(super) fn walked_away(state: State, now: Instant, settings: &FlowSettings) -
         return None;
     }
     let (next, mut commands) = finish(now);
-    if matches!(state.phase, Phase::Face | Phase::Challenge) {
+    if matches!(state.phase, Phase::Document | Phase::Face | Phase::Challenge) {
         commands.insert(0, Command::RecordOutcome(Outcome::WalkedAway));
     }
     Some((next, commands))

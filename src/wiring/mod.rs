@@ -1,6 +1,7 @@
 //! Builds the kiosk from its configuration, in one place: the settings each layer takes
 //! (`settings`: face pipeline, quality gates, challenge, limits, flow timings, the social
-//! rules, the screens' context) and every device (`devices`: one `open_*` per device, with
+//! rules, the screens' context), what of it is not for a street kiosk (`production`: each
+//! simulated device, the test CSCA) and every device (`devices`: one `open_*` per device, with
 //! the [`Simulation`] hook that diag uses to make a simulated device faulty).
 //!
 //! `kiosk run`, `kiosk demo`, `kiosk card read`, `kiosk face …` and every diag check come
@@ -12,6 +13,7 @@
 
 mod devices;
 mod error;
+mod production;
 mod settings;
 mod simulation;
 
@@ -21,6 +23,7 @@ pub use devices::{
     Devices, OpenedReader, PrinterWithLog,
 };
 pub use error::{OpenError, SettingsError};
+pub use production::{check_production, is_test_csca, not_for_production, NotForProduction, NotProductionError, TEST_CSCA_SHA256};
 pub use settings::{
     challenge_rules, face_pipeline, flow_settings, limits_of, pipeline_settings, quality_thresholds, social_rules,
     ui_context,

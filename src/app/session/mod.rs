@@ -97,6 +97,9 @@ pub struct SessionReport {
     pub account_id: Option<Uuid>,
     pub activation_token: Option<String>,
     pub screens: Vec<&'static str>,
+    /// The device whose fault ended the session (`card_reader`, `camera`): the kiosk is out of
+    /// service until it answers again.
+    pub device_fault: Option<&'static str>,
 }
 
 /// Personal and biometric data of the person at the kiosk: memory only, dropped (and zeroed by
@@ -147,6 +150,9 @@ pub struct Session<'a, D> {
     id: Uuid,
     report: SessionReport,
     on_step: &'a mut dyn FnMut(&StepRecord),
+    /// Called at every turn of the session loop (at least every input timeout): what the
+    /// service's liveness and watchdog follow, so a hung session stops them.
+    progress: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl<'a, D: Display + 'static> Session<'a, D> {
@@ -172,9 +178,17 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 account_id: None,
                 activation_token: None,
                 screens: Vec::new(),
+                device_fault: None,
             },
             on_step,
+            progress: None,
         }
+    }
+
+    /// Reports each turn of the session loop to `progress` (the service's liveness clock).
+    pub fn with_progress(mut self, progress: Arc<dyn Fn() + Send + Sync>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Runs the session to its end and gives the devices back.
@@ -184,6 +198,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let mut pending: Vec<Event> = Vec::new();
         self.perform(Command::Show(Screen::Welcome), &mut pending).await?;
         loop {
+            if let Some(progress) = &self.progress {
+                progress();
+            }
             let event = match pending.pop() {
                 Some(event) => event,
                 None => self.wait_for_person().await?,
@@ -352,10 +369,16 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         self.devices = Some(devices);
         let passport = match read {
             Ok(passport) => passport,
+            // Not there yet: the flow looks again at its next tick (no step, nothing recorded).
+            Err(error) if not_placed_yet(&error) => {
+                tracing::debug!(session = %self.id, %error, "no document on the reader yet");
+                return Ok(Event::NoDocument);
+            }
             Err(error) => {
                 let device_fault = is_device_fault(&error);
                 self.log("document", format!("not read: {error}"), started);
                 return Ok(if device_fault {
+                    self.report.device_fault = Some("card_reader");
                     Event::DeviceFault
                 } else {
                     // A document failing passive authentication is not trusted, not merely unreadable.
@@ -420,6 +443,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Ok(capture) => capture,
             Err(AppError::Camera(error)) => {
                 self.log("face capture", format!("camera fault: {error}"), started);
+                self.report.device_fault = Some("camera");
                 return Ok(Event::DeviceFault);
             }
             Err(other) => return Err(other),
@@ -499,6 +523,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Ok(result) => result,
             Err(AppError::Camera(error)) => {
                 self.log("challenge", format!("camera fault: {error}"), started);
+                self.report.device_fault = Some("camera");
                 return Ok(Event::DeviceFault);
             }
             Err(other) => return Err(other),
@@ -834,6 +859,20 @@ fn guidance_for(advice: crate::vision::Advice) -> Guidance {
         A::TooDark => Guidance::TooDark,
         A::TooBright => Guidance::TooBright,
         A::UnevenLight => Guidance::UnevenLight,
+    }
+}
+
+/// Nothing to read yet: no MRZ on the window, no chip in the field, or the reader was just
+/// plugged back in (the driver has re-initialised it): the person is still placing the passport.
+fn not_placed_yet(error: &identity::IdentityError) -> bool {
+    use kiosk_hal::card_reader::DeviceErrorKind as K;
+    match error {
+        identity::IdentityError::NoDocument => true,
+        identity::IdentityError::Reader(kiosk_hal::CardReaderError::Reconnected) => true,
+        identity::IdentityError::Reader(kiosk_hal::CardReaderError::Device { kind, .. }) => {
+            matches!(kind, K::NoDocument | K::ContactlessNoCard)
+        }
+        _ => false,
     }
 }
 
