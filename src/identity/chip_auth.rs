@@ -64,22 +64,12 @@ pub fn implied_info(infos: &SecurityInfos) -> Option<(ChipAuthenticationInfo, Ve
     ))
 }
 
-fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    match value.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n if n <= 0xFF => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(value);
-    out
-}
 
 fn key_reference(key_id: Option<u64>) -> Vec<u8> {
     match key_id {
         Some(id) => {
             let bytes: Vec<u8> = id.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-            tlv(0x84, if bytes.is_empty() { &[0] } else { &bytes })
+            super::tlv::encode(0x84, if bytes.is_empty() { &[0] } else { &bytes })
         }
         None => Vec::new(),
     }
@@ -94,14 +84,14 @@ pub fn prepare(info: &ChipAuthenticationInfo, chip_key: &[u8], source: &mut dyn 
     let public = key.group.public_key(&private).map_err(crypto)?;
     let secret = key.group.shared_secret(&private, &key.public).map_err(crypto)?;
     let commands = if info.cipher == Cipher::Tdes {
-        let mut data = tlv(0x91, &public);
+        let mut data = super::tlv::encode(0x91, &public);
         data.extend(key_reference(info.key_id));
         vec![CommandApdu::new(0x00, 0x22, 0x41, 0xA6).with_data(data)]
     } else {
         let mut data = oid_tlv(&info.oid);
         data[0] = 0x80;
         data.extend(key_reference(info.key_id));
-        let ga = tlv(0x7C, &tlv(0x80, &public));
+        let ga = super::tlv::encode(0x7C, &super::tlv::encode(0x80, &public));
         vec![
             CommandApdu::new(0x00, 0x22, 0x41, 0xA4).with_data(data),
             CommandApdu::new(0x00, 0x86, 0x00, 0x00).with_data(ga).with_le(256),

@@ -140,33 +140,20 @@ impl KeySource for OsKeys {
     }
 }
 
-fn tlv_encode(tag: u32, value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len() + 5);
-    for b in tag.to_be_bytes().into_iter().skip_while(|&b| b == 0) {
-        out.push(b);
-    }
-    match value.len() {
-        n if n < 0x80 => out.push(n as u8),
-        n if n <= 0xFF => out.extend([0x81, n as u8]),
-        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    out.extend_from_slice(value);
-    out
-}
 
 /// DER of the OID's content bytes.
 pub(crate) fn oid_tlv(oid: &const_oid::ObjectIdentifier) -> Vec<u8> {
-    tlv_encode(0x06, oid.as_bytes())
+    super::tlv::encode(0x06, oid.as_bytes())
 }
 
 /// MSE:Set AT for PACE: protocol, password reference, parameter id (always sent: some chips
 /// answer 6A87 without DO84).
 pub fn mse_set_at(info: &PaceInfo, password: &Password) -> CommandApdu {
-    let mut data = tlv_encode(0x80, info.protocol.oid.as_bytes());
-    data.extend(tlv_encode(0x83, &[password.reference()]));
+    let mut data = super::tlv::encode(0x80, info.protocol.oid.as_bytes());
+    data.extend(super::tlv::encode(0x83, &[password.reference()]));
     if let Some(id) = info.parameter_id {
         let bytes: Vec<u8> = id.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
-        data.extend(tlv_encode(0x84, if bytes.is_empty() { &[0] } else { &bytes }));
+        data.extend(super::tlv::encode(0x84, if bytes.is_empty() { &[0] } else { &bytes }));
     }
     CommandApdu::new(0x00, 0x22, 0xC1, 0xA4).with_data(data)
 }
@@ -174,8 +161,8 @@ pub fn mse_set_at(info: &PaceInfo, password: &Password) -> CommandApdu {
 /// GENERAL AUTHENTICATE with dynamic authentication data `7C { tag value }`; all but the last
 /// step are chained (CLA 10).
 fn general_authenticate(tag: u32, value: &[u8], last: bool) -> CommandApdu {
-    let inner = if value.is_empty() && tag == 0 { Vec::new() } else { tlv_encode(tag, value) };
-    CommandApdu::new(if last { 0x00 } else { 0x10 }, 0x86, 0x00, 0x00).with_data(tlv_encode(0x7C, &inner)).with_le(256)
+    let inner = if value.is_empty() && tag == 0 { Vec::new() } else { super::tlv::encode(tag, value) };
+    CommandApdu::new(if last { 0x00 } else { 0x10 }, 0x86, 0x00, 0x00).with_data(super::tlv::encode(0x7C, &inner)).with_le(256)
 }
 
 /// The value of `tag` inside the chip's `7C` answer.
@@ -204,14 +191,14 @@ pub fn authentication_token(
 ) -> Result<[u8; 8], PaceError> {
     let mut body = oid_tlv(oid);
     match key_agreement {
-        KeyAgreement::Ecdh => body.extend(tlv_encode(0x86, public_key)),
+        KeyAgreement::Ecdh => body.extend(super::tlv::encode(0x86, public_key)),
         KeyAgreement::Dh => {
             // An unsigned integer: no leading zero bytes.
             let start = public_key.iter().position(|&b| b != 0).unwrap_or(public_key.len());
-            body.extend(tlv_encode(0x84, public_key.get(start..).unwrap_or_default()));
+            body.extend(super::tlv::encode(0x84, public_key.get(start..).unwrap_or_default()));
         }
     }
-    let input = tlv_encode(0x7F49, &body);
+    let input = super::tlv::encode(0x7F49, &body);
     // CMAC pads by itself; the 3DES retail MAC takes padding method 2.
     let mac = match cipher {
         Cipher::Tdes => cipher.mac(ks_mac, &cipher.pad(&input)).map(|m| m.to_vec()),

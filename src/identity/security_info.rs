@@ -403,14 +403,7 @@ mod tests {
     }
 
     pub(crate) fn tlv_wrap(tag: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        match value.len() {
-            n if n < 0x80 => out.push(n as u8),
-            n if n <= 0xFF => out.extend([0x81, n as u8]),
-            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
-        }
-        out.extend_from_slice(value);
-        out
+        crate::identity::tlv::encode(u32::from(tag), value)
     }
 
     fn pace_info_bytes(mapping: u8, cipher: u8, version: u8, param: Option<u8>) -> Vec<u8> {

@@ -135,6 +135,22 @@ fn find_at(input: &[u8], tag: u32, depth: usize) -> Result<Option<Tlv<'_>>, TlvE
     Ok(None)
 }
 
+
+/// BER-TLV encoding of one data object (tag bytes as given, definite length up to 0xFFFF).
+pub fn encode(tag: u32, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 5);
+    for b in tag.to_be_bytes().into_iter().skip_while(|&b| b == 0) {
+        out.push(b);
+    }
+    match value.len() {
+        n if n < 0x80 => out.push(n as u8),
+        n if n <= 0xFF => out.extend([0x81, n as u8]),
+        n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(value);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,16 +58,16 @@ fn can_password() -> Password {
 
 fn ga(cla: &str, body: &str) -> String {
     let body = h(body);
-    let data = tlv_encode(0x7C, &body);
+    let data = crate::identity::tlv::encode(0x7C, &body);
     format!("{cla}860000{:02X}{}00", data.len(), hex::encode_upper(data))
 }
 
 fn answer(body: &str) -> String {
-    format!("{}9000", hex::encode_upper(tlv_encode(0x7C, &h(body))))
+    format!("{}9000", hex::encode_upper(crate::identity::tlv::encode(0x7C, &h(body))))
 }
 
 fn obj(tag: u8, value: &str) -> String {
-    hex::encode_upper(tlv_encode(u32::from(tag), &h(value)))
+    hex::encode_upper(crate::identity::tlv::encode(u32::from(tag), &h(value)))
 }
 
 #[test]
