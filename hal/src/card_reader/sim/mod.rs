@@ -12,6 +12,8 @@
 
 mod ber;
 mod chip_crypto;
+mod chip_groups;
+pub mod chip_pace;
 pub mod emv;
 pub mod passport;
 pub mod pki;
@@ -19,6 +21,8 @@ pub mod pty;
 pub mod simulator;
 
 pub use emv::VirtualBankCard;
+pub use chip_crypto::Cipher;
+pub use chip_pace::{Mapping, PaceConfig, PaceSuite};
 pub use passport::{ChipFaults, OversizeRead, VirtualPassport};
 pub use pki::{test_pki, TestPki};
 pub use simulator::{spawn, Faults, SimulatorConfig, SimulatorError, SimulatorHandle, SimulatorStats};

@@ -1,14 +1,17 @@
-//! A simulated ICAO 9303 eMRTD chip: SELECT of the applet and of EF.COM/DG1/DG2/EF.SOD,
-//! READ BINARY (B0, and B1 for offsets past 0x7FFF), Basic Access Control (GET CHALLENGE,
-//! EXTERNAL AUTHENTICATE) and secure messaging around every command after it.
+//! A simulated ICAO 9303 eMRTD chip: EF.CardAccess in the master file, SELECT of the applet and
+//! of EF.COM/DG1/DG2/DG14/DG15/EF.SOD, READ BINARY (B0 with offset or short EF identifier, and
+//! B1 for offsets past 0x7FFF), Basic Access Control (GET CHALLENGE, EXTERNAL AUTHENTICATE),
+//! PACE (MSE:Set AT, GENERAL AUTHENTICATE; [`super::chip_pace`]) and secure messaging with 3DES
+//! or AES around every command after either.
 //!
 //! [`VirtualPassport::new`] gives a BAC-protected chip whose EF.SOD is signed by the test DS of
-//! [`super::pki::test_pki`]; builders give a plain chip, another signer, or faulty data.
+//! [`super::pki::test_pki`]; builders give PACE, a plain chip, another signer, or faulty data.
 
 use sha1::{Digest, Sha1};
 
 use super::ber::tlv;
-use super::chip_crypto::{self as cc, Key16};
+use super::chip_crypto::{self as cc, Cipher, Key16, SmSession};
+use super::chip_pace::{self, PaceConfig, PaceRun};
 use super::pki::{test_pki, TestPki};
 
 /// AID of the eMRTD LDS1 application.
@@ -17,6 +20,11 @@ pub const FID_EF_COM: u16 = 0x011E;
 pub const FID_EF_SOD: u16 = 0x011D;
 pub const FID_DG1: u16 = 0x0101;
 pub const FID_DG2: u16 = 0x0102;
+pub const FID_DG14: u16 = 0x010E;
+pub const FID_DG15: u16 = 0x010F;
+/// EF.CardAccess, in the master file (short EF identifier 0x1C).
+pub const FID_CARD_ACCESS: u16 = 0x011C;
+const FID_MF: u16 = 0x3F00;
 /// Largest short-Le read many real chips accept.
 pub const DEFAULT_MAX_READ: usize = 0xE7;
 
@@ -54,38 +62,55 @@ pub struct ChipFaults {
     pub oversize_dg2: bool,
     /// One byte of DG2's image is changed after the SOD was signed.
     pub alter_dg2_after_signing: bool,
+    /// READ BINARY with Le = 256 (short Le `00`) is answered with this status word alone, as
+    /// some chips do (`6B00`, `6282`, `6700`); smaller Le values work.
+    pub le_256_answer: Option<[u8; 2]>,
+    /// Extended-length APDUs are refused with `6700` (chips that do not support them).
+    pub refuse_extended_length: bool,
+    /// The field is lost at this APDU (1 = first since the simulator started): the chip loses
+    /// its session and gives no answer; re-activated, it answers again.
+    pub lose_field_at_apdu: Option<u32>,
 }
 
-/// Where the chip is in Basic Access Control.
+/// Where the chip is in access control.
 #[derive(Clone)]
 enum Access {
-    /// Nothing but the applet selection and BAC itself.
+    /// Nothing but file selection in the master file, EF.CardAccess and access control itself.
     Locked,
     /// GET CHALLENGE answered with this RND.IC.
     Challenged([u8; 8]),
-    /// Secure messaging established.
-    Secure { ks_enc: Key16, ks_mac: Key16, ssc: [u8; 8] },
+    /// PACE between MSE:Set AT and the last GENERAL AUTHENTICATE.
+    Pace(Box<PaceRun>),
+    /// Secure messaging established (BAC or PACE).
+    Secure(SmSession),
 }
 
 /// A passport: the MRZ printed on its data page and the chip behind it.
 #[derive(Clone)]
 pub struct VirtualPassport {
     mrz_lines: Vec<String>,
+    face_image: Vec<u8>,
     ef_com: Vec<u8>,
     dg1: Vec<u8>,
     dg2: Vec<u8>,
     sod: Vec<u8>,
+    card_access: Vec<u8>,
     uid: Vec<u8>,
     max_read: usize,
     oversize: OversizeRead,
     applet_selected: bool,
     selected: Option<u16>,
-    /// BAC's K.seed; `None` for a chip without access control.
+    /// BAC's K.seed; `None` for a chip without BAC.
     bac_seed: Option<Key16>,
+    /// PACE as offered in EF.CardAccess; `None` for a chip without PACE.
+    pace: Option<PaceConfig>,
+    signer: TestPki,
     access: Access,
     /// State of the chip's random generator (deterministic: reproducible tests).
     random: u64,
     faults: ChipFaults,
+    /// APDUs received, for [`ChipFaults::lose_field_at_apdu`].
+    apdus: u32,
 }
 
 // Holds personal data: never print it.
@@ -94,6 +119,7 @@ impl std::fmt::Debug for VirtualPassport {
         f.debug_struct("VirtualPassport")
             .field("dg2_len", &self.dg2.len())
             .field("bac", &self.bac_seed.is_some())
+            .field("pace", &self.pace.as_ref().map(|p| p.suite))
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +133,7 @@ struct Apdu<'a> {
     data: &'a [u8],
     /// Ne; `None` when absent.
     le: Option<usize>,
+    extended: bool,
 }
 
 fn parse_apdu(bytes: &[u8]) -> Option<Apdu<'_>> {
@@ -117,16 +144,16 @@ fn parse_apdu(bytes: &[u8]) -> Option<Apdu<'_>> {
         0 => 65536,
         n => usize::from(n),
     };
-    let (data, le) = match body {
-        [] => (&body[..0], None),
-        [le] => (&body[..0], Some(short_le(*le))),
-        [0, h, l] => (&body[..0], Some(ext_le(*h, *l))),
+    let (data, le, extended) = match body {
+        [] => (&body[..0], None, false),
+        [le] => (&body[..0], Some(short_le(*le)), false),
+        [0, h, l] => (&body[..0], Some(ext_le(*h, *l)), true),
         [0, h, l, rest @ ..] => {
             let lc = usize::from(u16::from_be_bytes([*h, *l]));
             let data = rest.get(..lc)?;
             match rest.get(lc..)? {
-                [] => (data, None),
-                [h, l] => (data, Some(ext_le(*h, *l))),
+                [] => (data, None, true),
+                [h, l] => (data, Some(ext_le(*h, *l)), true),
                 _ => return None,
             }
         }
@@ -134,13 +161,13 @@ fn parse_apdu(bytes: &[u8]) -> Option<Apdu<'_>> {
             let lc = usize::from(*lc);
             let data = rest.get(..lc)?;
             match rest.get(lc..)? {
-                [] => (data, None),
-                [le] => (data, Some(short_le(*le))),
+                [] => (data, None, false),
+                [le] => (data, Some(short_le(*le)), false),
                 _ => return None,
             }
         }
     };
-    Some(Apdu { cla, ins, p1, p2, data, le })
+    Some(Apdu { cla, ins, p1, p2, data, le, extended })
 }
 
 fn with_sw(mut data: Vec<u8>, sw: [u8; 2]) -> Vec<u8> {
@@ -152,44 +179,82 @@ impl VirtualPassport {
     /// A BAC-protected passport with this MRZ (TD3: two lines of 44) and face image (JPEG or
     /// JPEG 2000 bytes), its EF.SOD signed by the kiosk's test document signer.
     pub fn new(mrz_lines: Vec<String>, face_image: Vec<u8>) -> Self {
-        let ef_com = build_ef_com();
         let dg1 = tlv(&[0x61], &tlv(&[0x5F, 0x1F], mrz_lines.concat().as_bytes()));
-        let dg2 = build_dg2(&face_image);
         let bac_seed = Some(bac_seed(&mrz_lines));
         let mut passport = Self {
             mrz_lines,
-            ef_com,
+            face_image,
+            ef_com: Vec::new(),
             dg1,
-            dg2,
+            dg2: Vec::new(),
             sod: Vec::new(),
+            card_access: Vec::new(),
             uid: vec![0x08, 0x4B, 0x1D, 0x7E],
             max_read: DEFAULT_MAX_READ,
             oversize: OversizeRead::WrongLength,
             applet_selected: false,
             selected: None,
             bac_seed,
+            pace: None,
+            signer: test_pki().clone(),
             access: Access::Locked,
             random: 0x4608_F919_8870_2212,
             faults: ChipFaults::default(),
+            apdus: 0,
         };
-        passport.sign_with(test_pki());
+        passport.rebuild();
         passport
     }
 
     /// Re-signs EF.SOD with another CSCA/DS pair (e.g. one the kiosk does not trust).
     pub fn signed_by(mut self, pki: &TestPki) -> Self {
-        self.sign_with(pki);
+        self.signer = pki.clone();
+        self.rebuild();
         self
     }
 
-    fn sign_with(&mut self, pki: &TestPki) {
-        self.sod = match pki.sign_sod(&[(1, &self.dg1), (2, &self.dg2)]) {
+    /// Builds the files from the chip's configuration, signs EF.SOD over every data group,
+    /// then applies the data faults (after signing, so the SOD no longer matches).
+    fn rebuild(&mut self) {
+        self.dg2 = build_dg2(&self.face_image);
+        self.card_access = self.pace.as_ref().map(chip_pace::card_access).unwrap_or_default();
+        self.ef_com = build_ef_com(&self.data_group_tags());
+        let groups = self.data_groups();
+        let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        self.sod = match self.signer.sign_sod(&refs) {
             Ok(sod) => sod,
             Err(error) => {
                 tracing::error!(%error, "simulated passport could not sign its SOD");
                 Vec::new()
             }
         };
+        self.apply_data_faults();
+    }
+
+    /// `(number, file)` of every data group the chip holds.
+    fn data_groups(&self) -> Vec<(u8, Vec<u8>)> {
+        vec![(1, self.dg1.clone()), (2, self.dg2.clone())]
+    }
+
+    fn data_group_tags(&self) -> Vec<u8> {
+        vec![0x61, 0x75]
+    }
+
+    fn apply_data_faults(&mut self) {
+        if let Some(len) = self.faults.truncate_dg2 {
+            self.dg2.truncate(len);
+        }
+        if self.faults.oversize_dg2 {
+            // 75 83 20 00 00: a 2 MiB DG2.
+            if let Some(header) = self.dg2.get_mut(..5) {
+                header.copy_from_slice(&[0x75, 0x83, 0x20, 0x00, 0x00]);
+            }
+        }
+        if self.faults.alter_dg2_after_signing {
+            if let Some(last) = self.dg2.last_mut() {
+                *last ^= 0x01;
+            }
+        }
     }
 
     /// A chip without access control: files readable with plain APDUs.
@@ -198,23 +263,21 @@ impl VirtualPassport {
         self
     }
 
+    /// Offers PACE (EF.CardAccess in the master file); with `config.bac_too` false the chip
+    /// refuses Basic Access Control, as German passports do.
+    pub fn with_pace(mut self, config: PaceConfig) -> Self {
+        if !config.bac_too {
+            self.bac_seed = None;
+        }
+        self.pace = Some(config);
+        self.rebuild();
+        self
+    }
+
     /// Applies faults of the chip's data (after signing, so the SOD no longer matches).
     pub fn with_chip_faults(mut self, faults: ChipFaults) -> Self {
-        if let Some(len) = faults.truncate_dg2 {
-            self.dg2.truncate(len);
-        }
-        if faults.oversize_dg2 {
-            // 75 83 20 00 00: a 2 MiB DG2.
-            if let Some(header) = self.dg2.get_mut(..5) {
-                header.copy_from_slice(&[0x75, 0x83, 0x20, 0x00, 0x00]);
-            }
-        }
-        if faults.alter_dg2_after_signing {
-            if let Some(last) = self.dg2.last_mut() {
-                *last ^= 0x01;
-            }
-        }
         self.faults = faults;
+        self.rebuild();
         self
     }
 
@@ -250,6 +313,11 @@ impl VirtualPassport {
         &self.sod
     }
 
+    /// EF.CardAccess; empty for a chip without PACE.
+    pub fn card_access(&self) -> &[u8] {
+        &self.card_access
+    }
+
     /// Field activation: the chip starts over, nothing selected, no session.
     pub fn reset(&mut self) {
         self.applet_selected = false;
@@ -257,30 +325,54 @@ impl VirtualPassport {
         self.access = Access::Locked;
     }
 
+    fn access_controlled(&self) -> bool {
+        self.bac_seed.is_some() || self.pace.is_some()
+    }
+
     /// Answers one command APDU (plain, or protected by secure messaging) with data + SW1 SW2.
+    /// An empty answer means the chip left the field (see [`ChipFaults::lose_field_at_apdu`]).
     pub fn process_apdu(&mut self, command: &[u8]) -> Vec<u8> {
+        self.apdus = self.apdus.saturating_add(1);
+        if self.faults.lose_field_at_apdu == Some(self.apdus) {
+            self.reset();
+            return Vec::new();
+        }
         let Some(apdu) = parse_apdu(command) else {
             return SW_WRONG_LENGTH.to_vec();
         };
-        if apdu.cla == 0x0C {
+        if apdu.extended && self.faults.refuse_extended_length {
+            return SW_WRONG_LENGTH.to_vec();
+        }
+        if apdu.cla & !0x10 == 0x0C {
             return self.process_secure(&apdu);
         }
-        if apdu.cla != 0x00 {
+        if apdu.cla & !0x10 != 0x00 {
             return SW_CLA_UNKNOWN.to_vec();
         }
-        if self.bac_seed.is_some() {
-            // A plain command ends any secure messaging session.
-            if matches!(self.access, Access::Secure { .. }) {
-                self.access = Access::Locked;
-            }
-            return match (apdu.ins, apdu.p1) {
-                (0xA4, 0x04) => self.select(&apdu).to_vec(),
-                (0x84, _) => self.get_challenge(&apdu),
-                (0x82, _) => self.external_authenticate(&apdu),
-                _ => SW_SECURITY_NOT_SATISFIED.to_vec(),
-            };
+        if self.access_controlled() {
+            return self.process_locked(&apdu);
         }
         self.process_plain(&apdu)
+    }
+
+    /// A plain command to a chip with access control: only what leads to authentication.
+    fn process_locked(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let in_pace = matches!(self.access, Access::Pace(_));
+        // A plain command ends any secure messaging session.
+        if matches!(self.access, Access::Secure(_)) {
+            self.access = Access::Locked;
+        }
+        match (apdu.ins, apdu.p1) {
+            (0xA4, 0x04) => self.select(apdu).to_vec(),
+            // Selections and reads in the master file (EF.CardAccess); none in the applet.
+            (0xA4, _) if !self.applet_selected => self.select(apdu).to_vec(),
+            (0xB0, _) if !self.applet_selected => self.read_binary(apdu),
+            (0x84, _) if self.bac_seed.is_some() => self.get_challenge(apdu),
+            (0x82, _) if self.bac_seed.is_some() => self.external_authenticate(apdu),
+            (0x22, 0xC1) if self.pace.is_some() => self.pace_start(apdu),
+            (0x86, _) if in_pace => self.pace_step(apdu),
+            _ => SW_SECURITY_NOT_SATISFIED.to_vec(),
+        }
     }
 
     fn process_plain(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
@@ -300,6 +392,15 @@ impl VirtualPassport {
         x ^= x << 17;
         self.random = x;
         x.to_be_bytes()
+    }
+
+    fn random_bytes(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            out.extend(self.next_random());
+        }
+        out.truncate(n);
+        out
     }
 
     fn get_challenge(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
@@ -343,22 +444,63 @@ impl VirtualPassport {
         let mut ssc = [0u8; 8];
         ssc[..4].copy_from_slice(&rnd_ic[4..]);
         ssc[4..].copy_from_slice(rnd_ifd.get(4..8).unwrap_or(&[0; 4]));
-        self.access = Access::Secure {
-            ks_enc: cc::derive_key(&session_seed, 1),
-            ks_mac: cc::derive_key(&session_seed, 2),
-            ssc,
-        };
+        self.access = Access::Secure(SmSession::new(
+            Cipher::Tdes,
+            cc::derive_key(&session_seed, 1).to_vec(),
+            cc::derive_key(&session_seed, 2).to_vec(),
+            ssc.to_vec(),
+        ));
         let mut out = e_ic;
         out.extend_from_slice(&m_ic);
         with_sw(out, SW_OK)
     }
 
-    /// Unwraps a protected command, runs it, wraps the answer. Any SM error ends the session.
-    fn process_secure(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
-        let Access::Secure { ks_enc, ks_mac, mut ssc } = self.access.clone() else {
+    /// K = SHA-1(MRZ information), PACE's MRZ password encoding (Part 11 Table 14).
+    fn mrz_key(&self) -> Vec<u8> {
+        Sha1::digest(mrz_information(&self.mrz_lines)).to_vec()
+    }
+
+    /// MSE:Set AT for PACE (P1P2 C1A4).
+    fn pace_start(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        self.access = Access::Locked;
+        let Some(config) = self.pace.as_ref() else { return SW_SECURITY_NOT_SATISFIED.to_vec() };
+        if apdu.p2 != 0xA4 {
+            return SW_WRONG_P1P2.to_vec();
+        }
+        match PaceRun::start(config, apdu.data, &self.mrz_key()) {
+            Ok(run) => {
+                self.access = Access::Pace(Box::new(run));
+                SW_OK.to_vec()
+            }
+            Err(chip_pace::StepError(sw)) => sw.to_vec(),
+        }
+    }
+
+    /// One GENERAL AUTHENTICATE of the PACE chain; any failure ends PACE.
+    fn pace_step(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let Access::Pace(mut run) = std::mem::replace(&mut self.access, Access::Locked) else {
             return SW_SECURITY_NOT_SATISFIED.to_vec();
         };
-        self.access = Access::Locked;
+        let last = apdu.cla & 0x10 == 0;
+        let mut random = |n: usize| self.random_bytes(n);
+        match run.general_authenticate(apdu.data, last, &mut random) {
+            Ok((reply, Some(session))) => {
+                self.access = Access::Secure(session);
+                with_sw(reply, SW_OK)
+            }
+            Ok((reply, None)) => {
+                self.access = Access::Pace(run);
+                with_sw(reply, SW_OK)
+            }
+            Err(chip_pace::StepError(sw)) => sw.to_vec(),
+        }
+    }
+
+    /// Unwraps a protected command, runs it, wraps the answer. Any SM error ends the session.
+    fn process_secure(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let Access::Secure(mut sm) = std::mem::replace(&mut self.access, Access::Locked) else {
+            return SW_SECURITY_NOT_SATISFIED.to_vec();
+        };
         let Some(objects) = parse_objects(apdu.data) else {
             return SW_SM_OBJECTS_WRONG.to_vec();
         };
@@ -366,21 +508,20 @@ impl VirtualPassport {
         let Some((_, _, mac)) = find(0x8E) else {
             return SW_SM_OBJECTS_MISSING.to_vec();
         };
-        cc::increment(&mut ssc);
-        let mut n = ssc.to_vec();
-        n.extend(cc::pad(&[0x0C, apdu.ins, apdu.p1, apdu.p2]));
+        sm.increment();
+        let mut n = sm.padded_header(&[apdu.cla, apdu.ins, apdu.p1, apdu.p2]);
         for (tag, raw, _) in &objects {
             if matches!(tag, 0x85 | 0x87 | 0x97) {
                 n.extend_from_slice(raw);
             }
         }
-        if cc::retail_mac(&ks_mac, &cc::pad(&n)).as_slice() != *mac {
+        if sm.mac(&n).as_slice() != *mac {
             return SW_SM_OBJECTS_WRONG.to_vec();
         }
         let odd = apdu.ins & 1 == 1;
         let data = match (find(0x87), find(0x85)) {
-            (Some((_, _, [0x01, cryptogram @ ..])), None) => cc::unpad(&cc::decrypt(&ks_enc, cryptogram)),
-            (None, Some((_, _, cryptogram))) => cc::unpad(&cc::decrypt(&ks_enc, cryptogram)),
+            (Some((_, _, [0x01, cryptogram @ ..])), None) => sm.decrypt(cryptogram),
+            (None, Some((_, _, cryptogram))) => sm.decrypt(cryptogram),
             (None, None) => Some(Vec::new()),
             _ => None,
         };
@@ -395,15 +536,15 @@ impl VirtualPassport {
             Some([h, l]) => Some(usize::from(u16::from_be_bytes([*h, *l]))),
             Some(_) => return SW_SM_OBJECTS_WRONG.to_vec(),
         };
-        let plain = Apdu { cla: 0, ins: apdu.ins, p1: apdu.p1, p2: apdu.p2, data: &data, le };
+        let plain = Apdu { cla: 0, ins: apdu.ins, p1: apdu.p1, p2: apdu.p2, data: &data, le, extended: false };
         let answer = self.process_plain(&plain);
         let Some((body, sw)) = answer.split_at_checked(answer.len().saturating_sub(2)) else {
             return SW_SM_OBJECTS_WRONG.to_vec();
         };
-        cc::increment(&mut ssc);
+        sm.increment();
         let mut out = Vec::new();
         if !body.is_empty() {
-            let cryptogram = cc::encrypt(&ks_enc, &cc::pad(body));
+            let cryptogram = sm.encrypt(body);
             if odd {
                 out.extend(tlv(&[0x85], &cryptogram));
             } else {
@@ -413,22 +554,24 @@ impl VirtualPassport {
             }
         }
         out.extend(tlv(&[0x99], sw));
-        let mut n = ssc.to_vec();
-        n.extend_from_slice(&out);
-        let mut mac = cc::retail_mac(&ks_mac, &cc::pad(&n));
+        let mut mac = sm.mac(&out);
         if self.faults.wrong_mac_replies > 0 {
             self.faults.wrong_mac_replies -= 1;
             mac[0] ^= 0xFF;
         }
         out.extend(tlv(&[0x8E], &mac));
         out.extend_from_slice(sw);
-        self.access = Access::Secure { ks_enc, ks_mac, ssc };
+        self.access = Access::Secure(sm);
         out
     }
 
     fn select(&mut self, apdu: &Apdu<'_>) -> [u8; 2] {
-        match (apdu.p1, apdu.p2) {
-            (0x04, 0x0C) => {
+        let fid = match apdu.data {
+            [h, l] => Some(u16::from_be_bytes([*h, *l])),
+            _ => None,
+        };
+        match (apdu.p1, apdu.p2 & 0xF3) {
+            (0x04, 0x00) => {
                 if apdu.data == EMRTD_AID {
                     self.applet_selected = true;
                     self.selected = None;
@@ -437,12 +580,15 @@ impl VirtualPassport {
                     SW_FILE_NOT_FOUND
                 }
             }
-            (0x02, 0x0C) => {
-                let fid = match apdu.data {
-                    [h, l] => u16::from_be_bytes([*h, *l]),
-                    _ => return SW_WRONG_LENGTH,
-                };
-                if self.applet_selected && self.file(fid).is_some() {
+            // The master file, by empty data or its identifier.
+            (0x00, 0x00) if apdu.data.is_empty() || fid == Some(FID_MF) => {
+                self.applet_selected = false;
+                self.selected = None;
+                SW_OK
+            }
+            (0x00 | 0x02, 0x00) => {
+                let Some(fid) = fid else { return SW_WRONG_LENGTH };
+                if self.file(fid).is_some() {
                     self.selected = Some(fid);
                     SW_OK
                 } else {
@@ -453,7 +599,12 @@ impl VirtualPassport {
         }
     }
 
+    /// The file `fid` in the current DF: EF.CardAccess in the master file, the data groups in
+    /// the applet.
     fn file(&self, fid: u16) -> Option<&[u8]> {
+        if !self.applet_selected {
+            return (fid == FID_CARD_ACCESS && self.pace.is_some()).then_some(self.card_access.as_slice());
+        }
         match fid {
             FID_EF_COM => Some(&self.ef_com),
             FID_DG1 => Some(&self.dg1),
@@ -463,18 +614,40 @@ impl VirtualPassport {
         }
     }
 
-    fn read_binary(&self, apdu: &Apdu<'_>) -> Vec<u8> {
-        if apdu.p1 & 0x80 != 0 {
-            // Short EF identifier reads are not offered by this chip.
-            return SW_WRONG_P1P2.to_vec();
+    /// The file a short EF identifier names in the current DF.
+    fn short_file_id(&self, sfi: u8) -> u16 {
+        match (self.applet_selected, sfi) {
+            (false, 0x1C) => FID_CARD_ACCESS,
+            (true, 0x1D) => FID_EF_SOD,
+            (true, 0x1E) => FID_EF_COM,
+            (true, n) => 0x0100 | u16::from(n),
+            (false, n) => u16::from(n),
         }
+    }
+
+    fn read_binary(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let offset = if apdu.p1 & 0x80 != 0 {
+            // Short EF identifier in P1, offset in P2: selects the file as it reads.
+            let fid = self.short_file_id(apdu.p1 & 0x1F);
+            if self.file(fid).is_none() {
+                return SW_FILE_NOT_FOUND.to_vec();
+            }
+            self.selected = Some(fid);
+            usize::from(apdu.p2)
+        } else {
+            usize::from(u16::from_be_bytes([apdu.p1, apdu.p2]))
+        };
         let Some(file) = self.selected.and_then(|fid| self.file(fid)) else {
             return SW_NO_EF_SELECTED.to_vec();
         };
         let Some(le) = apdu.le else {
             return SW_WRONG_LENGTH.to_vec();
         };
-        let offset = usize::from(u16::from_be_bytes([apdu.p1, apdu.p2]));
+        if le == 256 {
+            if let Some(sw) = self.faults.le_256_answer {
+                return sw.to_vec();
+            }
+        }
         if offset >= file.len() {
             return SW_OFFSET_OUTSIDE.to_vec();
         }
@@ -510,6 +683,11 @@ impl VirtualPassport {
             }
             _ => return SW_WRONG_LENGTH.to_vec(),
         };
+        if apdu.le == Some(256) {
+            if let Some(sw) = self.faults.le_256_answer {
+                return sw.to_vec();
+            }
+        }
         let Some(le) = apdu.le.filter(|&le| (3..=self.max_read).contains(&le)) else {
             return SW_WRONG_LENGTH.to_vec();
         };
@@ -525,16 +703,21 @@ impl VirtualPassport {
     }
 }
 
-/// BAC's K.seed from the MRZ (Part 11 §9.7.2): the first 16 bytes of SHA-1 over the document
-/// number, birth date and expiry date, each with its check digit. A malformed MRZ gives a
-/// seed no host can reproduce, which is what such a chip would do.
-fn bac_seed(mrz_lines: &[String]) -> Key16 {
+/// MRZ information (Part 11 §9.7.2): the document number, birth date and expiry date, each
+/// with its check digit, from a TD3 MRZ.
+fn mrz_information(mrz_lines: &[String]) -> Vec<u8> {
     let line2 = mrz_lines.get(1).map(String::as_bytes).unwrap_or_default();
     let mut info = Vec::new();
     for range in [0..10, 13..20, 21..28] {
         info.extend_from_slice(line2.get(range).unwrap_or_default());
     }
-    let digest = Sha1::digest(&info);
+    info
+}
+
+/// BAC's K.seed from the MRZ: the first 16 bytes of SHA-1 over the MRZ information. A
+/// malformed MRZ gives a seed no host can reproduce, which is what such a chip would do.
+fn bac_seed(mrz_lines: &[String]) -> Key16 {
+    let digest = Sha1::digest(mrz_information(mrz_lines));
     let mut seed = [0u8; 16];
     seed.copy_from_slice(&digest[..16]);
     seed
@@ -560,10 +743,10 @@ fn parse_objects(mut data: &[u8]) -> Option<Vec<DataObject<'_>>> {
     Some(out)
 }
 
-fn build_ef_com() -> Vec<u8> {
+fn build_ef_com(tags: &[u8]) -> Vec<u8> {
     let mut body = tlv(&[0x5F, 0x01], b"0107");
     body.extend(tlv(&[0x5F, 0x36], b"040000"));
-    body.extend(tlv(&[0x5C], &[0x61, 0x75]));
+    body.extend(tlv(&[0x5C], tags));
     tlv(&[0x60], &body)
 }
 
@@ -621,6 +804,7 @@ fn build_dg2(image: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use super::super::chip_pace::PaceSuite;
 
     fn passport() -> VirtualPassport {
         let mut face = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -719,5 +903,220 @@ mod tests {
     fn ef_needs_applet() {
         let mut p = passport();
         assert_eq!(p.process_apdu(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x01]), SW_FILE_NOT_FOUND);
+    }
+
+    fn h(s: &str) -> Vec<u8> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    /// AES secure messaging under the Appendix G.1 session keys: SELECT of the applet, the
+    /// chip's unwrapping and its answer (SSC 1 and 2).
+    #[test]
+    fn aes_secure_messaging_after_appendix_g1() {
+        let mut p = passport();
+        p.bac_seed = Some([0; 16]);
+        p.access = Access::Secure(SmSession::from_secret(
+            Cipher::Aes128,
+            &h("28768D20701247DAE81804C9E780EDE582A9996DB4A315020B2733197DB84925"),
+        ));
+        let answer = p.process_apdu(&h("0CA4040C1D871101752F676B09FAC86A87D632749A49C7CC8E08C18BA1FCE707BD9F00"));
+        assert_eq!(answer, h("990290008E08BEA7B381C494A0799000"));
+        assert!(p.applet_selected);
+    }
+
+    /// The terminal side of PACE GM, for driving the chip in tests (the host's own PACE lives in
+    /// `identity`; this one only has to agree with the chip, the appendix tests pin both).
+    fn pace_terminal(p: &mut VirtualPassport, config: &PaceConfig, password: u8) -> Result<SmSession, Vec<u8>> {
+        use super::super::chip_groups::Group;
+        let cipher = config.suite.cipher;
+        let oid = config.suite.oid();
+        let mut mse = vec![0x00, 0x22, 0xC1, 0xA4, 0x00];
+        mse.extend(tlv(&[0x80], &oid));
+        mse.extend(tlv(&[0x83], &[password]));
+        mse[4] = (mse.len() - 5) as u8;
+        let sw = p.process_apdu(&mse);
+        if sw != SW_OK {
+            return Err(sw);
+        }
+        let ga = |p: &mut VirtualPassport, cla: u8, inner: Vec<u8>| {
+            let data = tlv(&[0x7C], &inner);
+            let mut cmd = vec![cla, 0x86, 0x00, 0x00, data.len() as u8];
+            cmd.extend(data);
+            cmd.push(0);
+            let r = p.process_apdu(&cmd);
+            let (body, sw) = r.split_at(r.len() - 2);
+            if sw != SW_OK {
+                return Err(sw.to_vec());
+            }
+            let outer = chip_pace::parse_objects(body).unwrap();
+            Ok(chip_pace::parse_objects(outer[0].1).unwrap().first().map(|(_, v)| v.to_vec()).unwrap_or_default())
+        };
+        let z = ga(p, 0x10, vec![])?;
+        let k = if password == 2 { config.can.as_bytes().to_vec() } else { p.mrz_key() };
+        let s = cipher.cbc_decrypt(&cipher.kdf(&k, 3), &vec![0; cipher.block_len()], &z);
+        let group = Group::standard(config.parameter_id).unwrap();
+        let sk_map = group.private_key(&[0x42; 40]).unwrap();
+        let pk_map = group.mul(&sk_map, &group.generator().unwrap()).unwrap();
+        let pk_map_ic = ga(p, 0x10, tlv(&[0x81], &pk_map))?;
+        let shared = group.mul(&sk_map, &pk_map_ic).unwrap();
+        let generator = group.map_generic(&s, &shared).unwrap();
+        let sk = group.private_key(&[0x17; 40]).unwrap();
+        let pk = group.mul(&sk, &generator).unwrap();
+        let pk_ic = ga(p, 0x10, tlv(&[0x83], &pk))?;
+        let sm = SmSession::from_secret(cipher, &group.shared_secret(&group.mul(&sk, &pk_ic).unwrap()).unwrap());
+        let t_ifd = chip_pace::token(cipher, &sm.ks_mac, &oid, &pk_ic, config.suite.dh);
+        let t_ic = ga(p, 0x00, tlv(&[0x85], &t_ifd))?;
+        if t_ic != chip_pace::token(cipher, &sm.ks_mac, &oid, &pk, config.suite.dh) {
+            return Err(b"token".to_vec());
+        }
+        Ok(sm)
+    }
+
+    /// A protected command under `sm`, the answer unwrapped and its MAC checked.
+    fn secure(sm: &mut SmSession, p: &mut VirtualPassport, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
+        let mut objects = Vec::new();
+        if !data.is_empty() {
+            let mut v = vec![0x01];
+            v.extend(sm.encrypt_next(data));
+            objects.extend(tlv(&[0x87], &v));
+        }
+        if let Some(le) = le {
+            objects.extend(tlv(&[0x97], &[le]));
+        }
+        sm.increment();
+        let mut n = sm.padded_header(&[0x0C, ins, p1, p2]);
+        n.extend(&objects);
+        let mac = sm.mac(&n);
+        objects.extend(tlv(&[0x8E], &mac));
+        let mut cmd = vec![0x0C, ins, p1, p2, objects.len() as u8];
+        cmd.extend(objects);
+        cmd.push(0);
+        let r = p.process_apdu(&cmd);
+        sm.increment();
+        let dos = parse_objects(&r[..r.len() - 2]).unwrap();
+        let mut macced = Vec::new();
+        for (tag, raw, _) in &dos {
+            if *tag != 0x8E {
+                macced.extend_from_slice(raw);
+            }
+        }
+        let got = dos.iter().find(|(t, _, _)| *t == 0x8E).unwrap().2;
+        assert_eq!(sm.mac(&macced).as_slice(), got, "response MAC");
+        let mut out = dos
+            .iter()
+            .find(|(t, _, _)| *t == 0x87)
+            .map(|(_, _, v)| sm.decrypt(&v[1..]).unwrap())
+            .unwrap_or_default();
+        out.extend_from_slice(&r[r.len() - 2..]);
+        out
+    }
+
+    impl SmSession {
+        /// Encrypts for the next command (the SSC is incremented before the command is sent).
+        fn encrypt_next(&mut self, data: &[u8]) -> Vec<u8> {
+            self.increment();
+            let c = self.encrypt(data);
+            self.decrement();
+            c
+        }
+
+        fn decrement(&mut self) {
+            for byte in self.ssc.iter_mut().rev() {
+                let (next, borrow) = byte.overflowing_sub(1);
+                *byte = next;
+                if !borrow {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn pace_passport(config: PaceConfig) -> VirtualPassport {
+        VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).with_pace(config)
+    }
+
+    const LINE1: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<";
+    const LINE2: &str = "L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+
+    #[test]
+    fn ef_card_access_is_readable_in_the_master_file_before_access_control() {
+        let config = PaceConfig::new(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+        let mut p = pace_passport(config);
+        assert_eq!(p.process_apdu(&[0x00, 0xA4, 0x00, 0x0C, 0x02, 0x3F, 0x00]), SW_OK);
+        assert_eq!(p.process_apdu(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x1C]), SW_OK);
+        let r = p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x40]);
+        assert_eq!(r, with_sw(h("31143012060A04007F0007020204020202010202010D"), SW_END_OF_FILE));
+        // By short EF identifier, as JMRTD reads it.
+        let r = p.process_apdu(&[0x00, 0xB0, 0x9C, 0x00, 0x10]);
+        assert_eq!(r, with_sw(h("31143012060A04007F000702020402020201")[..16].to_vec(), SW_OK));
+        // Not in the applet, and data groups stay locked.
+        assert_eq!(p.process_apdu(&[0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01]), SW_OK);
+        assert_eq!(p.process_apdu(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x01]), SW_SECURITY_NOT_SATISFIED);
+        // A chip without PACE has no EF.CardAccess.
+        let mut plain = VirtualPassport::new(vec![LINE1.to_owned(), LINE2.to_owned()], vec![1]);
+        assert_eq!(plain.process_apdu(&[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x1C]), SW_FILE_NOT_FOUND);
+    }
+
+    #[test]
+    fn pace_then_secure_reads_for_every_cipher_and_both_passwords() {
+        for (cipher, id, password) in [
+            (Cipher::Aes128, 13, 1),
+            (Cipher::Aes128, 12, 2),
+            (Cipher::Aes192, 16, 1),
+            (Cipher::Aes256, 17, 2),
+            (Cipher::Tdes, 8, 1),
+            (Cipher::Aes256, 18, 1),
+        ] {
+            let config = PaceConfig::new(PaceSuite::ecdh_gm(cipher), id);
+            let mut p = pace_passport(config.clone());
+            let mut sm = pace_terminal(&mut p, &config, password).unwrap_or_else(|e| panic!("{cipher:?} {id}: {e:02X?}"));
+            let aid = EMRTD_AID;
+            assert_eq!(secure(&mut sm, &mut p, 0xA4, 0x04, 0x0C, &aid, None), SW_OK, "{cipher:?}");
+            assert_eq!(secure(&mut sm, &mut p, 0xA4, 0x02, 0x0C, &[0x01, 0x1E], None), SW_OK);
+            let ef_com = secure(&mut sm, &mut p, 0xB0, 0x00, 0x00, &[], Some(0x40));
+            assert_eq!(ef_com[..ef_com.len() - 2], p.ef_com()[..], "{cipher:?}");
+        }
+    }
+
+    #[test]
+    fn pace_with_dh_generic_mapping() {
+        let config = PaceConfig::new(PaceSuite { mapping: super::super::chip_pace::Mapping::Generic, dh: true, cipher: Cipher::Aes128 }, 0);
+        let mut p = pace_passport(config.clone());
+        let mut sm = pace_terminal(&mut p, &config, 2).unwrap();
+        assert_eq!(secure(&mut sm, &mut p, 0xA4, 0x04, 0x0C, &EMRTD_AID, None), SW_OK);
+    }
+
+    #[test]
+    fn pace_faults_and_refusals() {
+        // A wrong password: the chip refuses the terminal's token.
+        let mut config = PaceConfig::new(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+        config.can = "999999".to_owned();
+        let mut p = pace_passport(config.clone());
+        config.can = "123456".to_owned();
+        assert_eq!(pace_terminal(&mut p, &config, 2).err(), Some(SW_AUTH_FAILED.to_vec()));
+        // The wrong-token fault: the chip's token does not verify.
+        let mut config = PaceConfig::new(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+        config.wrong_token = true;
+        let mut p = pace_passport(config.clone());
+        assert_eq!(pace_terminal(&mut p, &config, 1).err(), Some(b"token".to_vec()));
+        // A PACE-only chip refuses BAC.
+        let mut config = PaceConfig::new(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+        config.bac_too = false;
+        let mut p = pace_passport(config);
+        assert_eq!(p.process_apdu(&[0x00, 0x84, 0x00, 0x00, 0x08]), SW_SECURITY_NOT_SATISFIED);
+    }
+
+    #[test]
+    fn le_quirks_and_lost_field() {
+        let faults = ChipFaults { le_256_answer: Some([0x6B, 0x00]), refuse_extended_length: true, lose_field_at_apdu: Some(6), ..ChipFaults::default() };
+        let mut p = passport().with_chip_faults(faults);
+        select_dg1(&mut p);
+        assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x00]), [0x6B, 0x00]);
+        assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x10]).len(), 18);
+        assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x00, 0x00, 0x10]), SW_WRONG_LENGTH);
+        // The sixth APDU: no answer, and the chip forgot its state.
+        assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x10]), Vec::<u8>::new());
+        assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x10]), SW_NO_EF_SELECTED);
     }
 }

@@ -62,6 +62,7 @@ struct DataGroupHash {
 }
 
 /// A CSCA and the DS it issued.
+#[derive(Clone)]
 pub struct TestPki {
     ds_key: SigningKey,
     csca: Certificate,

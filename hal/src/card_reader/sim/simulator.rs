@@ -525,7 +525,13 @@ impl Device {
                     return err(b"01");
                 }
                 if let Some(passport) = &mut self.config.document {
-                    ok(passport.process_apdu(&command.data))
+                    let answer = passport.process_apdu(&command.data);
+                    if answer.is_empty() {
+                        // The chip left the field: the reader must activate it again.
+                        self.field_active = false;
+                        return err(b"71");
+                    }
+                    ok(answer)
                 } else if let Some(card) = &mut self.config.tapped_card {
                     ok(card.process_apdu(&command.data))
                 } else {
