@@ -55,6 +55,12 @@ enum Command {
         #[command(subcommand)]
         command: CardCommand,
     },
+    /// The CSCA trust folder (`card_reader.csca_dir`): CSCA and link certificates, master
+    /// lists, CRLs.
+    Trust {
+        #[command(subcommand)]
+        command: TrustCommand,
+    },
     /// Send the outbox to the bank core now, printing progress; then rotate the data key and
     /// purge expired personal data as configured. Exit code 0: everything delivered, 1: rows
     /// remain pending or quarantined, 2: an error.
@@ -189,6 +195,23 @@ enum AuditCommand {
 }
 
 #[derive(Subcommand)]
+enum TrustCommand {
+    /// Install a CSCA or link certificate (DER/PEM), a CSCA master list or a CRL (DER/PEM)
+    /// into the trust folder, after checking the folder still loads with it (a master list's
+    /// signer must chain to an installed CSCA, a CRL must be signed by one).
+    Import {
+        /// The file to install; its kind is recognised from its content.
+        file: PathBuf,
+    },
+    /// List the trusted CSCAs (and where each came from), master lists and CRLs.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum CardCommand {
     /// Wait for a passport on the reader's window or a bank card (slot or antenna), read it and
     /// print what was found: MRZ fields, chip access, passive authentication verdict and photo
@@ -250,6 +273,12 @@ fn main() -> ExitCode {
         }
         Command::Audit { command: AuditCommand::Verify { db } } => {
             app::audit_verify_configured(cli.config.as_deref(), db.as_deref()).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Trust { command: TrustCommand::Import { file } } => {
+            app::trust_cli::import(cli.config.as_deref(), &file).map(|_| ExitCode::SUCCESS)
+        }
+        Command::Trust { command: TrustCommand::List { json } } => {
+            app::trust_cli::list(cli.config.as_deref(), json).map(|()| ExitCode::SUCCESS)
         }
         Command::Run { data_dir } => {
             app::run::run(cli.config.as_deref(), data_dir.as_deref()).map(|()| ExitCode::SUCCESS)

@@ -104,6 +104,7 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
         "input.touch", "speaker.ready", "printer.status", "store.integrity", "store.size", "store.disk_free", "keys.kek",
         "keys.identity", "keys.tls_client_key", "keys.client_cert", "clock.sanity", "sync.backlog",
         "sync.oldest_unsent", "sync.last_success", "sync.quarantined", "sync.core_reachable", "audit.chain",
+        "trust.store", "trust.crl_fresh", "trust.countries",
     ] {
         assert_ne!(status_of(&report, id), "missing", "{id} missing from the report");
     }

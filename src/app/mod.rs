@@ -13,6 +13,7 @@ mod card_cli;
 mod face_cli;
 mod session;
 pub mod sync_cli;
+pub mod trust_cli;
 
 pub use session::{follow_challenge, SessionReport, StepRecord};
 

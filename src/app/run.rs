@@ -34,10 +34,12 @@ const GAUGES_EVERY: Duration = Duration::from_secs(15);
 
 /// Blocking entry point for the CLI.
 pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), AppError> {
-    let config = kiosk_config::load(config_file)?;
+    let mut config = kiosk_config::load(config_file)?;
     // No simulator and no test key serve people unless the site declares a demo kiosk.
     crate::wiring::check_production(&config)?;
     let data_dir = data_dir.map_or_else(|| config.kiosk.data_dir.clone(), Path::to_path_buf);
+    // The session records what it sees (countries of documents) under the folder in use.
+    config.kiosk.data_dir = data_dir.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -80,6 +80,7 @@ pub const CATALOGUE: &[(&str, &[&str])] = &[
     ("clock", &["clock.sanity"]),
     ("sync", &["sync.backlog", "sync.oldest_unsent", "sync.last_success", "sync.quarantined", "sync.core_reachable"]),
     ("audit", &["audit.chain"]),
+    ("trust", &["trust.store", "trust.crl_fresh", "trust.countries"]),
 ];
 
 fn catalogue_text() -> String {

@@ -20,6 +20,7 @@ pub mod security_info;
 pub mod sm;
 pub mod tlv;
 pub mod trust;
+pub mod trust_files;
 
 #[cfg(test)]
 mod tests;
@@ -31,7 +32,7 @@ pub use passport::{
     read_passport, read_passport_report, read_passport_report_with, read_passport_with, read_trusted_passport, ChipAccess,
     ChipCheck, PaceReport, PassportRead, ReadOptions,
 };
-pub use trust::{TrustStore, TrustStoreError};
+pub use trust::{TrustErrorKind, TrustStore, TrustStoreError};
 
 use kiosk_hal::card_reader::CardReaderError;
 

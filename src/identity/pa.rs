@@ -93,6 +93,8 @@ pub enum PaFailure {
     SignedAttributesMismatch,
     #[error("the Document Signer was issued by \"{issuer}\", which is not in the CSCA trust store")]
     UnknownIssuer { issuer: String },
+    #[error("the Document Signer certificate is revoked by the CRL {crl}")]
+    DocumentSignerRevoked { crl: String },
     #[error("the Document Signer certificate's signature does not verify with the CSCA \"{csca}\"")]
     DocumentSignerNotIssuedByCsca { csca: String },
     #[error("the {which} certificate is not valid at this time")]
@@ -227,39 +229,23 @@ fn verify_inner(
     let ds = sod.document_signer.as_ref().ok_or(PaFailure::NoDocumentSigner)?;
 
     // 1. The SOD's signature, over its signed attributes, which bind the content.
-    let signer = &sod.signer;
-    let digest_alg = HashAlgorithm::from_oid(&signer.digest_alg.oid)
-        .ok_or_else(|| PaFailure::UnsupportedAlgorithm(format!("digest {}", signer.digest_alg.oid)))?;
-    let attrs = signer.signed_attrs.as_ref().ok_or_else(|| malformed("no signed attributes"))?;
-    let attr = |oid| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.get(0));
-    let content_type: ObjectIdentifier = attr(OID_CONTENT_TYPE)
-        .ok_or(PaFailure::SignedAttributesMismatch)?
-        .decode_as()
-        .map_err(malformed)?;
-    let message_digest: OctetString =
-        attr(OID_MESSAGE_DIGEST).ok_or(PaFailure::SignedAttributesMismatch)?.decode_as().map_err(malformed)?;
-    if content_type != OID_LDS_SECURITY_OBJECT || message_digest.as_bytes() != digest_alg.digest(&sod.content) {
-        return Err(PaFailure::SignedAttributesMismatch);
-    }
-    let signed_bytes = attrs.to_der().map_err(malformed)?;
-    verify_signature(
-        &ds.tbs_certificate.subject_public_key_info,
-        &signer.signature_algorithm,
-        digest_alg,
-        &signed_bytes,
-        signer.signature.as_bytes(),
-    )
-    .map_err(|e| match e {
-        PaFailure::UnsupportedAlgorithm(a) => PaFailure::UnsupportedAlgorithm(a),
-        _ => PaFailure::SodSignatureInvalid,
-    })?;
+    verify_cms_signature(&sod.signer, &sod.content, OID_LDS_SECURITY_OBJECT, &ds.tbs_certificate.subject_public_key_info)?;
 
-    // 2. The Document Signer certificate, issued by a trusted CSCA, both valid now.
+    // 2. The Document Signer certificate, issued by a trusted CSCA (one of several sharing the
+    //    name after a key rollover), not revoked, both valid now.
     let issuer = ds.tbs_certificate.issuer.to_string();
-    let csca = trust.issuer_of(ds).ok_or_else(|| PaFailure::UnknownIssuer { issuer: issuer.clone() })?;
+    let mut candidates = trust.issuers_of(ds).peekable();
+    let first = candidates.peek().map(|c| c.tbs_certificate.subject.to_string());
+    let csca = candidates
+        .find(|c| verify_certificate(ds, &c.tbs_certificate.subject_public_key_info).is_ok())
+        .ok_or_else(|| match first {
+            Some(csca) => PaFailure::DocumentSignerNotIssuedByCsca { csca },
+            None => PaFailure::UnknownIssuer { issuer: issuer.clone() },
+        })?;
     let csca_name = csca.tbs_certificate.subject.to_string();
-    verify_certificate(ds, &csca.tbs_certificate.subject_public_key_info)
-        .map_err(|_| PaFailure::DocumentSignerNotIssuedByCsca { csca: csca_name.clone() })?;
+    if let Some(crl) = trust.revoked_by(ds) {
+        return Err(PaFailure::DocumentSignerRevoked { crl: crl.path.display().to_string() });
+    }
     if !valid_at(ds, now) {
         return Err(PaFailure::CertificateNotValidNow { which: "Document Signer" });
     }
@@ -279,6 +265,45 @@ fn verify_inner(
         csca: csca_name,
         hash: sod.hash,
     })
+}
+
+/// Checks a CMS signer's signed attributes (content type, message digest of `content`) and its
+/// signature over them with `key` (EF.SOD, master lists).
+pub(crate) fn verify_cms_signature(
+    signer: &SignerInfo,
+    content: &[u8],
+    content_type_expected: ObjectIdentifier,
+    key: &SubjectPublicKeyInfoOwned,
+) -> Result<(), PaFailure> {
+    let digest_alg = HashAlgorithm::from_oid(&signer.digest_alg.oid)
+        .ok_or_else(|| PaFailure::UnsupportedAlgorithm(format!("digest {}", signer.digest_alg.oid)))?;
+    let attrs = signer.signed_attrs.as_ref().ok_or_else(|| malformed("no signed attributes"))?;
+    let attr = |oid| attrs.iter().find(|a| a.oid == oid).and_then(|a| a.values.get(0));
+    let content_type: ObjectIdentifier = attr(OID_CONTENT_TYPE)
+        .ok_or(PaFailure::SignedAttributesMismatch)?
+        .decode_as()
+        .map_err(malformed)?;
+    let message_digest: OctetString =
+        attr(OID_MESSAGE_DIGEST).ok_or(PaFailure::SignedAttributesMismatch)?.decode_as().map_err(malformed)?;
+    if content_type != content_type_expected || message_digest.as_bytes() != digest_alg.digest(content) {
+        return Err(PaFailure::SignedAttributesMismatch);
+    }
+    let signed_bytes = attrs.to_der().map_err(malformed)?;
+    verify_signature(key, &signer.signature_algorithm, digest_alg, &signed_bytes, signer.signature.as_bytes())
+        .map_err(|e| match e {
+            PaFailure::UnsupportedAlgorithm(a) => PaFailure::UnsupportedAlgorithm(a),
+            _ => PaFailure::SodSignatureInvalid,
+        })
+}
+
+/// Verifies a signature whose algorithm names its hash (certificates, CRLs).
+pub(crate) fn verify_signed(
+    key: &SubjectPublicKeyInfoOwned,
+    algorithm: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), PaFailure> {
+    verify_signature(key, algorithm, HashAlgorithm::Sha256, message, signature)
 }
 
 pub(crate) fn valid_at(cert: &Certificate, now: SystemTime) -> bool {

@@ -181,6 +181,28 @@ fn not_trusted(passport: VirtualPassport) -> PaFailure {
     }
 }
 
+/// A Document Signer listed in the CSCA's CRL is refused; the same chip is trusted without the
+/// CRL, and a passport from another DS of that CSCA is trusted with it.
+#[test]
+fn revoked_document_signer_is_not_trusted() {
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("csca.der"), test_pki().csca_der()).unwrap();
+    let revoked = test_pki().revoked_signer().unwrap();
+    let (_sim, mut reader) = start(fast(specimen(face(800)).signed_by(&revoked)));
+    assert!(read_passport(&mut reader, &TrustStore::load_dir(dir.path()).unwrap()).is_ok());
+    std::fs::write(dir.path().join("ut.crl"), test_pki().crl(now - day, now + day).unwrap()).unwrap();
+    let store = TrustStore::load_dir(dir.path()).unwrap();
+    let (_sim, mut reader) = start(fast(specimen(face(800)).signed_by(&revoked)));
+    match read_passport(&mut reader, &store) {
+        Err(IdentityError::NotTrusted(PaFailure::DocumentSignerRevoked { crl })) => assert!(crl.ends_with("ut.crl")),
+        other => panic!("expected a revoked signer, got {other:?}"),
+    }
+    let (_sim, mut reader) = start(fast(specimen(face(800))));
+    assert!(read_passport(&mut reader, &store).is_ok());
+}
+
 #[test]
 fn passive_authentication_failures_are_not_trusted() {
     let rogue = TestPki::generate("rogue").unwrap();

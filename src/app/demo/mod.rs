@@ -244,12 +244,14 @@ pub fn run_blocking(config_file: Option<&Path>, out: &Path) -> Result<Vec<Sessio
 
 /// Runs the demo, writing what happens through `print`; checks each person's expected outcome.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     out: &Path,
     print: &mut dyn FnMut(&str),
 ) -> Result<Vec<SessionReport>, AppError> {
     let started = Instant::now();
     prepare_out_dir(out)?;
+    // Everything the demo keeps stays in its output folder.
+    config.kiosk.data_dir = out.to_path_buf();
     print(&format!(
         "kiosk demo: kiosk {} on simulated hardware; output in {}",
         config.kiosk.id,

@@ -70,6 +70,23 @@ impl Services {
     }
 }
 
+/// Records the country of the document's signer, trusted or not, for `kiosk diag`'s check
+/// that the trust store has a CSCA for every country seen.
+fn record_country(data_dir: &std::path::Path, read: &Result<identity::PassportRead, identity::IdentityError>) {
+    use identity::trust::countries_seen;
+    let signer_issuer = match read {
+        Ok(passport) => match &passport.authentication {
+            identity::PassiveAuthentication::Passed { csca, .. } => Some(csca.clone()),
+            identity::PassiveAuthentication::Failed(_) => None,
+        },
+        Err(identity::IdentityError::NotTrusted(identity::PaFailure::UnknownIssuer { issuer })) => Some(issuer.clone()),
+        Err(_) => None,
+    };
+    if let Some(country) = signer_issuer.as_deref().and_then(countries_seen::country_in_name) {
+        countries_seen::record(data_dir, &country);
+    }
+}
+
 /// Loads every enrolled template from the store into a search gallery (at start-up).
 pub fn load_gallery(store: &Store) -> Result<Gallery, AppError> {
     let templates = store.face_templates()?;
@@ -367,6 +384,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         let (devices, read) =
             off_thread(devices, move |d| identity::read_trusted_passport(d.reader.as_mut(), &csca_dir)).await?;
         self.devices = Some(devices);
+        record_country(&self.services.config.kiosk.data_dir, &read);
         let passport = match read {
             Ok(passport) => passport,
             // Not there yet: the flow looks again at its next tick (no step, nothing recorded).

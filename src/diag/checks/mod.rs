@@ -12,6 +12,7 @@ mod reader;
 mod speaker;
 mod store;
 mod sync;
+mod trust;
 
 use super::{CheckResult, Context};
 
@@ -29,6 +30,7 @@ pub(crate) fn run_group(group: &str, cx: &Context<'_>, out: &mut Vec<CheckResult
         "clock" => clock::run(cx, out),
         "sync" => sync::run(cx, out),
         "audit" => store::run_audit(cx, out),
+        "trust" => trust::run(cx, out),
         _ => {}
     }
 }

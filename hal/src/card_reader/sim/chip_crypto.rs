@@ -138,88 +138,65 @@ impl Cipher {
         digest.get(..self.key_len()).unwrap_or_default().to_vec()
     }
 
-    /// CBC encryption of whole blocks under `key` with `iv`; empty on a wrong key length.
-    pub fn cbc_encrypt(self, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
-        use cbc::cipher::{BlockEncryptMut, KeyIvInit};
-        let mut buf = data.to_vec();
-        let n = buf.len();
-        let done = match self {
-            Self::Tdes => cbc::Encryptor::<TdesEde2>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n).ok().map(<[u8]>::len)),
-            Self::Aes128 => cbc::Encryptor::<aes::Aes128>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n).ok().map(<[u8]>::len)),
-            Self::Aes192 => cbc::Encryptor::<aes::Aes192>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n).ok().map(<[u8]>::len)),
-            Self::Aes256 => cbc::Encryptor::<aes::Aes256>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n).ok().map(<[u8]>::len)),
-        };
-        if done == Some(n) {
-            buf
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// CBC decryption of whole blocks; empty on a wrong key length or a partial block.
-    pub fn cbc_decrypt(self, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
-        use cbc::cipher::{BlockDecryptMut, KeyIvInit};
-        use cbc::cipher::block_padding::NoPadding;
-        let mut buf = data.to_vec();
-        let done = match self {
-            Self::Tdes => cbc::Decryptor::<TdesEde2>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.decrypt_padded_mut::<NoPadding>(&mut buf).ok().map(<[u8]>::len)),
-            Self::Aes128 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.decrypt_padded_mut::<NoPadding>(&mut buf).ok().map(<[u8]>::len)),
-            Self::Aes192 => cbc::Decryptor::<aes::Aes192>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.decrypt_padded_mut::<NoPadding>(&mut buf).ok().map(<[u8]>::len)),
-            Self::Aes256 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
-                .ok()
-                .and_then(|c| c.decrypt_padded_mut::<NoPadding>(&mut buf).ok().map(<[u8]>::len)),
-        };
-        if done == Some(data.len()) {
-            buf
-        } else {
-            Vec::new()
-        }
-    }
-
-    /// The 8-byte MAC of the suite: retail MAC over `data` padded (3DES), or AES-CMAC truncated
-    /// (the caller pads for secure messaging; tokens are MACed unpadded, §4.4.3.4).
-    pub fn mac(self, key: &[u8], data: &[u8]) -> [u8; 8] {
-        use cmac::Mac;
-        let cmac8 = |tag: &[u8]| {
-            let mut out = [0u8; 8];
-            out.copy_from_slice(tag.get(..8).unwrap_or(&[0; 8]));
-            out
-        };
+    fn openssl_cbc(self) -> openssl::symm::Cipher {
+        use openssl::symm::Cipher as C;
         match self {
-            Self::Tdes => key.try_into().map(|k: Key16| retail_mac(&k, &pad(data))).unwrap_or([0; 8]),
-            Self::Aes128 => <cmac::Cmac<aes::Aes128> as Mac>::new_from_slice(key)
-                .map(|mut m| {
-                    m.update(data);
-                    cmac8(&m.finalize().into_bytes())
-                })
-                .unwrap_or([0; 8]),
-            Self::Aes192 => <cmac::Cmac<aes::Aes192> as Mac>::new_from_slice(key)
-                .map(|mut m| {
-                    m.update(data);
-                    cmac8(&m.finalize().into_bytes())
-                })
-                .unwrap_or([0; 8]),
-            Self::Aes256 => <cmac::Cmac<aes::Aes256> as Mac>::new_from_slice(key)
-                .map(|mut m| {
-                    m.update(data);
-                    cmac8(&m.finalize().into_bytes())
-                })
-                .unwrap_or([0; 8]),
+            // Two-key 3DES as three-key K1 ‖ K2 ‖ K1 (in `cbc`).
+            Self::Tdes => C::des_ede3_cbc(),
+            Self::Aes128 => C::aes_128_cbc(),
+            Self::Aes192 => C::aes_192_cbc(),
+            Self::Aes256 => C::aes_256_cbc(),
         }
+    }
+
+    /// CBC over whole blocks with `iv`, no padding; empty on a wrong key length or a partial
+    /// block (the simulator's own data always fits).
+    fn cbc(self, mode: openssl::symm::Mode, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+        let run = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+            let key: Vec<u8> = match self {
+                Self::Tdes => key.iter().chain(key.get(..8).unwrap_or_default()).copied().collect(),
+                _ => key.to_vec(),
+            };
+            let mut crypter = openssl::symm::Crypter::new(self.openssl_cbc(), mode, &key, Some(iv))?;
+            crypter.pad(false);
+            let mut out = vec![0; data.len() + self.block_len()];
+            let mut n = crypter.update(data, &mut out)?;
+            n += crypter.finalize(&mut out[n..])?;
+            out.truncate(n);
+            Ok(out)
+        };
+        if key.len() != self.key_len() || data.len() % self.block_len() != 0 {
+            return Vec::new();
+        }
+        run().unwrap_or_default()
+    }
+
+    pub fn cbc_encrypt(self, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+        self.cbc(openssl::symm::Mode::Encrypt, key, iv, data)
+    }
+
+    pub fn cbc_decrypt(self, key: &[u8], iv: &[u8], data: &[u8]) -> Vec<u8> {
+        self.cbc(openssl::symm::Mode::Decrypt, key, iv, data)
+    }
+
+    /// The 8-byte MAC of the suite: retail MAC over `data` padded (3DES), or AES-CMAC
+    /// (SP 800-38B) truncated; the caller pads for secure messaging, tokens are MACed as they
+    /// are (§4.4.3.4).
+    pub fn mac(self, key: &[u8], data: &[u8]) -> [u8; 8] {
+        if self == Self::Tdes {
+            return key.try_into().map(|k: Key16| retail_mac(&k, &pad(data))).unwrap_or([0; 8]);
+        }
+        let cmac = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+            let pkey = openssl::pkey::PKey::cmac(&self.openssl_cbc(), key)?;
+            let mut signer = openssl::sign::Signer::new_without_digest(&pkey)?;
+            signer.update(data)?;
+            signer.sign_to_vec()
+        };
+        let mut out = [0u8; 8];
+        if let Some(tag) = cmac().ok().as_deref().and_then(|t| t.get(..8)) {
+            out.copy_from_slice(tag);
+        }
+        out
     }
 }
 
