@@ -11,6 +11,7 @@
 //! ```
 
 mod ber;
+pub mod chip_auth;
 mod chip_crypto;
 mod chip_groups;
 pub mod chip_pace;
@@ -21,6 +22,7 @@ pub mod pty;
 pub mod simulator;
 
 pub use emv::VirtualBankCard;
+pub use chip_auth::{AaKey, ActiveAuthConfig, CaKey, ChipAuthConfig};
 pub use chip_crypto::Cipher;
 pub use chip_pace::{Mapping, PaceConfig, PaceSuite};
 pub use passport::{ChipFaults, OversizeRead, VirtualPassport};

@@ -7,9 +7,11 @@
 //! [`VirtualPassport::new`] gives a BAC-protected chip whose EF.SOD is signed by the test DS of
 //! [`super::pki::test_pki`]; builders give PACE, a plain chip, another signer, or faulty data.
 
-use sha1::{Digest, Sha1};
+use sha1::Sha1;
+use sha2::Digest;
 
 use super::ber::tlv;
+use super::chip_auth::{self, ActiveAuthConfig, ChipAuthConfig};
 use super::chip_crypto::{self as cc, Cipher, Key16, SmSession};
 use super::chip_pace::{self, PaceConfig, PaceRun};
 use super::pki::{test_pki, TestPki};
@@ -70,6 +72,8 @@ pub struct ChipFaults {
     /// The field is lost at this APDU (1 = first since the simulator started): the chip loses
     /// its session and gives no answer; re-activated, it answers again.
     pub lose_field_at_apdu: Option<u32>,
+    /// This many secure-messaging answers after Chip Authentication carry a wrong MAC.
+    pub wrong_mac_after_ca: u32,
 }
 
 /// Where the chip is in access control.
@@ -104,6 +108,17 @@ pub struct VirtualPassport {
     bac_seed: Option<Key16>,
     /// PACE as offered in EF.CardAccess; `None` for a chip without PACE.
     pace: Option<PaceConfig>,
+    /// Chip Authentication (DG14); `None`: not offered.
+    ca: Option<ChipAuthConfig>,
+    /// Active Authentication (DG15); `None`: not offered.
+    aa: Option<ActiveAuthConfig>,
+    dg14: Vec<u8>,
+    dg15: Vec<u8>,
+    /// MSE:Set AT for Chip Authentication accepted; GENERAL AUTHENTICATE may follow.
+    ca_selected: bool,
+    /// The session Chip Authentication agreed, started once its answer has gone out under the
+    /// old keys.
+    pending_session: Option<SmSession>,
     signer: TestPki,
     access: Access,
     /// State of the chip's random generator (deterministic: reproducible tests).
@@ -196,6 +211,12 @@ impl VirtualPassport {
             selected: None,
             bac_seed,
             pace: None,
+            ca: None,
+            aa: None,
+            dg14: Vec::new(),
+            dg15: Vec::new(),
+            ca_selected: false,
+            pending_session: None,
             signer: test_pki().clone(),
             access: Access::Locked,
             random: 0x4608_F919_8870_2212,
@@ -218,6 +239,21 @@ impl VirtualPassport {
     fn rebuild(&mut self) {
         self.dg2 = build_dg2(&self.face_image);
         self.card_access = self.pace.as_ref().map(chip_pace::card_access).unwrap_or_default();
+        self.dg14 = match self.security_infos() {
+            Ok(infos) if !infos.is_empty() => tlv(&[0x6E], &tlv(&[0x31], &infos)),
+            Ok(_) => Vec::new(),
+            Err(error) => {
+                tracing::error!(?error, "simulated passport could not build DG14");
+                Vec::new()
+            }
+        };
+        self.dg15 = match self.aa.as_ref().map(ActiveAuthConfig::public_key_info).transpose() {
+            Ok(spki) => spki.map(|k| tlv(&[0x6F], &k)).unwrap_or_default(),
+            Err(error) => {
+                tracing::error!(?error, "simulated passport could not build DG15");
+                Vec::new()
+            }
+        };
         self.ef_com = build_ef_com(&self.data_group_tags());
         let groups = self.data_groups();
         let refs: Vec<(u8, &[u8])> = groups.iter().map(|(n, b)| (*n, b.as_slice())).collect();
@@ -231,13 +267,46 @@ impl VirtualPassport {
         self.apply_data_faults();
     }
 
+    /// DG14's SecurityInfos: PACEInfo (and the PACE-CAM key), Chip Authentication, and
+    /// ActiveAuthenticationInfo for ECDSA.
+    fn security_infos(&self) -> Result<Vec<u8>, chip_pace::StepError> {
+        let mut infos = Vec::new();
+        if let Some(pace) = &self.pace {
+            infos.extend(chip_pace::pace_info(pace));
+            if let Some(key) = &pace.cam_key {
+                infos.extend(chip_auth::cam_public_key_info(pace.parameter_id, key)?);
+            }
+        }
+        if let Some(ca) = &self.ca {
+            infos.extend(chip_auth::ca_security_infos(ca)?);
+        }
+        if let Some(info) = self.aa.as_ref().and_then(ActiveAuthConfig::security_info) {
+            infos.extend(info);
+        }
+        Ok(infos)
+    }
+
     /// `(number, file)` of every data group the chip holds.
     fn data_groups(&self) -> Vec<(u8, Vec<u8>)> {
-        vec![(1, self.dg1.clone()), (2, self.dg2.clone())]
+        let mut groups = vec![(1, self.dg1.clone()), (2, self.dg2.clone())];
+        if !self.dg14.is_empty() {
+            groups.push((14, self.dg14.clone()));
+        }
+        if !self.dg15.is_empty() {
+            groups.push((15, self.dg15.clone()));
+        }
+        groups
     }
 
     fn data_group_tags(&self) -> Vec<u8> {
-        vec![0x61, 0x75]
+        let mut tags = vec![0x61, 0x75];
+        if !self.dg14.is_empty() {
+            tags.push(0x6E);
+        }
+        if !self.dg15.is_empty() {
+            tags.push(0x6F);
+        }
+        tags
     }
 
     fn apply_data_faults(&mut self) {
@@ -265,11 +334,33 @@ impl VirtualPassport {
 
     /// Offers PACE (EF.CardAccess in the master file); with `config.bac_too` false the chip
     /// refuses Basic Access Control, as German passports do.
-    pub fn with_pace(mut self, config: PaceConfig) -> Self {
+    pub fn with_pace(mut self, mut config: PaceConfig) -> Self {
         if !config.bac_too {
             self.bac_seed = None;
         }
+        if config.suite.mapping == chip_pace::Mapping::ChipAuthentication && config.cam_key.is_none() {
+            // PACE-CAM needs a static key; DG14 publishes it with keyId = the parameter id.
+            let label = sha2::Sha512::digest(b"kiosk-test/cam-key");
+            config.cam_key = super::chip_groups::Group::standard(config.parameter_id)
+                .and_then(|g| g.private_key(&label))
+                .map(|k| k.to_vec())
+                .ok();
+        }
         self.pace = Some(config);
+        self.rebuild();
+        self
+    }
+
+    /// Offers Chip Authentication with this key (DG14, signed in EF.SOD).
+    pub fn with_chip_authentication(mut self, config: ChipAuthConfig) -> Self {
+        self.ca = Some(config);
+        self.rebuild();
+        self
+    }
+
+    /// Offers Active Authentication with this key (DG15, signed in EF.SOD).
+    pub fn with_active_authentication(mut self, config: ActiveAuthConfig) -> Self {
+        self.aa = Some(config);
         self.rebuild();
         self
     }
@@ -313,6 +404,15 @@ impl VirtualPassport {
         &self.sod
     }
 
+    /// DG14 and DG15; empty when the chip offers neither Chip nor Active Authentication.
+    pub fn dg14(&self) -> &[u8] {
+        &self.dg14
+    }
+
+    pub fn dg15(&self) -> &[u8] {
+        &self.dg15
+    }
+
     /// EF.CardAccess; empty for a chip without PACE.
     pub fn card_access(&self) -> &[u8] {
         &self.card_access
@@ -323,6 +423,8 @@ impl VirtualPassport {
         self.applet_selected = false;
         self.selected = None;
         self.access = Access::Locked;
+        self.ca_selected = false;
+        self.pending_session = None;
     }
 
     fn access_controlled(&self) -> bool {
@@ -380,7 +482,51 @@ impl VirtualPassport {
             0xA4 => self.select(apdu).to_vec(),
             0xB0 => self.read_binary(apdu),
             0xB1 => self.read_binary_odd(apdu),
+            0x22 if self.ca.is_some() => self.chip_authentication_mse(apdu),
+            0x86 if self.ca_selected => self.chip_authentication_step(apdu),
+            0x88 if self.aa.is_some() => self.internal_authenticate(apdu),
             _ => SW_INS_UNKNOWN.to_vec(),
+        }
+    }
+
+    /// MSE:Set KAT (41A6, 3DES: keys agreed at once) or MSE:Set AT (41A4, then GENERAL
+    /// AUTHENTICATE) for Chip Authentication.
+    fn chip_authentication_mse(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let Some(config) = self.ca.as_ref() else { return SW_INS_UNKNOWN.to_vec() };
+        self.ca_selected = false;
+        let result = match (apdu.p1, apdu.p2) {
+            (0x41, 0xA6) => chip_auth::set_kat(config, apdu.data).map(|session| self.pending_session = Some(session)),
+            (0x41, 0xA4) => chip_auth::set_at(config, apdu.data).map(|()| self.ca_selected = true),
+            _ => return SW_WRONG_P1P2.to_vec(),
+        };
+        match result {
+            Ok(()) => SW_OK.to_vec(),
+            Err(chip_pace::StepError(sw)) => sw.to_vec(),
+        }
+    }
+
+    fn chip_authentication_step(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        self.ca_selected = false;
+        let Some(config) = self.ca.as_ref() else { return SW_INS_UNKNOWN.to_vec() };
+        match chip_auth::general_authenticate(config, apdu.data) {
+            Ok(session) => {
+                self.pending_session = Some(session);
+                with_sw(vec![0x7C, 0x00], SW_OK)
+            }
+            Err(chip_pace::StepError(sw)) => sw.to_vec(),
+        }
+    }
+
+    /// INTERNAL AUTHENTICATE: Active Authentication's signature over RND.IFD.
+    fn internal_authenticate(&mut self, apdu: &Apdu<'_>) -> Vec<u8> {
+        let Some(config) = self.aa.clone() else { return SW_INS_UNKNOWN.to_vec() };
+        if (apdu.p1, apdu.p2) != (0, 0) {
+            return SW_WRONG_P1P2.to_vec();
+        }
+        let mut random = |n: usize| self.random_bytes(n);
+        match config.sign(apdu.data, &mut random) {
+            Ok(signature) => with_sw(signature, SW_OK),
+            Err(chip_pace::StepError(sw)) => sw.to_vec(),
         }
     }
 
@@ -561,6 +707,11 @@ impl VirtualPassport {
         }
         out.extend(tlv(&[0x8E], &mac));
         out.extend_from_slice(sw);
+        // Chip Authentication answered under the old keys; the new session starts now.
+        if let Some(next) = self.pending_session.take() {
+            sm = next;
+            self.faults.wrong_mac_replies += std::mem::take(&mut self.faults.wrong_mac_after_ca);
+        }
         self.access = Access::Secure(sm);
         out
     }
@@ -605,13 +756,16 @@ impl VirtualPassport {
         if !self.applet_selected {
             return (fid == FID_CARD_ACCESS && self.pace.is_some()).then_some(self.card_access.as_slice());
         }
-        match fid {
-            FID_EF_COM => Some(&self.ef_com),
-            FID_DG1 => Some(&self.dg1),
-            FID_DG2 => Some(&self.dg2),
-            FID_EF_SOD => Some(&self.sod),
-            _ => None,
-        }
+        let file = match fid {
+            FID_EF_COM => &self.ef_com,
+            FID_DG1 => &self.dg1,
+            FID_DG2 => &self.dg2,
+            FID_DG14 => &self.dg14,
+            FID_DG15 => &self.dg15,
+            FID_EF_SOD => &self.sod,
+            _ => return None,
+        };
+        (!file.is_empty()).then_some(file.as_slice())
     }
 
     /// The file a short EF identifier names in the current DF.
@@ -975,6 +1129,19 @@ mod tests {
 
     /// A protected command under `sm`, the answer unwrapped and its MAC checked.
     fn secure(sm: &mut SmSession, p: &mut VirtualPassport, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Vec<u8> {
+        try_secure(sm, p, ins, p1, p2, data, le).unwrap()
+    }
+
+    /// [`secure`], with a wrong response MAC as an error.
+    fn try_secure(
+        sm: &mut SmSession,
+        p: &mut VirtualPassport,
+        ins: u8,
+        p1: u8,
+        p2: u8,
+        data: &[u8],
+        le: Option<u8>,
+    ) -> Result<Vec<u8>, &'static str> {
         let mut objects = Vec::new();
         if !data.is_empty() {
             let mut v = vec![0x01];
@@ -1002,14 +1169,16 @@ mod tests {
             }
         }
         let got = dos.iter().find(|(t, _, _)| *t == 0x8E).unwrap().2;
-        assert_eq!(sm.mac(&macced).as_slice(), got, "response MAC");
+        if sm.mac(&macced).as_slice() != got {
+            return Err("wrong response MAC");
+        }
         let mut out = dos
             .iter()
             .find(|(t, _, _)| *t == 0x87)
             .map(|(_, _, v)| sm.decrypt(&v[1..]).unwrap())
             .unwrap_or_default();
         out.extend_from_slice(&r[r.len() - 2..]);
-        out
+        Ok(out)
     }
 
     impl SmSession {
@@ -1118,5 +1287,43 @@ mod tests {
         // The sixth APDU: no answer, and the chip forgot its state.
         assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x10]), Vec::<u8>::new());
         assert_eq!(p.process_apdu(&[0x00, 0xB0, 0x00, 0x00, 0x10]), SW_NO_EF_SELECTED);
+    }
+
+    #[test]
+    fn chip_authentication_restarts_secure_messaging_and_active_authentication_signs() {
+        use super::super::chip_auth::{AaKey, ActiveAuthConfig, ChipAuthConfig};
+        use super::super::chip_groups::Group;
+        let pace = PaceConfig::new(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+        let ca = ChipAuthConfig::secp192r1_3des();
+        for wrong_mac_after_ca in [0, 1] {
+            let aa = ActiveAuthConfig::new(AaKey::Rsa { bits: 1024 }).unwrap();
+            let mut p = pace_passport(pace.clone())
+                .with_chip_authentication(ca.clone())
+                .with_active_authentication(aa)
+                .with_chip_faults(ChipFaults { wrong_mac_after_ca, ..ChipFaults::default() });
+            assert_eq!(p.ef_com()[p.ef_com().len() - 4..], [0x61, 0x75, 0x6E, 0x6F]);
+            let mut sm = pace_terminal(&mut p, &pace, 1).unwrap();
+            assert_eq!(secure(&mut sm, &mut p, 0xA4, 0x04, 0x0C, &EMRTD_AID, None), SW_OK);
+            assert_eq!(secure(&mut sm, &mut p, 0xA4, 0x02, 0x0C, &[0x01, 0x0E], None), SW_OK);
+            let dg14 = secure(&mut sm, &mut p, 0xB0, 0x00, 0x00, &[], Some(0x80));
+            assert_eq!(dg14[..dg14.len() - 2], p.dg14()[..0x80]);
+            // MSE:Set KAT with the terminal's secp192r1 key: answered under the PACE keys.
+            let group = Group::standard(8).unwrap();
+            let sk = group.private_key(&[0x5C; 30]).unwrap();
+            let pk = group.mul(&sk, &group.generator().unwrap()).unwrap();
+            assert_eq!(secure(&mut sm, &mut p, 0x22, 0x41, 0xA6, &tlv(&[0x91], &pk), None), SW_OK);
+            let k = group.shared_secret(&group.mul(&sk, &ca.public_key().unwrap()).unwrap()).unwrap();
+            let mut sm = SmSession::from_secret(Cipher::Tdes, &k);
+            let answer = try_secure(&mut sm, &mut p, 0xA4, 0x02, 0x0C, &[0x01, 0x0F], None);
+            if wrong_mac_after_ca == 1 {
+                assert_eq!(answer, Err("wrong response MAC"));
+                continue;
+            }
+            assert_eq!(answer.unwrap(), SW_OK);
+            // Active Authentication under the new keys: a 1024-bit signature.
+            let signature = secure(&mut sm, &mut p, 0x88, 0x00, 0x00, b"RND.IFD!", Some(0));
+            assert_eq!(signature.len(), 128 + 2);
+            assert_eq!(signature[128..], SW_OK);
+        }
     }
 }
