@@ -9,7 +9,7 @@ KIOSK := $(CARGO_TARGET_DIR)/release/kiosk
 DEMO_OUT ?= out/demo
 HIL_OUT ?= out/hil
 
-.PHONY: setup build demo test bench clippy clean-demo hil
+.PHONY: setup build demo test bench clippy fuzz clean-demo hil
 
 setup:
 	@bash scripts/setup
@@ -41,6 +41,11 @@ hil:
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+# Every fuzz target for FUZZ_SECONDS (default 60) each from its seed corpus, on the stable
+# toolchain; prints executions and crashes per target. Not part of `make test`.
+fuzz: setup
+	@bash scripts/fuzz
 
 clean-demo:
 	rm -rf $(DEMO_OUT)

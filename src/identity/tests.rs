@@ -330,3 +330,38 @@ fn silent_chip_ends_in_a_timeout_not_a_hang() {
     assert!(matches!(error, IdentityError::Reader(CardReaderError::Timeout { timeout_ms: 400 })), "{error}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// The fuzz targets' seed corpora (`fuzz/corpus/TARGET/`) are the simulator's own files: an
+/// EF.SOD, DG1 and EF.COM, the MRZ, a master list and a CRL (DER and PEM). Regenerate with
+/// `UPDATE_FUZZ_SEEDS=1` after changing the simulator.
+#[test]
+fn fuzz_seed_corpora_are_the_simulators_files() {
+    let passport = specimen(face(600));
+    let pki = test_pki();
+    let epoch = std::time::SystemTime::UNIX_EPOCH;
+    let crl = pki.crl(epoch + Duration::from_secs(1_767_225_600), epoch + Duration::from_secs(1_798_761_600)).unwrap();
+    let crl_pem = der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &crl).unwrap();
+    let neighbour = TestPki::generate("neighbour").unwrap();
+    let seeds: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("sod", "ef-sod", passport.sod().to_vec()),
+        ("tlv", "dg1", passport.dg1().to_vec()),
+        ("tlv", "ef-com", passport.ef_com().to_vec()),
+        ("mrz", "td3", format!("{LINE1}\r{LINE2}").into_bytes()),
+        ("mrz", "dg1", passport.dg1().to_vec()),
+        ("master_list", "two-cscas", pki.master_list(&[pki.csca().clone(), neighbour.csca().clone()]).unwrap()),
+        ("crl", "der", crl),
+        ("crl", "pem", crl_pem.into_bytes()),
+    ];
+    // Relative to the package folder, where cargo runs tests.
+    let root = std::path::Path::new("fuzz/corpus");
+    let update = std::env::var_os("UPDATE_FUZZ_SEEDS").is_some();
+    for (target, name, bytes) in seeds {
+        let path = root.join(target).join(name);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_FUZZ_SEEDS=1", path.display()));
+        assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
+    }
+}
