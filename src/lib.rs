@@ -7,6 +7,7 @@ pub mod app;
 pub mod diag;
 pub mod flow;
 pub mod identity;
+pub mod keys;
 pub mod store;
 pub mod sync;
 #[doc(hidden)]

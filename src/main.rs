@@ -186,11 +186,16 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the audit log's hash chain; names the first changed, removed or reordered row.
+    /// Check the audit log's keyed hash chain (names the first changed, removed or reordered row)
+    /// and that it still holds the last head anchored at the bank core.
     Verify {
         /// The kiosk database (default: kiosk.db in kiosk.data_dir from the configuration).
         #[arg(long, value_name = "PATH")]
         db: Option<PathBuf>,
+        /// A key-encryption key file (the demo's `keys/kek.key`); default: the configured
+        /// key (`store.kek`), whose derived key checks the keyed chain.
+        #[arg(long, value_name = "FILE")]
+        kek: Option<PathBuf>,
     },
 }
 
@@ -271,8 +276,8 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::Verify { token, public_key } } => {
             app::token_verify(&token, &public_key).map(|_| ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify { db } } => {
-            app::audit_verify_configured(cli.config.as_deref(), db.as_deref()).map(|_| ExitCode::SUCCESS)
+        Command::Audit { command: AuditCommand::Verify { db, kek } } => {
+            app::audit_verify_configured(cli.config.as_deref(), db.as_deref(), kek.as_deref()).map(|_| ExitCode::SUCCESS)
         }
         Command::Trust { command: TrustCommand::Import { file } } => {
             app::trust_cli::import(cli.config.as_deref(), &file).map(|_| ExitCode::SUCCESS)

@@ -79,7 +79,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
 
     let store = Store::open(&k.db(), &k.kek).unwrap();
     assert_eq!(store.integrity_check().unwrap(), Ok(()), "PRAGMA integrity_check");
-    let audit = Command::new(env!("CARGO_BIN_EXE_kiosk")).args(["audit", "verify", "--db"]).arg(k.db()).output().unwrap();
+    let audit = Command::new(env!("CARGO_BIN_EXE_kiosk")).args(["audit", "verify", "--db"]).arg(k.db()).arg("--kek").arg(k.dir.join("kek.key")).output().unwrap();
     assert!(audit.status.success(), "kiosk audit verify: {}", String::from_utf8_lossy(&audit.stderr));
 
     let status = store.outbox_status().unwrap();

@@ -1,6 +1,11 @@
 //! scripts/release, install, update and rollback against a temporary root (`KIOSK_ROOT`),
 //! with fake `systemctl`, `useradd`, `getent` and `chown` on the PATH. The fake systemctl
-//! really starts `kiosk run` from /opt/kiosk/current, so readiness is the real /readyz.
+//! really starts `kiosk run` from /opt/kiosk/current, so readiness is the real /readyz, and
+//! does what systemd does for the unit's `LoadCredentialEncrypted=`: the key-encryption key,
+//! sealed by `kiosk provision` to a software TPM (swtpm, started by the test), is decrypted
+//! with systemd-creds into the service's $CREDENTIALS_DIRECTORY.
+
+mod tpm_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -35,13 +40,19 @@ case "$1" in
     start|restart)
         stop
         cd "$R/opt/kiosk/current" || exit 1
-        setsid bin/kiosk --config "$R/etc/kiosk/site.toml" run >>"$R/service.log" 2>&1 </dev/null &
+        # LoadCredentialEncrypted=NAME:PATH of the installed unit, as systemd handles it.
+        cred="$(sed -n 's/^LoadCredentialEncrypted=//p' "$R/etc/systemd/system/kiosk.service")"
+        creds="$R/run/credentials/kiosk.service"
+        rm -rf "$creds"; mkdir -p "$creds"; chmod 700 "$creds"
+        (umask 077; systemd-creds decrypt --name="${cred%%:*}" "$R${cred#*:}" - > "$creds/${cred%%:*}") || exit 1
+        CREDENTIALS_DIRECTORY="$creds" setsid bin/kiosk --config "$R/etc/kiosk/site.toml" run >>"$R/service.log" 2>&1 </dev/null &
         echo $! > "$R/service.pid" ;;
 esac
 exit 0
 "#;
 
 struct Kiosk {
+    tpm: tpm_support::Swtpm,
     _tmp: tempfile::TempDir,
     dir: PathBuf,
     root: PathBuf,
@@ -62,13 +73,14 @@ impl Kiosk {
         write_exec(&fake.join("chown"), "#!/bin/sh\necho \"chown $*\" >> \"$KIOSK_ROOT/fake.log\"\n");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let site = format!(
-            "[kiosk]\nid = \"KIOSK-TEST-0042\"\ndemo = true\ndata_dir = \"{}\"\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n",
-            root.join("var/lib/kiosk").display()
+            "[kiosk]\nid = \"KIOSK-TEST-0042\"\ndemo = true\ndata_dir = \"{}\"\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek_credential = \"{}\"\nkek_seal = \"tpm2\"\n",
+            root.join("var/lib/kiosk").display(),
+            root.join("etc/kiosk/credentials/kiosk-kek.cred").display()
         );
         std::fs::write(dir.join("site.toml"), site).unwrap();
         let out = Command::new(KIOSK).args(["release", "keygen", "--out"]).arg(dir.join("sign.key")).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        Kiosk { _tmp: tmp, dir, root, port }
+        Kiosk { tpm: tpm_support::Swtpm::start(), _tmp: tmp, dir, root, port }
     }
 
     fn release(&self, version: &str, binary: &Path, models: &Path) -> PathBuf {
@@ -95,6 +107,7 @@ impl Kiosk {
             .env("KIOSK_ROOT", &self.root)
             .env("PATH", path)
             .env("KIOSK_READY_TIMEOUT", "60")
+            .env("SYSTEMD_TPM2_DEVICE", &self.tpm.device)
             .env_remove("NOTIFY_SOCKET")
             .output()
             .unwrap()
@@ -159,6 +172,15 @@ fn install_update_failed_update_rollback_and_refusals() {
     assert!(k.root.join("etc/systemd/system/kiosk.service").is_file());
     assert!(k.log().contains("systemctl enable kiosk.service"));
     let identity = std::fs::read(k.root.join("var/lib/kiosk/keys/kiosk-ed25519.key")).unwrap();
+    // The key-encryption key: sealed to the TPM outside the data folder, root-only folder.
+    let sealed = k.root.join("etc/kiosk/credentials/kiosk-kek.cred");
+    assert!(sealed.is_file(), "{}", text(&out));
+    assert!(!k.root.join("var/lib/kiosk/keys/kek.key").exists(), "no key-encryption key in the data folder");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(k.root.join("etc/kiosk/credentials")).unwrap().permissions().mode() & 0o777, 0o700);
+    let unit = std::fs::read_to_string(k.root.join("etc/systemd/system/kiosk.service")).unwrap();
+    assert!(unit.contains("LoadCredentialEncrypted=kiosk-kek:/etc/kiosk/credentials/kiosk-kek.cred"), "{unit}");
+    let kek_blob = std::fs::read(&sealed).unwrap();
 
     // Idempotent: again, same result, no second user, same keys; run from the installed copy,
     // through the `current` link, as DEPLOY.md tells a technician (and as the .deb leaves it).
@@ -166,6 +188,7 @@ fn install_update_failed_update_rollback_and_refusals() {
     assert!(out.status.success(), "re-install: {}", text(&out));
     assert_eq!(k.log().matches("useradd").count(), 1);
     assert_eq!(std::fs::read(k.root.join("var/lib/kiosk/keys/kiosk-ed25519.key")).unwrap(), identity);
+    assert_eq!(std::fs::read(&sealed).unwrap(), kek_blob, "the sealed key is kept");
 
     // Altered, unsigned and padded releases are refused before anything changes.
     let altered = k.dir.join("altered");
@@ -194,6 +217,7 @@ fn install_update_failed_update_rollback_and_refusals() {
         .env("KIOSK_ROOT", &k.root)
         .env("PATH", format!("{}:{}", k.dir.join("fakebin").display(), std::env::var("PATH").unwrap_or_default()))
         .env("KIOSK_READY_TIMEOUT", "4")
+        .env("SYSTEMD_TPM2_DEVICE", &k.tpm.device)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));

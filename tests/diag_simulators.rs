@@ -23,7 +23,9 @@ struct Site {
 fn site(core: impl FnOnce(&sync_support::Pki, &str) -> String) -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = Command::new(KIOSK).args(["provision", "--site", "TEST-01", "--data-dir"]).arg(&data).output().unwrap();
+    let file_kek = tmp.path().join("file-kek.toml");
+    std::fs::write(&file_kek, "[store]\nkek = \"file\"\n").unwrap();
+    let out = Command::new(KIOSK).arg("--config").arg(&file_kek).args(["provision", "--site", "TEST-01", "--data-dir"]).arg(&data).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let public_key = stdout.lines().find_map(|l| l.strip_prefix("public key: ")).unwrap().to_owned();
@@ -33,7 +35,7 @@ fn site(core: impl FnOnce(&sync_support::Pki, &str) -> String) -> Site {
     std::fs::write(
         &config,
         format!(
-            "[kiosk]\ndemo = true\ndata_dir = \"{}\"\n\n[sync]\ncore_url = \"{core_url}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nconnect_timeout_s = 3\n",
+            "[kiosk]\ndemo = true\ndata_dir = \"{}\"\n\n[store]\nkek = \"file\"\n\n[sync]\ncore_url = \"{core_url}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nconnect_timeout_s = 3\n",
             data.display(),
             pki.ca.display(),
             pki.client_cert.display(),

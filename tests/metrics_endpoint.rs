@@ -119,10 +119,12 @@ fn kiosk_run_notifies_systemd_serves_health_and_stops_on_sigterm() {
     let kiosk = env!("CARGO_BIN_EXE_kiosk");
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    assert!(Command::new(kiosk).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap().status.success());
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = tmp.path().join("site.toml");
-    std::fs::write(&config, format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n")).unwrap();
+    // A demo kiosk with the key-encryption key as a file (tests/kek_credential.rs has the credential).
+    std::fs::write(&config, format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek = \"file\"\n")).unwrap();
+    let provision = Command::new(kiosk).arg("--config").arg(&config).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap();
+    assert!(provision.status.success(), "{}", String::from_utf8_lossy(&provision.stderr));
     let socket_path = tmp.path().join("notify.sock");
     let notify = UnixDatagram::bind(&socket_path).unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

@@ -143,7 +143,7 @@ async fn kiosk_sync_command_drains_and_reports() {
     std::fs::write(
         &config,
         format!(
-            "[sync]\ncore_url = \"{}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nrequest_timeout_s = 2\nbackoff_initial_ms = 1\n",
+            "[store]\nkek = \"file\"\n\n[sync]\ncore_url = \"{}\"\nca_cert = \"{}\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\nrequest_timeout_s = 2\nbackoff_initial_ms = 1\n",
             core.url(),
             k.pki.ca.display(),
             k.pki.client_cert.display(),

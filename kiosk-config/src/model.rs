@@ -214,6 +214,45 @@ pub struct ConsentSection {
 pub struct StoreSection {
     pub data_key_lifetime_days: u32,
     pub retention_days: u32,
+    pub kek: KekSource,
+    pub kek_credential: PathBuf,
+    pub kek_seal: KekSeal,
+}
+
+/// Where the key-encryption key comes from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KekSource {
+    /// A systemd credential (`LoadCredentialEncrypted=`), sealed by `systemd-creds`.
+    Credential,
+    /// `<data_dir>/keys/kek.key` (the demo and tests only).
+    File,
+}
+
+/// What `systemd-creds encrypt --with-key=` seals the credential to at provisioning.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum KekSeal {
+    /// The TPM 2.0 and the host key when the kiosk has a TPM, else the host key.
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "tpm2")]
+    Tpm2,
+    #[serde(rename = "host+tpm2")]
+    HostTpm2,
+    #[serde(rename = "host")]
+    Host,
+}
+
+impl KekSeal {
+    /// The `--with-key=` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KekSeal::Auto => "auto",
+            KekSeal::Tpm2 => "tpm2",
+            KekSeal::HostTpm2 => "host+tpm2",
+            KekSeal::Host => "host",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

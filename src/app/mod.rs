@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod diag_cli;
+pub mod kek;
 pub mod provision;
 pub mod release;
 pub mod run;
@@ -14,6 +15,7 @@ mod face_cli;
 mod session;
 pub mod sync_cli;
 pub mod trust_cli;
+pub mod upkeep;
 
 pub use session::{follow_challenge, SessionReport, StepRecord};
 
@@ -55,6 +57,8 @@ pub enum AppError {
     Audit(#[from] store::AuditError),
     #[error(transparent)]
     Keys(#[from] account::KeyError),
+    #[error("key-encryption key: {0}")]
+    Credential(#[from] crate::keys::CredentialError),
     #[error(transparent)]
     Limits(#[from] account::LimitsError),
     #[error("activation token rejected: {0}")]
@@ -173,22 +177,41 @@ pub fn sync(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<bool,
     sync_cli::run(&config, &data_dir)
 }
 
-/// `kiosk audit verify [--db PATH]`: the configured database unless one is named.
-pub fn audit_verify_configured(config_file: Option<&Path>, db: Option<&Path>) -> Result<(), AppError> {
-    match db {
-        Some(db) => audit_verify(db),
-        None => audit_verify(&sync_cli::DataPaths::under(&kiosk_config::load(config_file)?.kiosk.data_dir).db),
-    }
+/// `kiosk audit verify [--db PATH] [--kek FILE]`: the configured database and key-encryption key
+/// unless named (a demo's: `--db out/demo/kiosk.db --kek out/demo/keys/kek.key`).
+pub fn audit_verify_configured(config_file: Option<&Path>, db: Option<&Path>, kek: Option<&Path>) -> Result<(), AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let db = db.map_or_else(|| sync_cli::DataPaths::under(&config.kiosk.data_dir).db, Path::to_path_buf);
+    let keys = match kek {
+        Some(file) => store::KeyStore::open(file)?,
+        None => kek::open(&config, db.parent().unwrap_or(&config.kiosk.data_dir))?,
+    };
+    audit_verify(&db, &keys.audit_key())
 }
 
-/// `kiosk audit verify --db PATH`.
-pub fn audit_verify(db: &Path) -> Result<(), AppError> {
+/// Verifies the keyed chain and the last head anchored at the core; prints both.
+pub fn audit_verify(db: &Path, key: &store::AuditKey) -> Result<(), AppError> {
     if !db.is_file() {
         return Err(AppError::io(db.display().to_string(), "no such database file"));
     }
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| AppError::io(db.display().to_string(), e))?;
-    let report = store::verify_chain(&conn)?;
+    let report = store::verify_chain(&conn, key)?;
     println!("{}: audit chain intact, {} rows, head {}", db.display(), report.rows, report.head_hash);
+    if report.unkeyed_rows > 0 {
+        println!("  the first {} rows were written before the chain was keyed (SHA-256 only)", report.unkeyed_rows);
+    }
+    match &report.last_anchor {
+        Some(a) => println!(
+            "  last head anchored at the bank core: seq {} ({}), acknowledged {}; the local chain matches it",
+            a.seq,
+            a.head,
+            time::OffsetDateTime::from_unix_timestamp(a.acknowledged_at_ms / 1000)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_else(|| a.acknowledged_at_ms.to_string())
+        ),
+        None => println!("  no head anchored at the bank core yet (it is sent with each sync batch)"),
+    }
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! `kiosk provision --site SITE`: the kiosk's identity key, its key-encryption key and data
-//! key (in a new database), and the public key fingerprint to register with the bank.
+//! `kiosk provision --site SITE`: the kiosk's identity key, its key-encryption key (sealed as a
+//! systemd credential, see `app::kek`) and data key (in a new database), and the public key fingerprint to register with the bank.
 //! Idempotent: existing keys are kept and their fingerprint printed again; it never replaces
 //! a key, because sealed data and issued tokens depend on it.
 
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::sync_cli::DataPaths;
 use super::AppError;
 use crate::account::KioskIdentity;
-use crate::store::{KeyStore, Store};
+use crate::store::Store;
 
 /// The file recording which site the kiosk was provisioned for.
 const SITE_FILE: &str = "provisioned.toml";
@@ -60,14 +60,7 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>, site: &str) -> R
     for dir in [data_dir, keys_dir.as_path()] {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| AppError::io(dir.display().to_string(), e))?;
     }
-    if !paths.kek.exists() && paths.db.exists() {
-        return Err(AppError::Usage(format!(
-            "{} exists but its key-encryption key {} does not: restore the key from escrow; a new key cannot open the existing data",
-            paths.db.display(),
-            paths.kek.display()
-        )));
-    }
-    let keys = KeyStore::open_or_create(&paths.kek)?;
+    let (keys, kek) = super::kek::provision(&config, data_dir)?;
     let (identity, new_identity) = if paths.identity.exists() {
         (KioskIdentity::load(&paths.identity)?, false)
     } else {
@@ -87,6 +80,22 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>, site: &str) -> R
         "identity key: {} ({})",
         paths.identity.display(),
         if new_identity { "generated now" } else { "already present, kept" }
+    );
+    println!(
+        "key-encryption key: {} ({})",
+        match config.store.kek {
+            kiosk_config::KekSource::Credential => format!(
+                "systemd credential {}, sealed with --with-key={}",
+                config.store.kek_credential.display(),
+                config.store.kek_seal.as_str()
+            ),
+            kiosk_config::KekSource::File => paths.kek.display().to_string(),
+        },
+        match kek {
+            super::kek::Provisioned::Kept => "already present, kept",
+            super::kek::Provisioned::Created => "created now",
+            super::kek::Provisioned::MovedIntoCredential => "moved out of the data folder into the credential",
+        }
     );
     println!("public key: {public_key_hex}");
     println!("fingerprint: {fingerprint}");

@@ -38,7 +38,7 @@ fn parse_public_key_pem(path: &Path) -> Result<VerifyingKey, AppError> {
 /// `kiosk release keygen --out FILE`: the signing seed (0600) and `FILE.pub`.
 pub fn keygen(out: &Path) -> Result<(), AppError> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    crate::store::key_file::write_new_secret(out, &key.to_bytes()).map_err(|e| AppError::Usage(e.to_string()))?;
+    crate::keys::file::write_new_secret(out, &key.to_bytes()).map_err(|e| AppError::Usage(e.to_string()))?;
     let public = PathBuf::from(format!("{}.pub", out.display()));
     fs::write(&public, public_key_pem(&key.verifying_key())).map_err(|e| AppError::io(public.display().to_string(), e))?;
     println!("release signing key {} (keep it offline), public key {}", out.display(), public.display());
@@ -84,7 +84,7 @@ fn sha256_file(path: &Path) -> Result<String, AppError> {
 
 /// `kiosk release sign --key FILE DIR`.
 pub fn sign(key_file: &Path, dir: &Path) -> Result<(), AppError> {
-    let seed = crate::store::key_file::read_secret(key_file).map_err(|e| AppError::Usage(e.to_string()))?;
+    let seed = crate::keys::file::read_secret(key_file).map_err(|e| AppError::Usage(e.to_string()))?;
     let key = SigningKey::from_bytes(&seed);
     let mut manifest = String::new();
     let files = release_files(dir)?;

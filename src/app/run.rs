@@ -23,7 +23,7 @@ use crate::diag::health::{self, HealthState};
 use crate::diag::metrics::{Metrics, SyncGauges};
 use crate::diag::notify::{self, Notifier};
 use crate::flow::{Outcome, Screen, UiOptions};
-use crate::store::{KeyStore, Store};
+use crate::store::Store;
 use crate::wiring::{self, AnyDisplay, Devices, OpenError, Simulation};
 
 /// First wait before reopening the devices after a fault; doubled at each failure up to the max.
@@ -86,7 +86,7 @@ async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
     let (request_stop, stop_requested) = watch::channel(false);
     let shell = Shell { health: Arc::clone(&health), notifier: Arc::clone(&notifier), stop: stop_requested };
     let services = tokio::select! {
-        services = open_services(&config, &data_dir, stop_rx.clone()) => Some(services),
+        services = open_services(&config, &data_dir, stop_rx.clone(), Arc::clone(&metrics)) => Some(services),
         _ = signals.stop_requested() => None,
     };
     let result = match services {
@@ -116,11 +116,18 @@ async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
 }
 
 /// Store, keys, models; and the background outbox drain when the core's TLS files exist.
-async fn open_services(config: &Config, data_dir: &Path, stop: watch::Receiver<bool>) -> Result<Services, AppError> {
+async fn open_services(
+    config: &Config,
+    data_dir: &Path,
+    stop: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+) -> Result<Services, AppError> {
     let paths = DataPaths::under(data_dir);
-    let keys = KeyStore::open(&paths.kek)?;
+    let keys = super::kek::open(config, data_dir)?;
     let identity = Arc::new(KioskIdentity::load(&paths.identity)?);
     let store = Store::open(&paths.db, &keys)?;
+    // Rotation and retention at start, then daily (issue 12): on a thread of their own.
+    super::upkeep::spawn(config, paths.db.clone(), keys.clone(), metrics, stop.clone())?;
     match client_of(config, Arc::clone(&identity)) {
         Ok(client) => {
             let sync_store = Store::open(&paths.db, &keys)?;
@@ -402,6 +409,7 @@ mod tests {
     //! keypad: the reader unplugged mid-session and plugged back; a hung session loop.
 
     use super::*;
+    use crate::store::KeyStore;
     use kiosk_hal::card_reader::sim::{self, Faults, SimulatorConfig};
     use kiosk_hal::display::MemoryDisplay;
     use kiosk_hal::input::Key;

@@ -3,7 +3,7 @@
 
 use super::AppError;
 use crate::account::KioskIdentity;
-use crate::store::{KeyStore, Store};
+use crate::store::Store;
 use crate::sync::{self, Backoff, CoreClient, Progress, Scope, Timeouts};
 use kiosk_config::Config;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use std::time::Duration;
 /// Where the kiosk keeps its files under `data_dir`.
 pub struct DataPaths {
     pub db: PathBuf,
+    /// The KEK when `store.kek = "file"` (demo, tests); a kiosk's is a credential (`app::kek`).
     pub kek: PathBuf,
     pub identity: PathBuf,
 }
@@ -51,7 +52,7 @@ pub fn run(config: &Config, data_dir: &Path) -> Result<bool, AppError> {
     if !paths.db.is_file() {
         return Err(AppError::io(paths.db.display().to_string(), "no such database; check --data-dir or kiosk.data_dir"));
     }
-    let keys = KeyStore::open(&paths.kek)?;
+    let keys = super::kek::open(config, data_dir)?;
     let identity = Arc::new(KioskIdentity::load(&paths.identity)?);
     let mut store = Store::open(&paths.db, &keys)?;
     let mut client = client_of(config, identity)?;
@@ -75,19 +76,30 @@ pub fn run(config: &Config, data_dir: &Path) -> Result<bool, AppError> {
     };
     let report = runtime.block_on(sync::drain(&mut store, &mut client, &backoff, Scope::All, &mut print))?;
 
-    let now = time::OffsetDateTime::now_utc();
-    let lifetime = time::Duration::days(i64::from(config.store.data_key_lifetime_days));
-    if let Some(key_id) = store.rotate_data_key_if_due(&keys, now, lifetime)? {
-        println!("  data key rotated: new key {}", key_id.0);
+    let upkeep = super::upkeep::run_once(&mut store, &keys, config, time::OffsetDateTime::now_utc())?;
+    if upkeep.rotated {
+        println!("  data key rotated");
     }
-    let purge = store.purge_expired(now, time::Duration::days(i64::from(config.store.retention_days)))?;
+    let purge = &upkeep.purge;
     if !purge.is_empty() {
         println!(
-            "  retention: {} face templates and {} documents purged, {} retired keys destroyed",
+            "  retention: {} face templates, {} documents and {} social payments choices purged, {} retired keys destroyed",
             purge.face_templates,
             purge.documents,
+            purge.social_payments_choices,
             purge.keys_destroyed.len()
         );
+    }
+    match &report.anchor {
+        crate::sync::AnchorOutcome::Anchored { seq } => println!("  audit head anchored at the core: seq {seq}"),
+        crate::sync::AnchorOutcome::Refused { reason } => {
+            println!("  AUDIT HEAD REFUSED by the core: {reason} (the local log does not match what the core holds; call security)")
+        }
+        crate::sync::AnchorOutcome::Deferred { reason } => println!("  audit head not anchored yet: {reason}"),
+        crate::sync::AnchorOutcome::NotSent => {}
+    }
+    if report.redemptions_recorded > 0 {
+        println!("  activation tokens redeemed at the core, recorded now: {}", report.redemptions_recorded);
     }
 
     let status = store.outbox_status()?;

@@ -27,8 +27,35 @@ pub struct SyncGauges {
     pub last_success_unix_s: f64,
 }
 
+/// One upkeep pass of the service (rotation and retention).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpkeepRun {
+    pub rotated: bool,
+    pub purge: crate::store::PurgeReport,
+}
+
+/// The audit chain's anchoring at the core, as last read from the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AuditGauges {
+    pub anchored_seq: i64,
+    /// Seconds since the core acknowledged the last head; -1 when it never did.
+    pub anchor_age_s: f64,
+    pub anchors_refused: u64,
+}
+
+#[derive(Debug, Default)]
+struct Upkeep {
+    ok: u64,
+    failed: u64,
+    rotations: u64,
+    purged: BTreeMap<&'static str, u64>,
+    last_ok_unix_s: f64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
+    upkeep: Upkeep,
+    audit: Option<AuditGauges>,
     started: u64,
     finished: BTreeMap<(String, String), u64>,
     stages: BTreeMap<String, Histogram>,
@@ -95,6 +122,32 @@ impl Metrics {
         self.with(|m| m.sync = sync);
     }
 
+    pub fn upkeep_done(&self, run: &UpkeepRun) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        self.with(|m| {
+            let u = &mut m.upkeep;
+            u.ok += 1;
+            u.rotations += u64::from(run.rotated);
+            for (kind, n) in [
+                ("face_templates", run.purge.face_templates),
+                ("documents", run.purge.documents),
+                ("social_payments_choices", run.purge.social_payments_choices),
+                ("data_keys", run.purge.keys_destroyed.len() as u64),
+            ] {
+                *u.purged.entry(kind).or_default() += n;
+            }
+            u.last_ok_unix_s = now;
+        });
+    }
+
+    pub fn upkeep_failed(&self) {
+        self.with(|m| m.upkeep.failed += 1);
+    }
+
+    pub fn set_audit(&self, audit: AuditGauges) {
+        self.with(|m| m.audit = Some(audit));
+    }
+
     pub fn set_ready(&self, ready: bool) {
         self.with(|m| m.ready = ready);
     }
@@ -146,6 +199,26 @@ impl Metrics {
             let _ = writeln!(out, "kiosk_sync_lag_seconds {}", m.sync.oldest_unsent_age_s);
             family(&mut out, "kiosk_sync_last_success_timestamp_seconds", "gauge", "Unix time of the last delivery to the core (0: never).");
             let _ = writeln!(out, "kiosk_sync_last_success_timestamp_seconds {}", m.sync.last_success_unix_s);
+            let u = &m.upkeep;
+            family(&mut out, "kiosk_upkeep_runs_total", "counter", "Rotation and retention passes of the service (at start, then daily), by result.");
+            let _ = writeln!(out, "kiosk_upkeep_runs_total{{result=\"ok\"}} {}", u.ok);
+            let _ = writeln!(out, "kiosk_upkeep_runs_total{{result=\"error\"}} {}", u.failed);
+            family(&mut out, "kiosk_upkeep_last_success_timestamp_seconds", "gauge", "Unix time of the last successful upkeep pass (0: none yet).");
+            let _ = writeln!(out, "kiosk_upkeep_last_success_timestamp_seconds {}", u.last_ok_unix_s);
+            family(&mut out, "kiosk_data_key_rotations_total", "counter", "Data keys rotated by the service.");
+            let _ = writeln!(out, "kiosk_data_key_rotations_total {}", u.rotations);
+            family(&mut out, "kiosk_retention_purged_total", "counter", "Sealed values purged by retention, and retired data keys destroyed, by kind.");
+            for kind in ["face_templates", "documents", "social_payments_choices", "data_keys"] {
+                let _ = writeln!(out, "kiosk_retention_purged_total{{kind=\"{kind}\"}} {}", u.purged.get(kind).copied().unwrap_or(0));
+            }
+            if let Some(a) = m.audit {
+                family(&mut out, "kiosk_audit_anchored_seq", "gauge", "Seq of the newest audit chain head the bank core acknowledged (0: none).");
+                let _ = writeln!(out, "kiosk_audit_anchored_seq {}", a.anchored_seq);
+                family(&mut out, "kiosk_audit_anchor_age_seconds", "gauge", "Seconds since the core acknowledged the last audit head (-1: never).");
+                let _ = writeln!(out, "kiosk_audit_anchor_age_seconds {}", a.anchor_age_s);
+                family(&mut out, "kiosk_audit_anchors_refused", "gauge", "Audit heads the core refused (the log does not match what it holds): alert on > 0.");
+                let _ = writeln!(out, "kiosk_audit_anchors_refused {}", a.anchors_refused);
+            }
             out
         })
     }

@@ -1,11 +1,13 @@
-//! The key-encryption key (KEK) from a root-only file, and the data keys it wraps, which live
-//! in the `data_keys` table. Rotation (`Store::rotate_data_key_if_due`) inserts a new row and
+//! The key-encryption key (KEK) — a systemd credential on a kiosk (`crate::keys::credential`),
+//! a 0600 file in the demo and tests — and the data keys it wraps, which live in the
+//! `data_keys` table. The audit chain's key is derived from the KEK. Rotation (`Store::rotate_data_key_if_due`) inserts a new row and
 //! retires the old one, which stays openable so old records remain readable until purged.
 
-use super::key_file::{read_secret, write_new_secret, KeyFileError};
+use crate::keys::file::{read_secret, write_new_secret, KeyFileError};
 use super::seal::{seal, DataKey, KeyId, KeyRing, SealContext};
 use rusqlite::{params, Connection, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use zeroize::Zeroizing;
 use thiserror::Error;
 
 /// Marks sealed values made with the KEK itself.
@@ -15,8 +17,8 @@ const KEK_ID: KeyId = KeyId(0);
 pub enum KeyStoreError {
     #[error("key-encryption key: {0}")]
     File(#[from] KeyFileError),
-    #[error("the key-encryption key {path} does not open data key {key_id} of this database: it is the wrong key file for this database; restore the right one (without it the sealed data cannot be read)")]
-    WrongKek { path: PathBuf, key_id: u32 },
+    #[error("the key-encryption key {origin} does not open data key {key_id} of this database: it is the wrong key for this database; restore the right one (without it the sealed data cannot be read)")]
+    WrongKek { origin: String, key_id: u32 },
     #[error("data_keys row {key_id} is corrupt; restore the database from backup")]
     CorruptKeyRow { key_id: i64 },
     #[error("cannot wrap a data key: {0}")]
@@ -25,15 +27,31 @@ pub enum KeyStoreError {
     Database(#[from] rusqlite::Error),
 }
 
+/// HKDF label of the audit chain key.
+const AUDIT_KEY_INFO: &[u8] = b"kiosk audit chain v1";
+
 /// Holds the KEK (zeroized on drop via `DataKey`).
+#[derive(Clone)]
 pub struct KeyStore {
     kek: DataKey,
-    path: PathBuf,
+    /// Where the KEK came from, for messages (a path or a credential name; never the key).
+    origin: String,
 }
 
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyStore").field("kek_path", &self.path).finish_non_exhaustive()
+        f.debug_struct("KeyStore").field("kek", &self.origin).finish_non_exhaustive()
+    }
+}
+
+/// The key of the audit hash chain (HMAC-SHA256), derived from the KEK: whoever holds only the
+/// database cannot recompute the chain. Zeroized on drop.
+#[derive(Clone)]
+pub struct AuditKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuditKey(..)")
     }
 }
 
@@ -43,13 +61,31 @@ impl KeyStore {
         let kek = DataKey::generate();
         write_new_secret(kek_path, kek.as_bytes())?;
         tracing::info!(path = %kek_path.display(), "created key-encryption key");
-        Ok(KeyStore { kek, path: kek_path.to_path_buf() })
+        Ok(KeyStore { kek, origin: kek_path.display().to_string() })
+    }
+
+    /// A KEK obtained elsewhere (a systemd credential); `origin` names it in messages.
+    pub fn from_secret(secret: &[u8; 32], origin: impl Into<String>) -> KeyStore {
+        KeyStore { kek: DataKey::from_bytes(secret), origin: origin.into() }
+    }
+
+    /// The KEK's bytes, to seal it for a credential at provisioning (zeroized on drop).
+    pub fn kek_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.kek.as_bytes())
+    }
+
+    /// HKDF-SHA256(KEK, info = "kiosk audit chain v1").
+    pub fn audit_key(&self) -> AuditKey {
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.kek.as_bytes()).expand(AUDIT_KEY_INFO, &mut out[..]);
+        AuditKey(out)
     }
 
     /// Opens an existing KEK file, refusing one readable by group or others.
     pub fn open(kek_path: &Path) -> Result<KeyStore, KeyStoreError> {
         let secret = read_secret(kek_path)?;
-        Ok(KeyStore { kek: DataKey::from_bytes(&secret), path: kek_path.to_path_buf() })
+        Ok(KeyStore { kek: DataKey::from_bytes(&secret), origin: kek_path.display().to_string() })
     }
 
     pub fn open_or_create(kek_path: &Path) -> Result<KeyStore, KeyStoreError> {
@@ -74,7 +110,7 @@ impl KeyStore {
         ring.insert(KEK_ID, self.kek.clone());
         let plain = ring
             .open(&KeyStore::context(&id), wrapped)
-            .map_err(|_| KeyStoreError::WrongKek { path: self.path.clone(), key_id: key_id.0 })?;
+            .map_err(|_| KeyStoreError::WrongKek { origin: self.origin.clone(), key_id: key_id.0 })?;
         let bytes: &[u8; 32] = plain
             .as_slice()
             .try_into()

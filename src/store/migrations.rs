@@ -96,6 +96,24 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         purged_at     INTEGER
     );
     "#,
+    // 5: a keyed audit chain (rows before it stay SHA-256, `keyed = 0`), the heads anchored at
+    // the bank core (signed by the kiosk key; `acknowledged_at` once the core stored it,
+    // `refused_at` when it refused it for good), and when the core said each activation token
+    // was redeemed (`token_consumed_at` is the kiosk's record of that).
+    r#"
+    ALTER TABLE audit_log ADD COLUMN keyed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE audit_anchors (
+        id              TEXT PRIMARY KEY,
+        seq             INTEGER NOT NULL,
+        head            TEXT NOT NULL,
+        anchored_at     INTEGER NOT NULL,
+        signature       TEXT NOT NULL,
+        acknowledged_at INTEGER,
+        refused_at      INTEGER,
+        refusal         TEXT
+    );
+    CREATE INDEX audit_anchors_acknowledged ON audit_anchors(seq) WHERE acknowledged_at IS NOT NULL;
+    "#,
 ];
 
 #[derive(Debug, Error)]

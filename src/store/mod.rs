@@ -1,10 +1,10 @@
 //! Local storage: SQLite with sealed personal data, a hash-chained audit log and the outbox
 //! the sync drains.
 
+mod anchors;
 pub mod audit;
 #[cfg(test)]
 mod fixture;
-pub mod key_file;
 pub mod keystore;
 pub mod migrations;
 mod outbox;
@@ -15,9 +15,10 @@ mod social;
 #[allow(clippy::module_inception)]
 mod store;
 
-pub use audit::{verify_chain, AuditError, AuditReport, BreakKind};
-pub use key_file::KeyFileError;
-pub use keystore::{KeyStore, KeyStoreError};
+pub use anchors::{read_anchor_gauges, AnchorGauges, PendingAnchor};
+pub use audit::{verify_chain, Anchor, AuditError, AuditReport, BreakKind};
+pub use crate::keys::KeyFileError;
+pub use keystore::{AuditKey, KeyStore, KeyStoreError};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
 pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};

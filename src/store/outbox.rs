@@ -172,6 +172,7 @@ impl Store {
             )?;
             audit::append(
                 &tx,
+                &self.audit_key,
                 at,
                 "sync_acknowledged",
                 &json!({ "outbox_id": id.to_string(), "account_id": account_id }),
@@ -193,6 +194,7 @@ impl Store {
         if changed == 1 {
             audit::append(
                 &tx,
+                &self.audit_key,
                 at,
                 "sync_quarantined",
                 &json!({ "outbox_id": id.to_string(), "reason": reason }),

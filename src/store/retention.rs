@@ -79,6 +79,7 @@ impl Store {
         tx.execute("UPDATE data_keys SET retired_at = ?1 WHERE retired_at IS NULL AND key_id < ?2", params![at, new_id.0])?;
         audit::append(
             &tx,
+            &self.audit_key,
             at,
             "data_key_rotated",
             &json!({ "new_key_id": new_id.0, "retired_key_id": active.map(|(id, _)| id) }),
@@ -120,6 +121,7 @@ impl Store {
         if face_templates + documents + social_payments_choices > 0 {
             audit::append(
                 &tx,
+                &self.audit_key,
                 at,
                 "personal_data_purged",
                 &json!({
@@ -149,7 +151,7 @@ impl Store {
             }
             if !in_use {
                 tx.execute("DELETE FROM data_keys WHERE key_id = ?1", [key_id])?;
-                audit::append(&tx, at, "data_key_destroyed", &json!({ "key_id": id }))?;
+                audit::append(&tx, &self.audit_key, at, "data_key_destroyed", &json!({ "key_id": id }))?;
                 keys_destroyed.push(KeyId(id));
             }
         }

@@ -96,6 +96,7 @@ impl Store {
     /// (nothing is changed), `InvalidRecord` for ids that are not rules ids.
     pub fn record_social_payments_choice(&mut self, c: &SocialPaymentsChoice) -> Result<Uuid, StoreError> {
         check(c)?;
+        self.follow_rotation()?;
         let account_id = c.account_id.to_string();
         let decided = unix_ms(c.decided_at);
         let choice_id = uuid_v7_at(c.decided_at).to_string();
@@ -175,12 +176,14 @@ impl Store {
         )?;
         audit::append(
             &tx,
+            &self.audit_key,
             decided,
             "social_payments_choice_recorded",
             &json!({ "choice_id": choice_id, "account_id": account_id, "rules_version": c.rules_version }),
         )?;
         audit::append(
             &tx,
+            &self.audit_key,
             decided,
             "outbox_enqueued",
             &json!({ "outbox_id": outbox_id, "kind": OUTBOX_SOCIAL_PAYMENTS_CHOICE }),

@@ -1,7 +1,7 @@
 //! The store: one SQLite file, sealed personal data, every onboarding written atomically.
 
 use super::audit::{self, AuditError, AuditReport};
-use super::keystore::{KeyStore, KeyStoreError};
+use super::keystore::{AuditKey, KeyStore, KeyStoreError};
 use super::migrations::{migrate, MigrationError};
 use super::record::{OnboardingRecord, Outcome, PersonalData};
 use super::seal::{KeyRing, SealContext, SealError};
@@ -67,6 +67,9 @@ struct AccountOpened<'a> {
 pub struct Store {
     pub(super) conn: Connection,
     pub(super) keys: KeyRing,
+    pub(super) audit_key: AuditKey,
+    /// To load the data keys another connection added (a rotation by the service's upkeep).
+    kek: KeyStore,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,11 +115,25 @@ impl Store {
         )
             .map_err(open_err)?;
         migrate(&mut conn)?;
+        let audit_key = keys.audit_key();
+        let kek = keys.clone();
         let keys = keys.load_ring(&mut conn, unix_ms(OffsetDateTime::now_utc()))?;
         for suffix in ["", "-wal", "-shm"] {
             restrict_permissions(Path::new(&format!("{}{suffix}", db_path.display())));
         }
-        Ok(Store { conn, keys })
+        Ok(Store { conn, keys, audit_key, kek })
+    }
+
+    /// Loads the data keys again when another connection rotated (a newer key exists), so new
+    /// records are sealed with the active key, never with one retired and later destroyed.
+    pub(super) fn follow_rotation(&mut self) -> Result<(), StoreError> {
+        let newest: Option<i64> = self.conn.query_row("SELECT MAX(key_id) FROM data_keys", [], |r| r.get(0))?;
+        let active = self.keys.active_id().map(|k| i64::from(k.0));
+        if newest > active {
+            self.keys = self.kek.load_ring(&mut self.conn, unix_ms(OffsetDateTime::now_utc()))?;
+            tracing::info!(key_id = newest, "loaded the data key another process rotated in");
+        }
+        Ok(())
     }
 
     pub(super) fn seal(&self, what: &'static str, c: &SealContext<'_>, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -135,6 +152,7 @@ impl Store {
     /// Writes the onboarding, and for an issued account the account, the sealed face template,
     /// the sealed outbox message and the audit events: all in one transaction, or nothing.
     pub fn record_onboarding(&mut self, r: &OnboardingRecord) -> Result<(), StoreError> {
+        self.follow_rotation()?;
         let (reason, issued) = match (&r.outcome, &r.account) {
             (Outcome::Refused(_), Some(_)) => {
                 return Err(StoreError::InvalidRecord("a refused onboarding has an account"))
@@ -242,16 +260,18 @@ impl Store {
         // face decision, then the outcome.
         audit::append(
             &tx,
+            &self.audit_key,
             finished,
             "consent_recorded",
             &json!({ "onboarding_id": id, "consent_version": r.consent_version, "consent_sha256": hex::encode(r.consent_sha256) }),
         )?;
         if r.personal.is_some() {
-            audit::append(&tx, finished, "document_read", &json!({ "onboarding_id": id }))?;
+            audit::append(&tx, &self.audit_key, finished, "document_read", &json!({ "onboarding_id": id }))?;
         }
         if let Some(decision) = face_decision(reason) {
             audit::append(
                 &tx,
+                &self.audit_key,
                 finished,
                 "face_decision",
                 &json!({ "onboarding_id": id, "decision": decision, "checks": r.face_checks }),
@@ -259,6 +279,7 @@ impl Store {
         }
         audit::append(
             &tx,
+            &self.audit_key,
             finished,
             "onboarding_finished",
             &json!({ "onboarding_id": id, "outcome": outcome, "reason": reason }),
@@ -270,6 +291,7 @@ impl Store {
             )?;
             audit::append(
                 &tx,
+                &self.audit_key,
                 finished,
                 "account_issued",
                 &json!({ "onboarding_id": id, "account_id": account_id }),
@@ -281,6 +303,7 @@ impl Store {
                 )?;
                 audit::append(
                     &tx,
+                    &self.audit_key,
                     finished,
                     "face_template_stored",
                     &json!({ "account_id": account_id, "template_id": template_id }),
@@ -292,6 +315,7 @@ impl Store {
             )?;
             audit::append(
                 &tx,
+                &self.audit_key,
                 finished,
                 "outbox_enqueued",
                 &json!({ "outbox_id": outbox_id, "kind": OUTBOX_ACCOUNT_OPENED }),
@@ -373,13 +397,13 @@ impl Store {
             "UPDATE accounts SET token_consumed_at = ?1 WHERE id = ?2 AND token_consumed_at IS NULL",
             params![at, account_id],
         )?;
-        audit::append(&tx, at, "activation_token_consumed", &json!({ "account_id": account_id }))?;
+        audit::append(&tx, &self.audit_key, at, "activation_token_consumed", &json!({ "account_id": account_id }))?;
         tx.commit()?;
         parse_uuid(&account_id, "accounts")
     }
 
     pub fn verify_audit(&self) -> Result<AuditReport, AuditError> {
-        audit::verify_chain(&self.conn)
+        audit::verify_chain(&self.conn, &self.audit_key)
     }
 }
 

@@ -2,7 +2,10 @@
 //! kiosk's client certificate, re-established after any failure. Every request is signed and
 //! carries the outbox row id as its idempotency key.
 
-use super::protocol::{self, Verdict, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE, MESSAGES_PATH};
+use super::protocol::{
+    self, AuditHead, AuditHeadAck, Verdict, AUDIT_HEADS_PATH, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE,
+    MESSAGES_PATH,
+};
 use super::SyncError;
 use crate::account::KioskIdentity;
 use crate::store::OutboxItem;
@@ -29,6 +32,7 @@ struct Endpoint {
     port: u16,
     authority: String,
     path: String,
+    heads_path: String,
     server_name: ServerName<'static>,
 }
 
@@ -46,6 +50,7 @@ fn parse_endpoint(url: &str) -> Result<Endpoint, SyncError> {
         port: authority.port_u16().unwrap_or(443),
         authority: authority.as_str().to_owned(),
         path: format!("{base}{MESSAGES_PATH}"),
+        heads_path: format!("{base}{AUDIT_HEADS_PATH}"),
         host,
         server_name,
     })
@@ -136,8 +141,8 @@ impl CoreClient {
             Err(e) => return Verdict::Permanent { status: 0, reason: format!("cannot build the request: {e}") },
         };
         let verdict = match self.exchange(request).await {
-            Ok((status, echoed, retry_after, text)) => {
-                protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &text)
+            Ok((status, echoed, retry_after, body)) => {
+                protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &short(&body))
             }
             Err(reason) => Verdict::Transient { reason, retry_after: None },
         };
@@ -147,11 +152,59 @@ impl CoreClient {
         verdict
     }
 
+    /// The kiosk's id as the core knows it.
+    pub fn kiosk_id(&self) -> &str {
+        &self.kiosk_id
+    }
+
+    /// Signs an audit chain head with the kiosk key (`head_signature`).
+    pub fn sign_head(&self, seq: i64, head: &str, anchored_at_ms: i64) -> String {
+        protocol::sign_head(self.identity.signing_key(), &self.kiosk_id, seq, head, anchored_at_ms)
+    }
+
+    /// Posts an audit head; on a 2xx echoing its key, the core's acknowledgement (with the
+    /// redeemed tokens). Every other outcome is a verdict, as for messages.
+    pub async fn anchor(&mut self, head: &AuditHead) -> Result<AuditHeadAck, Verdict> {
+        let key = head.anchor_id.to_string();
+        let body = match serde_json::to_vec(head) {
+            Ok(b) => b,
+            Err(e) => return Err(Verdict::Permanent { status: 0, reason: format!("cannot encode the audit head: {e}") }),
+        };
+        let path = self.endpoint.heads_path.clone();
+        let signature = protocol::sign(self.identity.signing_key(), "POST", &path, &key, &self.kiosk_id, &body);
+        let request = Request::post(path.as_str())
+            .header(HOST, self.endpoint.authority.as_str())
+            .header(CONTENT_TYPE, "application/json")
+            .header(HEADER_IDEMPOTENCY_KEY, key.as_str())
+            .header(HEADER_KIOSK_ID, self.kiosk_id.as_str())
+            .header(HEADER_SIGNATURE, signature)
+            .body(Full::new(Bytes::from(body)));
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => return Err(Verdict::Permanent { status: 0, reason: format!("cannot build the request: {e}") }),
+        };
+        let result = match self.exchange(request).await {
+            Ok((status, echoed, retry_after, body)) => {
+                match protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &short(&body)) {
+                    Verdict::Acknowledged { .. } => protocol::parse_head_ack(&body, head.anchor_id).ok_or(
+                        Verdict::Transient { reason: "the core's answer to the audit head is not readable".into(), retry_after: None },
+                    ),
+                    other => Err(other),
+                }
+            }
+            Err(reason) => Err(Verdict::Transient { reason, retry_after: None }),
+        };
+        if result.is_err() {
+            self.connection = None;
+        }
+        result
+    }
+
     #[allow(clippy::type_complexity)]
     async fn exchange(
         &mut self,
         request: Request<Full<Bytes>>,
-    ) -> Result<(u16, Option<String>, Option<String>, String), String> {
+    ) -> Result<(u16, Option<String>, Option<String>, Bytes), String> {
         let mut sender = match self.connection.take() {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
@@ -168,14 +221,18 @@ impl CoreClient {
                 .await
                 .map_err(|e| format!("reading the response failed: {e}"))?
                 .to_bytes();
-            let text: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-            Ok::<_, String>((status, echoed, retry_after, text))
+            Ok::<_, String>((status, echoed, retry_after, body))
         })
         .await
         .map_err(|_| format!("no answer within {} ms", self.timeouts.request.as_millis()))??;
         self.connection = Some(sender);
         Ok(outcome)
     }
+}
+
+/// The start of a response body, for messages.
+fn short(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(200).collect()
 }
 
 #[cfg(test)]
@@ -186,6 +243,7 @@ mod tests {
     fn endpoints() {
         let e = parse_endpoint("https://127.0.0.1:8443/core/").unwrap();
         assert_eq!((e.host.as_str(), e.port, e.path.as_str()), ("127.0.0.1", 8443, "/core/v1/kiosk-messages"));
+        assert_eq!(e.heads_path, "/core/v1/kiosk-audit-heads");
         let e = parse_endpoint("https://core.bank.example").unwrap();
         assert_eq!((e.port, e.path.as_str()), (443, "/v1/kiosk-messages"));
         assert!(parse_endpoint("http://core.bank.example").is_err());

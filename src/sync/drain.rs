@@ -11,7 +11,7 @@
 
 use super::backoff::Backoff;
 use super::client::CoreClient;
-use super::protocol::Verdict;
+use super::protocol::{AuditHead, Verdict};
 use super::SyncError;
 use crate::store::{OutboxItem, Store};
 use std::time::Duration;
@@ -20,6 +20,9 @@ use uuid::Uuid;
 
 /// Rows read from the store at a time.
 const BATCH: u32 = 64;
+
+/// An unchanged head is anchored again after this long, so redemptions keep coming back.
+pub const ANCHOR_MAX_AGE: time::Duration = time::Duration::hours(1);
 
 /// Which rows a pass takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +50,24 @@ pub struct DrainReport {
     pub quarantined: u64,
     /// Why the pass stopped early, when the core was unreachable or unhappy.
     pub deferred: Option<String>,
+    /// What became of the audit head at the end of the pass.
+    pub anchor: AnchorOutcome,
+    /// Token redemptions the core reported that were recorded now.
+    pub redemptions_recorded: u64,
+}
+
+/// The audit anchor of one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AnchorOutcome {
+    /// Not due (the core holds this head), or the pass stopped before it.
+    #[default]
+    NotSent,
+    /// The core stored the head at this seq.
+    Anchored { seq: i64 },
+    /// Sent again later (the core was unreachable or its answer was unreadable).
+    Deferred { reason: String },
+    /// The core refused it for good (the log does not match what it holds): an alert.
+    Refused { reason: String },
 }
 
 fn batch(store: &Store, scope: Scope) -> Result<Vec<OutboxItem>, SyncError> {
@@ -74,6 +95,7 @@ pub async fn drain(
     loop {
         let items = batch(store, scope)?;
         if items.is_empty() {
+            report.anchor = anchor(store, client, &mut report.redemptions_recorded).await?;
             return Ok(report);
         }
         for item in items {
@@ -107,6 +129,47 @@ pub async fn drain(
                 }
             }
         }
+    }
+}
+
+/// The batch's last request: the signed audit head, when due (see `Store::next_audit_anchor`).
+async fn anchor(store: &mut Store, client: &mut CoreClient, recorded: &mut u64) -> Result<AnchorOutcome, SyncError> {
+    let now = OffsetDateTime::now_utc();
+    let Some(pending) = store.next_audit_anchor(now, ANCHOR_MAX_AGE, |seq, head, at| client.sign_head(seq, head, at))?
+    else {
+        return Ok(AnchorOutcome::NotSent);
+    };
+    let head = AuditHead {
+        anchor_id: pending.id,
+        kiosk_id: client.kiosk_id().to_owned(),
+        seq: pending.seq,
+        head: pending.head.clone(),
+        anchored_at_ms: pending.anchored_at_ms,
+        head_signature: pending.signature.clone(),
+        redemptions_since_ms: store.redemptions_since_ms()?,
+    };
+    match client.anchor(&head).await {
+        Ok(ack) => {
+            let redemptions: Vec<(String, i64)> =
+                ack.redeemed_tokens.into_iter().map(|r| (r.activation_token_id, r.redeemed_at_ms)).collect();
+            let (new, _unknown) = store.audit_anchor_acknowledged(pending.id, OffsetDateTime::now_utc(), &redemptions)?;
+            *recorded += new;
+            tracing::info!(seq = pending.seq, redemptions = new, "audit head anchored at the core");
+            Ok(AnchorOutcome::Anchored { seq: pending.seq })
+        }
+        Err(Verdict::Permanent { status, reason }) => {
+            store.audit_anchor_refused(pending.id, OffsetDateTime::now_utc(), &reason)?;
+            // The alert: the core holds heads this log no longer has.
+            tracing::error!(seq = pending.seq, status, %reason, "the core refused the audit head: the local log does not match what it holds");
+            Ok(AnchorOutcome::Refused { reason })
+        }
+        Err(Verdict::Transient { reason, .. }) => {
+            tracing::warn!(seq = pending.seq, %reason, "audit head not anchored; sent again with the next batch");
+            Ok(AnchorOutcome::Deferred { reason })
+        }
+        // `anchor` returns acknowledgements as `Ok`; kept total all the same.
+        Err(Verdict::Acknowledged { .. }) => Ok(AnchorOutcome::Deferred { reason: "no acknowledgement".into() }),
+        Err(Verdict::Unauthorized { status, reason }) => Err(SyncError::Unauthorized { status, reason }),
     }
 }
 

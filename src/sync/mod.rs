@@ -12,7 +12,7 @@ pub mod tls;
 
 pub use backoff::Backoff;
 pub use client::{CoreClient, Timeouts};
-pub use drain::{drain, run, DrainReport, Progress, Scope};
+pub use drain::{drain, run, AnchorOutcome, DrainReport, Progress, Scope, ANCHOR_MAX_AGE};
 pub use protocol::Verdict;
 pub use tls::TlsError;
 

@@ -16,6 +16,11 @@ use zeroize::Zeroizing;
 
 /// Where messages are posted, below the configured core URL.
 pub const MESSAGES_PATH: &str = "/v1/kiosk-messages";
+/// Where the signed audit chain head goes at the end of each sync batch.
+pub const AUDIT_HEADS_PATH: &str = "/v1/kiosk-audit-heads";
+const HEAD_SIGNATURE_SCHEME: &str = "KA1";
+/// Most redemptions one answer may list (the OpenAPI's `maxItems`).
+pub const MAX_REDEMPTIONS: usize = 500;
 pub const HEADER_IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const HEADER_KIOSK_ID: &str = "kiosk-id";
 pub const HEADER_SIGNATURE: &str = "kiosk-signature";
@@ -74,6 +79,58 @@ pub fn verify(
     let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else { return false };
     let Ok(signature) = Signature::from_slice(&bytes) else { return false };
     key.verify_strict(&signing_input(method, path, idempotency_key, kiosk_id, body), &signature).is_ok()
+}
+
+/// The bytes the kiosk key signs for an audit head: `KA1\n<kiosk id>\n<seq>\n<head>\n<at ms>`.
+fn head_signing_input(kiosk_id: &str, seq: i64, head: &str, anchored_at_ms: i64) -> Vec<u8> {
+    format!("{HEAD_SIGNATURE_SCHEME}\n{kiosk_id}\n{seq}\n{head}\n{anchored_at_ms}").into_bytes()
+}
+
+/// `head_signature`: the kiosk's signed statement of its audit chain head, which the core keeps.
+pub fn sign_head(key: &SigningKey, kiosk_id: &str, seq: i64, head: &str, anchored_at_ms: i64) -> String {
+    URL_SAFE_NO_PAD.encode(key.sign(&head_signing_input(kiosk_id, seq, head, anchored_at_ms)).to_bytes())
+}
+
+/// What the core (and anyone holding the kiosk's public key) checks of `head_signature`.
+pub fn verify_head(key: &VerifyingKey, signature: &str, kiosk_id: &str, seq: i64, head: &str, anchored_at_ms: i64) -> bool {
+    let Ok(bytes) = URL_SAFE_NO_PAD.decode(signature) else { return false };
+    let Ok(signature) = Signature::from_slice(&bytes) else { return false };
+    key.verify_strict(&head_signing_input(kiosk_id, seq, head, anchored_at_ms), &signature).is_ok()
+}
+
+/// The `AuditHead` body (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHead {
+    pub anchor_id: Uuid,
+    pub kiosk_id: String,
+    pub seq: i64,
+    pub head: String,
+    pub anchored_at_ms: i64,
+    pub head_signature: String,
+    pub redemptions_since_ms: i64,
+}
+
+/// One activation token the core saw redeemed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Redemption {
+    pub activation_token_id: String,
+    pub redeemed_at_ms: i64,
+}
+
+/// The core's answer to an audit head.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditHeadAck {
+    pub anchor_id: Uuid,
+    pub status: String,
+    pub redeemed_tokens: Vec<Redemption>,
+}
+
+/// Reads an acknowledgement body; `None` when it is not one for `anchor_id` (then the answer
+/// is not taken: the anchor is sent again).
+pub fn parse_head_ack(body: &[u8], anchor_id: Uuid) -> Option<AuditHeadAck> {
+    let ack: AuditHeadAck = serde_json::from_slice(body).ok()?;
+    (ack.anchor_id == anchor_id && ack.redeemed_tokens.len() <= MAX_REDEMPTIONS).then_some(ack)
 }
 
 /// What a response means for the row.
@@ -155,6 +212,26 @@ mod tests {
             classify(503, None, "k", Some(" 7 "), ""),
             Verdict::Transient { reason: "core answered 503: ".into(), retry_after: Some(Duration::from_secs(7)) }
         );
+    }
+
+    #[test]
+    fn head_signature_binds_kiosk_seq_head_and_time() {
+        let key = SigningKey::from_bytes(&[9u8; 32]);
+        let vk = key.verifying_key();
+        let head = "ab".repeat(32);
+        let sig = sign_head(&key, "K1", 7, &head, 1000);
+        assert_eq!(sig.len(), 86);
+        assert!(verify_head(&vk, &sig, "K1", 7, &head, 1000));
+        assert!(!verify_head(&vk, &sig, "K2", 7, &head, 1000));
+        assert!(!verify_head(&vk, &sig, "K1", 8, &head, 1000));
+        assert!(!verify_head(&vk, &sig, "K1", 7, &"cd".repeat(32), 1000));
+        assert!(!verify_head(&vk, &sig, "K1", 7, &head, 1001));
+        assert!(!verify_head(&SigningKey::from_bytes(&[1u8; 32]).verifying_key(), &sig, "K1", 7, &head, 1000));
+        let id = Uuid::now_v7();
+        let ack = format!(r#"{{"anchor_id":"{id}","status":"accepted","redeemed_tokens":[{{"activation_token_id":"{}","redeemed_at_ms":5}}]}}"#, "0".repeat(32));
+        assert_eq!(parse_head_ack(ack.as_bytes(), id).unwrap().redeemed_tokens[0].redeemed_at_ms, 5);
+        assert!(parse_head_ack(ack.as_bytes(), Uuid::now_v7()).is_none(), "an answer for another anchor");
+        assert!(parse_head_ack(b"not json", id).is_none());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! HTTP/1.1 is parsed by hand here (small, bounded) so that faults a real server library would
 //! never produce, such as two answers to one request, can be produced.
 
-use super::protocol::{self, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE, MESSAGES_PATH};
+use super::protocol::{
+    self, AuditHead, Redemption, AUDIT_HEADS_PATH, HEADER_IDEMPOTENCY_KEY, HEADER_KIOSK_ID, HEADER_SIGNATURE,
+    MAX_REDEMPTIONS, MESSAGES_PATH,
+};
 use super::tls::{server_config, TlsError};
 use ed25519_dalek::VerifyingKey;
 use rand::Rng;
@@ -81,6 +84,12 @@ pub struct SimRecord {
     pub social_payments_choices: HashMap<String, u32>,
     /// Every request's idempotency key and answered status, in order (0: none).
     pub log: Vec<(String, u16)>,
+    /// Audit heads stored, in arrival order, each with its verified `head_signature`.
+    pub anchors: Vec<AuditHead>,
+    /// Audit heads refused (rewound or rewritten), with the error sent.
+    pub anchors_refused: Vec<(AuditHead, String)>,
+    /// Audit heads whose `head_signature` did not verify.
+    pub bad_head_signatures: u64,
 }
 
 #[derive(Default)]
@@ -90,6 +99,10 @@ struct State {
     record: SimRecord,
     /// Answer every request with this status (e.g. 401 for a kiosk the bank does not know).
     reject_all: Option<u16>,
+    /// Activation tokens redeemed at this core (by the mobile bank), oldest first.
+    redemptions: Vec<Redemption>,
+    /// Body hash of each audit head key taken, for deduplication.
+    head_keys: HashMap<String, [u8; 32]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +133,12 @@ impl CoreSimulator {
         let addr = listener.local_addr().map_err(SimError::Bind)?;
         let state = Arc::new(Mutex::new(State::default()));
         let base_path = settings.base_path.trim_end_matches('/').to_owned();
-        let shared = Arc::new(Handler { state: Arc::clone(&state), path: format!("{base_path}{MESSAGES_PATH}"), key: settings.kiosk_key });
+        let shared = Arc::new(Handler {
+            state: Arc::clone(&state),
+            path: format!("{base_path}{MESSAGES_PATH}"),
+            heads_path: format!("{base_path}{AUDIT_HEADS_PATH}"),
+            key: settings.kiosk_key,
+        });
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else { continue };
@@ -155,6 +173,13 @@ impl CoreSimulator {
         lock(&self.state).reject_all = status;
     }
 
+    /// The mobile bank redeemed this activation token now: listed in the next audit head answers.
+    pub fn redeem(&self, activation_token_id: &str, redeemed_at_ms: i64) {
+        lock(&self.state)
+            .redemptions
+            .push(Redemption { activation_token_id: activation_token_id.to_owned(), redeemed_at_ms });
+    }
+
     pub fn record(&self) -> SimRecord {
         lock(&self.state).record.clone()
     }
@@ -169,6 +194,7 @@ impl Drop for CoreSimulator {
 struct Handler {
     state: Arc<Mutex<State>>,
     path: String,
+    heads_path: String,
     key: VerifyingKey,
 }
 
@@ -301,7 +327,7 @@ impl Handler {
         if let Some(status) = state.reject_all {
             return (status, json!({ "error": "kiosk not registered" }));
         }
-        if r.path != self.path {
+        if r.path != self.path && r.path != self.heads_path {
             return (404, json!({ "error": "unknown path" }));
         }
         if r.method != "POST" {
@@ -315,6 +341,9 @@ impl Handler {
         if !protocol::verify(&self.key, signature, "POST", &r.path, key, kiosk_id, &r.body) {
             state.record.bad_signatures += 1;
             return (401, json!({ "error": "bad signature" }));
+        }
+        if r.path == self.heads_path {
+            return self.process_head(&mut state, r, key, kiosk_id);
         }
         let Ok(message) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
             return (400, json!({ "error": "body is not JSON" }));
@@ -358,5 +387,50 @@ impl Handler {
         }
         record.messages.insert(key.to_owned(), Received { body_sha256: hash, kind, account_id, deliveries: 1 });
         (201, json!({ "message_id": key, "status": "accepted" }))
+    }
+
+    /// An audit head: verified, deduplicated by key, refused when it goes back or differs at a
+    /// seq already held; the answer lists redemptions from `redemptions_since_ms`.
+    fn process_head(&self, state: &mut State, r: &Request, key: &str, kiosk_id: &str) -> (u16, serde_json::Value) {
+        use serde_json::json;
+        let Ok(head) = serde_json::from_slice::<AuditHead>(&r.body) else {
+            return (400, json!({ "error": "not an AuditHead" }));
+        };
+        if head.anchor_id.to_string() != key || head.kiosk_id != kiosk_id {
+            return (400, json!({ "error": "anchor_id or kiosk_id differs from the headers" }));
+        }
+        if !protocol::verify_head(&self.key, &head.head_signature, &head.kiosk_id, head.seq, &head.head, head.anchored_at_ms) {
+            state.record.bad_head_signatures += 1;
+            return (422, json!({ "error": "head_signature does not verify" }));
+        }
+        let hash: [u8; 32] = Sha256::digest(&r.body).into();
+        let status = match state.head_keys.get(key) {
+            Some(seen) if *seen != hash => return (409, json!({ "error": "Idempotency-Key reused with another body" })),
+            Some(_) => (200, "duplicate"),
+            None => {
+                let held = &state.record.anchors;
+                let refusal = if held.iter().any(|a| a.seq > head.seq) {
+                    Some("audit_rewound")
+                } else if held.iter().any(|a| a.seq == head.seq && a.head != head.head) {
+                    Some("audit_rewritten")
+                } else {
+                    None
+                };
+                if let Some(error) = refusal {
+                    state.record.anchors_refused.push((head, error.to_owned()));
+                    return (409, json!({ "error": error }));
+                }
+                state.head_keys.insert(key.to_owned(), hash);
+                state.record.anchors.push(head.clone());
+                (201, "accepted")
+            }
+        };
+        let redeemed: Vec<&Redemption> = state
+            .redemptions
+            .iter()
+            .filter(|x| x.redeemed_at_ms >= head.redemptions_since_ms)
+            .take(MAX_REDEMPTIONS)
+            .collect();
+        (status.0, json!({ "anchor_id": key, "status": status.1, "redeemed_tokens": redeemed }))
     }
 }

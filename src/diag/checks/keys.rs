@@ -1,4 +1,5 @@
-//! Key files: present, owner-only, readable as keys; the client certificate's expiry.
+//! Keys: the key-encryption key opens (credential or file), key files owner-only and readable
+//! as keys; the client certificate's expiry.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -8,18 +9,20 @@ use x509_cert::Certificate;
 
 use crate::account::KioskIdentity;
 use crate::diag::{timed, CheckResult, Context};
-use crate::store::KeyStore;
 
 const PROVISION: &str = "a new kiosk: run `kiosk provision --site SITE`; otherwise restore the key from the site's key escrow (never generate a new one over existing data)";
 
 pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let keys = cx.data_dir.join("keys");
-    out.push(timed(|| {
-        let path = keys.join("kek.key");
-        match KeyStore::open(&path) {
-            Ok(_) => CheckResult::ok("keys.kek", describe(&path)),
-            Err(e) => CheckResult::fail("keys.kek", e.to_string(), PROVISION),
-        }
+    out.push(timed(|| match crate::keys::kek::load(cx.config, &cx.data_dir) {
+        Ok(_) => CheckResult::ok("keys.kek", match cx.config.store.kek {
+            kiosk_config::KekSource::File => describe(&crate::keys::kek::file_path(&cx.data_dir)),
+            kiosk_config::KekSource::Credential => format!(
+                "{} opens; not in the data folder",
+                crate::keys::kek::origin(cx.config, &cx.data_dir)
+            ),
+        }),
+        Err(e) => CheckResult::fail("keys.kek", e.to_string(), PROVISION),
     }));
     out.push(timed(|| {
         let path = keys.join("kiosk-ed25519.key");

@@ -107,9 +107,19 @@ pub(super) fn run_audit(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
             Ok(conn) => conn,
             Err(message) => return CheckResult::fail(ID, message, MISSING),
         };
-        match store::verify_chain(&conn) {
+        let key = match crate::keys::kek::load(cx.config, &cx.data_dir) {
+            Ok(secret) => store::KeyStore::from_secret(&secret, "kek").audit_key(),
+            Err(e) => return CheckResult::fail(ID, format!("the keyed chain cannot be checked without the key-encryption key: {e}"), "see keys.kek"),
+        };
+        match store::verify_chain(&conn, &key) {
             Ok(report) => {
-                CheckResult::ok(ID, format!("intact, {} rows", report.rows)).with("rows", report.rows as f64)
+                let anchored = match &report.last_anchor {
+                    Some(a) => format!("last head anchored at the core: seq {}", a.seq),
+                    None => "no head anchored at the core yet".to_owned(),
+                };
+                CheckResult::ok(ID, format!("intact, {} rows; {anchored}", report.rows))
+                    .with("rows", report.rows as f64)
+                    .with("anchored_seq", report.last_anchor.as_ref().map_or(0.0, |a| a.seq as f64))
             }
             Err(e) => CheckResult::fail(ID, e.to_string(), "the audit log was altered: do not use the kiosk; keep the database as evidence and call security"),
         }

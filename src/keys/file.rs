@@ -1,5 +1,5 @@
-//! 32-byte secret files (the kiosk signing seed, the key-encryption key): created with mode
-//! 0600, refused when group or others can read or write them.
+//! 32-byte secret files (the kiosk signing seed; the key-encryption key of the demo and tests):
+//! created with mode 0600, refused when group or others can read or write them.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
@@ -47,15 +47,19 @@ pub(crate) fn read_secret(path: &Path) -> Result<Zeroizing<[u8; 32]>, KeyFileErr
     }
     let mut raw = Zeroizing::new(Vec::with_capacity(130));
     fs::File::open(path).and_then(|f| f.take(130).read_to_end(&mut raw)).map_err(io_err(path))?;
-    let bad = || KeyFileError::BadContent { path: path.to_path_buf() };
+    parse_secret(&raw).ok_or_else(|| KeyFileError::BadContent { path: path.to_path_buf() })
+}
+
+/// 32 raw bytes, or 64 hex characters with surrounding whitespace.
+pub(crate) fn parse_secret(raw: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
     let mut secret = Zeroizing::new([0u8; 32]);
     if raw.len() == 32 {
-        secret.copy_from_slice(&raw);
-        return Ok(secret);
+        secret.copy_from_slice(raw);
+        return Some(secret);
     }
-    let text = std::str::from_utf8(&raw).map_err(|_| bad())?.trim();
-    hex::decode_to_slice(text, &mut secret[..]).map_err(|_| bad())?;
-    Ok(secret)
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    hex::decode_to_slice(text, &mut secret[..]).ok()?;
+    Some(secret)
 }
 
 /// Writes a new secret as hex with mode 0600; never overwrites an existing file. Atomic: the

@@ -1,6 +1,6 @@
 //! The kiosk's Ed25519 identity, which signs activation tokens (and later sync requests).
 
-use crate::store::key_file::{read_secret, write_new_secret, KeyFileError};
+use super::file::{read_secret, write_new_secret, KeyFileError};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
 use std::fmt;
