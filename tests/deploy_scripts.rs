@@ -44,6 +44,11 @@ case "$1" in
         cred="$(sed -n 's/^LoadCredentialEncrypted=//p' "$R/etc/systemd/system/kiosk.service")"
         creds="$R/run/credentials/kiosk.service"
         rm -rf "$creds"; mkdir -p "$creds"; chmod 700 "$creds"
+        # An orderly TPM power cycle first: swtpm has no resource manager to flush the sessions
+        # systemd-creds leaves (see tests/tpm_support).
+        sock="${SYSTEMD_TPM2_DEVICE#swtpm:path=}"
+        python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(bytes.fromhex("80010000000c000001450000")); r=s.recv(64); sys.exit(r[6:10] not in (bytes(4), bytes.fromhex("00000100")))' "$sock" || exit 1
+        swtpm_ioctl --unix "$sock.ctrl" -i || exit 1
         (umask 077; systemd-creds decrypt --name="${cred%%:*}" "$R${cred#*:}" - > "$creds/${cred%%:*}") || exit 1
         CREDENTIALS_DIRECTORY="$creds" setsid bin/kiosk --config "$R/etc/kiosk/site.toml" run >>"$R/service.log" 2>&1 </dev/null &
         echo $! > "$R/service.pid" ;;

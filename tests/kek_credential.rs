@@ -37,6 +37,7 @@ fn site() -> Site {
 }
 
 fn kiosk(site: &Site, tpm: &Swtpm, args: &[&str], credentials: Option<&Path>) -> Output {
+    tpm.power_cycle();
     let mut command = Command::new(KIOSK);
     command.arg("--config").arg(&site.config).args(args).env("SYSTEMD_TPM2_DEVICE", &tpm.device);
     match credentials {
@@ -59,6 +60,7 @@ fn provision(site: &Site, tpm: &Swtpm) -> Output {
 fn hand_over(site: &Site, tpm: &Swtpm) -> PathBuf {
     let dir = site.tmp.path().join("run-credentials");
     std::fs::create_dir_all(&dir).unwrap();
+    tpm.power_cycle();
     let out = Command::new("systemd-creds")
         .args(["decrypt", "--name=kiosk-kek"])
         .arg(&site.sealed)

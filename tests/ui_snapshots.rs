@@ -133,6 +133,8 @@ fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
         ("goodbye", Screen::Goodbye { receipt_printed: true, social_payments_requested: true }),
         ("goodbye_plain", Screen::Goodbye { receipt_printed: false, social_payments_requested: false }),
         ("refused", Screen::Refused { reason: Refusal::FaceMismatch }),
+        ("refused_document_expired", Screen::Refused { reason: Refusal::DocumentExpired }),
+        ("refused_underage", Screen::Refused { reason: Refusal::Underage { min_age: 18 } }),
         ("out_of_service", Screen::OutOfService),
     ]
 }

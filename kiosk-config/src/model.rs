@@ -201,6 +201,7 @@ pub struct AccountSection {
     pub balance_limit_rub: u64,
     pub allowed_operations: Vec<String>,
     pub activation_ttl_minutes: u32,
+    pub min_age: u8,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -130,6 +130,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     }
     range("store.data_key_lifetime_days", c.store.data_key_lifetime_days, 1, MAX_DATA_KEY_LIFETIME_DAYS)?;
     range("store.retention_days", c.store.retention_days, 1, 3650)?;
+    range("account.min_age", c.account.min_age, 14, 99)?;
     let s = &c.sync;
     if !s.core_url.starts_with("https://") || s.core_url.len() <= "https://".len() {
         return Err(Issue {

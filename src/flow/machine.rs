@@ -110,6 +110,8 @@ pub struct FlowSettings {
     /// The goodbye screen returns to the attract screen after this long.
     pub goodbye: Duration,
     pub max_face_attempts: u32,
+    /// Youngest holder an account is opened for (`account.min_age`).
+    pub min_age: u8,
     /// Offer social payments after the account (rules configured and enabled).
     pub social_payments: bool,
     /// Number of social-payment categories in the rules (higher `Category(i)` touches are ignored).
@@ -125,7 +127,14 @@ pub enum Event {
         page: u16,
         pages: u16,
     },
-    DocumentRead,
+    /// The chip was read and trusted; what the document rules need from it, worked out by the
+    /// shell from DG1 on the visit's date.
+    DocumentRead {
+        /// The expiry date has passed, or is not a valid date.
+        expired: bool,
+        /// Whole years of age; `None` when the birth date is unknown or invalid.
+        age_years: Option<u16>,
+    },
     /// Nothing on the reader's window or antenna yet (or the reader was just plugged back in):
     /// the person is still placing the passport.
     NoDocument,
@@ -333,7 +342,14 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
         }
         // Polled again at the next tick, until the device-step timeout or the walk-away time.
         (P::Document, Event::NoDocument) => (State { awaiting_document: true, ..state }, Vec::new()),
-        (P::Document, Event::DocumentRead) => (
+        // The document rules before any biometrics: an expired document, then the holder's age.
+        (P::Document, Event::DocumentRead { expired: true, .. }) => refuse(state, Refusal::DocumentExpired, now),
+        (P::Document, Event::DocumentRead { age_years, .. })
+            if age_years.is_none_or(|age| age < u16::from(settings.min_age)) =>
+        {
+            refuse(state, Refusal::Underage { min_age: settings.min_age }, now)
+        }
+        (P::Document, Event::DocumentRead { .. }) => (
             State { face_attempts: 1, awaiting_document: false, ..state.enter(P::Face, now).seen(now) },
             vec![Show(Screen::FaceCapture { guidance: None, face_box: None, preview: None }), CaptureFace],
         ),

@@ -69,6 +69,10 @@ pub enum Refusal {
     ConsentDeclined,
     DocumentUnreadable,
     DocumentNotTrusted,
+    /// The document's expiry date has passed (or cannot be read from the chip).
+    DocumentExpired,
+    /// The holder is younger than `min_age` by the chip's birth date (or it is unknown).
+    Underage { min_age: u8 },
     NoFaceFound,
     FaceMismatch,
     LivenessFailed,
@@ -80,10 +84,12 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every reason, in declaration order.
-    pub const ALL: [Refusal; 9] = [
+    pub const ALL: [Refusal; 11] = [
         Self::ConsentDeclined,
         Self::DocumentUnreadable,
         Self::DocumentNotTrusted,
+        Self::DocumentExpired,
+        Self::Underage { min_age: 18 },
         Self::NoFaceFound,
         Self::FaceMismatch,
         Self::LivenessFailed,

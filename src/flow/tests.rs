@@ -8,9 +8,13 @@ const SETTINGS: FlowSettings = FlowSettings {
     device: Duration::from_secs(30),
     goodbye: Duration::from_secs(15),
     max_face_attempts: 3,
+    min_age: 18,
     social_payments: true,
     social_categories: 4,
 };
+
+/// A valid document of an adult.
+const READ: Event = Event::DocumentRead { expired: false, age_years: Some(30) };
 
 /// Drives events one second apart from a fresh state; keeps every command for assertions.
 struct Run {
@@ -80,7 +84,7 @@ impl Run {
 
     fn at_face(self) -> Self {
         let mut run = self.consented();
-        run.send(Event::DocumentRead);
+        run.send(READ);
         run
     }
 
@@ -301,7 +305,7 @@ fn the_reader_is_polled_until_the_passport_is_placed() {
     assert!(run.send(Event::Tick).is_empty(), "one look per reply, never two reads at once");
     run.send(Event::NoDocument);
     assert_eq!(run.send(Event::Tick), vec![Command::ReadDocument]);
-    run.send(Event::DocumentRead);
+    run.send(READ);
     assert_eq!(run.phase(), Phase::Face);
     assert!(run.recorded().is_empty());
 }
@@ -319,6 +323,34 @@ fn a_passport_never_placed_times_out_or_is_a_walk_away() {
     let commands = run.wait(SETTINGS.walk_away);
     assert_eq!(run.phase(), Phase::Finished);
     assert_eq!(commands.first(), Some(&Command::RecordOutcome(Outcome::WalkedAway)));
+}
+
+#[test]
+fn an_expired_document_and_a_minor_are_refused_before_any_biometrics() {
+    let mut expired = Run::new().consented();
+    expired.send(Event::DocumentRead { expired: true, age_years: Some(40) });
+    assert_eq!(expired.phase(), Phase::Refused(Refusal::DocumentExpired));
+    assert_eq!(expired.recorded(), vec![Outcome::Refused(Refusal::DocumentExpired)]);
+    assert!(!expired.commands.contains(&Command::CaptureFace));
+    // Expired and under age: the expiry is the reason given.
+    let mut both = Run::new().consented();
+    both.send(Event::DocumentRead { expired: true, age_years: Some(15) });
+    assert_eq!(both.phase(), Phase::Refused(Refusal::DocumentExpired));
+
+    for age in [None, Some(0), Some(17)] {
+        let mut young = Run::new().consented();
+        young.send(Event::DocumentRead { expired: false, age_years: age });
+        assert_eq!(young.phase(), Phase::Refused(Refusal::Underage { min_age: 18 }), "age {age:?}");
+        assert_eq!(young.recorded(), vec![Outcome::Refused(Refusal::Underage { min_age: 18 })]);
+        assert!(!young.commands.contains(&Command::CaptureFace));
+    }
+    let mut adult = Run::new().consented();
+    adult.send(Event::DocumentRead { expired: false, age_years: Some(18) });
+    assert_eq!(adult.phase(), Phase::Face, "18 on the day is old enough");
+    // The configured minimum is the one applied and shown.
+    let mut strict = Run::with(FlowSettings { min_age: 21, ..SETTINGS }).consented();
+    strict.send(Event::DocumentRead { expired: false, age_years: Some(20) });
+    assert_eq!(strict.phase(), Phase::Refused(Refusal::Underage { min_age: 21 }));
 }
 
 #[test]
@@ -466,7 +498,7 @@ fn device_fault_anywhere_goes_out_of_service() {
 #[test]
 fn stray_events_change_nothing() {
     let mut run = Run::new();
-    run.all([Event::DocumentRead, Event::Touched(B::Accept), Event::AccountIssued, Event::Touched(B::Next)]);
+    run.all([READ, Event::Touched(B::Accept), Event::AccountIssued, Event::Touched(B::Next)]);
     assert_eq!((run.phase(), run.commands.len()), (Phase::Welcome, 0));
 }
 
@@ -514,7 +546,7 @@ mod properties {
         prop_oneof![
             buttons.prop_map(Event::Touched),
             (0u16..6, 1u16..6).prop_map(|(page, pages)| Event::ConsentShown { page, pages }),
-            Just(Event::DocumentRead),
+            Just(READ),
             Just(Event::NoDocument),
             any::<bool>().prop_map(|t| Event::DocumentFailed { trusted_but_unreadable: t }),
             Just(Event::FaceCaptured),

@@ -195,6 +195,51 @@ impl Mrz {
     }
 }
 
+/// Whether a document with this MRZ expiry date (`YYMMDD`) has expired on `today`: it is valid
+/// through its expiry day. Passport expiry years are read as 20YY (a TD3 passport is valid ten
+/// years at most, and none issued before 2000 is still in use). A date that is not a valid
+/// calendar date counts as expired: validity cannot be confirmed.
+pub fn expired_on(expiry: &str, today: time::Date) -> bool {
+    let field = |range: std::ops::Range<usize>| expiry.get(range).and_then(|t| t.parse::<u8>().ok());
+    let (Some(yy), Some(mm), Some(dd)) = (field(0..2), field(2..4), field(4..6)) else { return true };
+    if expiry.len() != 6 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let Ok(month) = time::Month::try_from(mm) else { return true };
+    match time::Date::from_calendar_date(2000 + i32::from(yy), month, dd) {
+        Ok(date) => today > date,
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::expired_on;
+    use proptest::prelude::*;
+    use time::macros::date;
+
+    #[test]
+    fn valid_through_the_expiry_day() {
+        assert!(!expired_on("310101", date!(2026 - 12 - 06)));
+        assert!(!expired_on("261206", date!(2026 - 12 - 06)), "the last valid day");
+        assert!(expired_on("261205", date!(2026 - 12 - 06)));
+        assert!(expired_on("120415", date!(2026 - 12 - 06)), "the ICAO specimen expired in 2012");
+        for bad in ["", "12041", "1204150", "12<415", "121315", "120230", "-10415", "+10415"] {
+            assert!(expired_on(bad, date!(2026 - 12 - 06)), "{bad:?} cannot be confirmed valid");
+        }
+    }
+
+    proptest! {
+        /// Any text: no panic; a later day is never less expired.
+        #[test]
+        fn never_panics_and_is_monotonic(text in "\\PC{0,8}", days in 0i64..20_000) {
+            let day = date!(2000 - 01 - 01) + time::Duration::days(days);
+            let expired = expired_on(&text, day);
+            prop_assert!(!expired || expired_on(&text, day + time::Duration::days(1)));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,7 +153,7 @@ fn wrong_kek_is_a_clear_error() {
     let other = KeyStore::create(&fx.dir.path().join("other.key")).unwrap();
     let err = Store::open(&fx.db(), &other).unwrap_err();
     assert!(matches!(err, StoreError::Keys(KeyStoreError::WrongKek { .. })), "{err:?}");
-    assert!(err.to_string().contains("wrong key file"), "{err}");
+    assert!(err.to_string().contains("wrong key for this database"), "{err}");
 }
 
 #[test]
@@ -352,23 +352,24 @@ fn version_1_database_is_migrated() {
 }
 
 #[test]
-fn a_connection_whose_key_was_destroyed_elsewhere_refuses_to_write() {
+fn a_connection_follows_a_rotation_made_elsewhere_and_never_seals_with_a_destroyed_key() {
     let fx = Fixture::new();
     let mut old = fx.open();
     let mut other = fx.open();
     let now = OffsetDateTime::now_utc();
-    // Another process rotates, and much later destroys the retired key, which seals nothing.
+    // Another process (the service's upkeep) rotates, and much later destroys the retired key,
+    // which seals nothing.
     other.rotate_data_key_if_due(&fx.keys, now + time::Duration::days(400), time::Duration::days(365)).unwrap();
     let report = other.purge_expired(now + time::Duration::days(402), time::Duration::days(30)).unwrap();
     assert_eq!(report.keys_destroyed, [KeyId(1)]);
-    // This connection still holds key 1 only: it must not write values nobody could open.
-    let err = old.record_onboarding(&issued_record()).unwrap_err();
-    assert!(matches!(err, StoreError::KeyDestroyed { key_id: 1 }), "{err:?}");
-    assert!(err.to_string().contains("reopen"), "{err}");
-    assert_eq!(old.account_count().unwrap(), 0);
-    // Reopened, it writes with the current key.
-    drop(old);
-    fx.open().record_onboarding(&issued_record()).unwrap();
+    // This connection loaded key 1 only: it picks up key 2 before writing.
+    old.record_onboarding(&issued_record()).unwrap();
+    assert_eq!(old.account_count().unwrap(), 1);
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    let sealed: Vec<u8> =
+        conn.query_row("SELECT template_sealed FROM face_templates", [], |r| r.get(0)).unwrap();
+    assert_eq!(crate::store::seal::sealed_key_id(&sealed).unwrap(), KeyId(2), "sealed with the active key");
+    assert_eq!(fx.open().face_templates().unwrap().len(), 1, "another connection opens it");
 }
 
 #[test]

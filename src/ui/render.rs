@@ -615,6 +615,9 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
     fn refused(&mut self, reason: Refusal) -> Result<(), DisplayError> {
         let m = *self.m();
         let [title, what, next] = tx::refusal(reason);
+        let args = tx::refusal_args(reason);
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let [title, what, next] = [title, what, next].map(|key| self.tx.fill(key, &args));
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
         let badge = m.px(72.0);
         let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
@@ -624,11 +627,7 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
             badge,
         )?;
-        let paras = [
-            para(self.t(title), Role::Title),
-            para(self.t(what), Role::Body),
-            para(self.t(next), Role::Strong),
-        ];
+        let paras = [para(title, Role::Title), para(what, Role::Body), para(next, Role::Strong)];
         self.block(&paras, text_area, Align::Left)?;
         let w = (row.size.width as i32).min(m.px(320.0).max(m.min_button));
         let centred = rect(row.center().x - w / 2, row.top_left.y, w, row.size.height as i32);

@@ -139,8 +139,10 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             say(t.get("goodbye.spoken"));
         }
         Screen::Refused { reason } => {
+            let args = tx::refusal_args(*reason);
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
             for key in tx::refusal(*reason) {
-                say(t.get(key));
+                say(&t.fill(key, &args));
             }
             say(t.get("refused.spoken"));
         }

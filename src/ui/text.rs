@@ -115,6 +115,12 @@ pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
             "refusal.document_not_trusted.what",
             "refusal.document_not_trusted.next",
         ],
+        Refusal::DocumentExpired => [
+            "refusal.document_expired.title",
+            "refusal.document_expired.what",
+            "refusal.document_expired.next",
+        ],
+        Refusal::Underage { .. } => ["refusal.underage.title", "refusal.underage.what", "refusal.underage.next"],
         Refusal::NoFaceFound => {
             ["refusal.no_face_found.title", "refusal.no_face_found.what", "refusal.no_face_found.next"]
         }
@@ -131,6 +137,14 @@ pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
         ],
         Refusal::Timeout => ["refusal.timeout.title", "refusal.timeout.what", "refusal.timeout.next"],
         Refusal::Cancelled => ["refusal.cancelled.title", "refusal.cancelled.what", "refusal.cancelled.next"],
+    }
+}
+
+/// The `{placeholders}` of a refusal's texts.
+pub(crate) fn refusal_args(reason: Refusal) -> Vec<(&'static str, String)> {
+    match reason {
+        Refusal::Underage { min_age } => vec![("min_age", min_age.to_string())],
+        _ => Vec::new(),
     }
 }
 

@@ -89,6 +89,7 @@ pub fn flow_settings(config: &Config, social: Option<&SocialRules>) -> FlowSetti
         device: Duration::from_secs(u64::from(config.kiosk.device_step_timeout_s)),
         goodbye: Duration::from_secs(u64::from(config.kiosk.goodbye_s)),
         max_face_attempts: config.face.max_attempts,
+        min_age: config.account.min_age,
         social_payments: social.is_some(),
         social_categories: social.map_or(0, |r| r.categories().len().min(16) as u8),
     }

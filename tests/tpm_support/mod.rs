@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub struct Swtpm {
     child: Child,
     pub device: String,
+    socket: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -37,7 +38,30 @@ impl Swtpm {
             assert!(Instant::now() < deadline, "swtpm did not open its sockets");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Swtpm { child, device: format!("swtpm:path={}", socket.display()), _dir: dir }
+        Swtpm { child, device: format!("swtpm:path={}", socket.display()), socket, _dir: dir }
+    }
+
+    /// An orderly power cycle: TPM2_Shutdown(CLEAR), then re-initialised (swtpm_ioctl -i, with
+    /// TPM2_Startup). Without a kernel resource manager (/dev/tpmrm0) the sessions systemd-creds
+    /// leaves behind are never flushed, and swtpm has room for three; a kiosk's kernel flushes
+    /// them, so between two commands the tests do the same. Seeds and sealed objects stay.
+    pub fn power_cycle(&self) {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        // tag TPM_ST_NO_SESSIONS, size 12, TPM_CC_Shutdown, TPM_SU_CLEAR
+        stream.write_all(&[0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, 0]).unwrap();
+        let mut answer = [0u8; 10];
+        stream.read_exact(&mut answer).unwrap();
+        // TPM_RC_SUCCESS, or TPM_RC_INITIALIZE when it was not started yet (nothing to flush).
+        assert!(matches!(answer[6..], [0, 0, 0, 0] | [0, 0, 1, 0]), "TPM2_Shutdown answered {answer:02x?}");
+        drop(stream);
+        let out = Command::new("swtpm_ioctl")
+            .arg("--unix")
+            .arg(format!("{}.ctrl", self.socket.display()))
+            .arg("-i")
+            .output()
+            .expect("swtpm_ioctl (Debian package swtpm-tools, installed by scripts/setup)");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
 

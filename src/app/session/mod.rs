@@ -435,7 +435,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                     started,
                 );
                 self.data.document_face = Some(face.embedding);
-                Ok(Event::DocumentRead)
+                Ok(document_read(&self.data.passport, OffsetDateTime::now_utc()))
             }
             _ => {
                 self.log("document face", "no usable face in the DG2 photo", started);
@@ -762,6 +762,17 @@ impl<'a, D: Display + 'static> Session<'a, D> {
 /// Reason code of a session the person left after consenting, before the account.
 const WALKED_AWAY: &str = "walked_away";
 
+/// What the document rules need from DG1, on the visit's (Moscow) date: whether the document
+/// has expired and the holder's whole years (the flow refuses on them).
+fn document_read(passport: &Option<identity::PassportRead>, now: OffsetDateTime) -> Event {
+    let today = now.to_offset(crate::account::MOSCOW_OFFSET).date();
+    let Some(passport) = passport else { return Event::DocumentRead { expired: true, age_years: None } };
+    Event::DocumentRead {
+        expired: identity::mrz::expired_on(&passport.mrz.expiry_date, today),
+        age_years: crate::benefits::age_on(&passport.mrz.birth_date, today).and_then(|a| u16::try_from(a).ok()),
+    }
+}
+
 /// What a burst of frames gave: the best face (by quality) with, when it passed every gate,
 /// its liveness verdict and template.
 struct BurstCapture {
@@ -935,6 +946,8 @@ pub fn refusal_code(reason: Refusal) -> &'static str {
         Refusal::ConsentDeclined => "consent_declined",
         Refusal::DocumentUnreadable => "document_unreadable",
         Refusal::DocumentNotTrusted => "document_not_trusted",
+        Refusal::DocumentExpired => "document_expired",
+        Refusal::Underage { .. } => "underage",
         Refusal::NoFaceFound => "no_face_found",
         Refusal::FaceMismatch => "face_mismatch",
         Refusal::LivenessFailed => "liveness_failed",
