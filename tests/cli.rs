@@ -48,6 +48,17 @@ fn config_check_names_file_line_and_key() {
     let (code, out, err) = kiosk(&["config", "check", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("valid (demo kiosk") && out.contains("allowed on a demo kiosk: camera.driver"), "{out}");
+
+    // A key-encryption key kept as a file is demo-only, like the simulators.
+    let file_kek = dir.path().join("file-kek.toml");
+    std::fs::write(&file_kek, "[store]\nkek = \"file\"\n").unwrap();
+    let (code, out, err) = kiosk(&["config", "check", file_kek.to_str().unwrap()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("FAIL: store.kek") && err.contains("store.kek"), "{out}\n{err}");
+    std::fs::write(&file_kek, "[kiosk]\ndemo = true\n[store]\nkek = \"file\"\n").unwrap();
+    let (code, out, err) = kiosk(&["config", "check", file_kek.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("allowed on a demo kiosk: store.kek"), "{out}");
 }
 
 #[test]

@@ -133,8 +133,8 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
         assert!(others.is_empty(), "{fault} also failed: {others:?}");
     }
 
-    // A declared demo kiosk says so; the same site without `demo` names each simulated device
-    // and the test CSCA (by its SHA-256) as failures, and `config check` fails the same way.
+    // A declared demo kiosk says so; the same site without `demo` names each simulated device,
+    // the test CSCA (by its SHA-256) and the file KEK as failures; `config check` fails the same way.
     let production = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "config.production").unwrap();
     assert!(production["value"].as_str().unwrap().starts_with("demo kiosk"), "{production}");
     let street = site.data.join("street.toml");
@@ -143,7 +143,7 @@ fn every_check_ok_then_each_simulated_device_fault_fails_its_own_check() {
     assert_eq!(code, 2, "{text}");
     assert_eq!(status_of(&report, "config.production"), "fail", "{text}");
     let value = report["checks"][0]["value"].as_str().unwrap();
-    for key in ["card_reader.driver", "camera.driver", "display.driver", "input.driver", "speaker.driver", "printer.driver"] {
+    for key in ["card_reader.driver", "camera.driver", "display.driver", "input.driver", "speaker.driver", "printer.driver", "store.kek"] {
         assert!(value.contains(key), "{key} not named: {value}");
     }
     assert!(value.contains("kiosk-test-csca.der") && value.contains(kiosk::wiring::TEST_CSCA_SHA256), "{value}");

@@ -32,7 +32,7 @@ fn kiosk_run_rotates_and_purges_at_start_and_counts_it() {
     let config = tmp.path().join("site.toml");
     std::fs::write(
         &config,
-        format!("[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek = \"file\"\nretention_days = 30\ndata_key_lifetime_days = 365\n"),
+        format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek = \"file\"\nretention_days = 30\ndata_key_lifetime_days = 365\n"),
     )
     .unwrap();
     let out = Command::new(kiosk).arg("--config").arg(&config).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap();

@@ -157,19 +157,20 @@ pub fn run(config_file: Option<&std::path::Path>, options: &Options) -> Result<R
     Ok(Report::new(config.kiosk.id.clone(), started_at, elapsed_ms(started), results))
 }
 
-/// Simulated devices and the test CSCA: failures on a street kiosk, allowed on a declared demo.
+/// Simulated devices, the test CSCA and a file KEK: failures on a street kiosk, allowed on a
+/// declared demo.
 fn production_check(config: &Config) -> CheckResult {
     const ID: &str = "config.production";
     let found = crate::wiring::not_for_production(config);
     let list = found.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
     match (found.is_empty(), config.kiosk.demo) {
-        (true, false) => CheckResult::ok(ID, "real devices only, no test CSCA in the trust folder"),
+        (true, false) => CheckResult::ok(ID, "real devices only, no test CSCA in the trust folder, the KEK a credential"),
         (true, true) => CheckResult::ok(ID, "demo kiosk (kiosk.demo = true) with real devices only"),
         (false, true) => CheckResult::ok(ID, format!("demo kiosk (kiosk.demo = true): {list}")),
         (false, false) => CheckResult::fail(
             ID,
             list,
-            "`kiosk run` refuses to start: configure each named device's real driver and a CSCA masterlist without the test CSCA (deploy/site.example.toml), or declare a demo kiosk with `demo = true` under [kiosk]",
+            "`kiosk run` refuses to start: configure each named device's real driver, a CSCA masterlist without the test CSCA and `store.kek = \"credential\"` (deploy/site.example.toml), or declare a demo kiosk with `demo = true` under [kiosk]",
         )
         .with("not_for_production", found.len() as f64),
     }

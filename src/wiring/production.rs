@@ -1,5 +1,6 @@
-//! What of a configuration is not for a street kiosk: each simulated device, and the test
-//! CSCA (whose private key anyone can derive) in the trust folder. `kiosk run` refuses to start
+//! What of a configuration is not for a street kiosk: each simulated device, the test CSCA
+//! (whose private key anyone can derive) in the trust folder, and a key-encryption key kept as a
+//! file in the data folder (`store.kek = "file"`: readable by whoever reads the data it guards). `kiosk run` refuses to start
 //! with any of them unless the site file declares a demo kiosk (`kiosk.demo = true`);
 //! `kiosk config check` and `kiosk diag` name each one.
 //!
@@ -8,7 +9,7 @@
 
 use std::path::Path;
 
-use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver, PrinterDriver, SpeakerDriver};
+use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver, KekSource, PrinterDriver, SpeakerDriver};
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of the DER of the kiosk's test CSCA (`kiosk-config/csca/kiosk-test-csca.der`, made by
@@ -30,7 +31,7 @@ impl std::fmt::Display for NotForProduction {
     }
 }
 
-/// Simulated devices and test keys of `config`, in device order; empty for a production kiosk.
+/// Simulated devices, test keys and a file KEK of `config`, in device order then keys; empty for a production kiosk.
 pub fn not_for_production(config: &Config) -> Vec<NotForProduction> {
     let mut found = Vec::new();
     let mut sim = |simulated: bool, key: &'static str, what: &str| {
@@ -48,6 +49,16 @@ pub fn not_for_production(config: &Config) -> Vec<NotForProduction> {
         found.push(NotForProduction {
             key: "card_reader.csca_dir",
             what: format!("{file} is the TEST CSCA (SHA-256 {TEST_CSCA_SHA256}): anyone can sign a passport it trusts"),
+        });
+    }
+    if config.store.kek == KekSource::File {
+        found.push(NotForProduction {
+            key: "store.kek",
+            what: format!(
+                "the key-encryption key is a file in the data folder ({}/keys/kek.key), beside the data it guards: \
+                 use \"credential\" (sealed by `kiosk provision`, handed over by systemd)",
+                config.kiosk.data_dir.display()
+            ),
         });
     }
     found
@@ -86,7 +97,7 @@ fn pem_body(bytes: &[u8]) -> Option<Vec<u8>> {
 #[derive(Debug, thiserror::Error)]
 #[error(
     "this configuration is not for a street kiosk and `kiosk.demo` is not set: {list}. \
-     Configure the real devices and the CSCA masterlist (see deploy/site.example.toml), \
+     Configure the real devices, the CSCA masterlist and `store.kek = \"credential\"` (see deploy/site.example.toml), \
      or set `demo = true` under [kiosk] for a demo kiosk",
     list = .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 )]
@@ -151,6 +162,20 @@ mod tests {
         let demo = config(&format!("[kiosk]\ndemo = true\n[card_reader]\ncsca_dir = \"{}\"\n", dir.path().display()));
         assert!(check_production(&demo).is_ok());
         assert_eq!(not_for_production(&demo).len(), 7);
+    }
+
+    #[test]
+    fn a_key_encryption_key_as_a_file_is_for_a_demo_kiosk_only() {
+        let c = config("[store]\nkek = \"file\"\n");
+        let found = not_for_production(&c);
+        assert_eq!(found.last().map(|f| f.key), Some("store.kek"));
+        let err = check_production(&c).unwrap_err().to_string();
+        assert!(err.contains("store.kek") && err.contains("keys/kek.key") && err.contains("demo = true"), "{err}");
+        let demo = config("[kiosk]\ndemo = true\n[store]\nkek = \"file\"\n");
+        assert!(check_production(&demo).is_ok());
+        assert!(not_for_production(&demo).iter().any(|f| f.key == "store.kek"), "still named for diag");
+        // The default (a systemd credential) is none of them.
+        assert!(!not_for_production(&config("")).iter().any(|f| f.key == "store.kek"));
     }
 
     #[test]
