@@ -1,6 +1,7 @@
 //! A software TPM 2.0 (swtpm, Debian package `swtpm`, installed by scripts/setup) on a unix
 //! socket, started by the test and stopped when dropped. `device` is the TCTI string that
 //! systemd-creds takes in `$SYSTEMD_TPM2_DEVICE`.
+#![allow(dead_code)] // each test file uses its own part (deploy_scripts only starts it)
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
