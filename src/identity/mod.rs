@@ -10,6 +10,7 @@ pub mod cipher;
 pub mod des3;
 pub mod domain;
 pub mod emv;
+pub mod internal_passport;
 pub mod keys;
 pub mod lds;
 pub mod mrz;
