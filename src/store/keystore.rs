@@ -99,12 +99,14 @@ impl KeyStore {
         SealContext { table: "data_keys", column: "wrapped_key", record_id: key_id }
     }
 
-    fn wrap(&self, key_id: KeyId, key: &DataKey) -> Result<Vec<u8>, KeyStoreError> {
+    /// Wraps a data key for storage as row `key_id` (also kiosk-core's PostgreSQL `data_keys`).
+    pub fn wrap(&self, key_id: KeyId, key: &DataKey) -> Result<Vec<u8>, KeyStoreError> {
         let id = key_id.0.to_string();
         Ok(seal(KEK_ID, &self.kek, &KeyStore::context(&id), key.as_bytes())?)
     }
 
-    fn unwrap_key(&self, key_id: KeyId, wrapped: &[u8]) -> Result<DataKey, KeyStoreError> {
+    /// Unwraps what [`KeyStore::wrap`] made for row `key_id`.
+    pub fn unwrap_key(&self, key_id: KeyId, wrapped: &[u8]) -> Result<DataKey, KeyStoreError> {
         let id = key_id.0.to_string();
         let mut ring = KeyRing::default();
         ring.insert(KEK_ID, self.kek.clone());

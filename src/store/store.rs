@@ -5,6 +5,7 @@ use super::keystore::{AuditKey, KeyStore, KeyStoreError};
 use super::migrations::{migrate, MigrationError};
 use super::record::{OnboardingRecord, Outcome, PersonalData};
 use super::seal::{KeyRing, SealContext, SealError};
+use base64::Engine as _;
 use crate::account::demo_account::uuid_v7_at;
 use crate::account::{LimitsPolicy, TokenId};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -62,6 +63,10 @@ struct AccountOpened<'a> {
     consent_version: &'a str,
     consent_sha256: String,
     personal: Option<&'a PersonalData>,
+    /// base64 of the template's little-endian f32 values: the bank searches it against every
+    /// template of the fleet (one demo account per person). Zeroized with the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    face_template: Option<&'a str>,
 }
 
 pub struct Store {
@@ -202,6 +207,10 @@ impl Store {
                 }
             };
             let outbox_id = uuid_v7_at(r.finished_at).to_string();
+            let template_b64: Option<Zeroizing<String>> = r.face_template.as_ref().map(|t| {
+                let bytes: Zeroizing<Vec<u8>> = Zeroizing::new(t.iter().flat_map(|v| v.to_le_bytes()).collect());
+                Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*bytes))
+            });
             let message = AccountOpened {
                 onboarding_id: &id,
                 account_id: &account_id,
@@ -211,6 +220,7 @@ impl Store {
                 consent_version: &r.consent_version,
                 consent_sha256: hex::encode(r.consent_sha256),
                 personal: r.personal.as_ref(),
+                face_template: template_b64.as_deref().map(String::as_str),
             };
             let payload = Zeroizing::new(
                 serde_json::to_vec(&message)

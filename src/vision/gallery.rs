@@ -91,20 +91,27 @@ impl Gallery {
 
     /// The enrolled template most similar to `probe` (cosine), or `None` when empty.
     pub fn search(&self, probe: &Embedding) -> Option<GalleryHit> {
+        self.search_from(0, probe)
+    }
+
+    /// As [`Gallery::search`], over the templates pushed at index `start` or later only (the
+    /// bank core re-checks just those added since its last full search).
+    pub fn search_from(&self, start: usize, probe: &Embedding) -> Option<GalleryHit> {
         // The query's own scale is common to every row: it cannot change the order.
         let (query, _) = quantize(probe.as_slice());
-        let candidates = if self.len() >= PARALLEL_FROM {
-            let middle = self.len() / 2;
+        let start = start.min(self.len());
+        let candidates = if self.len() - start >= PARALLEL_FROM {
+            let middle = start + (self.len() - start) / 2;
             std::thread::scope(|scope| {
                 let upper = scope.spawn(|| self.scan(middle..self.len(), &query));
-                let mut lower = self.scan(0..middle, &query);
+                let mut lower = self.scan(start..middle, &query);
                 // A panicked scan thread cannot happen (no indexing outside the ranges), but if
                 // it did, the lower half's candidates still give an answer.
                 lower.extend(upper.join().unwrap_or_default());
                 lower
             })
         } else {
-            self.scan(0..self.len(), &query)
+            self.scan(start..self.len(), &query)
         };
         candidates
             .iter()
@@ -183,6 +190,18 @@ mod tests {
         let hit = gallery.search(&templates[1234]).unwrap();
         assert_eq!(hit.index, 1234);
         assert!((hit.score - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn search_from_sees_only_the_later_templates() {
+        let templates: Vec<Embedding> = (0..100).map(embedding).collect();
+        let mut gallery = Gallery::new();
+        templates.iter().for_each(|t| gallery.push(t));
+        assert_eq!(gallery.search_from(40, &templates[60]).unwrap().index, 60);
+        assert_ne!(gallery.search_from(40, &templates[10]).unwrap().index, 10);
+        assert!(gallery.search_from(40, &templates[10]).unwrap().index >= 40);
+        assert!(gallery.search_from(100, &templates[1]).is_none());
+        assert!(gallery.search_from(500, &templates[1]).is_none());
     }
 
     proptest! {
