@@ -26,11 +26,13 @@ test: setup
 
 # Speed and memory targets, next to OpenCV's Python pipeline measured in the same run; store
 # and sync figures next to plain INSERTs and bare requests; prints tables and writes JSON to
-# bench-results/.
+# bench-results/. kiosk-core: 2,000 simulated kiosks through two gateways with faults, next to
+# bare HTTP, and the fleet 1:N over 1,000,000 templates.
 bench: setup
 	$(CARGO) bench --locked --bench face_pipeline --bench card_read
 	$(CARGO) bench --locked --bench store
 	$(CARGO) bench --locked --bench pace_crypto
+	$(CARGO) bench --locked -p kiosk-core --bench fleet_load
 
 # The emulated kiosk: the Debian package installed by its own scripts in a Debian image booted
 # in QEMU on real drivers (image cached in /var/cache/kiosk-hil); verdict in $(HIL_OUT)/report.json.

@@ -82,6 +82,11 @@ async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
         stop_rx.clone(),
     ));
     tracing::info!(listen = %config.health.listen, data_dir = %data_dir.display(), "kiosk service starting");
+    // The fleet heartbeat to the bank core, every minute (src/sync/heartbeat.rs).
+    let heartbeat = KioskIdentity::load(&DataPaths::under(&data_dir).identity)
+        .ok()
+        .and_then(|identity| client_of(&config, Arc::new(identity)).ok())
+        .map(|client| tokio::spawn(crate::sync::heartbeat::run(client, DataPaths::under(&data_dir).db, Arc::clone(&metrics), stop_rx.clone())));
 
     let (request_stop, stop_requested) = watch::channel(false);
     let shell = Shell { health: Arc::clone(&health), notifier: Arc::clone(&notifier), stop: stop_requested };
@@ -111,6 +116,9 @@ async fn service(config: Config, data_dir: PathBuf) -> Result<(), AppError> {
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = housekeeping.await;
+    if let Some(heartbeat) = heartbeat {
+        let _ = heartbeat.await;
+    }
     tracing::info!("kiosk service stopped");
     result
 }

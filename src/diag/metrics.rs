@@ -118,6 +118,11 @@ impl Metrics {
         self.with(|m| *m.device_errors.entry(device.to_owned()).or_default() += 1);
     }
 
+    /// Device errors so far, by device (the heartbeat's device states).
+    pub fn device_error_counts(&self) -> BTreeMap<String, u64> {
+        self.with(|m| m.device_errors.clone())
+    }
+
     pub fn set_sync(&self, sync: SyncGauges) {
         self.with(|m| m.sync = sync);
     }

@@ -6,6 +6,7 @@
 pub mod backoff;
 pub mod client;
 pub mod drain;
+pub mod heartbeat;
 pub mod protocol;
 pub mod sim;
 pub mod tls;

@@ -3,6 +3,7 @@
 //! input.
 #![allow(dead_code)]
 
+pub mod load;
 pub mod pg;
 
 #[path = "../../../tests/sync_support/mod.rs"]
