@@ -5,13 +5,17 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
-use kiosk_hal::card_reader::sim::{self as reader_sim, SimulatorConfig};
+use kiosk_hal::card_reader::sim::{self as reader_sim, SimulatorConfig, TestPki, VirtualPassport};
 use ed25519_dalek::VerifyingKey;
 use kiosk::sync::sim::{CoreSimulator, SimRecord, SimSettings};
 use kiosk_hal::printer::sim::{self as printer_sim, PrinterSimConfig};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio::signal::unix::{signal, SignalKind};
+
+/// The ICAO Doc 9303 specimen (TD3), the MRZ of the simulated passport.
+const SPECIMEN_MRZ: [&str; 2] =
+    ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
 
 #[derive(Parser)]
 #[command(name = "kiosk-hil-sim")]
@@ -27,6 +31,17 @@ enum Device {
         /// Symbolic link made to the pty slave (QEMU opens it as the guest's serial line).
         #[arg(long, value_name = "PATH")]
         link: PathBuf,
+        /// The run's CSCA and Document Signer derive from this label (make hil passes a random
+        /// one per run): the guest trusts that CSCA only, never the test CSCA.
+        #[arg(long, value_name = "LABEL")]
+        pki_label: Option<String>,
+        /// Writes the CSCA certificate (DER) of --pki-label here, for the guest's trust folder.
+        #[arg(long, value_name = "FILE", requires = "pki_label")]
+        csca_out: Option<PathBuf>,
+        /// A passport on the window, its chip's DG2 holding this JPEG, signed by --pki-label's
+        /// Document Signer (the ICAO specimen MRZ).
+        #[arg(long, value_name = "JPEG", requires = "pki_label")]
+        passport_photo: Option<PathBuf>,
     },
     /// The bank core (HTTPS, client certificate required) on 127.0.0.1; its port goes to
     /// --port-file, what it received to --record (JSON) at exit.
@@ -71,8 +86,20 @@ fn main() -> ExitCode {
 
 fn serve(device: Device) -> Result<(), String> {
     match device {
-        Device::CardReader { link } => {
-            let handle = reader_sim::spawn(SimulatorConfig::default()).map_err(|e| e.to_string())?;
+        Device::CardReader { link, pki_label, csca_out, passport_photo } => {
+            let mut config = SimulatorConfig::default();
+            if let Some(label) = pki_label {
+                let pki = TestPki::generate(&label).map_err(|e| format!("PKI of --pki-label: {e}"))?;
+                if let Some(out) = csca_out {
+                    std::fs::write(&out, pki.csca_der()).map_err(|e| format!("{}: {e}", out.display()))?;
+                }
+                if let Some(photo) = passport_photo {
+                    let jpeg = passport_jpeg(&photo)?;
+                    let mrz = SPECIMEN_MRZ.iter().map(|l| (*l).to_owned()).collect();
+                    config.document = Some(VirtualPassport::new(mrz, jpeg).signed_by(&pki));
+                }
+            }
+            let handle = reader_sim::spawn(config).map_err(|e| e.to_string())?;
             publish(handle.port_path(), &link)?;
             wait_for_stop()?;
             let _ = std::fs::remove_file(&link);
@@ -102,6 +129,25 @@ fn serve(device: Device) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The photo as a passport's DG2 holds it: at most 300x400 pixels, JPEG quality 85 (some 20 KB:
+/// a chip read of a few seconds at 115 200 baud, not the minute a camera JPEG would take).
+fn passport_jpeg(photo: &Path) -> Result<Vec<u8>, String> {
+    use opencv::{core::{Size, Vector}, imgcodecs, imgproc, prelude::*};
+    let what = |e: opencv::Error| format!("{}: {e}", photo.display());
+    let image = imgcodecs::imread(photo, imgcodecs::IMREAD_COLOR).map_err(what)?;
+    if image.empty() {
+        return Err(format!("{}: not an image OpenCV can read", photo.display()));
+    }
+    let scale = (300.0 / f64::from(image.cols())).min(400.0 / f64::from(image.rows())).min(1.0);
+    let size = Size::new((f64::from(image.cols()) * scale) as i32, (f64::from(image.rows()) * scale) as i32);
+    let mut small = Mat::default();
+    imgproc::resize(&image, &mut small, size, 0.0, 0.0, imgproc::INTER_AREA).map_err(what)?;
+    let mut jpeg = Vector::<u8>::new();
+    let params = Vector::<i32>::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 85]);
+    imgcodecs::imencode(".jpg", &small, &mut jpeg, &params).map_err(what)?;
+    Ok(jpeg.to_vec())
 }
 
 fn parse_key(hex_key: &str) -> Result<VerifyingKey, String> {
