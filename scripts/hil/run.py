@@ -273,6 +273,9 @@ class Run:
             try:
                 self.qga = GuestAgent(str(self.work / "qga.sock"), timeout=5)
                 self.qga.call("guest-ping")
+                # Answering: from now on a slow answer is load on the host, not a dead guest
+                # (seen: more than 5 s at load 11).
+                self.qga.io.sock.settimeout(120)
                 return True
             except (OSError, Exception):
                 if self.qga:
