@@ -151,6 +151,15 @@ enum FaceCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every face of every picture and the cosine of every pair (to measure score
+    /// distributions; docs/FACE-MATCHING.md). Exit code 0, or 2 for an unreadable image.
+    Scores {
+        #[arg(value_name = "IMAGE", required = true)]
+        images: Vec<PathBuf>,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Passive liveness of the face in a picture: a live person, or a photo / screen attack.
     /// Exit code 0: live, 1: attack, 2: an error (unreadable image, no face).
     Liveness {
@@ -260,6 +269,9 @@ fn main() -> ExitCode {
                     ExitCode::from(1)
                 }
             })
+        }
+        Command::Face { command: FaceCommand::Scores { images, json } } => {
+            app::face_scores(cli.config.as_deref(), &images, json).map(|()| ExitCode::SUCCESS)
         }
         Command::Face { command: FaceCommand::Liveness { image, json } } => {
             app::face_liveness(cli.config.as_deref(), &image, json).map(|live| {

@@ -89,5 +89,6 @@ pub fn issued_onboarding(at: OffsetDateTime, n: u32) -> OnboardingRecord {
         }),
         face_template: Some(face_template(n)),
         face_checks: None,
+        enrolment_keys: None,
     }
 }

@@ -62,6 +62,32 @@ fn config_check_names_file_line_and_key() {
 }
 
 #[test]
+fn face_scores_prints_every_face_and_every_pair() {
+    let (code, out, err) = kiosk(&[
+        "face",
+        "scores",
+        "--json",
+        "models/faces/obama.jpg",
+        "models/faces/obama2.jpg",
+        "models/faces/biden.jpg",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["faces"].as_array().unwrap().len(), 3);
+    let pairs = report["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3);
+    let cosine = |a: &str, b: &str| {
+        pairs.iter().find(|p| p["a"].as_str().unwrap().contains(a) && p["b"].as_str().unwrap().contains(b)).unwrap()["cosine"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(cosine("obama.jpg", "obama2.jpg") > 0.7, "{out}");
+    assert!(cosine("obama.jpg", "biden.jpg") < 0.3, "{out}");
+    let (code, _, err) = kiosk(&["face", "scores", "no-such-picture.jpg"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
 fn face_verify_tells_same_person_different_people_and_errors_apart() {
     let (code, out, err) = kiosk(&[
         "face",

@@ -70,7 +70,13 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     };
     let parsed = |i: usize| -> serde_json::Value { serde_json::from_str(checks[i].as_deref().unwrap()).unwrap() };
     assert_eq!(parsed(0)["challenge_result"], "passed");
-    assert!(parsed(0)["match_score"].as_f64().unwrap() > 0.363);
+    let match_threshold = kiosk_config::load(None).unwrap().face.match_threshold;
+    assert!(parsed(0)["match_score"].as_f64().unwrap() >= f64::from(match_threshold));
+    assert_eq!(parsed(0)["duplicate_kind"], serde_json::Value::Null, "a new person");
+    // The holder's second passport (another number, the same name and birth date) is caught by
+    // the exact check, before any face search; the kind is recorded.
+    assert_eq!(parsed(2)["duplicate_kind"], "exact_holder");
+    assert_eq!(count("SELECT count(*) FROM enrolment_keys"), 2, "document and holder of the one account");
     assert_eq!(parsed(3)["passive_live"], false, "the printed photo");
     assert_eq!(parsed(3)["attempts"], 3);
     assert_eq!(parsed(4)["passive_live"], true, "the replayed video passes passive liveness");

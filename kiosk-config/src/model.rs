@@ -164,6 +164,8 @@ pub struct FaceSection {
     pub nms_iou_threshold: f32,
     pub match_threshold: f32,
     pub duplicate_threshold: f32,
+    /// Enrolments the duplicate threshold was chosen for (its stated FPIR holds up to this many).
+    pub gallery_size: u32,
     pub liveness_threshold: f32,
     pub max_attempts: u32,
     pub challenge: ChallengeSection,

@@ -87,6 +87,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("face.nms_iou_threshold", c.face.nms_iou_threshold, 0.05, 0.95)?;
     range("face.match_threshold", c.face.match_threshold, 0.2, 0.95)?;
     range("face.duplicate_threshold", c.face.duplicate_threshold, 0.2, 0.95)?;
+    range("face.gallery_size", c.face.gallery_size, 1, 10_000_000)?;
     range("face.liveness_threshold", c.face.liveness_threshold, 0.3, 0.99)?;
     range("face.max_attempts", c.face.max_attempts, 1, 10)?;
     let ch = &c.face.challenge;

@@ -1,12 +1,14 @@
-//! `kiosk face verify` and `kiosk face liveness`: the kiosk's face checks on picture files,
-//! for technicians.
+//! `kiosk face verify`, `kiosk face liveness` and `kiosk face scores`: the kiosk's face checks
+//! on picture files, for technicians and for measuring score distributions.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use super::AppError;
-use crate::vision::{read_image, FaceAnalysis, FaceOutcome, FacePipeline, MatchDecision};
+use crate::vision::{
+    align_face, cosine_similarity, read_image, Detection, Embedding, FaceAnalysis, FaceOutcome, FacePipeline, MatchDecision,
+};
 
 fn analyse(pipeline: &mut FacePipeline, path: &Path) -> Result<Box<FaceAnalysis>, AppError> {
     let image = read_image(path)?;
@@ -103,4 +105,44 @@ pub fn liveness(pipeline: &mut FacePipeline, image: &Path, as_json: bool) -> Res
         print_face("image", &face);
     }
     Ok(face.liveness.live)
+}
+
+/// `kiosk face scores`: every face of every picture through the kiosk's detector, alignment and
+/// recogniser, and the cosine of every pair of them — the measurement behind the thresholds
+/// (docs/FACE-MATCHING.md). Faces are named `FILE#N`, largest first; which pairs are the same
+/// person is for the caller to say (the tool knows no identities).
+pub fn scores(pipeline: &mut FacePipeline, images: &[PathBuf], as_json: bool) -> Result<(), AppError> {
+    let mut faces: Vec<(String, Detection, Embedding)> = Vec::new();
+    for path in images {
+        let image = read_image(path)?;
+        let mut found = pipeline.detector().detect(&image)?;
+        found.sort_by(|a, b| (b.bbox[2] * b.bbox[3]).total_cmp(&(a.bbox[2] * a.bbox[3])));
+        for (n, detection) in found.into_iter().enumerate() {
+            let aligned = align_face(&image, &detection)?;
+            let embedding = pipeline.embed(&aligned)?;
+            faces.push((format!("{}#{n}", path.display()), detection, embedding));
+        }
+    }
+    let mut pairs = Vec::new();
+    for (i, (a, _, ea)) in faces.iter().enumerate() {
+        for (b, _, eb) in faces.iter().skip(i + 1) {
+            pairs.push((a.as_str(), b.as_str(), cosine_similarity(ea, eb)));
+        }
+    }
+    if as_json {
+        let faces: Vec<Value> = faces
+            .iter()
+            .map(|(name, d, _)| json!({ "face": name, "box": d.bbox, "detection_score": d.score }))
+            .collect();
+        let pairs: Vec<Value> = pairs.iter().map(|(a, b, c)| json!({ "a": a, "b": b, "cosine": c })).collect();
+        println!("{:#}", json!({ "faces": faces, "pairs": pairs }));
+    } else {
+        for (name, d, _) in &faces {
+            println!("face  {name}: detection {:.3}, {:.0}×{:.0} px", d.score, d.bbox[2], d.bbox[3]);
+        }
+        for (a, b, c) in &pairs {
+            println!("pair  {c:+.3}  {a}  {b}");
+        }
+    }
+    Ok(())
 }

@@ -19,7 +19,10 @@ pub mod upkeep;
 
 pub use session::{follow_challenge, SessionReport, StepRecord};
 
-use std::{path::Path, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use clap::ValueEnum;
 
@@ -127,6 +130,13 @@ pub fn face_verify(
     let config = kiosk_config::load(config_file)?;
     let mut pipeline = crate::wiring::face_pipeline(&config)?;
     face_cli::verify(&mut pipeline, reference, probe, config.face.match_threshold, json)
+}
+
+/// `kiosk face scores`.
+pub fn face_scores(config_file: Option<&Path>, images: &[PathBuf], json: bool) -> Result<(), AppError> {
+    let config = kiosk_config::load(config_file)?;
+    let mut pipeline = crate::wiring::face_pipeline(&config)?;
+    face_cli::scores(&mut pipeline, images, json)
 }
 
 /// `kiosk face liveness`.

@@ -29,6 +29,8 @@ pub enum KeyStoreError {
 
 /// HKDF label of the audit chain key.
 const AUDIT_KEY_INFO: &[u8] = b"kiosk audit chain v1";
+/// HKDF label of the enrolment look-up key (the duplicate check's keyed hashes).
+const LOOKUP_KEY_INFO: &[u8] = b"kiosk enrolment lookup v1";
 
 /// Holds the KEK (zeroized on drop via `DataKey`).
 #[derive(Clone)]
@@ -80,6 +82,14 @@ impl KeyStore {
         // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
         let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.kek.as_bytes()).expand(AUDIT_KEY_INFO, &mut out[..]);
         AuditKey(out)
+    }
+
+    /// HKDF-SHA256(KEK, info = "kiosk enrolment lookup v1"): stable across data-key rotations,
+    /// so an enrolment stays findable until retention purges it.
+    pub fn lookup_key(&self) -> super::LookupKey {
+        let mut out = Zeroizing::new([0u8; 32]);
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, self.kek.as_bytes()).expand(LOOKUP_KEY_INFO, &mut out[..]);
+        super::LookupKey(out)
     }
 
     /// Opens an existing KEK file, refusing one readable by group or others.

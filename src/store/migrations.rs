@@ -114,6 +114,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_anchors_acknowledged ON audit_anchors(seq) WHERE acknowledged_at IS NOT NULL;
     "#,
+    // 6: the duplicate check's keyed hashes (HMAC-SHA256 under a key derived from the KEK; no
+    // personal data in clear): `enrolment_keys` finds an earlier enrolment of the same document
+    // (`document`: issuing state + number) or holder (`holder`: name + birth date);
+    // `face_templates.birth_key` puts each template in its birth date's 1:N search bucket (NULL
+    // for templates enrolled before: searched every time). Purged with the templates.
+    r#"
+    CREATE TABLE enrolment_keys (
+        kind       TEXT NOT NULL CHECK (kind IN ('document', 'holder')),
+        digest     BLOB NOT NULL,
+        account_id TEXT NOT NULL REFERENCES accounts(id),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, digest)
+    );
+    CREATE INDEX enrolment_keys_account ON enrolment_keys(account_id);
+    ALTER TABLE face_templates ADD COLUMN birth_key BLOB;
+    "#,
 ];
 
 #[derive(Debug, Error)]

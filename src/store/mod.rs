@@ -6,6 +6,7 @@ pub mod audit;
 #[cfg(test)]
 mod fixture;
 pub mod keystore;
+mod lookup;
 pub mod migrations;
 mod outbox;
 pub mod record;
@@ -19,6 +20,7 @@ pub use anchors::{read_anchor_gauges, AnchorGauges, PendingAnchor};
 pub use audit::{verify_chain, Anchor, AuditError, AuditReport, BreakKind};
 pub use crate::keys::KeyFileError;
 pub use keystore::{AuditKey, KeyStore, KeyStoreError};
+pub use lookup::{DuplicateKind, EnrolmentKeys, LookupDigest, LookupKey};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
 pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};

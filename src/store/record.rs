@@ -55,6 +55,9 @@ pub struct FaceChecks {
     /// 1:1 cosine against the document photo, and the best 1:N cosine against earlier enrolments.
     pub match_score: Option<f32>,
     pub duplicate_best_score: Option<f32>,
+    /// How an earlier enrolment was found (`exact_document`, `exact_holder`, `face`); `None`
+    /// when none was.
+    pub duplicate_kind: Option<&'static str>,
 }
 
 /// One finished onboarding. `AccountIssued` needs `account` and `personal`; `Refused` must
@@ -74,6 +77,8 @@ pub struct OnboardingRecord {
     pub face_template: Option<Vec<f32>>,
     /// The face checks' figures, when the session got as far as the camera.
     pub face_checks: Option<FaceChecks>,
+    /// The keyed hashes a later duplicate check finds this enrolment by (issued accounts only).
+    pub enrolment_keys: Option<super::EnrolmentKeys>,
 }
 
 /// Shows only what is safe to log: no personal data, no template values.

@@ -103,6 +103,12 @@ impl Store {
                 (SELECT account_id FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?1)",
             [cutoff],
         )?;
+        // The duplicate check's keyed hashes go with the templates: derived from personal data.
+        let enrolment_keys = tx.execute(
+            "DELETE FROM enrolment_keys WHERE account_id IN
+                (SELECT account_id FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?1)",
+            [cutoff],
+        )?;
         let documents = tx.execute(
             "UPDATE onboardings SET document_sealed = NULL, purged_at = ?1
              WHERE document_sealed IS NOT NULL AND (
@@ -118,7 +124,7 @@ impl Store {
                 (SELECT id FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?2)",
             params![at, cutoff],
         )?;
-        if face_templates + documents + social_payments_choices > 0 {
+        if face_templates + enrolment_keys + documents + social_payments_choices > 0 {
             audit::append(
                 &tx,
                 &self.audit_key,
@@ -126,6 +132,7 @@ impl Store {
                 "personal_data_purged",
                 &json!({
                     "face_templates": face_templates,
+                    "enrolment_keys": enrolment_keys,
                     "documents": documents,
                     "social_payments_choices": social_payments_choices,
                     "confirmed_before_ms": cutoff,

@@ -73,6 +73,7 @@ pub struct Store {
     pub(super) conn: Connection,
     pub(super) keys: KeyRing,
     pub(super) audit_key: AuditKey,
+    lookup_key: super::LookupKey,
     /// To load the data keys another connection added (a rotation by the service's upkeep).
     kek: KeyStore,
 }
@@ -121,12 +122,13 @@ impl Store {
             .map_err(open_err)?;
         migrate(&mut conn)?;
         let audit_key = keys.audit_key();
+        let lookup_key = keys.lookup_key();
         let kek = keys.clone();
         let keys = keys.load_ring(&mut conn, unix_ms(OffsetDateTime::now_utc()))?;
         for suffix in ["", "-wal", "-shm"] {
             restrict_permissions(Path::new(&format!("{}{suffix}", db_path.display())));
         }
-        Ok(Store { conn, keys, audit_key, kek })
+        Ok(Store { conn, keys, audit_key, lookup_key, kek })
     }
 
     /// Loads the data keys again when another connection rotated (a newer key exists), so new
@@ -307,9 +309,10 @@ impl Store {
                 &json!({ "onboarding_id": id, "account_id": account_id }),
             )?;
             if let Some((template_id, sealed)) = template {
+                let birth_key = r.enrolment_keys.as_ref().map(|k| k.birth.to_vec());
                 tx.execute(
-                    "INSERT INTO face_templates (id, account_id, created_at, template_sealed) VALUES (?1, ?2, ?3, ?4)",
-                    params![template_id, account_id, finished, sealed],
+                    "INSERT INTO face_templates (id, account_id, created_at, template_sealed, birth_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![template_id, account_id, finished, sealed, birth_key],
                 )?;
                 audit::append(
                     &tx,
@@ -318,6 +321,16 @@ impl Store {
                     "face_template_stored",
                     &json!({ "account_id": account_id, "template_id": template_id }),
                 )?;
+            }
+            if let Some(keys) = &r.enrolment_keys {
+                for (kind, digest) in [("document", &keys.document), ("holder", &keys.holder)] {
+                    // The same key twice (a holder refused as a duplicate never gets here; an
+                    // account issued before the check existed might): the first stays.
+                    tx.execute(
+                        "INSERT OR IGNORE INTO enrolment_keys (kind, digest, account_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![kind, digest.to_vec(), account_id, finished],
+                    )?;
+                }
             }
             tx.execute(
                 "INSERT INTO outbox (id, kind, payload_sealed, created_at, account_id, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
@@ -336,14 +349,55 @@ impl Store {
         Ok(())
     }
 
+    /// The key the duplicate check's keyed hashes are made with.
+    pub fn lookup_key(&self) -> &super::LookupKey {
+        &self.lookup_key
+    }
+
+    /// An earlier enrolment of the same document, or else of the same holder.
+    pub fn enrolled_as(&self, keys: &super::EnrolmentKeys) -> Result<Option<super::DuplicateKind>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT kind FROM enrolment_keys WHERE (kind = 'document' AND digest = ?1) OR (kind = 'holder' AND digest = ?2)",
+        )?;
+        let kinds: Vec<String> = statement
+            .query_map(params![keys.document.to_vec(), keys.holder.to_vec()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(if kinds.iter().any(|k| k == "document") {
+            Some(super::DuplicateKind::Document)
+        } else if kinds.is_empty() {
+            None
+        } else {
+            Some(super::DuplicateKind::Holder)
+        })
+    }
+
+    /// Every stored face template, opened, with its birth-date bucket (`None` for templates
+    /// enrolled before buckets existed), for the 1:N search.
+    pub fn enrolled_faces(&self) -> Result<Vec<(Option<super::LookupDigest>, Vec<f32>)>, StoreError> {
+        Ok(self.templates()?.into_iter().map(|(_, bucket, template)| (bucket, template)).collect())
+    }
+
     /// All stored face templates, opened, with their account ids, for the 1:N search.
     pub fn face_templates(&self) -> Result<Vec<(Uuid, Vec<f32>)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare("SELECT id, account_id, template_sealed FROM face_templates ORDER BY id")?;
-        let rows: Vec<(String, String, Vec<u8>)> =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        Ok(self.templates()?.into_iter().map(|(account, _, template)| (account, template)).collect())
+    }
+
+    /// Account, birth-date bucket and opened template of every stored face template.
+    #[allow(clippy::type_complexity)]
+    fn templates(&self) -> Result<Vec<(Uuid, Option<super::LookupDigest>, Vec<f32>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, account_id, template_sealed, birth_key FROM face_templates ORDER BY id")?;
+        let rows: Vec<(String, String, Vec<u8>, Option<Vec<u8>>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
-        for (id, account_id, sealed) in rows {
+        for (id, account_id, sealed, bucket) in rows {
+            let bucket = match bucket {
+                None => None,
+                Some(bytes) => Some(super::LookupDigest::try_from(bytes.as_slice()).map_err(|_| {
+                    StoreError::Corrupt { table: "face_templates", what: "birth_key is not 32 bytes" }
+                })?),
+            };
             let bytes =
                 self.open_sealed("face template", &ctx("face_templates", "template_sealed", &id), &sealed)?;
             if bytes.len() % 4 != 0 {
@@ -354,7 +408,7 @@ impl Store {
             }
             let template =
                 bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            out.push((parse_uuid(&account_id, "face_templates")?, template));
+            out.push((parse_uuid(&account_id, "face_templates")?, bucket, template));
         }
         Ok(out)
     }

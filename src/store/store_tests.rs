@@ -22,6 +22,7 @@ fn refused_record() -> OnboardingRecord {
         account: None,
         face_template: None,
         face_checks: None,
+        enrolment_keys: None,
         personal: None,
         ..issued_record()
     }
@@ -384,6 +385,7 @@ fn face_checks_are_kept_with_the_onboarding_and_its_audit_event() {
         challenge_result: Some("passed"),
         match_score: Some(0.74),
         duplicate_best_score: Some(0.12),
+        duplicate_kind: None,
     };
     let record = OnboardingRecord { face_checks: Some(checks), ..issued_record() };
     store.record_onboarding(&record).unwrap();
@@ -402,4 +404,41 @@ fn face_checks_are_kept_with_the_onboarding_and_its_audit_event() {
     let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert_eq!(audit["checks"]["challenge_direction"], "left");
     assert!((audit["checks"]["match_score"].as_f64().unwrap() - 0.74).abs() < 1e-6);
+}
+
+#[test]
+fn an_enrolment_is_found_again_by_its_document_or_its_holder_until_retention_purges_it() {
+    let fx = Fixture::new();
+    let mut store = fx.open();
+    let key = store.lookup_key().clone();
+    let first = key.enrolment("UTO", "L898902C3", "ERIKSSON", "ANNA<MARIA", "740812");
+    let t0 = datetime!(2024-05-15 12:00 UTC);
+    assert_eq!(store.enrolled_as(&first).unwrap(), None);
+    store.record_onboarding(&OnboardingRecord { enrolment_keys: Some(first), ..issued_at(t0) }).unwrap();
+
+    assert_eq!(store.enrolled_as(&first).unwrap(), Some(crate::store::DuplicateKind::Document));
+    // A new passport of the same holder: another number, the same name and birth date.
+    let renewed = key.enrolment("UTO", "X12345678", "ERIKSSON", "ANNA MARIA", "740812");
+    assert_eq!(store.enrolled_as(&renewed).unwrap(), Some(crate::store::DuplicateKind::Holder));
+    let someone_else = key.enrolment("UTO", "Y7", "ERIKSSON", "ANNA MARIA", "750812");
+    assert_eq!(store.enrolled_as(&someone_else).unwrap(), None);
+    // The template is in its birth date's bucket; one from before buckets is in none.
+    store.record_onboarding(&issued_at(t0 + time::Duration::seconds(1))).unwrap();
+    let mut buckets: Vec<_> = store.enrolled_faces().unwrap().into_iter().map(|(bucket, _)| bucket).collect();
+    buckets.sort();
+    assert_eq!(buckets, vec![None, Some(first.birth)]);
+    // Nothing personal in clear: the keyed hashes only, under a key the database does not hold.
+    let conn = rusqlite::Connection::open(fx.db()).unwrap();
+    let stored: Vec<Vec<u8>> =
+        conn.prepare("SELECT digest FROM enrolment_keys ORDER BY kind").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    assert_eq!(stored, vec![first.document.to_vec(), first.holder.to_vec()]);
+
+    // Retention takes them with the template once the core confirmed the account long ago.
+    for item in store.pending_outbox(10).unwrap() {
+        store.mark_outbox_sent(item.id, t0).unwrap();
+    }
+    store.purge_expired(t0 + time::Duration::days(40), time::Duration::days(30)).unwrap();
+    assert_eq!(store.enrolled_as(&first).unwrap(), None);
+    assert_eq!(store.enrolled_as(&renewed).unwrap(), None);
+    assert!(store.enrolled_faces().unwrap().is_empty());
 }

@@ -3,7 +3,10 @@
 //! Templates are kept twice in memory: as 8-bit integers (per-row scale) for a scan that
 //! reads 128 bytes a template, and as f32 for an exact re-score of the few best candidates.
 //! At 100 000 templates the scan reads 12.8 MB instead of 51 MB, which is what makes it fast
-//! on a 2-core kiosk CPU without platform-specific SIMD.
+//! on a 2-core kiosk CPU without platform-specific SIMD. [`BucketedGallery`] splits the
+//! templates by the holder's birth date so that each search compares a handful of them.
+
+use std::collections::HashMap;
 
 use zeroize::Zeroize;
 
@@ -139,6 +142,71 @@ impl Gallery {
     }
 }
 
+/// What a search among one bucket found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketSearch {
+    /// The best cosine, `None` when nothing was searched.
+    pub best: Option<f32>,
+    /// Templates compared: the bucket's and those enrolled without a bucket.
+    pub searched: usize,
+}
+
+/// The 1:N gallery split by a bucket key (the keyed hash of the holder's birth date): a probe is
+/// compared only with the enrolments of its own bucket, so the number of impostor comparisons
+/// per search — and with it the false-positive identification rate — stays that of a small
+/// gallery however many are enrolled (docs/FACE-MATCHING.md). Templates enrolled before buckets
+/// existed are in every search.
+#[derive(Default)]
+pub struct BucketedGallery {
+    buckets: HashMap<[u8; 32], Gallery>,
+    unbucketed: Gallery,
+    len: usize,
+}
+
+impl BucketedGallery {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every template, all buckets together.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Templates in the fullest bucket (what the FPIR arithmetic assumes a bound for).
+    pub fn largest_bucket(&self) -> usize {
+        self.buckets.values().map(Gallery::len).max().unwrap_or(0) + self.unbucketed.len()
+    }
+
+    pub fn push(&mut self, bucket: Option<&[u8; 32]>, template: &Embedding) {
+        match bucket {
+            Some(key) => self.buckets.entry(*key).or_default().push(template),
+            None => self.unbucketed.push(template),
+        }
+        self.len += 1;
+    }
+
+    /// The best match for `probe` among its bucket (and the unbucketed templates). With no
+    /// bucket (a birth date the document did not give) every template is searched.
+    pub fn search(&self, bucket: Option<&[u8; 32]>, probe: &Embedding) -> BucketSearch {
+        let galleries: Vec<&Gallery> = match bucket {
+            Some(key) => self.buckets.get(key).into_iter().chain([&self.unbucketed]).collect(),
+            None => self.buckets.values().chain([&self.unbucketed]).collect(),
+        };
+        let searched = galleries.iter().map(|g| g.len()).sum();
+        let best = galleries
+            .iter()
+            .filter_map(|g| g.search(probe))
+            .map(|hit| hit.score)
+            .max_by(f32::total_cmp);
+        BucketSearch { best, searched }
+    }
+}
+
 impl Drop for Gallery {
     fn drop(&mut self) {
         self.exact.zeroize();
@@ -202,6 +270,31 @@ mod tests {
         assert!(gallery.search_from(40, &templates[10]).unwrap().index >= 40);
         assert!(gallery.search_from(100, &templates[1]).is_none());
         assert!(gallery.search_from(500, &templates[1]).is_none());
+    }
+
+    #[test]
+    fn a_bucketed_search_compares_only_the_probe_s_bucket_and_the_unbucketed() {
+        let mut gallery = BucketedGallery::new();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        for seed in 0..10 {
+            gallery.push(Some(&a), &embedding(seed));
+        }
+        for seed in 10..15 {
+            gallery.push(Some(&b), &embedding(seed));
+        }
+        gallery.push(None, &embedding(99));
+        assert_eq!((gallery.len(), gallery.largest_bucket()), (16, 11));
+        // Template 12 is in bucket b: a probe of bucket a does not see it.
+        let in_a = gallery.search(Some(&a), &embedding(12));
+        assert_eq!(in_a.searched, 11);
+        assert!(in_a.best.is_some_and(|s| s < 0.99), "{in_a:?}");
+        let in_b = gallery.search(Some(&b), &embedding(12));
+        assert_eq!(in_b.searched, 6);
+        assert!(in_b.best.is_some_and(|s| (s - 1.0).abs() < 1e-5), "{in_b:?}");
+        // The unbucketed template is in every search; no bucket searches all.
+        assert!(gallery.search(Some(&[9u8; 32]), &embedding(99)).best.is_some_and(|s| (s - 1.0).abs() < 1e-5));
+        assert_eq!(gallery.search(None, &embedding(12)).searched, 16);
+        assert_eq!(BucketedGallery::new().search(Some(&a), &embedding(1)), BucketSearch { best: None, searched: 0 });
     }
 
     proptest! {

@@ -24,7 +24,7 @@ pub use challenge::{ChallengeRules, ChallengeStatus, ChallengeTracker, PoseSampl
 pub use detect::{Detection, FaceDetector};
 pub use embed::{Embedding, FaceRecogniser, EMBEDDING_LEN};
 pub use error::VisionError;
-pub use gallery::{Gallery, GalleryHit};
+pub use gallery::{BucketSearch, BucketedGallery, Gallery, GalleryHit};
 pub use image::{decode_image, read_image};
 pub use liveness::{LivenessVerdict, PassiveLiveness};
 pub use manifest::{ManifestEntry, ModelManifest};

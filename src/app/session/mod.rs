@@ -26,7 +26,7 @@ use crate::{
     ui::{self, Layout},
     vision::{
         decode_image, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FaceOutcome, FacePipeline,
-        Gallery, MatchDecision, PoseSample, TurnDirection,
+        BucketedGallery, MatchDecision, PoseSample, TurnDirection,
     },
     wiring::{self, Devices},
 };
@@ -44,7 +44,7 @@ pub struct Services {
     /// Fonts, texts and the physical panel the screens are drawn for.
     pub ui: ui::UiContext<'static>,
     /// Every template enrolled on this kiosk, for the 1:N search; grows with each enrolment.
-    pub gallery: Gallery,
+    pub gallery: BucketedGallery,
 }
 
 impl Services {
@@ -87,13 +87,13 @@ fn record_country(data_dir: &std::path::Path, read: &Result<identity::PassportRe
     }
 }
 
-/// Loads every enrolled template from the store into a search gallery (at start-up).
-pub fn load_gallery(store: &Store) -> Result<Gallery, AppError> {
-    let templates = store.face_templates()?;
-    let mut gallery = Gallery::with_capacity(templates.len());
-    for (_, values) in templates {
+/// Loads every enrolled template from the store into the search gallery, each in the bucket of
+/// its holder's birth date (at start-up).
+pub fn load_gallery(store: &Store) -> Result<BucketedGallery, AppError> {
+    let mut gallery = BucketedGallery::new();
+    for (birth, values) in store.enrolled_faces()? {
         if let Some(template) = Embedding::from_values(values) {
-            gallery.push(&template);
+            gallery.push(birth.as_ref(), &template);
         }
     }
     Ok(gallery)
@@ -615,25 +615,44 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         })
     }
 
+    /// The exact check first (the same document, or the same holder on another document: keyed
+    /// hashes, no biometrics), then the face among the enrolments of the same birth date at
+    /// `face.duplicate_threshold` (docs/FACE-MATCHING.md). The kind found is recorded.
     fn check_duplicate(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
+        let keys = self.enrolment_keys();
+        let exact = match &keys {
+            Some(keys) => self.services.store.enrolled_as(keys)?,
+            None => None,
+        };
         let live = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
-        let gallery = &self.services.gallery;
-        let hit = gallery.search(live);
         let threshold = self.services.config.face.duplicate_threshold;
-        let duplicate = hit.is_some_and(|h| h.score >= threshold);
-        self.data.face_checks.duplicate_best_score = hit.map(|h| h.score);
-        let best = hit.map_or("none".to_string(), |h| format!("{:.3}", h.score));
-        self.log(
-            "1:N search",
-            format!(
-                "{} enrolled template(s), best cosine {best}: {}",
-                gallery.len(),
-                if duplicate { "ALREADY ENROLLED" } else { "new person" }
-            ),
-            started,
-        );
-        Ok(Event::DuplicateChecked { already_enrolled: duplicate })
+        let (kind, detail) = match exact {
+            Some(kind) => (Some(kind), format!("{}: an earlier enrolment of this {}", kind.code(), if kind == store::DuplicateKind::Document { "document" } else { "holder (name and birth date)" })),
+            None => {
+                let found = self.services.gallery.search(keys.as_ref().map(|k| &k.birth), live);
+                self.data.face_checks.duplicate_best_score = found.best;
+                let face = found.best.is_some_and(|score| score >= threshold);
+                let best = found.best.map_or("none".to_string(), |score| format!("{score:.3}"));
+                let detail = format!(
+                    "no exact match; {} of {} enrolled template(s) share the birth date, best cosine {best} vs {threshold:.3}",
+                    found.searched,
+                    self.services.gallery.len(),
+                );
+                (face.then_some(store::DuplicateKind::Face), detail)
+            }
+        };
+        self.data.face_checks.duplicate_kind = kind.map(store::DuplicateKind::code);
+        let verdict = if kind.is_some() { "ALREADY ENROLLED" } else { "new person" };
+        self.log("1:N search", format!("{detail}: {verdict}"), started);
+        Ok(Event::DuplicateChecked { already_enrolled: kind.is_some() })
+    }
+
+    /// The keyed look-up hashes of the document read in this session.
+    fn enrolment_keys(&self) -> Option<store::EnrolmentKeys> {
+        let mrz = &self.data.passport.as_ref()?.mrz;
+        let key = self.services.store.lookup_key();
+        Some(key.enrolment(&mrz.issuing_state, &mrz.document_number, &mrz.surname, &mrz.given_names, &mrz.birth_date))
     }
 
     fn issue_account(&mut self) -> Result<Event, AppError> {
@@ -677,6 +696,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     async fn record(&mut self, outcome: Outcome) -> Result<(), AppError> {
         let started = Instant::now();
         let consent = &self.services.consent;
+        let enrolment_keys = self.enrolment_keys();
         let data = std::mem::take(&mut self.data);
         let issued = matches!(outcome, Outcome::AccountIssued);
         let now = OffsetDateTime::now_utc();
@@ -703,10 +723,11 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             account: if issued { data.issued.clone() } else { None },
             face_template: if issued { data.live_face.as_ref().map(|e| e.as_slice().to_vec()) } else { None },
             face_checks: (data.face_checks.attempts > 0).then(|| data.face_checks.clone()),
+            enrolment_keys: if issued { enrolment_keys } else { None },
         };
         self.services.store.record_onboarding(&record)?;
         if let (true, Some(template)) = (issued, data.live_face.as_ref()) {
-            self.services.gallery.push(template);
+            self.services.gallery.push(enrolment_keys.as_ref().map(|k| &k.birth), template);
         }
         self.report.outcome = Some(outcome);
         self.log(
