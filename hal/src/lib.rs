@@ -8,6 +8,7 @@
 pub mod camera;
 pub mod card_reader;
 pub mod display;
+pub mod imager;
 pub mod input;
 pub mod printer;
 mod serial_line;
@@ -16,6 +17,7 @@ pub mod speaker;
 pub use camera::{Camera, CameraError, Frame};
 pub use card_reader::{CardReader, CardReaderError};
 pub use display::{Display, DisplayError};
+pub use imager::{DocumentImager, ImagerError, Light};
 pub use input::{Input, InputError, InputEvent};
 pub use printer::{Printer, PrinterError, PrinterStatus, Receipt, ReceiptLine};
 pub use speaker::{Speaker, SpeakerError, SpeechLanguage};

@@ -142,4 +142,11 @@ pub trait CardReader: Send {
     fn transmit(&mut self, interface: ChipInterface, command: &[u8]) -> Result<Vec<u8>, CardReaderError>;
     fn eject(&mut self) -> Result<(), CardReaderError>;
     fn retain(&mut self) -> Result<(), CardReaderError>;
+    /// Switches the document imager's light (command 0x71; `None`: all off). A reader whose
+    /// firmware has no imager lights answers "unknown command", which is what this default
+    /// reports, so readers without an imager need not implement it.
+    fn set_light(&mut self, light: Option<crate::imager::Light>) -> Result<(), CardReaderError> {
+        let _ = light;
+        Err(CardReaderError::Device { code: "00".to_owned(), kind: DeviceErrorKind::UnknownCommand })
+    }
 }

@@ -438,6 +438,11 @@ impl CardReader for SerialCardReader {
     fn retain(&mut self) -> Result<(), CardReaderError> {
         self.command(0x32, 0x33, Vec::new(), true).map(drop)
     }
+
+    fn set_light(&mut self, light: Option<crate::imager::Light>) -> Result<(), CardReaderError> {
+        let pm = light.map_or(0x30, crate::imager::Light::parameter);
+        self.command(0x71, pm, Vec::new(), false).map(drop)
+    }
 }
 
 impl Drop for SerialCardReader {

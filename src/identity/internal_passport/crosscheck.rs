@@ -108,7 +108,9 @@ fn name_agrees(read: Option<&str>, record: &str, shortened: bool) -> Agreement {
         return Agreement::NotRead;
     };
     match name_to_mrz(read) {
-        Some(m) if m == record || (shortened && !record.is_empty() && m.starts_with(record)) => Agreement::Match,
+        Some(m) if m == record || (shortened && !record.is_empty() && m.starts_with(record)) => {
+            Agreement::Match
+        }
         _ => Agreement::Mismatch,
     }
 }
@@ -125,16 +127,21 @@ pub fn cross_check(vz: &VisualZone, mrz: &InternalMrz) -> CrossCheck {
     ];
     // With all three read, the record the office would print from them must be this one.
     if let (Some(s), Some(n), Some(p)) = (&vz.surname, &vz.given_name, &vz.patronymic) {
-        if names.iter().all(|(_, a)| *a == Agreement::Match) && name_field(s, n, p).ok().as_deref() != Some(&mrz.name_field) {
+        if names.iter().all(|(_, a)| *a == Agreement::Match)
+            && name_field(s, n, p).ok().as_deref() != Some(&mrz.name_field)
+        {
             names[2].1 = Agreement::Mismatch;
         }
     }
     let series_and_number = match (&vz.series, &vz.number) {
-        (Some(s), Some(n)) => agree(Some((s.as_str(), n.as_str())), (mrz.series.as_str(), mrz.number.as_str())),
+        (Some(s), Some(n)) => {
+            agree(Some((s.as_str(), n.as_str())), (mrz.series.as_str(), mrz.number.as_str()))
+        }
         (None, None) => Agreement::NotRead,
         // Half of it read: what was read must agree.
         (s, n) => {
-            let ok = s.as_ref().is_none_or(|s| *s == mrz.series) && n.as_ref().is_none_or(|n| *n == mrz.number);
+            let ok =
+                s.as_ref().is_none_or(|s| *s == mrz.series) && n.as_ref().is_none_or(|n| *n == mrz.number);
             if ok {
                 Agreement::NotRead
             } else {

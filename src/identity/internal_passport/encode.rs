@@ -56,21 +56,29 @@ impl std::fmt::Debug for PageData {
 /// Positions 6-44 of line 1 from the Cyrillic names, shortened by the regulation's rules.
 pub fn name_field(surname: &str, given_name: &str, patronymic: &str) -> Result<String, EncodeError> {
     let s = name_to_mrz(surname).ok_or(EncodeError::Name("surname"))?;
-    let n = if given_name.trim().is_empty() { String::new() } else { name_to_mrz(given_name).ok_or(EncodeError::Name("name"))? };
-    let p =
-        if patronymic.trim().is_empty() { String::new() } else { name_to_mrz(patronymic).ok_or(EncodeError::Name("patronymic"))? };
+    let n = if given_name.trim().is_empty() {
+        String::new()
+    } else {
+        name_to_mrz(given_name).ok_or(EncodeError::Name("name"))?
+    };
+    let p = if patronymic.trim().is_empty() {
+        String::new()
+    } else {
+        name_to_mrz(patronymic).ok_or(EncodeError::Name("patronymic"))?
+    };
     let initial = |w: &str| w.chars().next().map(String::from).unwrap_or_default();
     let surname_and_name = format!("{s}<<{n}");
     let full = if p.is_empty() { surname_and_name.clone() } else { format!("{surname_and_name}<{p}") };
-    let field = if full.len() <= NAME_FIELD_LEN || p.is_empty() || surname_and_name.len() <= NAME_FIELD_LEN - 2 {
-        // Fits, or only the patronymic (or, without one, the name) is cut at the line's end.
-        full.chars().take(NAME_FIELD_LEN).collect::<String>()
-    } else if s.len() <= 34 {
-        let cut: String = surname_and_name.chars().take(NAME_FIELD_LEN - 2).collect();
-        format!("{cut}<{}", initial(&p))
-    } else {
-        format!("{}<<{}<{}", &s[..34], initial(&n), initial(&p))
-    };
+    let field =
+        if full.len() <= NAME_FIELD_LEN || p.is_empty() || surname_and_name.len() <= NAME_FIELD_LEN - 2 {
+            // Fits, or only the patronymic (or, without one, the name) is cut at the line's end.
+            full.chars().take(NAME_FIELD_LEN).collect::<String>()
+        } else if s.len() <= 34 {
+            let cut: String = surname_and_name.chars().take(NAME_FIELD_LEN - 2).collect();
+            format!("{cut}<{}", initial(&p))
+        } else {
+            format!("{}<<{}<{}", &s[..34], initial(&n), initial(&p))
+        };
     Ok(format!("{field:<<width$}", width = NAME_FIELD_LEN))
 }
 

@@ -77,7 +77,11 @@ pub struct VerifiedPage {
 
 /// Record, validity, cross-check, in that order (a record that fails its check digits is not
 /// compared with anything).
-pub fn verify_page<S: AsRef<str>>(mrz_lines: &[S], vz: &VisualZone, today: Date) -> Result<VerifiedPage, InternalPassportError> {
+pub fn verify_page<S: AsRef<str>>(
+    mrz_lines: &[S],
+    vz: &VisualZone,
+    today: Date,
+) -> Result<VerifiedPage, InternalPassportError> {
     let mrz = InternalMrz::from_lines(mrz_lines)?;
     let validity = validity::check(mrz.birth_date, mrz.issue_date, today)?;
     let cross_check = cross_check(vz, &mrz);

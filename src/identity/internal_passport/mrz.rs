@@ -63,9 +63,13 @@ pub enum InternalMrzErrorKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InternalMrzError {
-    #[error("the machine-readable record has {0} lines, the internal passport's has 2. Rescan the photo page")]
+    #[error(
+        "the machine-readable record has {0} lines, the internal passport's has 2. Rescan the photo page"
+    )]
     LineCount(usize),
-    #[error("line {line} of the machine-readable record has {len} characters, not 44. Rescan the photo page")]
+    #[error(
+        "line {line} of the machine-readable record has {len} characters, not 44. Rescan the photo page"
+    )]
     LineLength { line: usize, len: usize },
     #[error("line {line} of the machine-readable record has a character other than A-Z, 0-9 and '<' at position {position}. Rescan")]
     InvalidCharacter { line: usize, position: usize },
@@ -77,7 +81,9 @@ pub enum InternalMrzError {
     InvalidDate(&'static str),
     #[error("the {0} in the machine-readable record is not what the internal passport prints there. Rescan")]
     Malformed(&'static str),
-    #[error("the name in the machine-readable record has a character that stands for no Russian letter. Rescan")]
+    #[error(
+        "the name in the machine-readable record has a character that stands for no Russian letter. Rescan"
+    )]
     Name,
 }
 
@@ -154,7 +160,10 @@ fn date(yymmdd: &str, century: i32, what: &'static str) -> Result<Date, Internal
 fn decode_name(field: &str) -> Result<(String, String, String), InternalMrzError> {
     let (surname_part, rest) = field.split_once("<<").unwrap_or((field, ""));
     let words = |s: &str| -> Result<Vec<String>, InternalMrzError> {
-        s.split('<').filter(|w| !w.is_empty()).map(|w| translit::word_to_cyrillic(w).ok_or(InternalMrzError::Name)).collect()
+        s.split('<')
+            .filter(|w| !w.is_empty())
+            .map(|w| translit::word_to_cyrillic(w).ok_or(InternalMrzError::Name))
+            .collect()
     };
     let surname = words(surname_part)?.join("-");
     if surname.is_empty() {

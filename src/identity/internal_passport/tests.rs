@@ -46,7 +46,10 @@ fn with_char(line: &str, at: usize, c: char) -> String {
 #[test]
 fn the_hand_written_record_parses() {
     let m = InternalMrz::from_lines(&[LINE1, LINE2]).unwrap();
-    assert_eq!((m.surname.as_str(), m.given_name.as_str(), m.patronymic.as_str()), ("ИВАНОВ", "ИВАН", "ИВАНОВИЧ"));
+    assert_eq!(
+        (m.surname.as_str(), m.given_name.as_str(), m.patronymic.as_str()),
+        ("ИВАНОВ", "ИВАН", "ИВАНОВИЧ")
+    );
     assert_eq!((m.series.as_str(), m.number.as_str()), ("4509", "235857"));
     assert_eq!(m.birth_date, date!(1980 - 07 - 19));
     assert_eq!(m.issue_date, date!(2015 - 06 - 25));
@@ -84,7 +87,10 @@ fn shape_and_value_errors() {
     assert_eq!(parse(LINE1, &LINE2[..43]), Err(E::LineLength { line: 2, len: 43 }));
     assert_eq!(parse(&with_char(LINE1, 8, 'o'), LINE2), Err(E::InvalidCharacter { line: 1, position: 9 }));
     assert_eq!(parse(&with_char(LINE1, 1, '<'), LINE2), Err(E::NotInternalPassport));
-    assert_eq!(parse(&LINE1.replacen("PNRUS", "PNUKR", 1), LINE2).unwrap_err().kind(), InternalMrzErrorKind::Invalid);
+    assert_eq!(
+        parse(&LINE1.replacen("PNRUS", "PNUKR", 1), LINE2).unwrap_err().kind(),
+        InternalMrzErrorKind::Invalid
+    );
     // The digit 0 stands for no letter.
     assert_eq!(parse(&with_char(LINE1, 6, '0'), LINE2), Err(E::Name));
     // A travel passport's line 2 (expiry date filled in) is not an internal passport's.
@@ -114,7 +120,10 @@ fn impossible_values_behind_right_check_digits() {
     let parse = |b: &str| InternalMrz::from_lines(&[LINE1, b]);
     assert_eq!(parse(&recheck(&LINE2.replacen("800719", "801319", 1))), Err(E::InvalidDate("birth date")));
     assert_eq!(parse(&recheck(&LINE2.replacen("150625", "150230", 1))), Err(E::InvalidDate("issue date")));
-    assert_eq!(parse(&recheck(&LINE2.replacen("M<<<<<<<", "M3012318", 1))), Err(E::Malformed("expiry date (always empty)")));
+    assert_eq!(
+        parse(&recheck(&LINE2.replacen("M<<<<<<<", "M3012318", 1))),
+        Err(E::Malformed("expiry date (always empty)"))
+    );
     assert_eq!(parse(&recheck(&LINE2.replacen("RUS", "UTO", 1))), Err(E::Malformed("citizenship")));
     assert_eq!(parse(&recheck(&LINE2.replacen("770077<", "77007<<", 1))), Err(E::Malformed("division code")));
     // And the untouched line re-checks to itself: `recheck` computes what the record holds.
@@ -195,7 +204,10 @@ fn cross_check_names_what_disagrees() {
     assert!(cross_check(&vz, &m).passed());
     vz.given_name = None;
     assert!(!cross_check(&vz, &m).passed());
-    assert_eq!(verify_page(&encode(&p).unwrap(), &vz, date!(2020 - 01 - 01)).unwrap_err().kind(), ErrorKind::Unreadable);
+    assert_eq!(
+        verify_page(&encode(&p).unwrap(), &vz, date!(2020 - 01 - 01)).unwrap_err().kind(),
+        ErrorKind::Unreadable
+    );
 }
 
 #[test]
@@ -225,7 +237,10 @@ fn replacement_at_20_and_45() {
     // Issued at 14: due at 20 (2020-05-10), valid through the 90th day after it.
     let issued = date!(2014 - 06 - 01);
     let last_valid = date!(2020 - 05 - 10) + time::Duration::days(90);
-    assert_eq!(check(birth, issued, last_valid), Ok(Validity::Valid { invalid_from: Some(last_valid.next_day().unwrap()) }));
+    assert_eq!(
+        check(birth, issued, last_valid),
+        Ok(Validity::Valid { invalid_from: Some(last_valid.next_day().unwrap()) })
+    );
     let expired = check(birth, issued, last_valid.next_day().unwrap()).unwrap_err();
     assert_eq!(expired, E::PastReplacementAge { age: 20, invalid_from: date!(2020 - 08 - 09) });
     assert_eq!(expired.kind(), ValidityErrorKind::Expired);
@@ -236,11 +251,17 @@ fn replacement_at_20_and_45() {
     );
     assert!(check(birth, date!(2020 - 05 - 10), date!(2045 - 08 - 09)).is_err());
     // Issued at 45 or later: no end.
-    assert_eq!(check(date!(1950 - 01 - 01), date!(2012 - 01 - 01), date!(2090 - 01 - 01)), Ok(Validity::Valid { invalid_from: None }));
+    assert_eq!(
+        check(date!(1950 - 01 - 01), date!(2012 - 01 - 01), date!(2090 - 01 - 01)),
+        Ok(Validity::Valid { invalid_from: None })
+    );
     // Dates that cannot be.
     assert_eq!(check(birth, date!(2027 - 01 - 01), date!(2026 - 12 - 07)), Err(E::IssuedInFuture));
     assert_eq!(check(birth, date!(2014 - 05 - 09), date!(2015 - 01 - 01)), Err(E::IssuedBeforeFirstIssueAge));
-    assert_eq!(check(date!(1960 - 01 - 01), date!(2011 - 06 - 30), date!(2012 - 01 - 01)), Err(E::IssuedBeforeMrz));
+    assert_eq!(
+        check(date!(1960 - 01 - 01), date!(2011 - 06 - 30), date!(2012 - 01 - 01)),
+        Err(E::IssuedBeforeMrz)
+    );
     assert_eq!(E::IssuedInFuture.kind(), ValidityErrorKind::Inconsistent);
 }
 
@@ -252,22 +273,35 @@ fn a_29_february_birthday_reaches_its_age_on_28_february() {
 
 fn page_data() -> impl Strategy<Value = PageData> {
     let name = "[А-ЯЁ]{1,12}(-[А-ЯЁ]{2,10})?";
-    (name, "[А-ЯЁ]{1,12}", "([А-ЯЁ]{2,16})?", any::<bool>(), 0i64..36_000, 14i64..90, "[0-9]{4}", "[0-9]{6}", "[0-9]{6}")
-        .prop_filter_map("issued in the MRZ era", |(s, n, p, male, born, age, series, number, division)| {
-            let birth_date = date!(1925 - 01 - 01) + time::Duration::days(born);
-            let issue_date = validity::anniversary(birth_date, age as u8) + time::Duration::days(age * 3);
-            (issue_date >= validity::MRZ_SINCE && issue_date.year() < 2100).then(|| PageData {
-                surname: s,
-                given_name: n,
-                patronymic: p,
-                sex: if male { Sex::Male } else { Sex::Female },
-                birth_date,
-                series,
-                number,
-                issue_date,
-                division_code: division,
-            })
-        })
+    (
+        name,
+        "[А-ЯЁ]{1,12}",
+        "([А-ЯЁ]{2,16})?",
+        any::<bool>(),
+        0i64..36_000,
+        14i64..90,
+        "[0-9]{4}",
+        "[0-9]{6}",
+        "[0-9]{6}",
+    )
+        .prop_filter_map(
+            "issued in the MRZ era",
+            |(s, n, p, male, born, age, series, number, division)| {
+                let birth_date = date!(1925 - 01 - 01) + time::Duration::days(born);
+                let issue_date = validity::anniversary(birth_date, age as u8) + time::Duration::days(age * 3);
+                (issue_date >= validity::MRZ_SINCE && issue_date.year() < 2100).then(|| PageData {
+                    surname: s,
+                    given_name: n,
+                    patronymic: p,
+                    sex: if male { Sex::Male } else { Sex::Female },
+                    birth_date,
+                    series,
+                    number,
+                    issue_date,
+                    division_code: division,
+                })
+            },
+        )
 }
 
 proptest! {

@@ -52,7 +52,9 @@ impl ValidityError {
     pub fn kind(&self) -> ValidityErrorKind {
         match self {
             Self::PastReplacementAge { .. } => ValidityErrorKind::Expired,
-            Self::IssuedInFuture | Self::IssuedBeforeFirstIssueAge | Self::IssuedBeforeMrz => ValidityErrorKind::Inconsistent,
+            Self::IssuedInFuture | Self::IssuedBeforeFirstIssueAge | Self::IssuedBeforeMrz => {
+                ValidityErrorKind::Inconsistent
+            }
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct SimulatorConfig {
     pub firmware_version: String,
     pub retain_bin_count: u16,
     pub faults: Faults,
+    /// The document imager's lights (command 0x71), shared with `imager::sim::SimulatedImager`.
+    pub lights: crate::imager::sim::LightPanel,
 }
 
 impl Default for SimulatorConfig {
@@ -74,6 +76,7 @@ impl Default for SimulatorConfig {
             firmware_version: "KIOSK-SIM CRT571 1.0".to_owned(),
             retain_bin_count: 0,
             faults: Faults::default(),
+            lights: crate::imager::sim::LightPanel::default(),
         }
     }
 }
@@ -464,7 +467,12 @@ impl Device {
             }
         }
         match (cm, pm) {
-            (0x30, 0x30) | (0x31, 0x30) => ok(Vec::new()),
+            (0x30, 0x30) => {
+                // Initialise switches the imager lights off.
+                self.config.lights.set(None);
+                ok(Vec::new())
+            }
+            (0x31, 0x30) => ok(Vec::new()),
             (0x32, 0x30 | 0x31 | 0x33) if self.config.inserted_card.is_none() => err(b"40"),
             (0x32, 0x31) => ok(Vec::new()),
             (0x32, 0x30 | 0x33) => {
@@ -541,6 +549,13 @@ impl Device {
             (0x70, 0x30) => match &self.config.document {
                 Some(passport) => ok(passport.mrz_lines().join("\r").into_bytes()),
                 None => err(b"80"),
+            },
+            (0x71, pm) => match crate::imager::Light::from_parameter(pm) {
+                Ok(light) => {
+                    self.config.lights.set(light);
+                    ok(Vec::new())
+                }
+                Err(_) => err(b"01"),
             },
             (0xA4, 0x30) => ok(self.config.firmware_version.clone().into_bytes()),
             (0xA5, 0x30) => ok(self.config.retain_bin_count.to_be_bytes().to_vec()),
