@@ -503,7 +503,7 @@ mod tests {
         assert_eq!(first.first(), Some(&"welcome.png"), "{first:?}");
         assert!(first.contains(&"place-document.png"), "{first:?}");
         assert_eq!(first.last(), Some(&"out-of-service.png"), "the out-of-service screen stays: {first:?}");
-        assert!(!first.iter().any(|s| *s == "refused.png"), "no refusal while waiting for the passport: {first:?}");
+        assert!(!first.contains(&"refused.png"), "no refusal while waiting for the passport: {first:?}");
         let reopened = (1..opened.load(std::sync::atomic::Ordering::SeqCst))
             .flat_map(|n| screens_in(&screens.join(format!("open-{n}"))))
             .collect::<Vec<_>>();

@@ -302,12 +302,14 @@ fn private_key(key: AaKey, label: &str) -> Result<Vec<u8>, StepError> {
     }
 }
 
+/// DER private keys by (bits, label).
+type RsaKeyCache = std::collections::HashMap<(u32, String), Vec<u8>>;
+
 /// RSA keys take a while to generate: one per size and label per process.
 fn rsa_key(bits: u32, label: &str) -> Result<Vec<u8>, StepError> {
-    use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static KEYS: OnceLock<Mutex<HashMap<(u32, String), Vec<u8>>>> = OnceLock::new();
-    let keys = KEYS.get_or_init(|| Mutex::new(HashMap::new()));
+    static KEYS: OnceLock<Mutex<RsaKeyCache>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| Mutex::new(RsaKeyCache::new()));
     let mut keys = keys.lock().map_err(|_| AUTH_FAILED)?;
     if let Some(der) = keys.get(&(bits, label.to_owned())) {
         return Ok(der.clone());
