@@ -16,6 +16,10 @@ use std::sync::Arc;
 
 /// Largest body taken; a kiosk message is a few kilobytes.
 pub const MAX_BODY: usize = 64 * 1024;
+/// A body announced over [`MAX_BODY`] but not over this is read and dropped before the 413, so a
+/// client still writing it reads the answer instead of a reset connection (and a kiosk marks the
+/// message refused rather than retrying it forever); beyond this the connection is cut at once.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
 
 /// An answer before it becomes a response.
 #[derive(Debug, Clone)]
@@ -84,12 +88,16 @@ fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads the body, refusing more than [`MAX_BODY`] (413) before reading it when the length is
+/// Reads the body, refusing more than [`MAX_BODY`] (413) without keeping it when the length is
 /// announced.
 async fn body(core: &Core, endpoint: &str, req: Request<Incoming>) -> Result<(hyper::http::request::Parts, Bytes), Answer> {
     let announced = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY as u64) {
+    if let Some(length) = announced.filter(|n| *n > MAX_BODY as u64) {
         core.metrics.refusal(endpoint, "body_too_large");
+        if length <= DRAIN_LIMIT {
+            let mut incoming = req.into_body();
+            while let Some(Ok(_)) = incoming.frame().await {}
+        }
         return Err(Answer::error(413, format!("body larger than {MAX_BODY} bytes")));
     }
     let json = header(&req, "content-type").is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("application/json"));
