@@ -97,7 +97,9 @@ stage_release() {
     cp -r "$dir" "$tmp"
     chmod -R go-w "$tmp"
     verify_release "$tmp" "$TRUSTED_KEY"
+    settle
     mv -T "$tmp" "$target"
+    settle
 }
 
 # Points $OPT/<name> at releases/<version> in one rename.
@@ -105,6 +107,25 @@ switch_link() {
     local name="$1" version="$2"
     ln -sfn "releases/$version" "$OPT/.$name.new"
     mv -Tf "$OPT/.$name.new" "$OPT/$name"
+    settle
+}
+
+# Installs release <version>'s unit file through a rename, so that a power cut leaves the old
+# unit or the new one, never an empty file (which systemd reads as a masked unit: the kiosk
+# would not start at boot). Then flushes everything switched so far to the disk.
+install_unit() {
+    local version="$1"
+    mkdir -p "$UNIT_DIR"
+    install -m 0644 "$OPT/releases/$version/deploy/kiosk.service" "$UNIT_DIR/.$UNIT.new"
+    sync "$UNIT_DIR/.$UNIT.new" 2>/dev/null || sync
+    mv -Tf "$UNIT_DIR/.$UNIT.new" "$UNIT_DIR/$UNIT"
+    settle
+}
+
+# Writes what the script changed to the disk before anything depends on it: a kiosk loses
+# power at any moment, and ext4 keeps new files' data in memory for up to 30 s.
+settle() {
+    sync
 }
 
 # Deletes old releases, keeping current, previous and the newest $KEEP_RELEASES.
