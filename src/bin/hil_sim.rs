@@ -4,6 +4,11 @@
 //! Debian package and the release carry `kiosk` only.
 #![forbid(unsafe_code)]
 
+// The person's module beside this file: `mod` of a bin root would look in src/bin/, where
+// cargo would take it for another binary.
+#[path = "hil_sim/person.rs"]
+mod person;
+
 use clap::{Parser, Subcommand};
 use kiosk_hal::card_reader::sim::{self as reader_sim, SimulatorConfig, TestPki, VirtualPassport};
 use ed25519_dalek::VerifyingKey;
@@ -13,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tokio::signal::unix::{signal, SignalKind};
 
-/// The ICAO Doc 9303 specimen (TD3), the MRZ of the simulated passport.
-const SPECIMEN_MRZ: [&str; 2] =
-    ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
+/// The simulated passport's holder: issued by the run's test state (UTO, as the ICAO specimen),
+/// valid until 2034, an adult, so that a production kiosk onboards them.
+fn holder_mrz() -> Vec<String> {
+    kiosk::app::demo::compose_td3("PETROV", "IVAN", "7100012345", "UTO", "850314", 'M', "340101").to_vec()
+}
 
 #[derive(Parser)]
 #[command(name = "kiosk-hil-sim")]
@@ -39,7 +46,7 @@ enum Device {
         #[arg(long, value_name = "FILE", requires = "pki_label")]
         csca_out: Option<PathBuf>,
         /// A passport on the window, its chip's DG2 holding this JPEG, signed by --pki-label's
-        /// Document Signer (the ICAO specimen MRZ).
+        /// Document Signer (a valid passport of an adult: `holder_mrz`).
         #[arg(long, value_name = "JPEG", requires = "pki_label")]
         passport_photo: Option<PathBuf>,
     },
@@ -60,6 +67,34 @@ enum Device {
         port_file: PathBuf,
         #[arg(long, value_name = "FILE")]
         record: PathBuf,
+    },
+    /// The person at the kiosk: reads the guest's screen over --qmp, presses what it offers
+    /// (start, read the consent to its end and accept, print the receipt, no thanks, finish),
+    /// turns the head when asked and shows the face in --faces to the camera over --camera;
+    /// what happened goes to --report (JSON) when the session ends.
+    Person {
+        #[arg(long, value_name = "SOCKET")]
+        qmp: PathBuf,
+        #[arg(long, value_name = "SOCKET")]
+        camera: PathBuf,
+        #[arg(long, value_name = "DIR", default_value = "models")]
+        models: PathBuf,
+        /// Photos of the person (still frames; the head turns are made from the first).
+        #[arg(long, value_name = "IMAGE", required = true, num_args = 1..)]
+        faces: Vec<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        report: PathBuf,
+        #[arg(long)]
+        print_receipt: bool,
+        #[arg(long, default_value_t = 900)]
+        timeout_s: u64,
+    },
+    /// What the person makes of a screenshot (PNG): distances to the buttons they look for
+    /// and the head turn they read (for working on the rig without a VM).
+    PersonExplain {
+        png: PathBuf,
+        #[arg(long)]
+        print_receipt: bool,
     },
     /// The ESC/POS receipt printer; what it printed goes to --transcript at exit.
     Printer {
@@ -95,8 +130,7 @@ fn serve(device: Device) -> Result<(), String> {
                 }
                 if let Some(photo) = passport_photo {
                     let jpeg = passport_jpeg(&photo)?;
-                    let mrz = SPECIMEN_MRZ.iter().map(|l| (*l).to_owned()).collect();
-                    config.document = Some(VirtualPassport::new(mrz, jpeg).signed_by(&pki));
+                    config.document = Some(VirtualPassport::new(holder_mrz(), jpeg).signed_by(&pki));
                 }
             }
             let handle = reader_sim::spawn(config).map_err(|e| e.to_string())?;
@@ -105,6 +139,18 @@ fn serve(device: Device) -> Result<(), String> {
             let _ = std::fs::remove_file(&link);
             handle.shutdown();
         }
+        Device::Person { qmp, camera, models, faces, report, print_receipt, timeout_s } => {
+            person::run(person::PersonArgs {
+                qmp,
+                camera,
+                models,
+                faces,
+                report,
+                print_receipt,
+                timeout: std::time::Duration::from_secs(timeout_s),
+            })?;
+        }
+        Device::PersonExplain { png, print_receipt } => person::explain(&png, print_receipt)?,
         Device::Printer { link, transcript, columns } => {
             let handle = printer_sim::spawn(PrinterSimConfig::default()).map_err(|e| e.to_string())?;
             publish(handle.port_path(), &link)?;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::evdev_decode::{parse_event, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+use super::evdev_decode::{parse_event, AxisRange, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
 use super::{Input, InputError, InputEvent};
 
 /// Touch panel and keypad events from one evdev device.
@@ -25,9 +25,19 @@ pub struct EvdevInput {
 }
 
 impl EvdevInput {
-    /// Opens the device with the default axis ranges ([`TouchAxes::default`]).
+    /// Opens the device with the axis ranges it reports (EVIOCGABS): panels span 0..4095,
+    /// 0..32767 (QEMU's tablet, many USB panels) or start above zero. A device without
+    /// absolute axes (a keypad) keeps [`TouchAxes::default`].
     pub fn open(path: impl AsRef<Path>, display_width: u32, display_height: u32) -> Result<Self, InputError> {
-        Self::open_with_axes(path, display_width, display_height, TouchAxes::default())
+        let axes = match reported_axes(path.as_ref()) {
+            Ok(Some(axes)) => axes,
+            Ok(None) => TouchAxes::default(),
+            Err(reason) => {
+                return Err(InputError::Open { device: path.as_ref().display().to_string(), reason });
+            }
+        };
+        tracing::info!(x_min = axes.x.min, x_max = axes.x.max, y_min = axes.y.min, y_max = axes.y.max, "touch axes");
+        Self::open_with_axes(path, display_width, display_height, axes)
     }
 
     /// Opens the device; touches are scaled from `axes` to display pixels.
@@ -193,5 +203,36 @@ mod tests {
         let err = EvdevInput::open("/nonexistent/event9", 800, 480).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/event9") && err.contains("input"), "{err}");
         let _ = record(0, 0, 0);
+    }
+}
+
+/// The X and Y ranges the device reports, single-touch axes first, multi-touch positions
+/// otherwise; `None` when it has neither (a keypad) or is not an input device at all (a
+/// recorded stream replayed from a file).
+fn reported_axes(path: &Path) -> Result<Option<TouchAxes>, String> {
+    use ::evdev::AbsoluteAxisCode as Abs;
+    let device = match ::evdev::Device::open(path) {
+        Ok(device) => device,
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOTTY as i32) => return Ok(None),
+        Err(e) => return Err(format!("{e}; check the device exists and this user is in the `input` group")),
+    };
+    let (mut x, mut y, mut mt_x, mut mt_y) = (None, None, None, None);
+    let infos = device.get_absinfo().map_err(|e| format!("reading its axis ranges (EVIOCGABS): {e}"))?;
+    for (code, info) in infos {
+        let range = Some(AxisRange { min: info.minimum(), max: info.maximum() });
+        match code {
+            Abs::ABS_X => x = range,
+            Abs::ABS_Y => y = range,
+            Abs::ABS_MT_POSITION_X => mt_x = range,
+            Abs::ABS_MT_POSITION_Y => mt_y = range,
+            _ => {}
+        }
+    }
+    match (x.or(mt_x), y.or(mt_y)) {
+        (Some(x), Some(y)) => {
+            let axes = TouchAxes { x, y };
+            axes.validate().map(|()| Some(axes))
+        }
+        _ => Ok(None),
     }
 }

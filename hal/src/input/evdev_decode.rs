@@ -218,6 +218,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn wide_and_offset_axis_ranges() {
+        // QEMU's virtio tablet and many USB panels: 0..32767. The HIL run found a tap at
+        // (400, 240) read at (799, 479) when 0..4095 was assumed.
+        let wide = TouchAxes { x: AxisRange { min: 0, max: 32767 }, y: AxisRange { min: 0, max: 32767 } };
+        let mut d = EventDecoder::new(wide, 800, 480);
+        let taps: Vec<_> = tap(16384, 16384).iter().filter_map(|r| d.feed(parse_event(r))).collect();
+        assert_eq!(taps, [InputEvent::Touch { x: 399, y: 239 }]);
+        // A resistive panel whose glass starts at raw 200 and ends at 3900.
+        let offset = TouchAxes { x: AxisRange { min: 200, max: 3900 }, y: AxisRange { min: 200, max: 3900 } };
+        let mut d = EventDecoder::new(offset, 800, 480);
+        let mut stream = tap(200, 3900);
+        stream.extend(tap(2050, 100));
+        let taps: Vec<_> = stream.iter().filter_map(|r| d.feed(parse_event(r))).collect();
+        assert_eq!(taps, [InputEvent::Touch { x: 0, y: 479 }, InputEvent::Touch { x: 399, y: 0 }]);
+    }
+
+    #[test]
     fn multitouch_positions_and_clamping() {
         let stream = [
             record(EV_KEY, BTN_TOUCH, 1),

@@ -556,7 +556,7 @@ fn personalise_photo(pipeline: &mut FacePipeline, path: &Path) -> Result<Vec<u8>
 /// A camera frame of the person as the kiosk camera sees someone standing at arm's length:
 /// the photo scaled so the face spans about 30 % of the frame width, face centred a little
 /// above the middle, on a grey background where the photo ends.
-fn camera_frame(pipeline: &mut FacePipeline, path: &Path, width: u32, height: u32) -> Result<Mat, AppError> {
+pub fn camera_frame(pipeline: &mut FacePipeline, path: &Path, width: u32, height: u32) -> Result<Mat, AppError> {
     let photo = read_image(path)?;
     let faces = pipeline.detector().detect(&photo)?;
     let face = faces.iter().max_by(|a, b| a.width().total_cmp(&b.width())).ok_or_else(|| {

@@ -24,7 +24,8 @@ use crate::vision::{quality::head_pose, Detection, FacePipeline, VisionError};
 pub struct ScreenWatch(Arc<Mutex<(u64, String)>>);
 
 impl ScreenWatch {
-    fn record(&self, screen_id: &str) {
+    /// Notes a screen as presented; `make hil`'s person records what it read off the real screen.
+    pub fn record(&self, screen_id: &str) {
         if let Ok(mut last) = self.0.lock() {
             last.0 += 1;
             last.1 = screen_id.to_string();
