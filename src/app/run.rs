@@ -344,6 +344,7 @@ async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut S
             }
             if started.get() {
                 metrics.session_finished(outcome, reason);
+                tracing::info!(outcome, reason, "session finished");
             }
             // Devices are reopened for the next person: a fresh, known state each time.
             end(report.device_fault)

@@ -88,6 +88,9 @@ enum Device {
         print_receipt: bool,
         #[arg(long, default_value_t = 900)]
         timeout_s: u64,
+        /// Keeps each new screen the person sees here (PNG, numbered, seconds into the session).
+        #[arg(long, value_name = "DIR")]
+        seen: Option<PathBuf>,
     },
     /// What the person makes of a screenshot (PNG): distances to the buttons they look for
     /// and the head turn they read (for working on the rig without a VM).
@@ -139,7 +142,7 @@ fn serve(device: Device) -> Result<(), String> {
             let _ = std::fs::remove_file(&link);
             handle.shutdown();
         }
-        Device::Person { qmp, camera, models, faces, report, print_receipt, timeout_s } => {
+        Device::Person { qmp, camera, models, faces, report, print_receipt, timeout_s, seen } => {
             person::run(person::PersonArgs {
                 qmp,
                 camera,
@@ -148,6 +151,7 @@ fn serve(device: Device) -> Result<(), String> {
                 report,
                 print_receipt,
                 timeout: std::time::Duration::from_secs(timeout_s),
+                seen,
             })?;
         }
         Device::PersonExplain { png, print_receipt } => person::explain(&png, print_receipt)?,

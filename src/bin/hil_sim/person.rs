@@ -39,6 +39,8 @@ pub struct PersonArgs {
     pub report: PathBuf,
     pub print_receipt: bool,
     pub timeout: Duration,
+    /// Folder where each new screen the person sees is kept.
+    pub seen: Option<PathBuf>,
 }
 
 /// One button the person is ready to press, on the screen the renderer drew it on.
@@ -370,11 +372,23 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
     let mut turned = Vec::new();
     let mut last_turn = None;
     let mut pressed_print = false;
+    let (mut saved, mut last_saved) = (0u32, None);
     let outcome = loop {
         if started.elapsed() > args.timeout {
             break json!({ "outcome": "timeout" });
         }
         let screen = qmp.screen(&scratch)?;
+        if let Some(dir) = &args.seen {
+            // Every new screen the person sees is kept, as evidence of the session.
+            let whole = Rectangle::new(Default::default(), embedded_graphics::geometry::Size::new(width, height));
+            let picture = screen.region(&whole);
+            if last_saved.as_ref().is_none_or(|last: &Region| last.distance(&picture) > 1.0) {
+                saved += 1;
+                let name = dir.join(format!("{saved:03}-{:.0}s.png", started.elapsed().as_secs_f32()));
+                std::fs::copy(&scratch, &name).map_err(|e| format!("{}: {e}", name.display()))?;
+                last_saved = Some(picture);
+            }
+        }
         let turn = turns.read(&screen);
         if turn != last_turn {
             if let Some(direction) = turn {
@@ -408,12 +422,14 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
                 None => json!({ "outcome": "account_issued" }),
             };
         }
-        // The press is answered when the button is gone or changed; a lost tap is tried again.
+        // The press is answered when the screen changes (the next consent page keeps the same
+        // button); a tap that changed nothing in 20 s was lost and is tried again.
+        let whole = Rectangle::new(Default::default(), embedded_graphics::geometry::Size::new(width, height));
+        let before = screen.region(&whole);
         let answered_by = Instant::now() + Duration::from_secs(20);
         while Instant::now() < answered_by {
             std::thread::sleep(Duration::from_millis(400));
-            let now = qmp.screen(&scratch)?;
-            if target.pixels.distance(&now.region(&target.area)) >= SAME_REGION {
+            if qmp.screen(&scratch)?.region(&whole).distance(&before) > 0.05 {
                 break;
             }
         }
