@@ -3,10 +3,15 @@
 //! re-score of the best candidates). Rebuilt from the database at start; caught up from
 //! `face_templates.seq` before each search, so every gateway sees every committed template.
 //!
+//! Split by birth date as the kiosk's `BucketedGallery` is: a probe is compared only with the
+//! templates of holders born the same day, so the false-block rate depends on how many share a
+//! birth date, not on the fleet's size (docs/CORE.md, docs/FACE-MATCHING.md).
+//!
 //! Admission is exact across gateways: the full search runs outside the admission lock, then,
 //! under it, the index is caught up again and only the templates added since are searched.
 
 use deadpool_postgres::GenericClient;
+use std::collections::HashMap;
 use crate::error::CoreError;
 use crate::keys::CoreKeys;
 use kiosk::vision::{Embedding, Gallery, EMBEDDING_LEN};
@@ -14,12 +19,22 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+/// The templates of one birth date, in `seq` order.
 #[derive(Default)]
-struct Inner {
+struct Bucket {
     gallery: Gallery,
     accounts: Vec<Uuid>,
+}
+
+#[derive(Default)]
+struct Inner {
+    buckets: HashMap<BirthIndex, Bucket>,
+    len: usize,
     last_seq: i64,
 }
+
+/// The keyed hash of a birth date (`CoreKeys::birth_index`).
+pub type BirthIndex = [u8; 32];
 
 #[derive(Default)]
 pub struct FleetIndex {
@@ -59,7 +74,12 @@ impl FleetIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.read().accounts.len()
+        self.read().len
+    }
+
+    /// Templates in the fullest bucket (the comparisons of the worst-placed search).
+    pub fn largest_bucket(&self) -> usize {
+        self.read().buckets.values().map(|b| b.accounts.len()).max().unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,7 +95,10 @@ impl FleetIndex {
             let last = self.read().last_seq;
             let rows = client
                 .query(
-                    "SELECT seq, account_id, template_sealed FROM face_templates WHERE seq > $1 ORDER BY seq LIMIT 50000",
+                    "SELECT f.seq, f.account_id, f.template_sealed, f.birth_index,
+                            CASE WHEN f.birth_index IS NULL THEN a.personal_sealed END
+                     FROM face_templates f JOIN accounts a USING (account_id)
+                     WHERE f.seq > $1 ORDER BY f.seq LIMIT 50000",
                     &[&last],
                 )
                 .await?;
@@ -90,28 +113,49 @@ impl FleetIndex {
                 let plain = keys.open("face_templates", "template_sealed", &account.to_string(), &sealed)?;
                 let template = decode_template(&plain)
                     .ok_or_else(|| CoreError::Corrupt(format!("face template of account {account}")))?;
-                batch.push((seq, account, template));
+                let stored: Option<Vec<u8>> = row.get(3);
+                let bucket = match stored {
+                    Some(b) => BirthIndex::try_from(b.as_slice())
+                        .map_err(|_| CoreError::Corrupt(format!("birth index of account {account}")))?,
+                    // Admitted before migration 3: the birth date from the sealed personal data.
+                    None => {
+                        let sealed: Option<Vec<u8>> = row.get(4);
+                        let personal = keys.open("accounts", "personal_sealed", &account.to_string(), &sealed.unwrap_or_default())?;
+                        let birth = serde_json::from_slice::<serde_json::Value>(&personal)
+                            .ok()
+                            .and_then(|v| v.get("birth_date").and_then(|d| d.as_str()).map(str::to_owned))
+                            .ok_or_else(|| CoreError::Corrupt(format!("personal data of account {account}")))?;
+                        keys.birth_index(&birth)?
+                    }
+                };
+                batch.push((seq, account, bucket, template));
             }
             let mut inner = self.write();
-            for (seq, account, template) in batch {
-                inner.gallery.push(&template);
-                inner.accounts.push(account);
+            for (seq, account, bucket, template) in batch {
+                let b = inner.buckets.entry(bucket).or_default();
+                b.gallery.push(&template);
+                b.accounts.push(account);
+                inner.len += 1;
                 inner.last_seq = seq;
                 added += 1;
             }
         }
     }
 
-    /// How many templates are searched by [`FleetIndex::search_from`] with `start = 0`.
-    pub fn mark(&self) -> usize {
-        self.len()
+    /// How many templates of `bucket` a search with `start = 0` sees now: a later
+    /// [`FleetIndex::search_from`] from this mark searches only what was added since.
+    pub fn mark(&self, bucket: &BirthIndex) -> usize {
+        self.read().buckets.get(bucket).map_or(0, |b| b.accounts.len())
     }
 
-    /// The best match among the templates at position `start` or later (0: all of them).
-    pub fn search_from(&self, start: usize, probe: &Embedding) -> Option<Match> {
+    /// The best match in `bucket` among its templates at position `start` or later (0: all).
+    /// Returns it with the number of templates compared.
+    pub fn search_from(&self, bucket: &BirthIndex, start: usize, probe: &Embedding) -> (Option<Match>, usize) {
         let inner = self.read();
-        let hit = inner.gallery.search_from(start, probe)?;
-        Some(Match { account_id: *inner.accounts.get(hit.index)?, score: hit.score })
+        let Some(b) = inner.buckets.get(bucket) else { return (None, 0) };
+        let compared = b.accounts.len().saturating_sub(start);
+        let hit = b.gallery.search_from(start, probe).and_then(|hit| Some(Match { account_id: *b.accounts.get(hit.index)?, score: hit.score }));
+        (hit, compared)
     }
 }
 

@@ -221,6 +221,10 @@ fn validate_account(p: &AccountOpened) -> Result<(), String> {
     if p.personal.document_number.trim().is_empty() {
         return Err("personal.document_number is empty".into());
     }
+    // The face search's bucket: every passport's data page has a birth date.
+    if p.personal.birth_date.trim().is_empty() {
+        return Err("personal.birth_date is empty".into());
+    }
     if let Some(t) = &p.face_template {
         let ok = STANDARD.decode(t).ok().and_then(|b| decode_template(&b)).is_some();
         if !ok {
@@ -265,20 +269,27 @@ fn stored_answer(core: &Core, stored_hash: &[u8], mut answer: serde_json::Value,
     Answer::json(200, answer)
 }
 
-/// A new account: the document and face checked against the whole fleet under the admission
-/// lock, then the account, its template and the key in one transaction.
+/// A new account, checked as the kiosk checks its own enrolments (docs/CORE.md): first
+/// exactly, by the keyed hash of the passport anywhere in the fleet (`blocked_document`); then
+/// by face among the fleet's templates of the same birth date only, at the kiosks'
+/// `face.duplicate_threshold` (`blocked_duplicate`). Under the admission lock, then the
+/// account, its template and the key in one transaction.
 async fn admit(core: &Arc<Core>, kiosk_id: &str, key: Uuid, hash: &[u8; 32], p: &AccountOpened) -> Result<Answer, CoreError> {
     let template = p.face_template.as_deref().and_then(|t| STANDARD.decode(t).ok()).and_then(|b| decode_template(&b));
     let document_index = core.keys.document_index(&p.personal.nationality, &p.personal.document_number)?;
-    // The full search outside the lock; under it, only what was added since.
+    let bucket = core.keys.birth_index(&p.personal.birth_date)?;
+    const SAME_DOCUMENT: &str = "SELECT account_id FROM accounts WHERE document_index = $1 ORDER BY received_at, account_id LIMIT 1";
     let mut client = core.pool.get().await?;
+    // The exact check needs no face search: a passport already in the fleet skips it.
+    let known_document = client.query_opt(SAME_DOCUMENT, &[&document_index]).await?.is_some();
+    // The bucket's search outside the lock; under it, only what was added since.
     let (mark, outside) = match &template {
-        Some(t) => {
+        Some(t) if !known_document => {
             core.index.catch_up(&client, &core.keys).await?;
-            let mark = core.index.mark();
-            (mark, core.search(t, 0).await)
+            let mark = core.index.mark(&bucket);
+            (mark, core.search(&bucket, t, 0).await.0)
         }
-        None => (0, None),
+        _ => (0, None),
     };
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&locks::ADMISSION]).await?;
@@ -294,14 +305,15 @@ async fn admit(core: &Arc<Core>, kiosk_id: &str, key: Uuid, hash: &[u8; 32], p: 
         }
         return Ok(refused(core, 409, "account_exists", format!("account {} or its activation token was already delivered under another Idempotency-Key", p.account_id)));
     }
-    let same_document: Option<Uuid> = tx
-        .query_opt("SELECT account_id FROM accounts WHERE document_index = $1 ORDER BY received_at, account_id LIMIT 1", &[&document_index])
-        .await?
-        .map(|r| r.get(0));
+    let same_document: Option<Uuid> = tx.query_opt(SAME_DOCUMENT, &[&document_index]).await?.map(|r| r.get(0));
     let mut found: Option<Match> = None;
-    if let Some(t) = &template {
+    if let (Some(t), None) = (&template, same_document) {
         core.index.catch_up(&tx, &core.keys).await?;
-        found = best(outside, core.search(t, mark).await);
+        // A passport seen outside the lock is still there under it (accounts are never deleted).
+        let start = if known_document { 0 } else { mark };
+        let (inside, compared) = core.search(&bucket, t, start).await;
+        found = best(if known_document { None } else { outside }, inside);
+        tracing::debug!(compared_under_lock = compared, "face searched among the same birth date");
     }
     let duplicate = found.filter(|m| m.score >= core.settings.duplicate_threshold);
     let (state, because, score) = match (same_document, duplicate) {
@@ -322,7 +334,11 @@ async fn admit(core: &Arc<Core>, kiosk_id: &str, key: Uuid, hash: &[u8; 32], p: 
     .await?;
     if let Some(t) = &template {
         let sealed = core.keys.seal("face_templates", "template_sealed", &account, &encode_template(t))?;
-        tx.execute("INSERT INTO face_templates (account_id, template_sealed) VALUES ($1, $2)", &[&p.account_id, &sealed]).await?;
+        tx.execute(
+            "INSERT INTO face_templates (account_id, template_sealed, birth_index) VALUES ($1, $2, $3)",
+            &[&p.account_id, &sealed, &bucket.as_slice()],
+        )
+        .await?;
     }
     let answer = json!({ "message_id": key, "status": "accepted", "account_state": state });
     tx.execute(

@@ -86,4 +86,14 @@ impl CoreKeys {
         mac.update(document_number.trim().to_ascii_uppercase().as_bytes());
         Ok(mac.finalize().into_bytes().to_vec())
     }
+
+    /// The 1:N search bucket of a birth date (as the kiosk splits its gallery): the same date
+    /// gives the same value, which says nothing about the date without the index key.
+    pub fn birth_index(&self, birth_date: &str) -> Result<[u8; 32], CoreError> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.index_key)
+            .map_err(|_| CoreError::Corrupt("document index key".into()))?;
+        mac.update(b"birth\0");
+        mac.update(birth_date.trim().to_ascii_uppercase().as_bytes());
+        Ok(mac.finalize().into_bytes().into())
+    }
 }

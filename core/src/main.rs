@@ -53,8 +53,9 @@ struct ServeArgs {
     /// How long idempotency keys are kept (at least 30 days).
     #[arg(long, default_value_t = 90)]
     key_retention_days: u32,
-    /// Same person at or above this cosine score (the kiosks' face.duplicate_threshold).
-    #[arg(long, default_value_t = 0.363)]
+    /// Same person at or above this cosine score, compared among the same birth date (the
+    /// kiosks' face.duplicate_threshold; the arithmetic is in docs/CORE.md).
+    #[arg(long, default_value_t = 0.55)]
     duplicate_threshold: f32,
     /// Path the API is served under (the path of the kiosks' sync.core_url).
     #[arg(long, default_value = "")]

@@ -9,6 +9,7 @@ use crate::error::CoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "kiosks, keys, idempotency keys, accounts, templates, choices, activations, authorisations", include_str!("../migrations/0001_initial.sql")),
     (2, "fleet heartbeats", include_str!("../migrations/0002_heartbeats.sql")),
+    (3, "birth-date bucket of face templates", include_str!("../migrations/0003_birth_index.sql")),
 ];
 
 /// The schema version this build needs.

@@ -3,7 +3,7 @@
 
 use crate::db::{self, Client};
 use crate::error::CoreError;
-use crate::index::{FleetIndex, Match};
+use crate::index::{BirthIndex, FleetIndex, Match};
 use crate::keys::CoreKeys;
 use crate::metrics::Metrics;
 use deadpool_postgres::Pool;
@@ -105,12 +105,14 @@ impl Core {
         VerifyingKey::from_bytes(&bytes).map(Some).map_err(|_| CoreError::Corrupt(format!("public key of kiosk {kiosk_id}")))
     }
 
-    /// 1:N search from position `start` on a blocking thread (it uses both cores), timed.
-    pub async fn search(self: &Arc<Self>, probe: &Embedding, start: usize) -> Option<Match> {
+    /// 1:N search of `bucket` (one birth date) from position `start` on a blocking thread,
+    /// timed. Returns the best match and how many templates were compared.
+    pub async fn search(self: &Arc<Self>, bucket: &BirthIndex, probe: &Embedding, start: usize) -> (Option<Match>, usize) {
         let core = Arc::clone(self);
         let probe = probe.clone();
+        let bucket = *bucket;
         let started = Instant::now();
-        let found = tokio::task::spawn_blocking(move || core.index.search_from(start, &probe)).await.ok().flatten();
+        let found = tokio::task::spawn_blocking(move || core.index.search_from(&bucket, start, &probe)).await.unwrap_or((None, 0));
         if start == 0 {
             self.metrics.search_seconds.observe(started.elapsed().as_secs_f64());
         }

@@ -8,7 +8,7 @@
 mod support;
 
 use kiosk::account::{issue_token, Claims, KioskIdentity, LimitsSummary};
-use kiosk::store::{OnboardingRecord, Store};
+use kiosk::store::{CoreAccountState, OnboardingRecord, Store};
 use kiosk::sync::{drain, protocol, CoreClient, Scope, Timeouts};
 use serde_json::json;
 use std::sync::Arc;
@@ -91,8 +91,14 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
     assert_eq!(report.sent, 5);
 
     // Kiosk B, through gateway 2: a new person; person 2's face with another passport; person
-    // 3's passport with another face.
-    let b_people = vec![person(100, 50), person(101, 2), { let mut p = person(3, 77); p.personal.as_mut().unwrap().given_names = "OTHER".into(); p }];
+    // 3's passport with another face; person 4's face born on another day (the face is
+    // compared only among the same birth date, as on the kiosk).
+    let b_people = vec![
+        person(100, 50),
+        person(101, 2),
+        { let mut p = person(3, 77); p.personal.as_mut().unwrap().given_names = "OTHER".into(); p },
+        { let mut p = person(102, 4); p.personal.as_mut().unwrap().birth_date = "1990-02-03".into(); p },
+    ];
     let mut b_store = b.store;
     for p in &b_people {
         b_store.record_onboarding(p).unwrap();
@@ -115,16 +121,54 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
         states.insert(payload["account_id"].as_str().unwrap().to_owned(), reply.json()["account_state"].as_str().unwrap().to_owned());
     }
     let state_of = |r: &OnboardingRecord| states[&r.account.as_ref().unwrap().account.id.to_string()].clone();
-    assert_eq!([state_of(&b_people[0]), state_of(&b_people[1]), state_of(&b_people[2])], ["provisional", "blocked_duplicate", "blocked_document"]);
-    // The kiosk's own drain then finds them all taken (the answers were "lost").
+    assert_eq!(b_people.iter().map(state_of).collect::<Vec<_>>(), ["provisional", "blocked_duplicate", "blocked_document", "provisional"]);
+    // The kiosk's own drain then finds them all taken (the answers were "lost"); the stored
+    // answers carry each account's state, which the kiosk records.
+    assert!(b_store.core_account_states().unwrap().is_empty());
     let report = drain(&mut b_store, &mut b_client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
-    assert_eq!((report.sent, report.duplicates), (3, 3));
+    assert_eq!((report.sent, report.duplicates, report.blocked_at_core), (4, 4, 2));
+    let recorded: std::collections::HashMap<Uuid, CoreAccountState> = b_store.core_account_states().unwrap().into_iter().map(|(id, state, _)| (id, state)).collect();
+    let id_of = |r: &OnboardingRecord| r.account.as_ref().unwrap().account.id;
+    assert_eq!(
+        recorded,
+        [
+            (id_of(&b_people[0]), CoreAccountState::Provisional),
+            (id_of(&b_people[1]), CoreAccountState::BlockedDuplicate),
+            (id_of(&b_people[2]), CoreAccountState::BlockedDocument),
+            (id_of(&b_people[3]), CoreAccountState::Provisional),
+        ]
+        .into_iter()
+        .collect()
+    );
+    // Kiosk A's own accounts: told provisional on their first delivery.
+    assert_eq!(a_store.core_account_states().unwrap().iter().filter(|(_, s, _)| *s == CoreAccountState::Provisional).count(), 5);
     let blocked_because = |record: &OnboardingRecord| {
         pg.psql("kiosk_core", &format!("SELECT blocked_because FROM accounts WHERE account_id = '{}'", record.account.as_ref().unwrap().account.id))
     };
     assert_eq!(blocked_because(&b_people[1]), a_people[2].account.as_ref().unwrap().account.id.to_string());
     assert_eq!(blocked_because(&b_people[2]), a_people[3].account.as_ref().unwrap().account.id.to_string());
     assert_eq!(pg.count("SELECT count(*) FROM accounts WHERE state LIKE 'blocked%'"), 2);
+
+
+    // Templates admitted before the birth-date buckets (migration 3: no `birth_index`) are put
+    // in their bucket from the sealed birth date by a gateway that loads them.
+    pg.psql("kiosk_core", "UPDATE face_templates SET birth_index = NULL");
+    let g3 = Gateway::start(&url, &files, &[]);
+    let late = vec![person(103, 1), { let mut p = person(104, 4); p.personal.as_mut().unwrap().birth_date = "1990-02-03".into(); p }, { let mut p = person(105, 50); p.personal.as_mut().unwrap().birth_date = "1990-02-03".into(); p }];
+    for p in &late {
+        b_store.record_onboarding(p).unwrap();
+    }
+    let tls = kiosk::sync::tls::client_config(&a.pki.ca, &a.pki.client_cert, &a.pki.client_key).unwrap();
+    let mut b_client3 = CoreClient::new(&g3.api, tls, "KIOSK-B", Arc::clone(&b.identity), timeouts).unwrap();
+    let report = drain(&mut b_store, &mut b_client3, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+    assert_eq!((report.sent, report.duplicates, report.blocked_at_core), (3, 0, 2));
+    let recorded: std::collections::HashMap<Uuid, CoreAccountState> = b_store.core_account_states().unwrap().into_iter().map(|(id, state, _)| (id, state)).collect();
+    assert_eq!(recorded[&id_of(&late[0])], CoreAccountState::BlockedDuplicate);
+    assert_eq!(recorded[&id_of(&late[1])], CoreAccountState::BlockedDuplicate);
+    assert_eq!(recorded[&id_of(&late[2])], CoreAccountState::Provisional, "face 50 is in 1974's bucket, not 1990's");
+    assert_eq!(blocked_because(&late[0]), id_of(&a_people[1]).to_string());
+    assert_eq!(blocked_because(&late[1]), id_of(&b_people[3]).to_string());
+    assert_eq!(pg.count("SELECT count(*) FROM face_templates WHERE birth_index IS NOT NULL"), 3, "new templates carry their bucket");
 
     // Activation: through either gateway, once.
     let app1 = RawClient::new(&a.pki, &g1.api);

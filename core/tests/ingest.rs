@@ -41,8 +41,8 @@ fn setup() -> Setup {
     let pg = PgCluster::start();
     let url = pg.url();
     let out = cli(&url, &["migrate"]);
-    assert!(out.contains("applied [1, 2]"), "{out}");
-    assert!(cli(&url, &["migrate"]).contains("already at version 2"));
+    assert!(out.contains("applied [1, 2, 3]"), "{out}");
+    assert!(cli(&url, &["migrate"]).contains("already at version 3"));
     let dir = tempfile::tempdir().unwrap();
     let kiosk = Kiosk::new(dir.path());
     let reg = dir.path().join("provisioned.toml");

@@ -98,6 +98,9 @@ pub fn run(config: &Config, data_dir: &Path) -> Result<bool, AppError> {
         crate::sync::AnchorOutcome::Deferred { reason } => println!("  audit head not anchored yet: {reason}"),
         crate::sync::AnchorOutcome::NotSent => {}
     }
+    if report.blocked_at_core > 0 {
+        println!("  accounts blocked at the core (the person already has a demo account at a kiosk): {}", report.blocked_at_core);
+    }
     if report.redemptions_recorded > 0 {
         println!("  activation tokens redeemed at the core, recorded now: {}", report.redemptions_recorded);
     }

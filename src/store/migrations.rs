@@ -130,6 +130,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX enrolment_keys_account ON enrolment_keys(account_id);
     ALTER TABLE face_templates ADD COLUMN birth_key BLOB;
     "#,
+    // 7: what the bank core answered about each account (`account_state` of its
+    // `account_opened` acknowledgement): blocked there when the person already has a demo
+    // account at another kiosk. NULL until the core answered (or for a core that does not say).
+    r#"
+    ALTER TABLE accounts ADD COLUMN core_state TEXT
+        CHECK (core_state IN ('provisional', 'active', 'blocked_duplicate', 'blocked_document'));
+    ALTER TABLE accounts ADD COLUMN core_state_at INTEGER;
+    "#,
 ];
 
 #[derive(Debug, Error)]

@@ -24,7 +24,7 @@ pub use lookup::{DuplicateKind, EnrolmentKeys, LookupDigest, LookupKey};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
 pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};
-pub use outbox::{read_outbox_gauges, OutboxGauges, OutboxItem, OutboxStatus, QuarantinedItem};
+pub use outbox::{read_outbox_gauges, CoreAccountState, OutboxGauges, OutboxItem, OutboxStatus, QuarantinedItem};
 pub use retention::{PurgeReport, MAX_KEY_LIFETIME};
 pub use social::{StoredSocialPaymentsChoice, OUTBOX_SOCIAL_PAYMENTS_CHOICE};
 pub use store::{unix_ms_now, Store, StoreError, OUTBOX_ACCOUNT_OPENED};

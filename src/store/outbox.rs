@@ -87,6 +87,37 @@ pub struct QuarantinedItem {
     pub reason: String,
 }
 
+/// An account's state at the bank core, as its acknowledgement of `account_opened` said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoreAccountState {
+    Provisional,
+    Active,
+    /// The same face already has a demo account at some kiosk of the fleet.
+    BlockedDuplicate,
+    /// The same passport already has one.
+    BlockedDocument,
+}
+
+impl CoreAccountState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoreAccountState::Provisional => "provisional",
+            CoreAccountState::Active => "active",
+            CoreAccountState::BlockedDuplicate => "blocked_duplicate",
+            CoreAccountState::BlockedDocument => "blocked_document",
+        }
+    }
+
+    /// `None` for anything else (a newer core's state is not guessed at).
+    pub fn parse(s: &str) -> Option<CoreAccountState> {
+        [Self::Provisional, Self::Active, Self::BlockedDuplicate, Self::BlockedDocument].into_iter().find(|v| v.as_str() == s)
+    }
+
+    pub fn is_blocked(self) -> bool {
+        matches!(self, CoreAccountState::BlockedDuplicate | CoreAccountState::BlockedDocument)
+    }
+}
+
 /// Reasons come from the network; keep them short and printable.
 fn clean_reason(reason: &str) -> String {
     reason.chars().filter(|c| !c.is_control()).take(MAX_REASON_LEN).collect()
@@ -158,6 +189,17 @@ impl Store {
     /// the data now; the local copy of personal data stays only in the sealed onboarding until
     /// retention purges it). Its own transaction, with the audit event. Idempotent.
     pub fn mark_outbox_sent(&mut self, id: Uuid, now: OffsetDateTime) -> Result<(), StoreError> {
+        self.mark_outbox_sent_with_state(id, now, None)
+    }
+
+    /// [`Store::mark_outbox_sent`], recording the account's state at the core when the
+    /// acknowledgement gave one (in the same transaction, and in the audit event).
+    pub fn mark_outbox_sent_with_state(
+        &mut self,
+        id: Uuid,
+        now: OffsetDateTime,
+        core_state: Option<CoreAccountState>,
+    ) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let at = unix_ms(now);
         let account: Option<Option<String>> = tx
@@ -170,13 +212,15 @@ impl Store {
                 "UPDATE outbox SET sent_at = ?1, payload_sealed = X'', last_error = NULL WHERE id = ?2",
                 params![at, id.to_string()],
             )?;
-            audit::append(
-                &tx,
-                &self.audit_key,
-                at,
-                "sync_acknowledged",
-                &json!({ "outbox_id": id.to_string(), "account_id": account_id }),
-            )?;
+            let mut details = json!({ "outbox_id": id.to_string(), "account_id": account_id });
+            if let (Some(state), Some(account)) = (core_state, &account_id) {
+                tx.execute(
+                    "UPDATE accounts SET core_state = ?1, core_state_at = ?2 WHERE id = ?3",
+                    params![state.as_str(), at, account],
+                )?;
+                details["core_account_state"] = json!(state.as_str());
+            }
+            audit::append(&tx, &self.audit_key, at, "sync_acknowledged", &details)?;
         }
         tx.commit()?;
         Ok(())
@@ -231,6 +275,22 @@ impl Store {
         rows.into_iter()
             .map(|(id, kind, quarantined_at_ms, reason)| {
                 Ok(QuarantinedItem { id: parse_uuid(&id, "outbox")?, kind, quarantined_at_ms, reason })
+            })
+            .collect()
+    }
+
+    /// Every account the core gave a state for, oldest first: (account, state, when).
+    pub fn core_account_states(&self) -> Result<Vec<(Uuid, CoreAccountState, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, core_state, core_state_at FROM accounts WHERE core_state IS NOT NULL ORDER BY created_at, id",
+        )?;
+        let rows: Vec<(String, String, i64)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|(id, state, at)| {
+                let state = CoreAccountState::parse(&state)
+                    .ok_or(StoreError::Corrupt { table: "accounts", what: "core_state" })?;
+                Ok((parse_uuid(&id, "accounts")?, state, at))
             })
             .collect()
     }

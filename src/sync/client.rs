@@ -8,7 +8,7 @@ use super::protocol::{
 };
 use super::SyncError;
 use crate::account::KioskIdentity;
-use crate::store::OutboxItem;
+use crate::store::{CoreAccountState, OutboxItem, OUTBOX_ACCOUNT_OPENED};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -124,6 +124,12 @@ impl CoreClient {
     /// Sends one outbox row and says what became of it. Never fails: every problem is a
     /// verdict, and any doubt about the connection drops it.
     pub async fn deliver(&mut self, item: &OutboxItem) -> Verdict {
+        self.deliver_for_state(item).await.0
+    }
+
+    /// [`CoreClient::deliver`], with the account's state at the core when an acknowledgement
+    /// of an `account_opened` says it (`account_state`).
+    pub async fn deliver_for_state(&mut self, item: &OutboxItem) -> (Verdict, Option<CoreAccountState>) {
         let key = item.id.to_string();
         let body = protocol::request_body(item.id, &item.kind, &self.kiosk_id, item.created_at_ms, &item.payload);
         let signature =
@@ -138,18 +144,25 @@ impl CoreClient {
         let request = match request {
             Ok(r) => r,
             // Only a kiosk id that is not a valid header value gets here.
-            Err(e) => return Verdict::Permanent { status: 0, reason: format!("cannot build the request: {e}") },
+            Err(e) => return (Verdict::Permanent { status: 0, reason: format!("cannot build the request: {e}") }, None),
         };
-        let verdict = match self.exchange(request).await {
+        let (verdict, state) = match self.exchange(request).await {
             Ok((status, echoed, retry_after, body)) => {
-                protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &short(&body))
+                let verdict = protocol::classify(status, echoed.as_deref(), &key, retry_after.as_deref(), &short(&body));
+                let state = match verdict {
+                    Verdict::Acknowledged { .. } if item.kind == OUTBOX_ACCOUNT_OPENED => {
+                        protocol::parse_account_state(&body, item.id)
+                    }
+                    _ => None,
+                };
+                (verdict, state)
             }
-            Err(reason) => Verdict::Transient { reason, retry_after: None },
+            Err(reason) => (Verdict::Transient { reason, retry_after: None }, None),
         };
         if !matches!(verdict, Verdict::Acknowledged { .. }) {
             self.connection = None;
         }
-        verdict
+        (verdict, state)
     }
 
     /// The kiosk's id as the core knows it.

@@ -54,6 +54,9 @@ pub struct DrainReport {
     pub anchor: AnchorOutcome,
     /// Token redemptions the core reported that were recorded now.
     pub redemptions_recorded: u64,
+    /// Accounts the core answered as blocked (`blocked_duplicate`, `blocked_document`), recorded
+    /// with the account (`Store::core_account_states`).
+    pub blocked_at_core: u64,
 }
 
 /// The audit anchor of one pass.
@@ -100,9 +103,15 @@ pub async fn drain(
         }
         for item in items {
             let failures = item.attempts.saturating_add(1);
-            match client.deliver(&item).await {
+            let (verdict, core_state) = client.deliver_for_state(&item).await;
+            match verdict {
                 Verdict::Acknowledged { duplicate } => {
-                    store.mark_outbox_sent(item.id, OffsetDateTime::now_utc())?;
+                    store.mark_outbox_sent_with_state(item.id, OffsetDateTime::now_utc(), core_state)?;
+                    if let Some(state) = core_state.filter(|s| s.is_blocked()) {
+                        report.blocked_at_core += 1;
+                        // Staff see it in `kiosk sync`; the person's account is not usable.
+                        tracing::warn!(outbox_id = %item.id, state = state.as_str(), "the core blocked the account: the person already has a demo account");
+                    }
                     report.sent += 1;
                     report.duplicates += u64::from(duplicate);
                     progress(Progress::Sent { id: item.id, duplicate, done: report.sent, total });

@@ -133,6 +133,21 @@ pub fn parse_head_ack(body: &[u8], anchor_id: Uuid) -> Option<AuditHeadAck> {
     (ack.anchor_id == anchor_id && ack.redeemed_tokens.len() <= MAX_REDEMPTIONS).then_some(ack)
 }
 
+/// The account's state at the core in an `Ack` for `message_id` (`account_state`, sent for
+/// `account_opened`); `None` when the body is not such an answer or names no known state.
+pub fn parse_account_state(body: &[u8], message_id: Uuid) -> Option<crate::store::CoreAccountState> {
+    #[derive(serde::Deserialize)]
+    struct Ack {
+        message_id: Uuid,
+        account_state: Option<String>,
+    }
+    let ack: Ack = serde_json::from_slice(body).ok()?;
+    if ack.message_id != message_id {
+        return None;
+    }
+    crate::store::CoreAccountState::parse(ack.account_state.as_deref()?)
+}
+
 /// What a response means for the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -212,6 +227,20 @@ mod tests {
             classify(503, None, "k", Some(" 7 "), ""),
             Verdict::Transient { reason: "core answered 503: ".into(), retry_after: Some(Duration::from_secs(7)) }
         );
+    }
+
+    #[test]
+    fn the_account_state_is_read_only_from_an_answer_for_this_message() {
+        use crate::store::CoreAccountState;
+        let id = Uuid::now_v7();
+        let ack = |id: Uuid, state: &str| format!(r#"{{"message_id":"{id}","status":"accepted","account_state":"{state}"}}"#);
+        assert_eq!(parse_account_state(ack(id, "blocked_duplicate").as_bytes(), id), Some(CoreAccountState::BlockedDuplicate));
+        assert_eq!(parse_account_state(ack(id, "blocked_document").as_bytes(), id), Some(CoreAccountState::BlockedDocument));
+        assert_eq!(parse_account_state(ack(id, "provisional").as_bytes(), id), Some(CoreAccountState::Provisional));
+        assert_eq!(parse_account_state(ack(Uuid::now_v7(), "active").as_bytes(), id), None, "another message's answer");
+        assert_eq!(parse_account_state(ack(id, "frozen").as_bytes(), id), None, "a state this kiosk does not know");
+        assert_eq!(parse_account_state(format!(r#"{{"message_id":"{id}","status":"accepted"}}"#).as_bytes(), id), None);
+        assert_eq!(parse_account_state(b"{", id), None);
     }
 
     #[test]

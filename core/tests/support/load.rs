@@ -87,7 +87,7 @@ fn fleet_pki(dir: &Path, kiosks: usize) -> (Pki, Vec<(String, String)>) {
 /// Face `f` (< 78,608): seven ±1 entries, one in each block of 17 dimensions, at the values of
 /// a polynomial of degree 2 over GF(17), signed by a Hamming [7,4] codeword. Two faces share at
 /// most two positions (distinct polynomials) or differ in at least three signs (same
-/// polynomial), so distinct faces score at most 2/7 = 0.29, below the 0.363 threshold, while a
+/// polynomial), so distinct faces score at most 2/7 = 0.29, below the 0.55 duplicate threshold, while a
 /// returning face scores 1.
 pub fn face_vector(f: u64) -> Vec<f32> {
     let (a, b, c, code) = (f % 17, (f / 17) % 17, (f / 289) % 17, (f / 4913) % 16);
