@@ -120,6 +120,8 @@ pub async fn api(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Ful
     let path = req.uri().path().to_owned();
     let (endpoint, answer) = if path == core.settings.messages_path {
         ("kiosk-messages", route_post(&core, "kiosk-messages", req, Route::Messages).await)
+    } else if path == core.settings.heads_path {
+        ("kiosk-audit-heads", route_post(&core, "kiosk-audit-heads", req, Route::AuditHeads).await)
     } else if path == core.settings.activations_path {
         ("activations", route_post(&core, "activations", req, Route::Activations).await)
     } else if path == core.settings.authorisations_path {
@@ -135,6 +137,7 @@ pub async fn api(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Ful
 #[derive(Clone, Copy)]
 enum Route {
     Messages,
+    AuditHeads,
     Activations,
     Authorisations,
 }
@@ -153,6 +156,19 @@ async fn route_post(core: &Arc<Core>, endpoint: &str, req: Request<Incoming>, ro
     match route {
         Route::Messages => {
             ingest::deliver(
+                core,
+                Delivery {
+                    path: parts.uri.path(),
+                    idempotency_key: get("idempotency-key"),
+                    kiosk_id: get("kiosk-id"),
+                    signature: get("kiosk-signature"),
+                    body: &bytes,
+                },
+            )
+            .await
+        }
+        Route::AuditHeads => {
+            crate::anchors::anchor(
                 core,
                 Delivery {
                     path: parts.uri.path(),

@@ -1,6 +1,7 @@
 //! kiosk-core: the bank's gateway for the kiosk fleet. It takes the kiosks' outbox messages
 //! exactly once into PostgreSQL (docs/openapi/core-sync.yaml), keeps one demo account per
-//! person fleet-wide (1:N over every template at ingestion), redeems activation tokens once and
+//! person fleet-wide (the passport exactly, then the face among the same birth date, as on the
+//! kiosk), redeems activation tokens once and
 //! authorises demo-account transactions against the kiosk's own limits function.
 //!
 //! Stateless processes: every fact lives in PostgreSQL; the only per-process state is the
@@ -10,6 +11,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 pub mod activation;
+pub mod anchors;
 pub mod authorise;
 pub mod db;
 pub mod error;

@@ -117,6 +117,7 @@ async fn run(cli: Cli) -> Result<(), CoreError> {
                 duplicate_threshold: a.duplicate_threshold,
                 base_path: a.base_path,
                 messages_path: String::new(),
+                heads_path: String::new(),
                 activations_path: String::new(),
                 authorisations_path: String::new(),
             }

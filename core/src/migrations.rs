@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "kiosks, keys, idempotency keys, accounts, templates, choices, activations, authorisations", include_str!("../migrations/0001_initial.sql")),
     (2, "fleet heartbeats", include_str!("../migrations/0002_heartbeats.sql")),
     (3, "birth-date bucket of face templates", include_str!("../migrations/0003_birth_index.sql")),
+    (4, "kiosks' audit chain heads", include_str!("../migrations/0004_audit_anchors.sql")),
 ];
 
 /// The schema version this build needs.

@@ -11,7 +11,7 @@ use ed25519_dalek::VerifyingKey;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use kiosk::sync::protocol::MESSAGES_PATH;
+use kiosk::sync::protocol::{AUDIT_HEADS_PATH, MESSAGES_PATH};
 use kiosk::vision::Embedding;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +42,7 @@ pub struct Settings {
     /// Base path the API is served under (the kiosks' `sync.core_url` path), e.g. `/core`.
     pub base_path: String,
     pub messages_path: String,
+    pub heads_path: String,
     pub activations_path: String,
     pub authorisations_path: String,
 }
@@ -63,6 +64,7 @@ impl Settings {
             return Err(CoreError::Usage("--base-path must start with `/`".into()));
         }
         self.messages_path = format!("{base}{MESSAGES_PATH}");
+        self.heads_path = format!("{base}{AUDIT_HEADS_PATH}");
         self.activations_path = format!("{base}{ACTIVATIONS_PATH}");
         self.authorisations_path = format!("{base}{AUTHORISATIONS_PATH}");
         self.base_path = base;

@@ -194,6 +194,11 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
     assert_eq!(garbage.status, 400, "{}", garbage.body);
     assert_eq!(pg.count("SELECT count(*) FROM activations"), 1);
     assert_eq!(pg.count("SELECT count(*) FROM accounts WHERE state = 'active'"), 1);
+    // Kiosk A hears of the redemption with its next batch's audit head and records it.
+    a_store.record_onboarding(&person(300, 60)).unwrap();
+    let report = drain(&mut a_store, &mut a_client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
+    assert!(matches!(report.anchor, kiosk::sync::AnchorOutcome::Anchored { .. }), "{report:?}");
+    assert_eq!((report.sent, report.redemptions_recorded), (1, 1), "{report:?}");
 
     // Limits: 15 000 ₽ a transaction, 30 000 ₽ a day (turnover), 60 000 ₽ balance. Forty
     // concurrent top-ups of 1 000 ₽ through two gateways: exactly thirty pass.

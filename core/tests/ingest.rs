@@ -6,7 +6,7 @@
 mod support;
 
 use kiosk::store::Store;
-use kiosk::sync::{drain, protocol, Scope, Verdict};
+use kiosk::sync::{drain, protocol, AnchorOutcome, Scope, Verdict};
 use support::kiosk_side::{Kiosk, FAST_BACKOFF};
 use support::pg::PgCluster;
 use support::{cli, cli_fails, provisioned_toml, BankFiles, Gateway, RawClient};
@@ -30,6 +30,25 @@ fn social_choice(account: uuid::Uuid) -> kiosk::benefits::SocialPaymentsChoice {
     SocialPaymentsChoice::new(account, &rules, selected, &offered, true, time::OffsetDateTime::now_utc())
 }
 
+/// A signed audit head of kiosk KIOSK-TEST, sent as the kiosk sends it.
+async fn post_head(raw: &RawClient, kiosk: &Kiosk, seq: i64, head: &str) -> support::Reply {
+    let key = kiosk.identity.signing_key();
+    let anchor = protocol::AuditHead {
+        anchor_id: uuid::Uuid::now_v7(),
+        kiosk_id: "KIOSK-TEST".into(),
+        seq,
+        head: head.into(),
+        anchored_at_ms: 1_765_000_000_000,
+        head_signature: protocol::sign_head(key, "KIOSK-TEST", seq, head, 1_765_000_000_000),
+        redemptions_since_ms: 0,
+    };
+    let body = serde_json::to_vec(&anchor).unwrap();
+    let path = "/core/v1/kiosk-audit-heads";
+    let id = anchor.anchor_id.to_string();
+    let sig = protocol::sign(key, "POST", path, &id, "KIOSK-TEST", &body);
+    raw.post(path, &[("idempotency-key", id), ("kiosk-id", "KIOSK-TEST".into()), ("kiosk-signature", sig)], body).await
+}
+
 struct Setup {
     pg: PgCluster,
     dir: tempfile::TempDir,
@@ -41,8 +60,8 @@ fn setup() -> Setup {
     let pg = PgCluster::start();
     let url = pg.url();
     let out = cli(&url, &["migrate"]);
-    assert!(out.contains("applied [1, 2, 3]"), "{out}");
-    assert!(cli(&url, &["migrate"]).contains("already at version 3"));
+    assert!(out.contains("applied [1, 2, 3, 4]"), "{out}");
+    assert!(cli(&url, &["migrate"]).contains("already at version 4"));
     let dir = tempfile::tempdir().unwrap();
     let kiosk = Kiosk::new(dir.path());
     let reg = dir.path().join("provisioned.toml");
@@ -77,6 +96,16 @@ async fn the_kiosk_drains_to_kiosk_core_exactly_once() {
     let report = drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
     assert_eq!((report.sent, report.duplicates, report.quarantined), (25, 1, 0), "{report:?}");
     assert_eq!(store.outbox_status().unwrap().pending, 0);
+    // The batch ends with the signed audit head, which the core keeps; one that goes back or
+    // differs at a seq it holds is refused.
+    let AnchorOutcome::Anchored { seq } = report.anchor else { panic!("audit head not anchored: {:?}", report.anchor) };
+    assert_eq!(s.pg.count(&format!("SELECT count(*) FROM audit_anchors WHERE kiosk_id = 'KIOSK-TEST' AND seq = {seq}")), 1);
+    let raw = RawClient::new(&s.kiosk.pki, &gateway.api);
+    for (at, head, status, error) in [(seq - 1, "ab", 409, "audit_rewound"), (seq, "cd", 409, "audit_rewritten"), (seq + 1, "ef", 201, "")] {
+        let reply = post_head(&raw, &s.kiosk, at, &head.repeat(32)).await;
+        assert_eq!(reply.status, status, "{}", reply.body);
+        assert!(reply.body.contains(error), "{}", reply.body);
+    }
 
     let pg = &s.pg;
     assert_eq!(pg.count("SELECT count(*) FROM accounts"), 20);
