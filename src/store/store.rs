@@ -102,6 +102,9 @@ pub(super) fn parse_uuid(text: &str, table: &'static str) -> Result<Uuid, StoreE
     Uuid::parse_str(text).map_err(|_| StoreError::Corrupt { table, what: "id is not a UUID" })
 }
 
+/// A stored template's birth-date bucket (`None`: enrolled before buckets) and its values.
+pub type EnrolledFace = (Option<super::LookupDigest>, Vec<f32>);
+
 impl Store {
     /// Opens (or creates) the database, applies migrations and unwraps the data keys with `keys`.
     pub fn open(db_path: &Path, keys: &KeyStore) -> Result<Store, StoreError> {
@@ -373,7 +376,7 @@ impl Store {
 
     /// Every stored face template, opened, with its birth-date bucket (`None` for templates
     /// enrolled before buckets existed), for the 1:N search.
-    pub fn enrolled_faces(&self) -> Result<Vec<(Option<super::LookupDigest>, Vec<f32>)>, StoreError> {
+    pub fn enrolled_faces(&self) -> Result<Vec<EnrolledFace>, StoreError> {
         Ok(self.templates()?.into_iter().map(|(_, bucket, template)| (bucket, template)).collect())
     }
 
