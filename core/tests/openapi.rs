@@ -54,6 +54,8 @@ fn the_openapi_document_holds_against_the_running_server() {
         .args(["--seed", "20261207", "--max-examples", "50", "--workers", "2", "--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "20", "--no-color", "--report", "junit", "--report-dir"])
         .arg(&report)
+        // Its cache of crashes goes into the temporary folder, not the source tree.
+        .current_dir(dir.path())
         .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
         .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/tests"))
         .env("KIOSK_TEST_SEED_HEX", hex::encode(kiosk.identity.signing_key().to_bytes()))
