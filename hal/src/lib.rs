@@ -3,7 +3,13 @@
 //! Every device the kiosk touches sits behind one of the traits here: [`Camera`],
 //! [`CardReader`], [`Display`], [`Input`], [`Speaker`], [`Printer`]. Each trait has a real driver and a simulator
 //! that speaks the same protocol, so business logic never knows which one it drives.
+//!
+//! The simulators, and the cryptography the simulated chips need, are compiled only with the
+//! cargo feature `sim` (demo and test builds): a production build holds the real drivers alone.
 #![forbid(unsafe_code)]
+
+/// True when this build holds the simulators (feature `sim`): a demo or test build.
+pub const SIMULATORS_BUILT_IN: bool = cfg!(feature = "sim");
 
 pub mod camera;
 pub mod card_reader;

@@ -1,13 +1,14 @@
 //! Sync with the bank core: the outbox drained over HTTPS (rustls, client certificate), each
 //! body signed with the kiosk key and sent with an idempotency key, exponential back-off with
 //! jitter, permanent refusals quarantined. The protocol is `docs/openapi/core-sync.yaml`;
-//! `sim` is a core simulator for tests and benchmarks.
+//! `sim` is a core simulator for tests and benchmarks (feature `demo`: not in the production build).
 
 pub mod backoff;
 pub mod client;
 pub mod drain;
 pub mod heartbeat;
 pub mod protocol;
+#[cfg(feature = "demo")]
 pub mod sim;
 pub mod tls;
 

@@ -21,6 +21,17 @@ pub enum OpenError {
     Speaker(#[from] SpeakerError),
     #[error(transparent)]
     Printer(#[from] PrinterError),
+    /// The configuration asks for a simulated device and this binary has no simulators.
+    #[error(
+        "{key} = \"{driver}\": simulator not built into this binary: this is a production build; \
+         use the real driver (deploy/site.example.toml) or a demo build (`cargo build --features demo`)"
+    )]
+    SimulatorNotBuilt {
+        /// The configuration key naming the simulator (`camera.driver`).
+        key: &'static str,
+        /// The simulated driver it names (`replay`).
+        driver: &'static str,
+    },
 }
 
 /// A setting the configuration loader accepts but the domain refuses.

@@ -1,8 +1,10 @@
 //! Camera: a source of BGR frames.
 
+#[cfg(feature = "sim")]
 mod replay;
 mod video_capture;
 
+#[cfg(feature = "sim")]
 pub use replay::ReplayCamera;
 pub use video_capture::VideoCaptureCamera;
 

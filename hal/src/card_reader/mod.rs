@@ -6,6 +6,7 @@
 
 pub mod frame;
 mod serial;
+#[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(test)]
 mod tests;

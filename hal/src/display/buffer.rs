@@ -24,6 +24,8 @@ impl PixelBuffer {
         self.width
     }
 
+    // Reading back is the memory display's (a simulator).
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn height(&self) -> u32 {
         self.height
     }
@@ -37,6 +39,7 @@ impl PixelBuffer {
         (x < self.width && y < self.height).then(|| y as usize * self.width as usize + x as usize)
     }
 
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn get(&self, x: u32, y: u32) -> Option<Rgb888> {
         let (x, y) = (i32::try_from(x).ok()?, i32::try_from(y).ok()?);
         self.index(x, y).and_then(|i| self.pixels.get(i).copied())

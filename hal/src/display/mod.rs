@@ -2,9 +2,11 @@
 
 mod buffer;
 mod framebuffer;
+#[cfg(feature = "sim")]
 mod memory;
 
 pub use framebuffer::{FramebufferDisplay, PixelFormat};
+#[cfg(feature = "sim")]
 pub use memory::MemoryDisplay;
 
 use embedded_graphics::{pixelcolor::Rgb888, prelude::*};

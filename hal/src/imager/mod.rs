@@ -5,6 +5,7 @@
 //!
 //! Page images are personal data: they live in memory only and are never written to disk here.
 
+#[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use super::evdev_decode::{parse_event, AxisRange, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+use super::evdev_decode::{parse_event, DeviceAxes, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
 use super::{Input, InputError, InputEvent};
 
 /// Touch panel and keypad events from one evdev device.
@@ -25,19 +25,19 @@ pub struct EvdevInput {
 }
 
 impl EvdevInput {
-    /// Opens the device with the axis ranges it reports (EVIOCGABS): panels span 0..4095,
-    /// 0..32767 (QEMU's tablet, many USB panels) or start above zero. A device without
-    /// absolute axes (a keypad) keeps [`TouchAxes::default`].
+    /// Opens the device; touches are scaled to the display from the axis ranges the device
+    /// reports (`EVIOCGABS`: QEMU's tablet says 0..=32767, many panels 0..=4095). A file that is
+    /// no input device (a recorded stream), or one without touch axes (a keypad), gets
+    /// [`TouchAxes::default`].
     pub fn open(path: impl AsRef<Path>, display_width: u32, display_height: u32) -> Result<Self, InputError> {
-        let axes = match reported_axes(path.as_ref()) {
+        let device = path.as_ref().display().to_string();
+        let axes = match device_axes(path.as_ref()) {
             Ok(Some(axes)) => axes,
-            Ok(None) => TouchAxes::default(),
-            Err(reason) => {
-                return Err(InputError::Open { device: path.as_ref().display().to_string(), reason });
-            }
+            Ok(None) => DeviceAxes::uniform(TouchAxes::default()),
+            Err(reason) => return Err(InputError::Open { device, reason }),
         };
-        tracing::info!(x_min = axes.x.min, x_max = axes.x.max, y_min = axes.y.min, y_max = axes.y.max, "touch axes");
-        Self::open_with_axes(path, display_width, display_height, axes)
+        tracing::info!(device = %device, ?axes, "touch axis ranges");
+        Self::open_with_device_axes(path, display_width, display_height, axes)
     }
 
     /// Opens the device; touches are scaled from `axes` to display pixels.
@@ -47,12 +47,22 @@ impl EvdevInput {
         display_height: u32,
         axes: TouchAxes,
     ) -> Result<Self, InputError> {
+        Self::open_with_device_axes(path, display_width, display_height, DeviceAxes::uniform(axes))
+    }
+
+    /// Opens the device with its single- and multi-touch ranges given.
+    pub fn open_with_device_axes(
+        path: impl AsRef<Path>,
+        display_width: u32,
+        display_height: u32,
+        axes: DeviceAxes,
+    ) -> Result<Self, InputError> {
         let device = path.as_ref().display().to_string();
         let file = File::open(path.as_ref()).map_err(|e| InputError::Open {
             device: device.clone(),
             reason: format!("{e}; check the device exists and this user is in the `input` group"),
         })?;
-        Self::from_reader(file, device, display_width, display_height, axes)
+        Self::from_reader_with_axes(file, device, display_width, display_height, axes)
     }
 
     /// Reads records from any byte source (a recorded stream in tests).
@@ -63,7 +73,20 @@ impl EvdevInput {
         display_height: u32,
         axes: TouchAxes,
     ) -> Result<Self, InputError> {
-        axes.validate().map_err(|reason| InputError::Open { device: device.clone(), reason })?;
+        Self::from_reader_with_axes(reader, device, display_width, display_height, DeviceAxes::uniform(axes))
+    }
+
+    fn from_reader_with_axes(
+        reader: impl Read + Send + 'static,
+        device: String,
+        display_width: u32,
+        display_height: u32,
+        axes: DeviceAxes,
+    ) -> Result<Self, InputError> {
+        axes.validate().map_err(|reason| InputError::Open {
+            device: device.clone(),
+            reason: format!("{reason} (as the device reports it: check the panel with `evtest`)"),
+        })?;
         let (tx, records) = mpsc::channel();
         std::thread::Builder::new()
             .name("evdev-reader".into())
@@ -76,7 +99,7 @@ impl EvdevInput {
         Ok(Self {
             device,
             records,
-            decoder: EventDecoder::new(axes, display_width, display_height),
+            decoder: EventDecoder::with_axes(axes, display_width, display_height),
             failed: None,
         })
     }
@@ -87,6 +110,18 @@ impl EvdevInput {
             reason: format!("{reason}; check the touch panel/keypad cable and restart the kiosk"),
         }
     }
+}
+
+/// The touch axis ranges of an evdev device (`EVIOCGABS` for each axis it has); `Ok(None)` when
+/// it has no touch axis (a keypad) or is no input device at all (a recorded stream in a file).
+fn device_axes(path: &Path) -> Result<Option<DeviceAxes>, String> {
+    let device = match ::evdev::Device::open(path) {
+        Ok(device) => device,
+        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOTTY as i32) => return Ok(None),
+        Err(e) => return Err(format!("{e}; check the device exists and this user is in the `input` group")),
+    };
+    let info = device.get_absinfo().map_err(|e| format!("reading its axis ranges (EVIOCGABS): {e}"))?;
+    Ok(DeviceAxes::from_absinfo(info.map(|(code, abs)| (code.0, abs.minimum(), abs.maximum()))))
 }
 
 /// Blocking loop of the reader thread; ends on error, end of stream or a dropped receiver.

@@ -12,8 +12,12 @@ const SYN_REPORT: u16 = 0;
 const SYN_DROPPED: u16 = 3;
 const ABS_X: u16 = 0x00;
 const ABS_Y: u16 = 0x01;
+const ABS_MT_SLOT: u16 = 0x2f;
 const ABS_MT_POSITION_X: u16 = 0x35;
 const ABS_MT_POSITION_Y: u16 = 0x36;
+const ABS_MT_TRACKING_ID: u16 = 0x39;
+/// Multi-touch slots whose positions are remembered; a panel's further fingers are ignored.
+const SLOTS: usize = 16;
 const BTN_LEFT: u16 = 0x110;
 const BTN_TOUCH: u16 = 0x14a;
 
@@ -85,32 +89,106 @@ impl TouchAxes {
     }
 }
 
+/// The ranges a device reports for its single-touch (`ABS_X`/`ABS_Y`) and multi-touch
+/// (`ABS_MT_POSITION_X`/`_Y`) axes; they may differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceAxes {
+    pub single: TouchAxes,
+    pub multi: TouchAxes,
+}
+
+impl DeviceAxes {
+    /// The same ranges for both kinds of axes.
+    pub fn uniform(axes: TouchAxes) -> Self {
+        Self { single: axes, multi: axes }
+    }
+
+    /// From the device's absolute axes as `EVIOCGABS` gives them (axis code, minimum, maximum).
+    /// An axis the device lacks takes its counterpart of the other kind (a panel with only
+    /// `ABS_MT_*` axes), else the default 0..=4095; `None` when the device has no touch axis.
+    pub fn from_absinfo(axes: impl IntoIterator<Item = (u16, i32, i32)>) -> Option<Self> {
+        let (mut x, mut y, mut mt_x, mut mt_y) = (None, None, None, None);
+        for (code, min, max) in axes {
+            let range = Some(AxisRange { min, max });
+            match code {
+                ABS_X => x = range,
+                ABS_Y => y = range,
+                ABS_MT_POSITION_X => mt_x = range,
+                ABS_MT_POSITION_Y => mt_y = range,
+                _ => {}
+            }
+        }
+        if [x, y, mt_x, mt_y].iter().all(Option::is_none) {
+            return None;
+        }
+        let fallback = TouchAxes::default();
+        let pick = |a: Option<AxisRange>, b: Option<AxisRange>, d: AxisRange| a.or(b).unwrap_or(d);
+        Some(Self {
+            single: TouchAxes { x: pick(x, mt_x, fallback.x), y: pick(y, mt_y, fallback.y) },
+            multi: TouchAxes { x: pick(mt_x, x, fallback.x), y: pick(mt_y, y, fallback.y) },
+        })
+    }
+
+    /// `Err` names the empty axis.
+    pub fn validate(&self) -> Result<(), String> {
+        self.single.validate()?;
+        self.multi.validate().map_err(|e| format!("multi-touch: {e}"))
+    }
+}
+
 /// State machine from raw records to events. A touch is reported once, at the first
 /// SYN_REPORT after the finger lands with a known position: the kiosk reacts at once and
-/// a finger resting on the glass does not repeat the press.
+/// a finger resting on the glass does not repeat the press. On a multi-touch panel (type B:
+/// slots and tracking ids) the first finger down is the touch; others are ignored until every
+/// finger is lifted.
 #[derive(Debug, Clone)]
 pub struct EventDecoder {
-    axes: TouchAxes,
+    axes: DeviceAxes,
     width: u32,
     height: u32,
     x: Option<i32>,
     y: Option<i32>,
-    touching: bool,
+    /// Last position of each multi-touch slot (the kernel sends only changes).
+    slots: [(Option<i32>, Option<i32>); SLOTS],
+    slot: usize,
+    /// The slot of the finger that makes the touch, while it is down.
+    primary: Option<usize>,
+    button: bool,
     reported: bool,
 }
 
 impl EventDecoder {
     pub fn new(axes: TouchAxes, width: u32, height: u32) -> Self {
-        Self { axes, width, height, x: None, y: None, touching: false, reported: false }
+        Self::with_axes(DeviceAxes::uniform(axes), width, height)
+    }
+
+    /// Single- and multi-touch positions each scaled from their own range.
+    pub fn with_axes(axes: DeviceAxes, width: u32, height: u32) -> Self {
+        Self {
+            axes,
+            width,
+            height,
+            x: None,
+            y: None,
+            slots: [(None, None); SLOTS],
+            slot: 0,
+            primary: None,
+            button: false,
+            reported: false,
+        }
     }
 
     /// Feeds one record; returns an event when this record completes one.
     pub fn feed(&mut self, ev: RawEvent) -> Option<InputEvent> {
         match (ev.kind, ev.code) {
-            (EV_ABS, ABS_X | ABS_MT_POSITION_X) => self.x = Some(ev.value),
-            (EV_ABS, ABS_Y | ABS_MT_POSITION_Y) => self.y = Some(ev.value),
+            (EV_ABS, ABS_X) => self.x = Some(ev.value),
+            (EV_ABS, ABS_Y) => self.y = Some(ev.value),
+            (EV_ABS, ABS_MT_SLOT) => self.slot = usize::try_from(ev.value).unwrap_or(usize::MAX),
+            (EV_ABS, ABS_MT_TRACKING_ID) => self.on_tracking_id(ev.value),
+            (EV_ABS, ABS_MT_POSITION_X) => self.set_slot(|s| &mut s.0, ev.value),
+            (EV_ABS, ABS_MT_POSITION_Y) => self.set_slot(|s| &mut s.1, ev.value),
             (EV_KEY, BTN_TOUCH | BTN_LEFT) => {
-                self.touching = ev.value != 0;
+                self.button = ev.value != 0;
                 self.reported = false;
             }
             // Only presses (1); releases (0) and auto-repeat (2) would double the input.
@@ -118,7 +196,8 @@ impl EventDecoder {
             (EV_SYN, SYN_REPORT) => return self.on_report(),
             // The kernel dropped records: the touch state is unknown, start over.
             (EV_SYN, SYN_DROPPED) => {
-                self.touching = false;
+                self.button = false;
+                self.primary = None;
                 self.reported = false;
             }
             _ => {}
@@ -126,13 +205,34 @@ impl EventDecoder {
         None
     }
 
+    fn set_slot(&mut self, field: impl Fn(&mut (Option<i32>, Option<i32>)) -> &mut Option<i32>, value: i32) {
+        if let Some(slot) = self.slots.get_mut(self.slot) {
+            *field(slot) = Some(value);
+        }
+    }
+
+    fn on_tracking_id(&mut self, id: i32) {
+        match (id >= 0, self.primary) {
+            (true, None) if self.slot < SLOTS => {
+                self.primary = Some(self.slot);
+                self.reported = false;
+            }
+            (false, Some(primary)) if primary == self.slot => self.primary = None,
+            _ => {}
+        }
+    }
+
     fn on_report(&mut self) -> Option<InputEvent> {
-        if !self.touching || self.reported {
+        if !(self.button || self.primary.is_some()) || self.reported {
             return None;
         }
-        let (x, y) = (self.x?, self.y?);
+        // The primary finger's slot (slot 0 on a panel without tracking ids), else ABS_X/Y.
+        let (axes, x, y) = match self.slots.get(self.primary.unwrap_or(0)) {
+            Some(&(Some(x), Some(y))) => (self.axes.multi, x, y),
+            _ => (self.axes.single, self.x?, self.y?),
+        };
         self.reported = true;
-        Some(InputEvent::Touch { x: self.axes.x.scale(x, self.width), y: self.axes.y.scale(y, self.height) })
+        Some(InputEvent::Touch { x: axes.x.scale(x, self.width), y: axes.y.scale(y, self.height) })
     }
 }
 
@@ -279,6 +379,131 @@ pub(crate) mod tests {
         let axes = TouchAxes { x: AxisRange { min: 5, max: 5 }, ..TouchAxes::default() };
         assert!(axes.validate().unwrap_err().contains("x axis"));
         assert_eq!(AxisRange { min: 5, max: 5 }.scale(7, 800), 0);
+    }
+
+    fn decode_with(records: &[[u8; EVENT_SIZE]], axes: DeviceAxes, w: u32, h: u32) -> Vec<InputEvent> {
+        let mut d = EventDecoder::with_axes(axes, w, h);
+        records.iter().filter_map(|r| d.feed(parse_event(r))).collect()
+    }
+
+    #[test]
+    fn the_device_axis_ranges_scale_to_the_screen() {
+        // QEMU's virtio tablet: 0..=32767. The tap at the middle of 800x480 is read there, not
+        // at the corner the 12-bit default made of it.
+        let qemu = DeviceAxes::from_absinfo([(ABS_X, 0, 32767), (ABS_Y, 0, 32767)]).unwrap();
+        assert_eq!(qemu.single, qemu.multi);
+        // What the tablet reports for a tap at (400, 240).
+        let middle = (16405, 16418);
+        assert_eq!(decode_with(&tap(middle.0, middle.1), qemu, 800, 480), [InputEvent::Touch { x: 400, y: 240 }]);
+        assert_eq!(decode(&tap(middle.0, middle.1), 800, 480), [InputEvent::Touch { x: 799, y: 479 }]);
+        // A minimum above zero, and a different range per axis: the ends land on the edges.
+        let odd = DeviceAxes::from_absinfo([(ABS_X, 200, 3900), (ABS_Y, -100, 32767), (0x28, 0, 1)]).unwrap();
+        let mut stream = tap(200, -100);
+        stream.extend(tap(3900, 32767));
+        stream.extend(tap(2050, 16333));
+        stream.extend(tap(100, 40000));
+        assert_eq!(
+            decode_with(&stream, odd, 1280, 800),
+            [
+                InputEvent::Touch { x: 0, y: 0 },
+                InputEvent::Touch { x: 1279, y: 799 },
+                InputEvent::Touch { x: 639, y: 399 },
+                InputEvent::Touch { x: 0, y: 799 }
+            ]
+        );
+    }
+
+    #[test]
+    fn absinfo_without_one_kind_of_axis_borrows_the_other() {
+        let mt_only = DeviceAxes::from_absinfo([(ABS_MT_POSITION_X, 0, 1919), (ABS_MT_POSITION_Y, 0, 1079)]).unwrap();
+        assert_eq!(mt_only.single, mt_only.multi);
+        assert_eq!(mt_only.single.x, AxisRange { min: 0, max: 1919 });
+        let both = DeviceAxes::from_absinfo([
+            (ABS_X, 0, 4095),
+            (ABS_Y, 0, 4095),
+            (ABS_MT_POSITION_X, 0, 32767),
+            (ABS_MT_POSITION_Y, 0, 32767),
+        ])
+        .unwrap();
+        assert_eq!((both.single.x.max, both.multi.x.max), (4095, 32767));
+        assert_eq!(DeviceAxes::from_absinfo([(0x28, 0, 255)]), None, "a keypad has no touch axes");
+        let broken = DeviceAxes::from_absinfo([(ABS_X, 0, 4095), (ABS_MT_POSITION_Y, 7, 7)]).unwrap();
+        assert!(broken.validate().unwrap_err().contains("y axis"));
+    }
+
+    /// A type B multi-touch frame: slot, tracking id, position.
+    fn contact(slot: i32, id: i32, pos: Option<(i32, i32)>) -> Vec<[u8; EVENT_SIZE]> {
+        let mut r = vec![record(EV_ABS, ABS_MT_SLOT, slot), record(EV_ABS, ABS_MT_TRACKING_ID, id)];
+        if let Some((x, y)) = pos {
+            r.push(record(EV_ABS, ABS_MT_POSITION_X, x));
+            r.push(record(EV_ABS, ABS_MT_POSITION_Y, y));
+        }
+        r
+    }
+
+    #[test]
+    fn multitouch_slots_report_the_first_finger_once() {
+        // Multi-touch 0..=32767, single-touch emulation 0..=4095 (the kernel's pointer emulation).
+        let axes = DeviceAxes::from_absinfo([
+            (ABS_X, 0, 4095),
+            (ABS_Y, 0, 4095),
+            (ABS_MT_POSITION_X, 0, 32767),
+            (ABS_MT_POSITION_Y, 0, 32767),
+        ])
+        .unwrap();
+        let syn = record(EV_SYN, SYN_REPORT, 0);
+        let mut stream = contact(0, 10, Some((32767, 0)));
+        stream.push(syn);
+        // A second finger lands and moves; the first moves: no new touch.
+        stream.extend(contact(1, 11, Some((0, 32767))));
+        stream.push(syn);
+        stream.extend([
+            record(EV_ABS, ABS_MT_SLOT, 0),
+            record(EV_ABS, ABS_MT_POSITION_X, 16000),
+            record(EV_ABS, ABS_MT_POSITION_Y, 16000),
+        ]);
+        stream.push(syn);
+        // The first lifts while the second rests: still no touch; then the second lifts.
+        stream.extend(contact(0, -1, None));
+        stream.push(syn);
+        stream.extend(contact(1, -1, None));
+        stream.push(syn);
+        // A new finger in slot 1 at a position slot 1 already had (the kernel sends no
+        // unchanged value): it is one new touch there.
+        stream.extend(contact(1, 12, None));
+        stream.push(syn);
+        stream.extend(contact(1, -1, None));
+        stream.push(syn);
+        assert_eq!(
+            decode_with(&stream, axes, 800, 480),
+            [InputEvent::Touch { x: 799, y: 0 }, InputEvent::Touch { x: 0, y: 479 }]
+        );
+        // Without tracking ids (type A, or BTN_TOUCH only) slot 0's positions serve.
+        let legacy = [
+            record(EV_ABS, ABS_MT_POSITION_X, 16384),
+            record(EV_ABS, ABS_MT_POSITION_Y, 16384),
+            record(EV_KEY, BTN_TOUCH, 1),
+            syn,
+        ];
+        assert_eq!(decode_with(&legacy, axes, 800, 480), [InputEvent::Touch { x: 399, y: 239 }]);
+    }
+
+    #[test]
+    fn syn_dropped_forgets_the_finger() {
+        let mut stream = contact(0, 5, Some((100, 100)));
+        stream.push(record(EV_SYN, SYN_DROPPED, 0));
+        stream.push(record(EV_SYN, SYN_REPORT, 0));
+        assert!(decode(&stream, 800, 480).is_empty());
+        // Slots out of range or negative are ignored, never indexed.
+        let stream = [
+            record(EV_ABS, ABS_MT_SLOT, -3),
+            record(EV_ABS, ABS_MT_TRACKING_ID, 1),
+            record(EV_ABS, ABS_MT_POSITION_X, 5),
+            record(EV_ABS, ABS_MT_SLOT, 99),
+            record(EV_ABS, ABS_MT_TRACKING_ID, 2),
+            record(EV_SYN, SYN_REPORT, 0),
+        ];
+        assert!(decode(&stream, 800, 480).is_empty());
     }
 
     proptest! {

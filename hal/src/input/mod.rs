@@ -2,10 +2,12 @@
 
 mod evdev;
 mod evdev_decode;
+#[cfg(feature = "sim")]
 mod scripted;
 
 pub use evdev::EvdevInput;
-pub use evdev_decode::{parse_event, AxisRange, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+pub use evdev_decode::{parse_event, AxisRange, DeviceAxes, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+#[cfg(feature = "sim")]
 pub use scripted::ScriptedInput;
 
 use std::time::Duration;

@@ -13,6 +13,7 @@
 pub mod cp866;
 mod driver;
 pub mod escpos;
+#[cfg(feature = "sim")]
 pub mod sim;
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,11 @@
 //! What is said can hold a person's name: no driver logs it or puts it on a command line.
 
 mod espeak;
+#[cfg(feature = "sim")]
 mod simulated;
 
 pub use espeak::{EspeakConfig, EspeakSpeaker, SpeechOutput};
+#[cfg(feature = "sim")]
 pub use simulated::{SimulatedSpeaker, SpeechLog, Utterance};
 
 /// The language of an utterance; each has its own voice.
