@@ -5,21 +5,38 @@
 CARGO_TARGET_DIR ?= $(shell [ -w /var/cache ] && echo /var/cache/kiosk-target || echo $(HOME)/.cache/kiosk-target)
 export CARGO_TARGET_DIR
 CARGO ?= cargo
+# The demo build (feature `demo`: simulators built in). `cargo test` also writes it here.
 KIOSK := $(CARGO_TARGET_DIR)/release/kiosk
+# The production build (no feature: no simulator). Cargo writes both builds to release/kiosk,
+# so `make production` copies it out to its own folder at once, checks what it is, and every
+# production artefact (scripts/release, scripts/deb, `make hil`) takes it from there only.
+PRODUCTION := $(CARGO_TARGET_DIR)/production/kiosk
 DEMO_OUT ?= out/demo
 HIL_OUT ?= out/hil
 
-.PHONY: setup build demo test bench clippy fuzz clean-demo hil
+.PHONY: setup build production demo test bench clippy fuzz clean-demo hil
 
 setup:
 	@bash scripts/setup
 
 build: setup
-	$(CARGO) build --release --locked
+	$(CARGO) build --release --locked --features demo
+
+# The binary a street kiosk runs: no simulator, no demo (README "The production build").
+production: setup
+	$(CARGO) build --release --locked -p kiosk --bin kiosk
+	mkdir -p $(dir $(PRODUCTION))
+	cp $(KIOSK) $(PRODUCTION).new
+	$(PRODUCTION).new --version | grep -q '(production build: no simulators)'
+	! nm -C $(PRODUCTION).new | grep -q -E 'kiosk_hal::(card_reader::sim|printer::sim|imager::sim|camera::replay|display::memory|input::scripted|speaker::simulated)::'
+	mv $(PRODUCTION).new $(PRODUCTION)
+	@echo "production build: $(PRODUCTION)"
 
 demo: build
 	$(KIOSK) demo --out $(DEMO_OUT)
 
+# Tests run in release mode, always with the simulators (the crate's dev-dependency on itself
+# turns `demo` on); tests/production_build.rs checks the build without it links none.
 # Tests run in release mode: they share the release build (a debug build would compile everything twice).
 test: setup
 	$(CARGO) test --release --locked --workspace
@@ -38,8 +55,9 @@ bench: setup
 # in QEMU on real drivers (image cached in /var/cache/kiosk-hil); verdict in $(HIL_OUT)/report.json.
 hil:
 	@bash scripts/setup --hil
-	$(CARGO) build --release --locked -p kiosk
-	nice -n 10 python3 scripts/hil/run.py --out $(HIL_OUT)
+	$(MAKE) production
+	$(CARGO) build --release --locked -p kiosk --features demo --bin kiosk-hil-sim
+	KIOSK_PRODUCTION_BIN=$(PRODUCTION) nice -n 10 python3 scripts/hil/run.py --out $(HIL_OUT)
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings

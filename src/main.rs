@@ -9,7 +9,7 @@ use kiosk::app;
 /// Street-kiosk face onboarding: reads a passport chip, checks the live face against it and
 /// issues a limited demo bank account with a one-time activation QR code.
 #[derive(Parser)]
-#[command(name = "kiosk", version, propagate_version = true)]
+#[command(name = "kiosk", version = kiosk::BUILD_VERSION, propagate_version = true)]
 struct Cli {
     /// Site configuration overriding kiosk-config/default.toml (any subset of its keys).
     #[arg(long, global = true, value_name = "FILE")]
@@ -258,9 +258,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     app::init_logging(cli.log_format);
     let result = match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo { out } => {
             app::demo::run_blocking(cli.config.as_deref(), &out).map(|_| ExitCode::SUCCESS)
         }
+        #[cfg(not(feature = "demo"))]
+        Command::Demo { out: _ } => Err(app::AppError::Usage(
+            "`kiosk demo` runs on the simulators, which this production build does not hold: use a demo build (`make demo`, or `cargo build --release --features demo`)".into(),
+        )),
         Command::Face { command: FaceCommand::Verify { reference, probe, json } } => {
             app::face_verify(cli.config.as_deref(), &reference, &probe, json).map(|same| {
                 if same {

@@ -90,8 +90,23 @@ impl Kiosk {
 
     fn release(&self, version: &str, binary: &Path, models: &Path) -> PathBuf {
         let out_dir = self.dir.join(format!("release-{version}"));
+        // The test binary is a demo build: refused for a street kiosk unless said.
+        let refused = Command::new(repo().join("scripts/release"))
+            .args(["--key"])
+            .arg(self.dir.join("sign.key"))
+            .arg("--out")
+            .arg(self.dir.join(format!("refused-{version}")))
+            .arg("--binary")
+            .arg(binary)
+            .output()
+            .unwrap();
+        assert!(
+            !refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("is not a production build"),
+            "{}",
+            String::from_utf8_lossy(&refused.stderr)
+        );
         let out = Command::new(repo().join("scripts/release"))
-            .args(["--version", version, "--key"])
+            .args(["--demo-build", "--version", version, "--key"])
             .arg(self.dir.join("sign.key"))
             .arg("--out")
             .arg(&out_dir)

@@ -7,7 +7,9 @@ screendumps, and writes out/hil/report.json. Exit 0 only when every step passed.
 
     scripts/hil/run.py [--out out/hil] [--accel auto|kvm|tcg] [--power-cuts N]
 
-Environment: CARGO_TARGET_DIR (the release build: target/release/kiosk and kiosk-hil-sim),
+Environment: CARGO_TARGET_DIR (the builds: production/kiosk from `make production`, packaged for
+the guest, and release/kiosk-hil-sim, a demo build, on the host), KIOSK_PRODUCTION_BIN (the
+production binary, default $CARGO_TARGET_DIR/production/kiosk),
 KIOSK_HIL_CACHE (image cache, default /var/cache/kiosk-hil).
 """
 
@@ -30,7 +32,7 @@ from qemu import GuestAgent, Qmp  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", "/var/cache/kiosk-target"))
-KIOSK = TARGET / "release" / "kiosk"
+KIOSK = Path(os.environ.get("KIOSK_PRODUCTION_BIN", TARGET / "production" / "kiosk"))
 SIM = TARGET / "release" / "kiosk-hil-sim"
 WIDTH, HEIGHT = 800, 480
 KIOSK_ID = "KIOSK-HIL-0001"
@@ -96,7 +98,10 @@ class Run:
     def package(self):
         for binary in (KIOSK, SIM):
             if not binary.exists():
-                raise StepFailed(f"{binary} missing: cargo build --release --locked -p kiosk first")
+                raise StepFailed(f"{binary} missing: `make hil` builds it (make production, and kiosk-hil-sim with --features demo)")
+        build = self.sh(KIOSK, "--version").stdout
+        if "(production build: no simulators)" not in build:
+            raise StepFailed(f"{KIOSK} is not a production build: {build.strip()}")
         key = self.work / "release-signing.key"
         self.sh(KIOSK, "release", "keygen", "--out", key)
         # The release carries the binary without its debug information (signed as shipped).

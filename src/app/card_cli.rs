@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
+#[cfg(feature = "demo")]
 use kiosk_hal::card_reader::sim::{self, SimulatorConfig, VirtualBankCard, VirtualPassport};
 use kiosk_hal::card_reader::{CardPosition, CardReader, CardReaderError, ChipInterface, DeviceErrorKind};
 use serde_json::{json, Value};
@@ -17,9 +18,11 @@ use crate::wiring::{self, Simulation};
 /// How often the reader is asked whether something was placed.
 const POLL: Duration = Duration::from_millis(300);
 /// The ICAO Doc 9303 specimen, used for the simulated passport.
+#[cfg(feature = "demo")]
 const SPECIMEN_MRZ: [&str; 2] =
     ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
 /// Size of the simulated passport's face image (a typical DG2).
+#[cfg(feature = "demo")]
 const SIMULATED_PHOTO_LEN: usize = 20_000;
 
 /// What the simulator holds for `--simulate`.
@@ -76,7 +79,7 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
     };
     // A simulated reader's device lives as long as the reader.
     let mut reader = match (simulate, &options.port) {
-        (Some(card), _) => wiring::open_simulated_reader(&config, simulated(card)?)?,
+        (Some(card), _) => simulated_reader(&config, card)?,
         (None, Some(port)) => wiring::open_reader_at(&config, port)?,
         (None, None) => wiring::open_card_reader(&config, &Simulation::default())?,
     };
@@ -114,7 +117,20 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
     Ok(ok)
 }
 
+/// The simulator holding `card` and the reader on it.
+#[cfg(feature = "demo")]
+fn simulated_reader(config: &kiosk_config::Config, card: SimulatedCard) -> Result<wiring::OpenedReader, AppError> {
+    Ok(wiring::open_simulated_reader(config, simulated(card)?)?)
+}
+
+/// A production build has no simulator to hold a card.
+#[cfg(not(feature = "demo"))]
+fn simulated_reader(_: &kiosk_config::Config, _: SimulatedCard) -> Result<wiring::OpenedReader, AppError> {
+    Err(wiring::OpenError::SimulatorNotBuilt { key: "card_reader.driver", driver: "simulator" }.into())
+}
+
 /// What the simulated reader holds for `--simulate`.
+#[cfg(feature = "demo")]
 fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
     let passport = |pki: Option<&sim::TestPki>| {
         let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00];

@@ -4,6 +4,7 @@
 //! **Architecture invariant:** the shell performs, the flow decides; devices and settings come
 //! from `wiring` only, so `run`, `demo`, `card read` and `face …` see one kiosk.
 
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod diag_cli;
 pub mod kek;

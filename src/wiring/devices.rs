@@ -1,27 +1,41 @@
 //! One `open_*` per device, from the configuration's `[card_reader]`, `[camera]`, `[display]`,
 //! `[input]`, `[speaker]` and `[printer]`. The simulator branches are the `Simulator`,
-//! `Replay`, `Memory` and `Scripted` drivers; the [`Simulation`] says how they behave.
+//! `Replay`, `Memory` and `Scripted` drivers; the [`Simulation`] says how they behave. They
+//! exist only in a demo build (feature `demo`); a production build answers a configuration
+//! that asks for one with [`OpenError::SimulatorNotBuilt`].
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
 use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver, PrinterDriver, SpeakerDriver};
-use kiosk_hal::camera::{ReplayCamera, VideoCaptureCamera};
-use kiosk_hal::card_reader::sim::{self, Faults, SimulatorConfig, SimulatorHandle};
+use kiosk_hal::camera::VideoCaptureCamera;
 use kiosk_hal::card_reader::{ChipInterface, ContactlessCard, ReaderStatus, SerialCardReader};
-use kiosk_hal::display::{FramebufferDisplay, MemoryDisplay};
-use kiosk_hal::input::{EvdevInput, ScriptedInput};
-use kiosk_hal::printer::sim::{PaperLevel, PrintLog, PrinterFaults, PrinterSimConfig, SimulatedPrinter};
+use kiosk_hal::display::FramebufferDisplay;
+use kiosk_hal::input::EvdevInput;
 use kiosk_hal::printer::EscPosPrinter;
-use kiosk_hal::speaker::{EspeakConfig, EspeakSpeaker, SimulatedSpeaker, SpeechLog, SpeechOutput};
-use kiosk_hal::{
-    Camera, CameraError, CardReader, CardReaderError, Display, DisplayError, Frame, Input, InputError, InputEvent,
-    Printer, Speaker,
-};
-use opencv::prelude::*;
+use kiosk_hal::speaker::{EspeakConfig, EspeakSpeaker, SpeechOutput};
+use kiosk_hal::{Camera, CardReader, CardReaderError, Display, DisplayError, Input, Printer, Speaker};
+use embedded_graphics::{pixelcolor::Rgb888, prelude::*};
 
-use super::{OpenError, SimulatedFault, Simulation};
+#[cfg(feature = "demo")]
+use {
+    super::SimulatedFault,
+    kiosk_hal::camera::ReplayCamera,
+    kiosk_hal::card_reader::sim::{self, Faults, SimulatorConfig, SimulatorHandle},
+    kiosk_hal::display::MemoryDisplay,
+    kiosk_hal::input::ScriptedInput,
+    kiosk_hal::printer::sim::{PaperLevel, PrintLog, PrinterFaults, PrinterSimConfig, SimulatedPrinter},
+    kiosk_hal::speaker::{SimulatedSpeaker, SpeechLog},
+    kiosk_hal::{CameraError, Frame, InputError, InputEvent},
+    opencv::prelude::*,
+    std::path::PathBuf,
+    std::time::Duration,
+};
+
+use super::{OpenError, Simulation};
+
+/// The error of a production build asked for the simulator `driver` by `key`.
+#[cfg(not(feature = "demo"))]
+fn not_built(key: &'static str, driver: &'static str) -> OpenError {
+    OpenError::SimulatorNotBuilt { key, driver }
+}
 
 /// The kiosk's devices, owned by the session while it runs.
 pub struct Devices<D> {
@@ -34,12 +48,13 @@ pub struct Devices<D> {
     pub printer: Option<Box<dyn Printer>>,
 }
 
-/// Every device as configured, in the order a kiosk needs them.
+/// Every device as configured, in the order a kiosk needs them. Touches are scaled to the
+/// display as opened (a framebuffer's own geometry, not `display.width`/`height`).
 pub fn open_devices(config: &Config, simulation: &Simulation) -> Result<Devices<AnyDisplay>, OpenError> {
     let reader = Box::new(open_card_reader(config, simulation)?);
     let camera = open_camera(config, simulation)?;
     let display = open_display(config, simulation)?;
-    let input = open_input(config, simulation)?;
+    let input = open_input_sized(config, simulation, display.size())?;
     let speaker = open_speaker(config, simulation)?;
     let printer = open_printer(config, simulation)?;
     Ok(Devices { reader, camera, display, input, speaker, printer })
@@ -51,6 +66,7 @@ pub struct OpenedReader {
     // Declared first: the driver closes its port before the simulated device stops.
     reader: SerialCardReader,
     port: String,
+    #[cfg(feature = "demo")]
     _simulator: Option<SimulatorHandle>,
 }
 
@@ -66,6 +82,7 @@ pub fn open_card_reader(config: &Config, simulation: &Simulation) -> Result<Open
     let c = &config.card_reader;
     match c.driver {
         CardReaderDriver::Serial => open_reader_at(config, &c.port),
+        #[cfg(feature = "demo")]
         CardReaderDriver::Simulator => {
             let mut device = SimulatorConfig { retain_bin_count: simulation.retain_bin_count, ..SimulatorConfig::default() };
             if simulation.fault == Some(SimulatedFault::Reader) {
@@ -73,17 +90,28 @@ pub fn open_card_reader(config: &Config, simulation: &Simulation) -> Result<Open
             }
             open_simulated_reader(config, device)
         }
+        #[cfg(not(feature = "demo"))]
+        CardReaderDriver::Simulator => {
+            let _ = simulation;
+            Err(not_built("card_reader.driver", "simulator"))
+        }
     }
 }
 
 /// A reader on the given serial port, at the configured speed.
 pub fn open_reader_at(config: &Config, port: &str) -> Result<OpenedReader, OpenError> {
     let reader = SerialCardReader::open(port, config.card_reader.baud)?;
-    Ok(OpenedReader { reader, port: port.to_owned(), _simulator: None })
+    Ok(OpenedReader {
+        reader,
+        port: port.to_owned(),
+        #[cfg(feature = "demo")]
+        _simulator: None,
+    })
 }
 
 /// The card reader simulator holding what `device` says (a passport, a bank card), on a fresh
 /// pseudo-terminal at the configured speed, and the reader's driver on it.
+#[cfg(feature = "demo")]
 pub fn open_simulated_reader(config: &Config, device: SimulatorConfig) -> Result<OpenedReader, OpenError> {
     let baud = config.card_reader.baud;
     let handle = sim::spawn(SimulatorConfig { baud, ..device }).map_err(|e| OpenError::ReaderSimulator(e.to_string()))?;
@@ -134,33 +162,46 @@ impl CardReader for OpenedReader {
 /// The configured camera; `replay` plays every picture of `<models.dir>/faces` in name order.
 pub fn open_camera(config: &Config, simulation: &Simulation) -> Result<Box<dyn Camera>, OpenError> {
     let c = &config.camera;
-    match (c.driver, simulation.fault) {
-        (CameraDriver::V4l2, _) => Ok(Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?)),
-        (CameraDriver::Replay, Some(SimulatedFault::Camera)) => Err(CameraError::Open {
-            device: "replay camera".into(),
-            reason: "simulated fault: no camera on the bus".into(),
-        }
-        .into()),
-        (CameraDriver::Replay, fault) => {
-            let faces = config.models.dir.join("faces");
-            let mut paths: Vec<PathBuf> = std::fs::read_dir(&faces)
-                .map_err(|e| CameraError::ReplayImage { path: faces.display().to_string(), reason: e.to_string() })?
-                .filter_map(|entry| entry.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "png"))
-                .collect();
-            paths.sort();
-            let replay = ReplayCamera::from_files(&paths)?;
-            if fault == Some(SimulatedFault::CameraDark) {
-                return Ok(Box::new(DarkCamera(replay)));
-            }
-            Ok(Box::new(replay))
+    match c.driver {
+        CameraDriver::V4l2 => Ok(Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?)),
+        #[cfg(feature = "demo")]
+        CameraDriver::Replay => open_replay_camera(config, simulation.fault),
+        #[cfg(not(feature = "demo"))]
+        CameraDriver::Replay => {
+            let _ = simulation;
+            Err(not_built("camera.driver", "replay"))
         }
     }
 }
 
+#[cfg(feature = "demo")]
+fn open_replay_camera(config: &Config, fault: Option<SimulatedFault>) -> Result<Box<dyn Camera>, OpenError> {
+    if fault == Some(SimulatedFault::Camera) {
+        return Err(CameraError::Open {
+            device: "replay camera".into(),
+            reason: "simulated fault: no camera on the bus".into(),
+        }
+        .into());
+    }
+    let faces = config.models.dir.join("faces");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&faces)
+        .map_err(|e| CameraError::ReplayImage { path: faces.display().to_string(), reason: e.to_string() })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg" || x == "png"))
+        .collect();
+    paths.sort();
+    let replay = ReplayCamera::from_files(&paths)?;
+    if fault == Some(SimulatedFault::CameraDark) {
+        return Ok(Box::new(DarkCamera(replay)));
+    }
+    Ok(Box::new(replay))
+}
+
 /// A replayed camera whose lens is covered: every frame almost black.
+#[cfg(feature = "demo")]
 struct DarkCamera(ReplayCamera);
 
+#[cfg(feature = "demo")]
 impl Camera for DarkCamera {
     fn capture(&mut self) -> Result<Frame, CameraError> {
         let frame = self.0.capture()?;
@@ -177,8 +218,9 @@ impl Camera for DarkCamera {
     }
 }
 
-/// Either display driver, as one type for the session.
+/// Either display driver, as one type for the session (the memory display in a demo build only).
 pub enum AnyDisplay {
+    #[cfg(feature = "demo")]
     Memory(MemoryDisplay),
     Framebuffer(FramebufferDisplay),
 }
@@ -186,6 +228,7 @@ pub enum AnyDisplay {
 impl OriginDimensions for AnyDisplay {
     fn size(&self) -> Size {
         match self {
+            #[cfg(feature = "demo")]
             Self::Memory(d) => d.size(),
             Self::Framebuffer(d) => d.size(),
         }
@@ -198,6 +241,7 @@ impl DrawTarget for AnyDisplay {
 
     fn draw_iter<I: IntoIterator<Item = Pixel<Rgb888>>>(&mut self, pixels: I) -> Result<(), DisplayError> {
         match self {
+            #[cfg(feature = "demo")]
             Self::Memory(d) => d.draw_iter(pixels),
             Self::Framebuffer(d) => d.draw_iter(pixels),
         }
@@ -207,6 +251,7 @@ impl DrawTarget for AnyDisplay {
 impl Display for AnyDisplay {
     fn present(&mut self, screen_id: &str) -> Result<(), DisplayError> {
         match self {
+            #[cfg(feature = "demo")]
             Self::Memory(d) => d.present(screen_id),
             Self::Framebuffer(d) => d.present(screen_id),
         }
@@ -218,38 +263,61 @@ pub fn open_display(config: &Config, simulation: &Simulation) -> Result<AnyDispl
     let d = &config.display;
     match d.driver {
         DisplayDriver::Framebuffer => Ok(AnyDisplay::Framebuffer(FramebufferDisplay::open(&d.framebuffer)?)),
+        #[cfg(feature = "demo")]
         DisplayDriver::Memory if simulation.fault == Some(SimulatedFault::Display) => Err(DisplayError::Open {
             device: "memory display".into(),
             reason: "simulated fault: no panel connected".into(),
         }
         .into()),
+        #[cfg(feature = "demo")]
         DisplayDriver::Memory => Ok(AnyDisplay::Memory(MemoryDisplay::new(d.width, d.height))),
+        #[cfg(not(feature = "demo"))]
+        DisplayDriver::Memory => {
+            let _ = simulation;
+            Err(not_built("display.driver", "memory"))
+        }
     }
 }
 
 /// The configured touch screen and keypad: evdev, or the scripted touches of the simulation.
+/// Touches are scaled to `display.width`×`display.height` (`open_devices` scales them to the
+/// display it opened).
 pub fn open_input(config: &Config, simulation: &Simulation) -> Result<Box<dyn Input>, OpenError> {
-    let d = &config.display;
+    open_input_sized(config, simulation, Size::new(config.display.width, config.display.height))
+}
+
+/// The configured input, touches scaled to a screen of `screen` pixels.
+pub fn open_input_sized(config: &Config, simulation: &Simulation, screen: Size) -> Result<Box<dyn Input>, OpenError> {
     match config.input.driver {
-        InputDriver::Evdev => Ok(Box::new(EvdevInput::open(&config.input.device, d.width, d.height)?)),
+        InputDriver::Evdev => Ok(Box::new(EvdevInput::open(&config.input.device, screen.width, screen.height)?)),
+        #[cfg(feature = "demo")]
         InputDriver::Scripted if simulation.fault == Some(SimulatedFault::Input) => Err(InputError::Open {
             device: "scripted input".into(),
             reason: "simulated fault: touch controller not found".into(),
         }
         .into()),
+        #[cfg(feature = "demo")]
         InputDriver::Scripted => Ok(scripted_input(simulation.touches.clone())),
+        #[cfg(not(feature = "demo"))]
+        InputDriver::Scripted => {
+            let _ = simulation;
+            Err(not_built("input.driver", "scripted"))
+        }
     }
 }
 
 /// Touches and keys in order, then a touch screen nobody touches.
+#[cfg(feature = "demo")]
 pub fn scripted_input(events: Vec<InputEvent>) -> Box<dyn Input> {
     Box::new(IdleInput(ScriptedInput::new(events)))
 }
 
 /// A simulated touch screen out of events waits out the timeout like a real one, so the
 /// session loop does not spin.
+#[cfg(feature = "demo")]
 struct IdleInput(ScriptedInput);
 
+#[cfg(feature = "demo")]
 impl Input for IdleInput {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<InputEvent>, InputError> {
         let event = self.0.next_event(timeout)?;
@@ -260,18 +328,38 @@ impl Input for IdleInput {
     }
 }
 
+/// espeak-ng as `[speaker]` configures it.
+fn open_espeak(config: &Config) -> Result<Box<dyn Speaker>, OpenError> {
+    let s = &config.speaker;
+    let output = match s.wav_output() {
+        Some(dir) => SpeechOutput::WavDir(dir.to_path_buf()),
+        None => SpeechOutput::SoundCard,
+    };
+    let espeak = EspeakConfig::new(&s.voice_ru, &s.voice_en, s.rate_wpm, s.volume, output);
+    Ok(Box::new(EspeakSpeaker::open(espeak)?))
+}
+
 /// The configured speaker.
 pub fn open_speaker(config: &Config, simulation: &Simulation) -> Result<Box<dyn Speaker>, OpenError> {
-    open_speaker_with_log(config, simulation).map(|(speaker, _)| speaker)
+    #[cfg(feature = "demo")]
+    return open_speaker_with_log(config, simulation).map(|(speaker, _)| speaker);
+    #[cfg(not(feature = "demo"))]
+    {
+        let _ = simulation;
+        match config.speaker.driver {
+            SpeakerDriver::EspeakNg => open_espeak(config),
+            SpeakerDriver::Simulator => Err(not_built("speaker.driver", "simulator")),
+        }
+    }
 }
 
 /// The configured speaker, and the transcript when it is the simulator.
+#[cfg(feature = "demo")]
 pub fn open_speaker_with_log(
     config: &Config,
     simulation: &Simulation,
 ) -> Result<(Box<dyn Speaker>, Option<SpeechLog>), OpenError> {
-    let s = &config.speaker;
-    match s.driver {
+    match config.speaker.driver {
         SpeakerDriver::Simulator => {
             let speaker = match simulation.fault {
                 Some(SimulatedFault::Speaker) => {
@@ -282,26 +370,32 @@ pub fn open_speaker_with_log(
             let log = speaker.log();
             Ok((Box::new(speaker), Some(log)))
         }
-        SpeakerDriver::EspeakNg => {
-            let output = match s.wav_output() {
-                Some(dir) => SpeechOutput::WavDir(dir.to_path_buf()),
-                None => SpeechOutput::SoundCard,
-            };
-            let espeak = EspeakConfig::new(&s.voice_ru, &s.voice_en, s.rate_wpm, s.volume, output);
-            Ok((Box::new(EspeakSpeaker::open(espeak)?), None))
-        }
+        SpeakerDriver::EspeakNg => Ok((open_espeak(config)?, None)),
     }
 }
 
 /// The configured receipt printer; `None` when the kiosk has none (`printer.driver = "none"`).
 pub fn open_printer(config: &Config, simulation: &Simulation) -> Result<Option<Box<dyn Printer>>, OpenError> {
-    open_printer_with_log(config, simulation).map(|(printer, _)| printer)
+    #[cfg(feature = "demo")]
+    return open_printer_with_log(config, simulation).map(|(printer, _)| printer);
+    #[cfg(not(feature = "demo"))]
+    {
+        let _ = simulation;
+        let p = &config.printer;
+        match p.driver {
+            PrinterDriver::None => Ok(None),
+            PrinterDriver::Escpos => Ok(Some(Box::new(EscPosPrinter::open(&p.device, p.baud, p.columns)?))),
+            PrinterDriver::Simulator => Err(not_built("printer.driver", "simulator")),
+        }
+    }
 }
 
 /// A printer if the kiosk has one, and the simulator's record of what it printed.
+#[cfg(feature = "demo")]
 pub type PrinterWithLog = (Option<Box<dyn Printer>>, Option<PrintLog>);
 
 /// The configured receipt printer, and what came out of it when it is the simulator.
+#[cfg(feature = "demo")]
 pub fn open_printer_with_log(config: &Config, simulation: &Simulation) -> Result<PrinterWithLog, OpenError> {
     let p = &config.printer;
     match p.driver {
@@ -316,6 +410,7 @@ pub fn open_printer_with_log(config: &Config, simulation: &Simulation) -> Result
     }
 }
 
+#[cfg(feature = "demo")]
 fn printer_faults(fault: Option<SimulatedFault>) -> PrinterFaults {
     let none = PrinterFaults::default();
     match fault {
@@ -382,6 +477,29 @@ mod tests {
         let mut reader = open_card_reader(&c, &none).unwrap();
         assert_eq!(reader.retain_bin_count().unwrap(), 3);
         assert!(reader.port().starts_with('/'), "{}", reader.port());
+    }
+
+    #[test]
+    fn touches_are_scaled_to_the_display_as_opened() {
+        // A recorded evdev stream (a file: the default 0..=4095 ranges) tapped at the far corner.
+        let dir = tempfile::tempdir().unwrap();
+        let stream = dir.path().join("event0");
+        let rec = |kind: u16, code: u16, value: i32| {
+            let mut b = [0u8; kiosk_hal::input::EVENT_SIZE];
+            b[16..18].copy_from_slice(&kind.to_ne_bytes());
+            b[18..20].copy_from_slice(&code.to_ne_bytes());
+            b[20..24].copy_from_slice(&value.to_ne_bytes());
+            b
+        };
+        let tap = [rec(3, 0, 4095), rec(3, 1, 4095), rec(1, 0x14a, 1), rec(0, 0, 0)];
+        std::fs::write(&stream, tap.concat()).unwrap();
+        let c = config(&format!("[input]\ndriver = \"evdev\"\ndevice = \"{}\"\n", stream.display()));
+        let t = Duration::from_secs(5);
+        let none = Simulation::default();
+        let mut configured = open_input(&c, &none).unwrap();
+        assert_eq!(configured.next_event(t).unwrap(), Some(InputEvent::Touch { x: 799, y: 479 }));
+        let mut opened = open_input_sized(&c, &none, Size::new(1280, 800)).unwrap();
+        assert_eq!(opened.next_event(t).unwrap(), Some(InputEvent::Touch { x: 1279, y: 799 }));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! simulated device, the test CSCA) and every device (`devices`: one `open_*` per device, with
 //! the [`Simulation`] hook that diag uses to make a simulated device faulty).
 //!
+//! The simulated devices are built only with the feature `demo`; in a production build the
+//! same configuration keys still parse, and opening one is [`OpenError::SimulatorNotBuilt`].
+//!
 //! `kiosk run`, `kiosk demo`, `kiosk card read`, `kiosk face …` and every diag check come
 //! here, so a configuration means the same kiosk to all of them.
 //!
@@ -18,10 +21,11 @@ mod settings;
 mod simulation;
 
 pub use devices::{
-    open_camera, open_card_reader, open_devices, open_display, open_input, open_printer, open_printer_with_log,
-    open_reader_at, open_simulated_reader, open_speaker, open_speaker_with_log, scripted_input, AnyDisplay,
-    Devices, OpenedReader, PrinterWithLog,
+    open_camera, open_card_reader, open_devices, open_display, open_input, open_input_sized, open_printer,
+    open_reader_at, open_speaker, AnyDisplay, Devices, OpenedReader,
 };
+#[cfg(feature = "demo")]
+pub use devices::{open_printer_with_log, open_simulated_reader, open_speaker_with_log, scripted_input, PrinterWithLog};
 pub use error::{OpenError, SettingsError};
 pub use production::{check_production, is_test_csca, not_for_production, NotForProduction, NotProductionError, TEST_CSCA_SHA256};
 pub use settings::{

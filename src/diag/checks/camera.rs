@@ -22,7 +22,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
             camera = Some(c);
             CheckResult::ok("camera.open", format!("{text} opened"))
         }
-        Err(e) => CheckResult::fail("camera.open", e.to_string(), CABLE),
+        Err(e) => super::open_failed("camera.open", &e, CABLE),
     }));
     let Some(mut camera) = camera else {
         out.push(blocked("camera.frame_rate", "camera.open", CABLE));

@@ -39,7 +39,7 @@ pub(super) fn run_display(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
             screen = Some(s);
             CheckResult::ok("display.open", what)
         }
-        Err(e) => CheckResult::fail("display.open", e.to_string(), DISPLAY_ACTION),
+        Err(e) => super::open_failed("display.open", &e, DISPLAY_ACTION),
     }));
     let Some(screen) = screen else {
         out.push(blocked("display.test_pattern", "display.open", DISPLAY_ACTION));
@@ -79,6 +79,7 @@ fn test_pattern(screen: AnyDisplay) -> CheckResult {
             Ok(()) => CheckResult::ok(ID, "8 colour bars shown (white to black): look at the screen to confirm"),
             Err(e) => CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION),
         },
+        #[cfg(feature = "demo")]
         AnyDisplay::Memory(mut memory) => {
             if let Err(e) = draw_bars(&mut memory) {
                 return CheckResult::fail(ID, e.to_string(), DISPLAY_ACTION);
@@ -107,7 +108,7 @@ pub(super) fn run_input(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
             input = Some(i);
             CheckResult::ok("input.open", what)
         }
-        Err(e) => CheckResult::fail("input.open", e.to_string(), INPUT_ACTION),
+        Err(e) => super::open_failed("input.open", &e, INPUT_ACTION),
     }));
     if !cx.interactive {
         out.push(CheckResult::skip("input.touch", "interactive check skipped (--no-interactive)"));

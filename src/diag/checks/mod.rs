@@ -39,3 +39,16 @@ pub(crate) fn run_group(group: &str, cx: &Context<'_>, out: &mut Vec<CheckResult
 pub(crate) fn blocked(id: &str, cause_id: &str, action: &str) -> CheckResult {
     CheckResult::fail(id, format!("not run: {cause_id} failed"), action)
 }
+
+/// A device that did not open. A simulator asked of a production build gets its own action:
+/// no cable to check, the configuration names a device this binary does not have.
+pub(crate) fn open_failed(id: &str, error: &crate::wiring::OpenError, action: &str) -> CheckResult {
+    match error {
+        crate::wiring::OpenError::SimulatorNotBuilt { key, .. } => CheckResult::fail(
+            id,
+            error.to_string(),
+            format!("set `{key}` to the real driver the kiosk has (deploy/site.example.toml); simulators run only in a demo build"),
+        ),
+        _ => CheckResult::fail(id, error.to_string(), action),
+    }
+}

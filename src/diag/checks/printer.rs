@@ -24,7 +24,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
         let mut printer = match crate::wiring::open_printer(cx.config, &cx.simulation()) {
             Ok(Some(printer)) => printer,
             Ok(None) => return CheckResult::skip(ID, "no printer configured"),
-            Err(e) => return CheckResult::fail(ID, e.to_string(), CABLE),
+            Err(e) => return super::open_failed(ID, &e, CABLE),
         };
         let started = Instant::now();
         let status = match printer.status() {

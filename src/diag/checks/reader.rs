@@ -20,7 +20,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     let answers = timed(|| {
         let mut opened = match wiring::open_card_reader(cx.config, &cx.simulation()) {
             Ok(r) => r,
-            Err(e) => return CheckResult::fail("reader.answers", e.to_string(), CABLE),
+            Err(e) => return super::open_failed("reader.answers", &e, CABLE),
         };
         let port = opened.port().to_owned();
         match opened.initialise() {

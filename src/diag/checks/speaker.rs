@@ -10,7 +10,7 @@ pub(super) fn run(cx: &Context<'_>, out: &mut Vec<CheckResult>) {
     out.push(timed(|| {
         let mut speaker = match crate::wiring::open_speaker(cx.config, &cx.simulation()) {
             Ok(speaker) => speaker,
-            Err(e) => return CheckResult::fail("speaker.ready", e.to_string(), ACTION),
+            Err(e) => return super::open_failed("speaker.ready", &e, ACTION),
         };
         match speaker.check() {
             Ok(check) => CheckResult::ok("speaker.ready", check.summary),
