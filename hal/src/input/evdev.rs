@@ -172,37 +172,6 @@ impl Input for EvdevInput {
     }
 }
 
-/// The X and Y ranges the device reports, single-touch axes first, multi-touch positions
-/// otherwise; `None` when it has neither (a keypad) or is not an input device at all (a
-/// recorded stream replayed from a file).
-fn reported_axes(path: &Path) -> Result<Option<TouchAxes>, String> {
-    use ::evdev::AbsoluteAxisCode as Abs;
-    let device = match ::evdev::Device::open(path) {
-        Ok(device) => device,
-        Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOTTY as i32) => return Ok(None),
-        Err(e) => return Err(format!("{e}; check the device exists and this user is in the `input` group")),
-    };
-    let (mut x, mut y, mut mt_x, mut mt_y) = (None, None, None, None);
-    let infos = device.get_absinfo().map_err(|e| format!("reading its axis ranges (EVIOCGABS): {e}"))?;
-    for (code, info) in infos {
-        let range = Some(AxisRange { min: info.minimum(), max: info.maximum() });
-        match code {
-            Abs::ABS_X => x = range,
-            Abs::ABS_Y => y = range,
-            Abs::ABS_MT_POSITION_X => mt_x = range,
-            Abs::ABS_MT_POSITION_Y => mt_y = range,
-            _ => {}
-        }
-    }
-    match (x.or(mt_x), y.or(mt_y)) {
-        (Some(x), Some(y)) => {
-            let axes = TouchAxes { x, y };
-            axes.validate().map(|()| Some(axes))
-        }
-        _ => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::evdev_decode::tests::{key, record, tap};
