@@ -92,3 +92,22 @@ pub fn issued_onboarding(at: OffsetDateTime, n: u32) -> OnboardingRecord {
         enrolment_keys: None,
     }
 }
+
+/// The account-issued screen of the ui tests and snapshots (reference D-4821, 15 000 / 50 000 /
+/// 200 000 ₽, expiring 14:35) with activation token `token`.
+pub fn issued_screen(
+    token: &str,
+    can_print: bool,
+    receipt: Option<crate::flow::ReceiptStatus>,
+) -> crate::flow::Screen {
+    crate::flow::Screen::AccountIssued {
+        account_reference: "D-4821".into(),
+        per_transaction_limit_rub: 15_000,
+        daily_limit_rub: 50_000,
+        monthly_limit_rub: 200_000,
+        activation_token: token.into(),
+        expires_at: "14:35".into(),
+        can_print,
+        receipt,
+    }
+}

@@ -55,16 +55,7 @@ fn synthetic_preview() -> Preview {
 }
 
 fn issued(can_print: bool, receipt: Option<ReceiptStatus>) -> Screen {
-    Screen::AccountIssued {
-        account_reference: "D-4821".into(),
-        per_transaction_limit_rub: 15_000,
-        daily_limit_rub: 50_000,
-        monthly_limit_rub: 200_000,
-        activation_token: TOKEN.into(),
-        expires_at: "14:35".into(),
-        can_print,
-        receipt,
-    }
+    kiosk::testing::issued_screen(TOKEN, can_print, receipt)
 }
 
 fn social(language: Language, step: SocialStep, with_kinds: bool) -> Screen {

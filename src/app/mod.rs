@@ -12,22 +12,21 @@ pub mod provision;
 pub mod release;
 pub mod run;
 mod card_cli;
+mod errors;
 mod face_cli;
 mod session;
 pub mod sync_cli;
 pub mod trust_cli;
 pub mod upkeep;
 
+pub use errors::{AppError, ErrorKind};
 pub use session::{follow_challenge, SessionReport, StepRecord};
 
-use std::{
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
-use crate::{account, identity, store, vision};
+use crate::{account, store};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
@@ -44,74 +43,6 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-}
-
-/// Everything a subcommand can fail with; each names what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error(transparent)]
-    Config(#[from] kiosk_config::ConfigError),
-    #[error(transparent)]
-    Vision(#[from] vision::VisionError),
-    #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error(transparent)]
-    KeyStore(#[from] store::KeyStoreError),
-    #[error(transparent)]
-    Audit(#[from] store::AuditError),
-    #[error(transparent)]
-    Keys(#[from] account::KeyError),
-    #[error("key-encryption key: {0}")]
-    Credential(#[from] crate::keys::CredentialError),
-    #[error(transparent)]
-    Limits(#[from] account::LimitsError),
-    #[error("activation token rejected: {0}")]
-    Token(#[from] account::TokenError),
-    #[error(transparent)]
-    Identity(#[from] identity::IdentityError),
-    #[error(transparent)]
-    CardReader(#[from] kiosk_hal::CardReaderError),
-    #[error(transparent)]
-    Camera(#[from] kiosk_hal::CameraError),
-    #[error(transparent)]
-    Display(#[from] kiosk_hal::DisplayError),
-    #[error(transparent)]
-    Input(#[from] kiosk_hal::InputError),
-    #[error(transparent)]
-    Speaker(#[from] kiosk_hal::SpeakerError),
-    #[error(transparent)]
-    Printer(#[from] kiosk_hal::PrinterError),
-    #[error(transparent)]
-    Ui(#[from] crate::ui::UiError),
-    #[error("{image}: {detail}")]
-    NoFace { image: String, detail: String },
-    #[error("{what}: {reason}")]
-    Io { what: String, reason: String },
-    #[error("{0}")]
-    Usage(String),
-    #[error("demo check failed: {0}")]
-    DemoExpectation(String),
-    #[error(transparent)]
-    BankCard(#[from] identity::emv::EmvError),
-    #[error(transparent)]
-    Sync(#[from] crate::sync::SyncError),
-    #[error(transparent)]
-    Open(#[from] crate::wiring::OpenError),
-    #[error(transparent)]
-    Settings(#[from] crate::wiring::SettingsError),
-    #[error(transparent)]
-    NotProduction(#[from] crate::wiring::NotProductionError),
-}
-
-impl AppError {
-    pub fn io(what: impl Into<String>, error: impl std::fmt::Display) -> Self {
-        Self::Io { what: what.into(), reason: error.to_string() }
-    }
-
-    /// 2 for every error, so that scripts tell errors from a negative answer (exit 1).
-    pub fn exit_code(&self) -> ExitCode {
-        ExitCode::from(2)
-    }
 }
 
 pub use card_cli::{CardReadOptions, SimulatedCard};

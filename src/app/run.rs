@@ -242,7 +242,10 @@ pub(crate) async fn serve_people(
             Err((device, error)) => {
                 metrics.device_error(device);
                 metrics.set_ready(false);
-                tracing::error!(%error, device, retry_s = backoff.as_secs(), "device fault: out of service, reopening");
+                // A setting or model at fault will not come back by itself: say so in the log; the
+                // kiosk still retries, as a technician may fix it while it waits.
+                let kind = error.kind();
+                tracing::error!(%error, device, ?kind, retry_s = backoff.as_secs(), "device fault: out of service, reopening");
                 show_out_of_service(&services);
                 if shell.out_of_service_for(backoff).await {
                     return Ok(());
@@ -350,7 +353,7 @@ async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut S
             end(report.device_fault)
         }
         Some(Err(error)) => {
-            tracing::error!(%error, "session failed");
+            tracing::error!(%error, kind = ?error.kind(), "session failed");
             metrics.device_error(device_of(&error));
             if started.get() {
                 metrics.session_finished("error", device_of(&error));

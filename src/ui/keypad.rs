@@ -86,16 +86,7 @@ mod tests {
         assert_eq!(button_for_key(&answer, Key::Cancel), Some(ButtonId::NoThanks));
         assert_eq!(button_for_key(&answer, Key::Up), Some(ButtonId::Back));
         assert_eq!(button_for_key(&answer, Key::Digit(1)), None, "the ticks are not on this step");
-        let issued = |can_print, receipt| Screen::AccountIssued {
-            account_reference: "D-1".into(),
-            per_transaction_limit_rub: 1,
-            daily_limit_rub: 1,
-            monthly_limit_rub: 1,
-            activation_token: "t".into(),
-            expires_at: "14:35".into(),
-            can_print,
-            receipt,
-        };
+        let issued = |can_print, receipt| crate::testing::issued_screen("t", can_print, receipt);
         assert_eq!(button_for_key(&issued(true, None), Key::Digit(1)), Some(ButtonId::PrintReceipt));
         assert_eq!(button_for_key(&issued(false, None), Key::Digit(1)), None);
         assert_eq!(button_for_key(&issued(true, Some(ReceiptStatus::Printed)), Key::Digit(1)), None);

@@ -161,16 +161,7 @@ mod tests {
     use kiosk_hal::input::Key;
 
     fn issued(can_print: bool, receipt: Option<ReceiptStatus>) -> Screen {
-        Screen::AccountIssued {
-            account_reference: "D-4821".into(),
-            per_transaction_limit_rub: 15_000,
-            daily_limit_rub: 50_000,
-            monthly_limit_rub: 200_000,
-            activation_token: "KA1.x.y".into(),
-            expires_at: "14:35".into(),
-            can_print,
-            receipt,
-        }
+        crate::testing::issued_screen("KA1.x.y", can_print, receipt)
     }
 
     #[test]

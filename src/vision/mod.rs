@@ -5,6 +5,7 @@
 //! files; frames arrive as in-memory `Mat`s and never leave memory.
 
 mod align;
+mod burst;
 pub mod challenge;
 mod detect;
 mod embed;
@@ -20,6 +21,7 @@ mod runtime;
 mod tensor;
 
 pub use align::{align_face, ALIGNED_SIZE};
+pub use burst::{pose_sample, BurstPicker};
 pub use challenge::{ChallengeRules, ChallengeStatus, ChallengeTracker, PoseSample, TurnDirection};
 pub use detect::{Detection, FaceDetector};
 pub use embed::{Embedding, FaceRecogniser, EMBEDDING_LEN};

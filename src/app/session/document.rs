@@ -1,0 +1,146 @@
+//! Reading the document: waiting for it on the reader, the chip read with passive
+//! authentication, the face in its DG2 photo, and the document rules' facts (expiry, age).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use kiosk_hal::Display;
+use time::OffsetDateTime;
+
+use super::{off_thread, AppError, Session};
+use crate::{
+    flow::Event,
+    identity,
+    vision::{decode_image, FaceOutcome},
+};
+
+impl<D: Display + 'static> Session<'_, D> {
+    pub(super) async fn read_document(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let csca_dir = self.services.config.card_reader.csca_dir.clone();
+        let read = self.on_devices(move |d| identity::read_trusted_passport(d.reader.as_mut(), &csca_dir)).await?;
+        record_country(&self.services.config.kiosk.data_dir, &read);
+        let passport = match read {
+            Ok(passport) => passport,
+            // Not there yet: the flow looks again at its next tick (no step, nothing recorded).
+            Err(error) if not_placed_yet(&error) => {
+                tracing::debug!(session = %self.id, %error, "no document on the reader yet");
+                return Ok(Event::NoDocument);
+            }
+            Err(error) => {
+                let device_fault = is_device_fault(&error);
+                self.log("document", format!("not read: {error}"), started);
+                return Ok(if device_fault {
+                    self.report.device_fault = Some("card_reader");
+                    Event::DeviceFault
+                } else {
+                    // A document failing passive authentication is not trusted, not merely unreadable.
+                    let trusted_but_unreadable = !matches!(error, identity::IdentityError::NotTrusted(_));
+                    Event::DocumentFailed { trusted_but_unreadable }
+                });
+            }
+        };
+        self.log(
+            "document",
+            format!(
+                "chip read over the serial line: DG1 + DG2 ({} bytes on the chip, face photo {} bytes, {:?})",
+                passport.bytes_read,
+                passport.face_image.bytes.len(),
+                passport.face_image.format
+            ),
+            started,
+        );
+        let started = Instant::now();
+        let photo = decode_image(&passport.face_image.bytes, "DG2 face photo")?;
+        let pipeline = Arc::clone(&self.services.pipeline);
+        let (_, analysed) = off_thread(photo, move |photo| {
+            pipeline
+                .lock()
+                .map_err(|_| AppError::io("face pipeline", "poisoned lock"))?
+                .analyse(photo)
+                .map_err(AppError::from)
+        })
+        .await?;
+        self.data.passport = Some(passport);
+        match analysed? {
+            FaceOutcome::Face(face) => {
+                self.log(
+                    "document face",
+                    format!("face found in the DG2 photo (score {:.2})", face.detection.score),
+                    started,
+                );
+                self.data.document_face = Some(face.embedding);
+                Ok(document_read(&self.data.passport, OffsetDateTime::now_utc()))
+            }
+            _ => {
+                self.log("document face", "no usable face in the DG2 photo", started);
+                Ok(Event::DocumentFailed { trusted_but_unreadable: true })
+            }
+        }
+    }
+}
+
+/// Records the country of the document's signer, trusted or not, for `kiosk diag`'s check
+/// that the trust store has a CSCA for every country seen.
+fn record_country(data_dir: &std::path::Path, read: &Result<identity::PassportRead, identity::IdentityError>) {
+    use identity::trust::countries_seen;
+    let signer_issuer = match read {
+        Ok(passport) => match &passport.authentication {
+            identity::PassiveAuthentication::Passed { csca, .. } => Some(csca.clone()),
+            identity::PassiveAuthentication::Failed(_) => None,
+        },
+        Err(identity::IdentityError::NotTrusted(identity::PaFailure::UnknownIssuer { issuer })) => Some(issuer.clone()),
+        Err(_) => None,
+    };
+    if let Some(country) = signer_issuer.as_deref().and_then(countries_seen::country_in_name) {
+        countries_seen::record(data_dir, &country);
+    }
+}
+
+/// What the document rules need from DG1, on the visit's (Moscow) date: whether the document
+/// has expired and the holder's whole years (the flow refuses on them).
+pub(super) fn document_read(passport: &Option<identity::PassportRead>, now: OffsetDateTime) -> Event {
+    let today = now.to_offset(crate::account::MOSCOW_OFFSET).date();
+    let Some(passport) = passport else { return Event::DocumentRead { expired: true, age_years: None } };
+    Event::DocumentRead {
+        expired: identity::mrz::expired_on(&passport.mrz.expiry_date, today),
+        age_years: crate::benefits::age_on(&passport.mrz.birth_date, today).and_then(|a| u16::try_from(a).ok()),
+    }
+}
+
+/// Nothing to read yet: no MRZ on the window, no chip in the field, or the reader was just
+/// plugged back in (the driver has re-initialised it): the person is still placing the passport.
+pub(super) fn not_placed_yet(error: &identity::IdentityError) -> bool {
+    use kiosk_hal::card_reader::DeviceErrorKind as K;
+    match error {
+        identity::IdentityError::NoDocument => true,
+        identity::IdentityError::Reader(kiosk_hal::CardReaderError::Reconnected) => true,
+        identity::IdentityError::Reader(kiosk_hal::CardReaderError::Device { kind, .. }) => {
+            matches!(kind, K::NoDocument | K::ContactlessNoCard)
+        }
+        _ => false,
+    }
+}
+
+/// A reader that stopped answering puts the kiosk out of service; a document problem does not.
+pub(super) fn is_device_fault(error: &identity::IdentityError) -> bool {
+    use kiosk_hal::CardReaderError as E;
+    match error {
+        identity::IdentityError::Reader(reader) => match reader {
+            E::Device { kind, .. } => !matches!(
+                kind,
+                kiosk_hal::card_reader::DeviceErrorKind::NoCard
+                    | kiosk_hal::card_reader::DeviceErrorKind::NoDocument
+                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessNoCard
+                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessCommunication
+                    | kiosk_hal::card_reader::DeviceErrorKind::ChipCommunication
+            ),
+            // Unplugged and already reopened: the person may simply try again.
+            E::Reconnected => false,
+            _ => true,
+        },
+        // The kiosk's own trust store is broken: out of service until fixed.
+        identity::IdentityError::TrustStore(_) => true,
+        _ => false,
+    }
+}
