@@ -30,11 +30,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let captured = self.on_devices(move |d| best_of_burst(d.camera.as_mut(), &pipeline, burst, spec)).await?;
         let capture = match captured {
             Ok(capture) => capture,
-            Err(AppError::Camera(error)) => {
-                self.log("face capture", format!("camera fault: {error}"), started);
-                self.report.device_fault = Some("camera");
-                return Ok(Event::DeviceFault);
-            }
+            Err(AppError::Camera(error)) => return Ok(self.camera_fault("face capture", &error, started)),
             Err(other) => return Err(other),
         };
         let preview = capture.preview;
@@ -107,11 +103,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let followed = self.on_devices(move |d| follow_challenge(d.camera.as_mut(), &pipeline, direction, rules)).await?;
         let (status, frames, peak) = match followed {
             Ok(result) => result,
-            Err(AppError::Camera(error)) => {
-                self.log("challenge", format!("camera fault: {error}"), started);
-                self.report.device_fault = Some("camera");
-                return Ok(Event::DeviceFault);
-            }
+            Err(AppError::Camera(error)) => return Ok(self.camera_fault("challenge", &error, started)),
             Err(other) => return Err(other),
         };
         let passed = status == ChallengeStatus::Passed;
@@ -139,6 +131,13 @@ impl<D: Display + 'static> Session<'_, D> {
             started,
         );
         Ok(if passed { Event::ChallengePassed } else { Event::ChallengeFailed })
+    }
+
+    /// A camera that stopped delivering frames ends the session out of service.
+    fn camera_fault(&mut self, step: &'static str, error: &kiosk_hal::CameraError, started: Instant) -> Event {
+        self.log(step, format!("camera fault: {error}"), started);
+        self.report.device_fault = Some("camera");
+        Event::DeviceFault
     }
 
     pub(super) fn compare_faces(&mut self) -> Result<Event, AppError> {
