@@ -7,7 +7,7 @@ use std::time::Instant;
 use kiosk_hal::Display;
 use time::OffsetDateTime;
 
-use super::{off_thread, AppError, Session};
+use super::{off_thread, AppError, Session, BUSY_COUNTS_AS_ALIVE};
 use crate::{
     flow::Event,
     identity,
@@ -53,7 +53,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let started = Instant::now();
         let photo = decode_image(&passport.face_image.bytes, "DG2 face photo")?;
         let pipeline = Arc::clone(&self.services.pipeline);
-        let (_, analysed) = off_thread(photo, move |photo| {
+        let (_, analysed) = off_thread(photo, self.busy(BUSY_COUNTS_AS_ALIVE), move |photo| {
             pipeline
                 .lock()
                 .map_err(|_| AppError::io("face pipeline", "poisoned lock"))?

@@ -119,19 +119,47 @@ struct SessionData {
     issued: Option<IssuedAccount>,
 }
 
+/// How long a chip read, a camera burst, a head-turn challenge, a print or a photo analysis
+/// may take and still count as the session loop's progress: on a slow CPU (the emulated kiosk
+/// under TCG) the face step alone outlasted the watchdog's 30 s. A task past this is hung, the
+/// liveness goes stale and the watchdog restarts the service.
+const BUSY_COUNTS_AS_ALIVE: Duration = Duration::from_secs(90);
+
+/// Who to tell that the loop is still working, and for how long a task may count as such.
+type Liveness = Option<(Arc<dyn Fn() + Send + Sync>, Duration)>;
+
 /// Runs `f` on a blocking thread with `value` lent to it, and gives `value` back: device and
-/// model work must not block the async thread the session loop turns on.
-async fn off_thread<T, R>(mut value: T, f: impl FnOnce(&mut T) -> R + Send + 'static) -> Result<(T, R), AppError>
+/// model work must not block the async thread the session loop turns on. While `f` runs,
+/// `alive` is told once a second, for at most its allowance.
+async fn off_thread<T, R>(
+    mut value: T,
+    alive: Liveness,
+    f: impl FnOnce(&mut T) -> R + Send + 'static,
+) -> Result<(T, R), AppError>
 where
     T: Send + 'static,
     R: Send + 'static,
 {
-    tokio::task::spawn_blocking(move || {
+    let task = tokio::task::spawn_blocking(move || {
         let result = f(&mut value);
         (value, result)
-    })
-    .await
-    .map_err(|e| AppError::io("device task", e))
+    });
+    tokio::pin!(task);
+    let started = tokio::time::Instant::now();
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            joined = &mut task => return joined.map_err(|e| AppError::io("device task", e)),
+            _ = beat.tick() => {
+                if let Some((tell, allowance)) = &alive {
+                    if started.elapsed() < *allowance {
+                        tell();
+                    }
+                }
+            }
+        }
+    }
 }
 
 pub struct Session<'a, D> {
@@ -246,10 +274,24 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         &mut self,
         f: impl FnOnce(&mut Devices<D>) -> R + Send + 'static,
     ) -> Result<R, AppError> {
+        self.on_devices_within(BUSY_COUNTS_AS_ALIVE, f).await
+    }
+
+    /// [`Self::on_devices`] for a call that may count as progress for `allowance` at most
+    /// (zero: a short poll, after which the loop turns and says so itself).
+    async fn on_devices_within<R: Send + 'static>(
+        &mut self,
+        allowance: Duration,
+        f: impl FnOnce(&mut Devices<D>) -> R + Send + 'static,
+    ) -> Result<R, AppError> {
         let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
-        let (devices, result) = off_thread(devices, f).await?;
+        let (devices, result) = off_thread(devices, self.busy(allowance), f).await?;
         self.devices = Some(devices);
         Ok(result)
+    }
+
+    fn busy(&self, allowance: Duration) -> Liveness {
+        self.progress.as_ref().filter(|_| !allowance.is_zero()).map(|tell| (Arc::clone(tell), allowance))
     }
 
     fn log(&mut self, step: &'static str, result: impl Into<String>, started: Instant) {
@@ -263,7 +305,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
     }
 
     async fn wait_for_person(&mut self) -> Result<Event, AppError> {
-        let next = self.on_devices(|d| d.input.next_event(Duration::from_millis(200))).await?;
+        // A 200 ms poll: a driver that hangs in it must stop the loop's liveness at once.
+        let next = self.on_devices_within(Duration::ZERO, |d| d.input.next_event(Duration::from_millis(200))).await?;
         Ok(match next? {
             Some(InputEvent::Touch { x, y }) => match self.layout.hit(x, y) {
                 Some(button) => Event::Touched(button),

@@ -55,3 +55,32 @@ fn an_empty_window_is_waited_for_and_a_dead_reader_is_a_device_fault() {
     let chip = device(DeviceErrorKind::ChipCommunication);
     assert!(!not_placed_yet(&chip) && !is_device_fault(&chip));
 }
+
+/// A long device or vision task counts as the loop's progress for its allowance, then no more
+/// (a hung task lets the watchdog act); a zero allowance never does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_task_is_progress_only_within_its_allowance() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let told = Arc::new(AtomicU32::new(0));
+    let tell: Arc<dyn Fn() + Send + Sync> = {
+        let told = Arc::clone(&told);
+        Arc::new(move || {
+            told.fetch_add(1, Ordering::SeqCst);
+        })
+    };
+    // Told at once, then each second while under 2.5 s: 3 times (2 on a late scheduler);
+    // without the allowance it would be 5.
+    let (value, result) = super::off_thread(7, Some((Arc::clone(&tell), Duration::from_millis(2500))), |v| {
+        std::thread::sleep(Duration::from_millis(4500));
+        *v + 1
+    })
+    .await
+    .unwrap();
+    assert_eq!((value, result), (7, 8));
+    let within = told.swap(0, Ordering::SeqCst);
+    assert!((2..=3).contains(&within), "told {within} times");
+    let _ = super::off_thread((), None, |()| std::thread::sleep(Duration::from_millis(1500))).await.unwrap();
+    assert_eq!(told.load(Ordering::SeqCst), 0);
+}
