@@ -499,5 +499,4 @@ fn restrict_permissions(path: &Path) {
 }
 
 #[cfg(test)]
-#[path = "store_tests.rs"]
 mod tests;

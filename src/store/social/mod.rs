@@ -239,5 +239,4 @@ impl Store {
 }
 
 #[cfg(test)]
-#[path = "social_tests.rs"]
 mod tests;

@@ -250,5 +250,4 @@ pub fn verify_token(key: &VerifyingKey, token: &str, now: OffsetDateTime) -> Res
 }
 
 #[cfg(test)]
-#[path = "activation_tests.rs"]
 mod tests;

@@ -286,5 +286,4 @@ pub fn check_transaction(
 }
 
 #[cfg(test)]
-#[path = "limits_tests.rs"]
 mod tests;
