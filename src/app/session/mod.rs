@@ -144,6 +144,10 @@ where
         let result = f(&mut value);
         (value, result)
     });
+    // Nobody to tell (a touch poll has a zero allowance): no ticker, just the task.
+    let Some((tell, allowance)) = alive.filter(|(_, allowance)| !allowance.is_zero()) else {
+        return task.await.map_err(|e| AppError::io("device task", e));
+    };
     tokio::pin!(task);
     let started = tokio::time::Instant::now();
     let mut beat = tokio::time::interval(Duration::from_secs(1));
@@ -152,10 +156,8 @@ where
         tokio::select! {
             joined = &mut task => return joined.map_err(|e| AppError::io("device task", e)),
             _ = beat.tick() => {
-                if let Some((tell, allowance)) = &alive {
-                    if started.elapsed() < *allowance {
-                        tell();
-                    }
+                if started.elapsed() < allowance {
+                    tell();
                 }
             }
         }
