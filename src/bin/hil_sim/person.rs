@@ -63,14 +63,19 @@ struct Region(Vec<u8>);
 
 impl Picture {
     fn region(&self, area: &Rectangle) -> Region {
-        let (x0, y0) = (area.top_left.x.max(0) as u32, area.top_left.y.max(0) as u32);
-        let x1 = (x0 + area.size.width).min(self.width);
-        let y1 = (y0 + area.size.height).min(self.height);
-        let mut out = Vec::with_capacity(((x1 - x0) * (y1 - y0) * 3) as usize);
+        // Clamped to the picture: a screenshot smaller than the area gives an empty region
+        // (which matches nothing), never an underflow or an index out of bounds.
+        let x0 = (area.top_left.x.max(0) as u32).min(self.width);
+        let y0 = (area.top_left.y.max(0) as u32).min(self.height);
+        let x1 = x0.saturating_add(area.size.width).min(self.width);
+        let y1 = y0.saturating_add(area.size.height).min(self.height);
+        let mut out = Vec::with_capacity((x1 - x0) as usize * (y1 - y0) as usize * 3);
         for y in y0..y1 {
-            let start = ((y * self.width + x0) * 3) as usize;
-            let end = ((y * self.width + x1) * 3) as usize;
-            out.extend_from_slice(&self.rgb[start..end]);
+            let row = y as usize * self.width as usize;
+            let (start, end) = ((row + x0 as usize) * 3, (row + x1 as usize) * 3);
+            if let Some(pixels) = self.rgb.get(start..end) {
+                out.extend_from_slice(pixels);
+            }
         }
         Region(out)
     }
