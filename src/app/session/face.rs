@@ -118,6 +118,9 @@ impl<D: Display + 'static> Session<'_, D> {
             ChallengeStatus::Failed(crate::vision::challenge::ChallengeFailure::Discontinuity) => "discontinuity",
             ChallengeStatus::InProgress { .. } => "unfinished",
         });
+        // For the technician (no personal data): why a challenge failed on this kiosk's camera.
+        tracing::info!(session = %self.id, direction = ?direction, result = self.data.face_checks.challenge_result,
+            frames, peak_turn_deg = peak, elapsed_ms = started.elapsed().as_millis() as u64, "challenge decided");
         self.log(
             "challenge",
             format!(
