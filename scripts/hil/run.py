@@ -555,7 +555,7 @@ class Run:
         return {"unit": props, "screen": self.screendump("back-in-service")}
 
     # ---- people at the kiosk --------------------------------------------------------------
-    def person(self, number, faces, print_receipt):
+    def person(self, number, faces, print_receipt, read_aloud=False):
         """A person walks up: `kiosk-hil-sim person` looks at the guest's screen, taps what it
         offers and shows their face to the camera; the passport lies on the reader."""
         report = self.out / f"person-{number}.json"
@@ -566,6 +566,8 @@ class Run:
                 "--faces", *faces]
         if print_receipt:
             argv.insert(2, "--print-receipt")
+        if read_aloud:
+            argv.insert(2, "--read-aloud")
         proc = self.spawn(f"person-{number}", argv)
         try:
             proc.wait(960)
@@ -583,8 +585,10 @@ class Run:
         """The passport holder: consent, chip, live face with the head turn asked, account,
         receipt printed, no social payments, goodbye. The account is in the guest's store and
         reaches the core."""
+        wav = self.out / ("speech.wav" if self.boots <= 1 else f"speech-boot{self.boots}.wav")
+        heard_before = speech_seconds(wav)
         result = self.person(1, [REPO / "models" / "faces" / "obama3.jpg", REPO / "models" / "faces" / "obama2.jpg"],
-                             print_receipt=True)
+                             print_receipt=True, read_aloud=True)
         if result.get("outcome") != "account_issued":
             raise StepFailed(f"the holder was not issued an account: {json.dumps(result)[:1500]}")
         if not result.get("turns"):
@@ -599,7 +603,44 @@ class Run:
         else:
             raise StepFailed(f"accounts|unsent outbox rows in the guest store: {counts.strip()} (expected 1|0 within 180 s)")
         result["store_accounts_unsent"] = counts.strip()
+        # "Read aloud" was pressed: espeak-ng in the guest spoke the screens through ALSA into
+        # QEMU's sound card, which writes what it plays to the WAV file on the host.
+        heard = speech_seconds(wav) - heard_before
+        result["speech"] = {"wav": wav.name, "seconds_heard": round(heard, 1)}
+        if heard < 2.0:
+            raise StepFailed(f"read aloud was on, but {wav.name} holds {heard:.1f} s of sound from the session (expected >= 2 s)")
+        result["token_verified"] = self.verify_token(result.get("token"))
+        result["core"] = self.accounts_at_core_once()
         return result
+
+    def verify_token(self, token):
+        """The QR code the person read off the screen, verified offline as the mobile bank
+        would: `kiosk token verify` on the host with the key the kiosk registered at install."""
+        if not token:
+            raise StepFailed("the person read no QR code on the account screen")
+        done = subprocess.run([str(KIOSK), "token", "verify", token, "--public-key", self.kiosk_key],
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            raise StepFailed(f"kiosk token verify exit {done.returncode}: {(done.stdout + done.stderr)[-800:]}")
+        claims = json.loads(done.stdout)
+        _, ids, _ = self.guest("sqlite3 -readonly /var/lib/kiosk/kiosk.db 'select id from accounts'", check=False)
+        if claims.get("kiosk_id") != KIOSK_ID or str(claims.get("account_id")) not in ids.split():
+            raise StepFailed(f"the token's claims name another kiosk or account: {claims}, guest accounts {ids.split()}")
+        return {k: claims.get(k) for k in ("kiosk_id", "account_id", "expires_at")}
+
+    def accounts_at_core_once(self, timeout=120):
+        """Every account in the guest's store is at the host core exactly once (one distinct
+        account_opened message each), and the core holds no other."""
+        deadline, held, ids = time.monotonic() + timeout, {}, []
+        while time.monotonic() < deadline:
+            _, out, _ = self.guest("sqlite3 -readonly /var/lib/kiosk/kiosk.db 'select id from accounts'", check=False)
+            ids = sorted(out.split())
+            record = self.out / "core-record.json"
+            held = json.loads(record.read_text()).get("accounts", {}) if record.exists() else {}
+            if sorted(held) == ids and all(n == 1 for n in held.values()):
+                return {"accounts": len(ids), "each_once": True}
+            time.sleep(3)
+        raise StepFailed(f"guest accounts {ids} vs the core's record {held} (account id: distinct messages)")
 
     def refused_person(self):
         """Someone else with the same passport: the kiosk must refuse them (the face does not
@@ -793,6 +834,22 @@ NOT_YET = [
     "power cuts: the count the boot time allows (--power-cuts), not 20; during onboarding and sync",
     "speech check of speech.wav",
 ]
+
+
+def speech_seconds(wav):
+    """Seconds of sound (20 ms windows swinging over 2% of full scale) in QEMU's WAV capture of the
+    guest's sound card: 16-bit stereo at 44.1 kHz, QEMU's defaults. The file may still be open
+    (its header's sizes are written only at exit), so the samples are read after the header."""
+    if not wav.exists():
+        return 0.0
+    data = wav.read_bytes()[44:]
+    window = 44100 * 2 * 2 // 50
+    loud = 0
+    for start in range(0, len(data) - window + 1, window):
+        chunk = memoryview(data[start:start + window]).cast("h")
+        if max(chunk) - min(chunk) > 1310:
+            loud += 1
+    return loud / 50.0
 
 
 BARS = [(255, 255, 255), (255, 255, 0), (0, 255, 255), (0, 255, 0), (255, 0, 255), (255, 0, 0), (0, 0, 255), (0, 0, 0)]

@@ -86,6 +86,9 @@ enum Device {
         report: PathBuf,
         #[arg(long)]
         print_receipt: bool,
+        /// Turns the spoken prompts on at the welcome screen (the kiosk's "read aloud" button).
+        #[arg(long)]
+        read_aloud: bool,
         #[arg(long, default_value_t = 900)]
         timeout_s: u64,
         /// Keeps each new screen the person sees here (PNG, numbered, seconds into the session).
@@ -142,7 +145,7 @@ fn serve(device: Device) -> Result<(), String> {
             let _ = std::fs::remove_file(&link);
             handle.shutdown();
         }
-        Device::Person { qmp, camera, models, faces, report, print_receipt, timeout_s, seen } => {
+        Device::Person { qmp, camera, models, faces, report, print_receipt, read_aloud, timeout_s, seen } => {
             person::run(person::PersonArgs {
                 qmp,
                 camera,
@@ -150,11 +153,12 @@ fn serve(device: Device) -> Result<(), String> {
                 faces,
                 report,
                 print_receipt,
+                read_aloud,
                 timeout: std::time::Duration::from_secs(timeout_s),
                 seen,
             })?;
         }
-        Device::PersonExplain { png, print_receipt } => person::explain(&png, print_receipt)?,
+        Device::PersonExplain { png, print_receipt } => person::explain(&png, print_receipt, false)?,
         Device::Printer { link, transcript, columns } => {
             let handle = printer_sim::spawn(PrinterSimConfig::default()).map_err(|e| e.to_string())?;
             publish(handle.port_path(), &link)?;
@@ -172,10 +176,19 @@ fn serve(device: Device) -> Result<(), String> {
                 let port = core.url().rsplit(':').next().unwrap_or_default().to_owned();
                 std::fs::write(&port_file, &port).map_err(|e| format!("{}: {e}", port_file.display()))?;
                 println!("ready core on 127.0.0.1:{port}");
-                stop_signal().await?;
+                // The record is kept current (every 2 s, replaced whole) so the run can ask the
+                // core what it holds while the kiosk is still syncing.
+                let stop = stop_signal();
+                tokio::pin!(stop);
+                loop {
+                    tokio::select! {
+                        stopped = &mut stop => { stopped?; break }
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => write_record(&record, &record_of(&core.record()))?,
+                    }
+                }
                 Ok::<_, String>(record_of(&core.record()))
             })?;
-            std::fs::write(&record, record_json).map_err(|e| format!("{}: {e}", record.display()))?;
+            write_record(&record, &record_json)?;
         }
     }
     Ok(())
@@ -214,9 +227,18 @@ fn record_of(record: &SimRecord) -> String {
         "bad_signatures": record.bad_signatures,
         "messages": record.messages.len(),
         "accounts": record.accounts,
+        "heartbeats": record.heartbeats,
+        "audit_heads": record.anchors.len(),
         "log": record.log,
     })
     .to_string()
+}
+
+/// Replaces the record file whole (written beside it, then renamed): a reader never sees half.
+fn write_record(record: &Path, json: &str) -> Result<(), String> {
+    let partial = record.with_extension("json.partial");
+    std::fs::write(&partial, json).map_err(|e| format!("{}: {e}", partial.display()))?;
+    std::fs::rename(&partial, record).map_err(|e| format!("{}: {e}", record.display()))
 }
 
 /// Links `link` to the pty slave (replacing a stale link) and says so on stdout.

@@ -82,6 +82,8 @@ pub struct SimRecord {
     pub accounts: HashMap<String, u32>,
     /// Distinct `social_payments_choice` messages per account id (the core takes one).
     pub social_payments_choices: HashMap<String, u32>,
+    /// Heartbeats taken (like the core, a heartbeat is stored, never deduplicated by account).
+    pub heartbeats: u64,
     /// Every request's idempotency key and answered status, in order (0: none).
     pub log: Vec<(String, u16)>,
     /// Audit heads stored, in arrival order, each with its verified `head_signature`.
@@ -354,6 +356,11 @@ impl Handler {
         let kind = message["kind"].as_str().unwrap_or_default().to_owned();
         let account_id = message["payload"]["account_id"].as_str().map(str::to_owned);
         use crate::store::{OUTBOX_ACCOUNT_OPENED, OUTBOX_SOCIAL_PAYMENTS_CHOICE};
+        if kind == super::heartbeat::KIND {
+            // The fleet page's input at the real core; here only counted.
+            state.record.heartbeats += 1;
+            return (201, json!({ "message_id": key, "status": "accepted" }));
+        }
         if kind != OUTBOX_ACCOUNT_OPENED && kind != OUTBOX_SOCIAL_PAYMENTS_CHOICE {
             return (422, json!({ "error": format!("unknown message kind `{kind}`") }));
         }

@@ -20,8 +20,10 @@ const MAX_BAD_REPLIES: u32 = 3;
 /// Reply timeout used while dropping the driver, so shutdown never hangs long.
 const DROP_REPLY_TIMEOUT: Duration = Duration::from_secs(1);
 /// A frame whose bytes stop arriving for this long (at least; see `inter_byte_timeout`) lost
-/// bytes on the line: it is NAKed so the device sends it again.
-const MIN_INTER_BYTE: Duration = Duration::from_millis(50);
+/// bytes on the line: it is NAKed so the device sends it again. Generous: a USB adapter's
+/// latency timer, a busy kiosk or an emulated guest (the HIL's TCG under load stalled a reply
+/// for more than 50 ms, and NAKing a reply that is still coming costs the whole exchange).
+const MIN_INTER_BYTE: Duration = Duration::from_millis(250);
 
 /// The protocol's waiting times; shortened in tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

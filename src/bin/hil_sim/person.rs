@@ -38,6 +38,8 @@ pub struct PersonArgs {
     pub faces: Vec<PathBuf>,
     pub report: PathBuf,
     pub print_receipt: bool,
+    /// Presses "read aloud" on the welcome screen, once.
+    pub read_aloud: bool,
     pub timeout: Duration,
     /// Folder where each new screen the person sees is kept.
     pub seen: Option<PathBuf>,
@@ -94,7 +96,7 @@ impl Region {
 
 /// The screens the person expects and what they press on each, in the order they look for
 /// them (the most specific first).
-fn targets(width: u32, height: u32, print_receipt: bool) -> Result<Vec<Target>, String> {
+fn targets(width: u32, height: u32, print_receipt: bool, read_aloud: bool) -> Result<Vec<Target>, String> {
     let consent = |can_accept| Screen::Consent {
         version: "hil".into(),
         text: "Согласие на обработку персональных данных. ".repeat(40),
@@ -121,8 +123,11 @@ fn targets(width: u32, height: u32, print_receipt: bool) -> Result<Vec<Target>, 
         ),
         ("consent-last-page", consent(true), ButtonId::Accept),
         ("consent", consent(false), ButtonId::ScrollDown),
-        ("welcome", Screen::Welcome, ButtonId::Start),
     ]);
+    if read_aloud {
+        plan.push(("welcome", Screen::Welcome, ButtonId::Speech));
+    }
+    plan.push(("welcome", Screen::Welcome, ButtonId::Start));
     plan.into_iter()
         .map(|(label, screen, button)| {
             let (picture, layout) = draw(&screen, width, height)?;
@@ -295,14 +300,28 @@ fn show_face(mut person: SimulatedPerson, camera: &Path, stop: Arc<AtomicBool>) 
 
 /// What the person makes of a screenshot (PNG): the distance to each button they look for
 /// and the head turn they read. For working on the rig without a VM.
-pub fn explain(png: &Path, print_receipt: bool) -> Result<(), String> {
+pub fn explain(png: &Path, print_receipt: bool, read_aloud: bool) -> Result<(), String> {
     let screen = picture_from_png(png)?;
-    for target in targets(screen.width, screen.height, print_receipt)? {
+    for target in targets(screen.width, screen.height, print_receipt, read_aloud)? {
         let distance = target.pixels.distance(&screen.region(&target.area));
         println!("{:<18} {:<14} at {:?}: distance {distance:.2}", target.label, format!("{:?}", target.button), target.area);
     }
     println!("head turn read: {:?}", TurnReader::new(screen.width, screen.height)?.read(&screen));
     Ok(())
+}
+
+/// The text of the one QR code on the screen, as a phone's scanner reads it.
+fn read_qr(screen: &Picture) -> Option<String> {
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(screen.width as usize, screen.height as usize, |x, y| {
+        let at = (y * screen.width as usize + x) * 3;
+        screen.rgb.get(at..at + 3).map_or(255, |p| ((u16::from(p[0]) + u16::from(p[1]) + u16::from(p[2])) / 3) as u8)
+    });
+    let grids = image.detect_grids();
+    let text = grids.first()?.decode().ok().map(|(_, text)| text);
+    if text.is_none() {
+        eprintln!("person: the account screen shows no QR code a scanner reads ({} found)", grids.len());
+    }
+    text
 }
 
 fn picture_from_png(png: &Path) -> Result<Picture, String> {
@@ -365,12 +384,14 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
     let scratch = std::env::temp_dir().join(format!("kiosk-hil-person-{}.png", std::process::id()));
     let first = qmp.screen(&scratch)?;
     let (width, height) = (first.width, first.height);
-    let plan = targets(width, height, args.print_receipt)?;
+    let plan = targets(width, height, args.print_receipt, args.read_aloud)?;
     let turns = TurnReader::new(width, height)?;
     let mut actions = Vec::new();
     let mut turned = Vec::new();
     let mut last_turn = None;
-    let mut pressed_print = false;
+    // Buttons pressed once: "print" and "read aloud" (pressing either again would undo it).
+    let mut pressed_once: Vec<ButtonId> = Vec::new();
+    let mut token = None;
     let (mut saved, mut last_saved) = (0u32, None);
     let outcome = loop {
         if started.elapsed() > args.timeout {
@@ -401,12 +422,16 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
             last_turn = turn;
         }
         let seen = plan.iter().find(|t| {
-            !(t.button == ButtonId::PrintReceipt && pressed_print) && t.pixels.distance(&screen.region(&t.area)) < SAME_REGION
+            !pressed_once.contains(&t.button) && t.pixels.distance(&screen.region(&t.area)) < SAME_REGION
         });
         let Some(target) = seen else {
             std::thread::sleep(LOOK_INTERVAL);
             continue;
         };
+        if target.label == "account-issued" && token.is_none() {
+            // What the person's phone would scan: the QR code as the guest drew it.
+            token = read_qr(&screen);
+        }
         let ending = if target.button == ButtonId::Finish { Some(ending_shown(&screen)?) } else { None };
         let centre = target.area.center();
         qmp.tap(centre.x, centre.y, width, height)?;
@@ -414,7 +439,9 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
                              "button": format!("{:?}", target.button) });
         println!("person: {action}");
         actions.push(action);
-        pressed_print |= target.button == ButtonId::PrintReceipt;
+        if matches!(target.button, ButtonId::PrintReceipt | ButtonId::Speech) {
+            pressed_once.push(target.button);
+        }
         if target.button == ButtonId::Finish {
             break match ending.flatten() {
                 Some(reason) => json!({ "outcome": "refused", "refusal": format!("{reason:?}") }),
@@ -437,6 +464,7 @@ fn watch_and_press(args: &PersonArgs, watch: &ScreenWatch) -> Result<Value, Stri
     let mut report = outcome;
     report["actions"] = json!(actions);
     report["turns"] = json!(turned);
+    report["token"] = json!(token);
     report["seconds"] = json!(started.elapsed().as_secs_f32());
     Ok(report)
 }
