@@ -731,12 +731,29 @@ class Run:
 
     def power_cut(self, number):
         """SIGKILL of QEMU (the root disk has no host cache) at a random moment of a service
-        restart; the guest must come back by itself with an intact store and audit chain."""
-        self.qga.call("guest-exec", path="/bin/systemctl", arg=["restart", "--no-block", "kiosk.service"])
-        delay = round(random.uniform(0.5, 20.0), 1)
+        restart, or (every second cut, with the people at the kiosk) of someone's onboarding;
+        the guest must come back by itself with an intact store and audit chain."""
+        person = None
+        if self.people and number % 2 == 0:
+            # Someone at the kiosk: the cut lands in their consent, chip read or face step.
+            during = "onboarding"
+            seen = self.out / f"power-cut-{number}-person-saw"
+            seen.mkdir()
+            person = self.spawn(f"power-cut-{number}-person", [
+                SIM, "person", "--qmp", self.work / "qmp-person.sock", "--camera", self.work / "camera.sock",
+                "--models", REPO / "models", "--report", self.out / f"power-cut-{number}-person.json",
+                "--timeout-s", "600", "--seen", seen, "--faces", REPO / "models" / "faces" / "biden.jpg"])
+            delay = round(random.uniform(5.0, 60.0), 1)
+        else:
+            during = "service restart"
+            self.qga.call("guest-exec", path="/bin/systemctl", arg=["restart", "--no-block", "kiosk.service"])
+            delay = round(random.uniform(0.5, 20.0), 1)
         time.sleep(delay)
         self.qemu.kill()
         self.qemu.wait()
+        if person:
+            person.kill()
+            person.wait()
         for c in (self.qga, self.qmp):
             try:
                 c and c.close()
@@ -757,7 +774,7 @@ class Run:
         # As root: the keyed chain needs the KEK from the sealed credential.
         code, audit, audit_err = self.guest("cd /opt/kiosk/current && bin/kiosk --config /etc/kiosk/site.toml "
                                             "audit verify", check=False)
-        detail = {"killed_after_s": delay, "serving_after_boot_s": boot_s, "integrity_check": integrity.strip(),
+        detail = {"during": during, "killed_after_s": delay, "serving_after_boot_s": boot_s, "integrity_check": integrity.strip(),
                   "audit_verify": {"exit": code, "out": (audit + audit_err).strip().splitlines()[-2:]},
                   "unit": props, "screen": self.screendump(f"after-power-cut-{number}")}
         if integrity.strip() != "ok" or code != 0:
@@ -771,7 +788,7 @@ class Run:
         self.screens.mkdir(parents=True)
         self.work.mkdir()
         started = time.monotonic()
-        self.expected_steps = 18 + (2 if self.people else 0) + self.power_cuts
+        self.expected_steps = 18 + (3 if self.people else 0) + self.power_cuts
         try:
             self.step("package", self.package)
             self.step("tls", self.tls)
@@ -800,6 +817,9 @@ class Run:
             self.step("good-update-switches", self.good_update)
             for i in range(1, self.power_cuts + 1):
                 self.step(f"fault-power-cut-{i}", lambda i=i: self.power_cut(i))
+            if self.people:
+                # After every cut: each account the guest issued is at the core exactly once.
+                self.step("accounts-at-core-once", lambda: self.accounts_at_core_once(300))
         except StepFailed:
             pass
         finally:

@@ -121,6 +121,25 @@ impl SimulatedPerson {
         self.wrong_way = true;
         self
     }
+
+    /// The same turn in fewer, wider steps: every `stride`-th frame of each clip, the widest
+    /// pose and the return kept. For a camera that delivers few frames a second (the emulated
+    /// kiosk), so the turn still fits the challenge's time limit.
+    pub fn turning_in_steps_of(mut self, stride: usize) -> Self {
+        let thin = |clip: &mut Vec<Mat>| {
+            // A clip is out (base .. widest), back (widest-1 .. base) and the base again.
+            let (last, widest) = (clip.len().saturating_sub(1), clip.len().saturating_sub(2) / 2);
+            let mut index = 0;
+            clip.retain(|_| {
+                let keep = index % stride.max(1) == 0 || index == widest || index == last;
+                index += 1;
+                keep
+            });
+        };
+        thin(&mut self.turn_left);
+        thin(&mut self.turn_right);
+        self
+    }
 }
 
 impl Camera for SimulatedPerson {
