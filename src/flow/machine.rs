@@ -11,12 +11,15 @@ pub enum Phase {
     Welcome,
     Consent,
     Document,
+    /// The exact duplicate check of the document just read (keyed hashes of the document and
+    /// of the holder, no biometrics), before the camera.
+    Screening,
     Face,
     /// Active liveness: the head-turn challenge.
     Challenge,
     /// Comparing the live face with the document photo.
     Matching,
-    /// The 1:N search for an earlier enrolment.
+    /// The face search for an earlier enrolment among those of the same birth date.
     Deciding,
     Issuing,
     /// The account is open: the activation QR code (and the receipt on request).
@@ -158,6 +161,12 @@ pub enum Event {
     FaceCompared {
         same_person: bool,
     },
+    /// The exact check found (or not) an earlier enrolment of this document or of its holder
+    /// (name and birth date).
+    ExactDuplicateChecked {
+        already_enrolled: bool,
+    },
+    /// The face search found (or not) an earlier enrolment of this face.
     DuplicateChecked {
         already_enrolled: bool,
     },
@@ -182,11 +191,15 @@ pub enum Command {
         can_accept: bool,
     },
     ReadDocument,
+    /// Look the document read and its holder up among earlier enrolments (keyed hashes, no
+    /// biometrics) and report [`Event::ExactDuplicateChecked`].
+    CheckExactDuplicate,
     CaptureFace,
     /// Ask for a head turn in a random direction and follow it (active liveness).
     RunChallenge,
     /// Compare the captured face with the document photo.
     CompareFaces,
+    /// Search the live face among earlier enrolments of the same birth date.
     CheckDuplicate,
     IssueAccount,
     /// Show the issued account's QR code (the shell holds the account), with the receipt status.
@@ -278,7 +291,7 @@ fn touched(state: State, button: ButtonId, now: Instant, settings: &FlowSettings
             let reason = Refusal::ConsentDeclined;
             (state.enter(P::Refused(reason), now), vec![Show(Screen::Refused { reason })])
         }
-        (P::Document | P::Face | P::Challenge | P::Matching | P::Deciding, B::Cancel) => {
+        (P::Document | P::Screening | P::Face | P::Challenge | P::Matching | P::Deciding, B::Cancel) => {
             refuse(state, Refusal::Cancelled, now)
         }
         (P::Issued, B::PrintReceipt) if state.receipt != Some(ReceiptStatus::Printed) => (state, vec![PrintReceipt]),
@@ -349,8 +362,15 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
         {
             refuse(state, Refusal::Underage { min_age: settings.min_age }, now)
         }
-        (P::Document, Event::DocumentRead { .. }) => (
-            State { face_attempts: 1, awaiting_document: false, ..state.enter(P::Face, now).seen(now) },
+        // The same document or holder enrolled before is refused without biometrics.
+        (P::Document, Event::DocumentRead { .. }) => {
+            (State { awaiting_document: false, ..state.enter(P::Screening, now) }, vec![CheckExactDuplicate])
+        }
+        (P::Screening, Event::ExactDuplicateChecked { already_enrolled: true }) => {
+            refuse(state, Refusal::AlreadyEnrolled, now)
+        }
+        (P::Screening, Event::ExactDuplicateChecked { already_enrolled: false }) => (
+            State { face_attempts: 1, ..state.enter(P::Face, now).seen(now) },
             vec![Show(Screen::FaceCapture { guidance: None, face_box: None, preview: None }), CaptureFace],
         ),
         (P::Document, Event::DocumentFailed { trusted_but_unreadable }) => {

@@ -15,6 +15,8 @@ const SETTINGS: FlowSettings = FlowSettings {
 
 /// A valid document of an adult.
 const READ: Event = Event::DocumentRead { expired: false, age_years: Some(30) };
+/// Neither the document nor its holder enrolled before.
+const NOT_KNOWN: Event = Event::ExactDuplicateChecked { already_enrolled: false };
 
 /// Drives events one second apart from a fresh state; keeps every command for assertions.
 struct Run {
@@ -84,7 +86,7 @@ impl Run {
 
     fn at_face(self) -> Self {
         let mut run = self.consented();
-        run.send(READ);
+        run.all([READ, NOT_KNOWN]);
         run
     }
 
@@ -134,6 +136,7 @@ fn the_steps_run_in_order() {
             matches!(
                 c,
                 Command::ReadDocument
+                    | Command::CheckExactDuplicate
                     | Command::CaptureFace
                     | Command::RunChallenge
                     | Command::CompareFaces
@@ -143,7 +146,10 @@ fn the_steps_run_in_order() {
         })
         .collect();
     use Command::*;
-    assert_eq!(order, vec![&ReadDocument, &CaptureFace, &RunChallenge, &CompareFaces, &CheckDuplicate, &IssueAccount]);
+    assert_eq!(
+        order,
+        vec![&ReadDocument, &CheckExactDuplicate, &CaptureFace, &RunChallenge, &CompareFaces, &CheckDuplicate, &IssueAccount]
+    );
 }
 
 #[test]
@@ -285,6 +291,54 @@ fn duplicate_person_is_refused() {
 }
 
 #[test]
+fn the_same_document_or_holder_is_refused_before_the_camera() {
+    let mut run = Run::new().consented();
+    assert_eq!(run.send(READ), vec![Command::CheckExactDuplicate], "the exact check comes right after the read");
+    assert_eq!(run.phase(), Phase::Screening);
+    let refused = run.send(Event::ExactDuplicateChecked { already_enrolled: true });
+    assert_eq!(run.phase(), Phase::Refused(Refusal::AlreadyEnrolled));
+    assert_eq!(
+        refused,
+        vec![
+            Command::RecordOutcome(Outcome::Refused(Refusal::AlreadyEnrolled)),
+            Command::Show(Screen::Refused { reason: Refusal::AlreadyEnrolled }),
+        ],
+        "the same refusal screen and record as a face found again"
+    );
+    for biometric in [Command::CaptureFace, Command::RunChallenge, Command::CompareFaces, Command::CheckDuplicate] {
+        assert!(!run.commands.contains(&biometric), "{biometric:?} for a known document");
+    }
+    assert!(!run.commands.iter().any(|c| matches!(c, Command::Show(Screen::FaceCapture { .. }))), "no camera screen");
+    // Not known: the camera step starts, and the face search still follows the match.
+    let mut new = Run::new().consented();
+    new.send(READ);
+    let camera = new.send(NOT_KNOWN);
+    assert_eq!(new.phase(), Phase::Face);
+    assert_eq!(camera.last(), Some(&Command::CaptureFace));
+    new.all([Event::FaceCaptured, Event::ChallengePassed]);
+    assert!(!new.commands.contains(&Command::CheckDuplicate), "no face search before the match");
+    assert_eq!(new.send(Event::FaceCompared { same_person: true }), vec![Command::CheckDuplicate]);
+}
+
+#[test]
+fn the_exact_check_times_out_like_any_device_step_and_may_be_cancelled() {
+    let mut run = Run::new().consented();
+    run.send(READ);
+    assert!(run.wait(SETTINGS.device - Duration::from_secs(1)).is_empty());
+    run.wait(Duration::from_secs(1));
+    assert_eq!(run.phase(), Phase::Refused(Refusal::Timeout));
+    let mut run = Run::new().consented();
+    run.send(READ);
+    run.send(Event::Touched(B::Cancel));
+    assert_eq!(run.recorded(), vec![Outcome::Refused(Refusal::Cancelled)]);
+    // A late answer from the face search means nothing here.
+    let mut run = Run::new().consented();
+    run.send(READ);
+    assert!(run.send(Event::DuplicateChecked { already_enrolled: false }).is_empty());
+    assert_eq!(run.phase(), Phase::Screening);
+}
+
+#[test]
 fn untrusted_and_unreadable_documents_are_told_apart() {
     let mut unreadable = Run::new().consented();
     unreadable.send(Event::DocumentFailed { trusted_but_unreadable: true });
@@ -306,7 +360,7 @@ fn the_reader_is_polled_until_the_passport_is_placed() {
     run.send(Event::NoDocument);
     assert_eq!(run.send(Event::Tick), vec![Command::ReadDocument]);
     run.send(READ);
-    assert_eq!(run.phase(), Phase::Face);
+    assert_eq!(run.phase(), Phase::Screening);
     assert!(run.recorded().is_empty());
 }
 
@@ -346,7 +400,7 @@ fn an_expired_document_and_a_minor_are_refused_before_any_biometrics() {
     }
     let mut adult = Run::new().consented();
     adult.send(Event::DocumentRead { expired: false, age_years: Some(18) });
-    assert_eq!(adult.phase(), Phase::Face, "18 on the day is old enough");
+    assert_eq!(adult.phase(), Phase::Screening, "18 on the day is old enough");
     // The configured minimum is the one applied and shown.
     let mut strict = Run::with(FlowSettings { min_age: 21, ..SETTINGS }).consented();
     strict.send(Event::DocumentRead { expired: false, age_years: Some(20) });
@@ -555,6 +609,7 @@ mod properties {
             Just(Event::ChallengePassed),
             Just(Event::ChallengeFailed),
             any::<bool>().prop_map(|s| Event::FaceCompared { same_person: s }),
+            any::<bool>().prop_map(|a| Event::ExactDuplicateChecked { already_enrolled: a }),
             any::<bool>().prop_map(|a| Event::DuplicateChecked { already_enrolled: a }),
             Just(Event::AccountIssued),
             any::<bool>().prop_map(|ok| Event::ReceiptPrinted { ok }),
@@ -564,8 +619,8 @@ mod properties {
 
     proptest! {
         /// Whatever the person and the devices do: an account is issued only after consent, a
-        /// read document, a passed challenge, a match and a clean duplicate check, in that
-        /// order; it is recorded at most once; a social-payment choice only after an account.
+        /// read document, a clean exact check, a passed challenge, a match and a clean face
+        /// search, in that order; the camera never starts before the exact check; it is recorded at most once; a social-payment choice only after an account.
         #[test]
         fn no_account_without_every_check(events in proptest::collection::vec((any_event(), 0u64..60), 0..80)) {
             let mut state = State::new(Instant::now());
@@ -577,11 +632,22 @@ mod properties {
                 let (next, commands) = step(state, event, now, &SETTINGS);
                 for command in commands {
                     match command {
-                        Command::ReadDocument | Command::RunChallenge | Command::CompareFaces | Command::CheckDuplicate => {
-                            checks.push(command)
+                        Command::ReadDocument
+                        | Command::CheckExactDuplicate
+                        | Command::RunChallenge
+                        | Command::CompareFaces
+                        | Command::CheckDuplicate => checks.push(command),
+                        Command::CaptureFace => {
+                            prop_assert!(checks.contains(&Command::CheckExactDuplicate), "camera before the exact check: {:?}", checks)
                         }
                         Command::IssueAccount => {
-                            let order = [Command::ReadDocument, Command::RunChallenge, Command::CompareFaces, Command::CheckDuplicate];
+                            let order = [
+                                Command::ReadDocument,
+                                Command::CheckExactDuplicate,
+                                Command::RunChallenge,
+                                Command::CompareFaces,
+                                Command::CheckDuplicate,
+                            ];
                             let mut it = checks.iter();
                             prop_assert!(order.iter().all(|c| it.any(|d| d == c)), "issued after {:?}", checks);
                         }

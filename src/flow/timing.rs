@@ -14,7 +14,13 @@ pub(super) fn tick(state: State, now: Instant, settings: &FlowSettings) -> (Stat
     let waited = now.saturating_duration_since(state.since);
     match state.phase {
         Phase::Goodbye if waited >= settings.goodbye => finish(now),
-        Phase::Document | Phase::Face | Phase::Challenge | Phase::Matching | Phase::Deciding | Phase::Issuing
+        Phase::Document
+        | Phase::Screening
+        | Phase::Face
+        | Phase::Challenge
+        | Phase::Matching
+        | Phase::Deciding
+        | Phase::Issuing
             if waited >= settings.device =>
         {
             refuse(state, Refusal::Timeout, now)

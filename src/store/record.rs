@@ -75,7 +75,8 @@ pub struct OnboardingRecord {
     pub account: Option<IssuedAccount>,
     /// Face embedding; sealed as little-endian f32 bytes.
     pub face_template: Option<Vec<f32>>,
-    /// The face checks' figures, when the session got as far as the camera.
+    /// The face checks' figures, when the session got as far as the camera or the exact check
+    /// found an earlier enrolment.
     pub face_checks: Option<FaceChecks>,
     /// The keyed hashes a later duplicate check finds this enrolment by (issued accounts only).
     pub enrolment_keys: Option<super::EnrolmentKeys>,

@@ -161,9 +161,11 @@ pub fn demo_people(models_dir: &Path) -> Vec<DemoPerson> {
             Appearance::PrintedPhoto(models_dir.join("../tests/data/pad-samples/image_F1.jpg")),
             Outcome::Refused(Refusal::LivenessFailed),
         ),
+        // Another holder's passport, not enrolled here: the holder's own would be refused by the
+        // exact check before the camera, and the replay would never be shown.
         person(
-            "a replayed video of the holder, turning the head the other way from the one asked",
-            compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101"),
+            "a replayed video of a passport's holder, turning the head the other way from the one asked",
+            compose_td3("VOLKOV", "ANDREI", "7600044444", "RUS", "830707", 'M', "350505"),
             "obama.jpg",
             Appearance::WrongWayReplay(vec![face("obama3.jpg")]),
             Outcome::Refused(Refusal::LivenessFailed),
@@ -529,7 +531,7 @@ fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u3
 
 /// Makes the chip's portrait as a passport office would: head and shoulders cropped around
 /// the face (face about 55 % of the width, 3:4), about 300×400, JPEG, 15–30 KB.
-fn personalise_photo(pipeline: &mut FacePipeline, path: &Path) -> Result<Vec<u8>, AppError> {
+pub(crate) fn personalise_photo(pipeline: &mut FacePipeline, path: &Path) -> Result<Vec<u8>, AppError> {
     let image = read_image(path)?;
     let faces = pipeline.detector().detect(&image)?;
     let face =

@@ -1,5 +1,6 @@
 //! The live face: the capture burst with its quality gates and passive liveness, the
-//! head-turn challenge, the 1:1 match with the document photo, and the duplicate check.
+//! head-turn challenge, the 1:1 match with the document photo, and the duplicate checks (the
+//! exact one before the camera, the face search after the match).
 //! Frames stay on the blocking thread; `vision` picks the frame and reads the pose.
 
 use std::sync::{Arc, Mutex};
@@ -185,37 +186,51 @@ impl<D: Display + 'static> Session<'_, D> {
         })
     }
 
-    /// The exact check first (the same document, or the same holder on another document: keyed
-    /// hashes, no biometrics), then the face among the enrolments of the same birth date at
-    /// `face.duplicate_threshold` (docs/FACE-MATCHING.md). The kind found is recorded.
+    /// The exact check, right after the document is read and before the camera: the same
+    /// document, or the same holder on another document (name and birth date), found by keyed
+    /// hashes without biometrics. The kind found is recorded.
+    pub(super) fn check_exact_duplicate(&mut self) -> Result<Event, AppError> {
+        let started = Instant::now();
+        let keys = self.enrolment_keys().ok_or_else(|| AppError::io("session", "no document read"))?;
+        let kind = self.services.store.enrolled_as(&keys)?;
+        self.data.face_checks.duplicate_kind = kind.map(store::DuplicateKind::code);
+        let detail = match kind {
+            Some(kind) => format!(
+                "{}: an earlier enrolment of this {}: ALREADY ENROLLED",
+                kind.code(),
+                if kind == store::DuplicateKind::Document { "document" } else { "holder (name and birth date)" }
+            ),
+            None => "neither the document nor its holder enrolled before".to_string(),
+        };
+        self.log("exact check", detail, started);
+        Ok(Event::ExactDuplicateChecked { already_enrolled: kind.is_some() })
+    }
+
+    /// After the match, the face among the enrolments of the same birth date at
+    /// `face.duplicate_threshold` (docs/FACE-MATCHING.md); the exact check has passed already.
     pub(super) fn check_duplicate(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
         let keys = self.enrolment_keys();
-        let exact = match &keys {
-            Some(keys) => self.services.store.enrolled_as(keys)?,
-            None => None,
-        };
         let live = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
         let threshold = self.services.config.face.duplicate_threshold;
-        let (kind, detail) = match exact {
-            Some(kind) => (Some(kind), format!("{}: an earlier enrolment of this {}", kind.code(), if kind == store::DuplicateKind::Document { "document" } else { "holder (name and birth date)" })),
-            None => {
-                let found = self.services.gallery.search(keys.as_ref().map(|k| &k.birth), live);
-                self.data.face_checks.duplicate_best_score = found.best;
-                let face = found.best.is_some_and(|score| score >= threshold);
-                let best = found.best.map_or("none".to_string(), |score| format!("{score:.3}"));
-                let detail = format!(
-                    "no exact match; {} of {} enrolled template(s) share the birth date, best cosine {best} vs {threshold:.3}",
-                    found.searched,
-                    self.services.gallery.len(),
-                );
-                (face.then_some(store::DuplicateKind::Face), detail)
-            }
-        };
-        self.data.face_checks.duplicate_kind = kind.map(store::DuplicateKind::code);
-        let verdict = if kind.is_some() { "ALREADY ENROLLED" } else { "new person" };
-        self.log("1:N search", format!("{detail}: {verdict}"), started);
-        Ok(Event::DuplicateChecked { already_enrolled: kind.is_some() })
+        let found = self.services.gallery.search(keys.as_ref().map(|k| &k.birth), live);
+        self.data.face_checks.duplicate_best_score = found.best;
+        let face = found.best.is_some_and(|score| score >= threshold);
+        let best = found.best.map_or("none".to_string(), |score| format!("{score:.3}"));
+        if face {
+            self.data.face_checks.duplicate_kind = Some(store::DuplicateKind::Face.code());
+        }
+        let verdict = if face { "ALREADY ENROLLED" } else { "new person" };
+        self.log(
+            "1:N search",
+            format!(
+                "{} of {} enrolled template(s) share the birth date, best cosine {best} vs {threshold:.3}: {verdict}",
+                found.searched,
+                self.services.gallery.len(),
+            ),
+            started,
+        );
+        Ok(Event::DuplicateChecked { already_enrolled: face })
     }
 
     /// The keyed look-up hashes of the document read in this session.

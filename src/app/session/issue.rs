@@ -83,7 +83,9 @@ impl<D: Display + 'static> Session<'_, D> {
             personal: if issued { data.passport.as_ref().map(personal_data) } else { None },
             account: if issued { data.issued.clone() } else { None },
             face_template: if issued { data.live_face.as_ref().map(|e| e.as_slice().to_vec()) } else { None },
-            face_checks: (data.face_checks.attempts > 0).then(|| data.face_checks.clone()),
+            // Also a refusal by the exact check, before the camera: its kind is what it found.
+            face_checks: (data.face_checks.attempts > 0 || data.face_checks.duplicate_kind.is_some())
+                .then(|| data.face_checks.clone()),
             enrolment_keys: if issued { enrolment_keys } else { None },
         };
         self.services.store.record_onboarding(&record)?;

@@ -382,6 +382,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 pending.push(Event::ConsentShown { page: page.min(pages - 1), pages });
             }
             Command::ReadDocument => pending.push(self.read_document().await?),
+            Command::CheckExactDuplicate => pending.push(self.check_exact_duplicate()?),
             Command::CaptureFace => pending.push(self.capture_face().await?),
             Command::RunChallenge => pending.push(self.run_challenge().await?),
             Command::CompareFaces => pending.push(self.compare_faces()?),
