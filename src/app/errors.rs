@@ -5,22 +5,48 @@ use std::process::ExitCode;
 
 use crate::{account, identity, store, vision};
 
-/// What a caller can do about an error.
+/// What a caller can do about an error. `kiosk run` decides with it whether a session's error
+/// takes the kiosk out of service ([`ErrorKind::takes_out_of_service`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// Transient: the same operation may succeed when tried again (a reader just reopened, the
-    /// bank core out of reach).
+    /// bank core out of reach). The next session simply starts.
     Retryable,
-    /// A device stopped answering or cannot be opened: out of service until it is back.
+    /// A device stopped answering or cannot be opened: out of service, reopened with back-off
+    /// until it answers.
     DeviceGone,
-    /// What came in (a document, an image, a token, a record) is wrong; the kiosk itself is fine.
+    /// Caused by the person or what they brought (a document, an image, a token, a record):
+    /// the kiosk itself is fine and serves the next person.
     BadData,
-    /// The kiosk is set up wrong (configuration, keys, models, trust store): retrying will not
-    /// help until it is fixed.
+    /// The kiosk is set up wrong (configuration, keys, models, trust store): fatal until it is
+    /// fixed, retrying will not help.
     Configuration,
-    /// None of the above (a bug, the disk, an unexpected library failure).
+    /// None of the above (a bug, the disk, an unexpected library failure): treated as fatal.
     Other,
+}
+
+impl ErrorKind {
+    /// Whether the kiosk must stop serving people until the fault is cleared: a device gone,
+    /// the kiosk set up wrong, or something unexpected; not a transient fault, nor one the
+    /// person caused.
+    pub fn takes_out_of_service(self) -> bool {
+        match self {
+            Self::DeviceGone | Self::Configuration | Self::Other => true,
+            Self::Retryable | Self::BadData => false,
+        }
+    }
+
+    /// Stable label for logs and metrics.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Retryable => "retryable",
+            Self::DeviceGone => "device_gone",
+            Self::BadData => "bad_data",
+            Self::Configuration => "configuration",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// Everything a subcommand can fail with; each names what to do.
@@ -98,14 +124,33 @@ impl AppError {
                 _ => K::Configuration,
             },
             Self::CardReader(error) => reader_kind(error),
-            Self::Identity(identity::IdentityError::Reader(error)) => reader_kind(error),
-            Self::Identity(identity::IdentityError::TrustStore(_)) => K::Configuration,
-            Self::Identity(_) | Self::BankCard(_) | Self::Token(_) | Self::NoFace { .. } | Self::Audit(_) => K::BadData,
+            Self::Identity(error) => identity_kind(error),
+            Self::BankCard(_) | Self::Token(_) | Self::NoFace { .. } | Self::Audit(_) => K::BadData,
             Self::Camera(_) | Self::Display(_) | Self::Input(_) | Self::Speaker(_) | Self::Printer(_) | Self::Open(_) => {
                 K::DeviceGone
             }
             Self::Sync(_) => K::Retryable,
             Self::Store(_) | Self::Io { .. } | Self::DemoExpectation(_) => K::Other,
+        }
+    }
+
+    /// The part of the kiosk at fault, as `/metrics` counts device errors: the device
+    /// (`card_reader`, `camera`, `display`, `input`, `speaker`, `printer`), `store`, `models`,
+    /// or `other`.
+    pub fn component(&self) -> &'static str {
+        use crate::wiring::OpenError as O;
+        match self {
+            Self::CardReader(_) | Self::Identity(_) | Self::Open(O::CardReader(_) | O::ReaderSimulator(_)) => {
+                "card_reader"
+            }
+            Self::Camera(_) | Self::Open(O::Camera(_)) => "camera",
+            Self::Display(_) | Self::Ui(_) | Self::Open(O::Display(_)) => "display",
+            Self::Input(_) | Self::Open(O::Input(_)) => "input",
+            Self::Speaker(_) | Self::Open(O::Speaker(_)) => "speaker",
+            Self::Printer(_) | Self::Open(O::Printer(_)) => "printer",
+            Self::Store(_) | Self::KeyStore(_) => "store",
+            Self::Vision(_) => "models",
+            _ => "other",
         }
     }
 
@@ -116,12 +161,28 @@ impl AppError {
 }
 
 /// A card reader that was just reopened may be used again at once; a command the reader cannot
-/// take is the caller's mistake; anything else is the reader gone.
-fn reader_kind(error: &kiosk_hal::CardReaderError) -> ErrorKind {
+/// take is the caller's mistake; a reader reporting no document, no card or a chip that does
+/// not answer well is about what the person placed; anything else is the reader gone.
+pub fn reader_kind(error: &kiosk_hal::CardReaderError) -> ErrorKind {
+    use kiosk_hal::card_reader::DeviceErrorKind as D;
     match error {
         kiosk_hal::CardReaderError::Reconnected => ErrorKind::Retryable,
         kiosk_hal::CardReaderError::CommandTooLong { .. } => ErrorKind::Other,
+        kiosk_hal::CardReaderError::Device {
+            kind: D::NoCard | D::NoDocument | D::ContactlessNoCard | D::ContactlessCommunication | D::ChipCommunication,
+            ..
+        } => ErrorKind::BadData,
         _ => ErrorKind::DeviceGone,
+    }
+}
+
+/// A document read: the reader's faults as [`reader_kind`], the kiosk's own trust store is
+/// configuration, everything else is about the document the person placed.
+pub fn identity_kind(error: &identity::IdentityError) -> ErrorKind {
+    match error {
+        identity::IdentityError::Reader(error) => reader_kind(error),
+        identity::IdentityError::TrustStore(_) => ErrorKind::Configuration,
+        _ => ErrorKind::BadData,
     }
 }
 
@@ -136,6 +197,44 @@ mod tests {
         assert_eq!(AppError::from(silent).kind(), ErrorKind::DeviceGone);
         let through_identity = identity::IdentityError::Reader(kiosk_hal::CardReaderError::NoAcknowledge { attempts: 3 });
         assert_eq!(AppError::from(through_identity).kind(), ErrorKind::DeviceGone);
+    }
+
+    #[test]
+    fn what_the_person_placed_is_person_caused_and_keeps_the_kiosk_serving() {
+        use kiosk_hal::card_reader::DeviceErrorKind as D;
+        for kind in [D::NoDocument, D::NoCard, D::ContactlessNoCard, D::ContactlessCommunication, D::ChipCommunication] {
+            let error = kiosk_hal::CardReaderError::Device { code: "80".into(), kind };
+            assert_eq!(reader_kind(&error), ErrorKind::BadData, "{kind:?}");
+            assert!(!AppError::from(error).kind().takes_out_of_service());
+        }
+        // A jammed or uninitialised reader is the kiosk's, not the person's.
+        for kind in [D::CardJam, D::NotInitialised, D::ChipPowerFault, D::Other] {
+            let error = kiosk_hal::CardReaderError::Device { code: "10".into(), kind };
+            assert_eq!(AppError::from(error).kind(), ErrorKind::DeviceGone, "{kind:?}");
+        }
+        for error in [identity::IdentityError::NoChip, identity::IdentityError::DocumentMismatch, identity::IdentityError::AccessDenied] {
+            assert_eq!(identity_kind(&error), ErrorKind::BadData);
+            assert!(!AppError::from(error).kind().takes_out_of_service());
+        }
+        let photo = AppError::from(vision::VisionError::Undecodable { what: "DG2 face photo".into() });
+        assert!(!photo.kind().takes_out_of_service(), "a passport's bad photo must not stop the kiosk");
+    }
+
+    #[test]
+    fn devices_gone_set_up_faults_and_the_unexpected_take_the_kiosk_out_of_service() {
+        let out = |error: AppError| (error.kind().takes_out_of_service(), error.component());
+        assert_eq!(out(kiosk_hal::CardReaderError::Timeout { timeout_ms: 500 }.into()), (true, "card_reader"));
+        let camera = kiosk_hal::CameraError::Open { device: "/dev/video0".into(), reason: "gone".into() };
+        assert_eq!(out(camera.into()), (true, "camera"));
+        assert_eq!(out(AppError::Usage("bad setting".into())), (true, "other"));
+        let missing = vision::VisionError::ModelMissing { id: "sface".into(), path: "m".into(), source_hint: "pypi".into() };
+        assert_eq!(out(missing.into()), (true, "models"));
+        assert_eq!(out(AppError::io("session", "devices lost")), (true, "other"));
+        // A reader just reopened: the next session may start at once.
+        assert_eq!(out(kiosk_hal::CardReaderError::Reconnected.into()), (false, "card_reader"));
+        let kinds = [ErrorKind::Retryable, ErrorKind::DeviceGone, ErrorKind::BadData, ErrorKind::Configuration, ErrorKind::Other];
+        let codes: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.code()).collect();
+        assert_eq!(codes.len(), kinds.len(), "one label per kind");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::diag::metrics::{Metrics, SyncGauges};
 use crate::diag::notify::{self, Notifier};
 use crate::flow::{Outcome, Screen, UiOptions};
 use crate::store::Store;
-use crate::wiring::{self, AnyDisplay, Devices, OpenError, Simulation};
+use crate::wiring::{self, Devices, OpenError, Simulation};
 
 /// First wait before reopening the devices after a fault; doubled at each failure up to the max.
 const REOPEN_FIRST: Duration = Duration::from_secs(2);
@@ -201,12 +201,15 @@ impl Shell {
 
 /// The devices as configured, with the card reader initialised (a reader that does not
 /// answer is a device fault like one that cannot be opened).
-type Opener<'a> = dyn Fn(&Config) -> Result<Devices<AnyDisplay>, OpenError> + 'a;
+type Opener<'a, D> = dyn Fn(&Config) -> Result<Devices<D>, OpenError> + 'a;
 
-async fn open_ready_devices(config: &Config, open: &Opener<'_>) -> Result<Devices<AnyDisplay>, (&'static str, AppError)> {
+async fn open_ready_devices<D: Display + 'static>(
+    config: &Config,
+    open: &Opener<'_, D>,
+) -> Result<Devices<D>, (&'static str, AppError)> {
     let mut devices = open(config).map_err(|e| {
         let error = AppError::from(e);
-        (device_of(&error), error)
+        (error.component(), error)
     })?;
     let initialised = tokio::task::spawn_blocking(move || {
         let status = devices.reader.initialise();
@@ -223,14 +226,15 @@ async fn open_ready_devices(config: &Config, open: &Opener<'_>) -> Result<Device
     }
 }
 
-/// Runs one session after another on the devices `open` gives. A device fault takes the kiosk
-/// out of service: the out-of-service screen stays, `/readyz` answers 503, the fault is
-/// counted, and the devices are reopened with back-off until they answer; then the welcome
-/// screen comes back by itself.
-pub(crate) async fn serve_people(
+/// Runs one session after another on the devices `open` gives. A device fault (or any error
+/// whose [`kind`](AppError::kind) takes the kiosk out of service) does so: the out-of-service
+/// screen stays, `/readyz` answers 503, the fault is counted, and the devices are reopened with
+/// back-off until they answer; then the welcome screen comes back by itself. An error the
+/// person caused, or a transient one, ends only their session.
+pub(crate) async fn serve_people<D: Display + 'static>(
     mut services: Services,
     shell: &Shell,
-    open: impl Fn(&Config) -> Result<Devices<AnyDisplay>, OpenError>,
+    open: impl Fn(&Config) -> Result<Devices<D>, OpenError>,
 ) -> Result<(), AppError> {
     let metrics = shell.metrics();
     let mut announced = false;
@@ -264,9 +268,12 @@ pub(crate) async fn serve_people(
         match one_session(devices, &mut services, shell).await {
             SessionEnd::Continue => {}
             SessionEnd::Stop => return Ok(()),
-            SessionEnd::DeviceFault(device) => {
+            SessionEnd::DeviceFault { device, shown } => {
                 metrics.set_ready(false);
                 tracing::error!(device, retry_s = backoff.as_secs(), "device fault in a session: out of service, reopening");
+                if !shown {
+                    show_out_of_service(&services);
+                }
                 if shell.out_of_service_for(backoff).await {
                     return Ok(());
                 }
@@ -276,8 +283,8 @@ pub(crate) async fn serve_people(
     }
 }
 
-/// Draws the out-of-service screen when the devices could not be opened (a session's fault
-/// has drawn it already): on the display alone, if that opens.
+/// Draws the out-of-service screen when the devices could not be opened or a session failed
+/// (a fault the flow saw has drawn it already): on the display alone, if that opens.
 fn show_out_of_service(services: &Services) {
     let shown = wiring::open_display(&services.config, &Simulation::default()).map_err(AppError::from).and_then(|mut display| {
         crate::ui::render_with(&mut display, &Screen::OutOfService, &UiOptions::default(), &services.ui)?;
@@ -292,7 +299,8 @@ fn show_out_of_service(services: &Services) {
 enum SessionEnd {
     Continue,
     Stop,
-    DeviceFault(&'static str),
+    /// Out of service because of `device`; `shown`: the session drew the out-of-service screen.
+    DeviceFault { device: &'static str, shown: bool },
 }
 
 async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut Services, shell: &Shell) -> SessionEnd {
@@ -322,9 +330,9 @@ async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut S
             }
         }
     };
-    let end = |fault: Option<&'static str>| match (stopping, fault) {
+    let end = |fault: Option<&'static str>, shown: bool| match (stopping, fault) {
         (true, _) => SessionEnd::Stop,
-        (false, Some(device)) => SessionEnd::DeviceFault(device),
+        (false, Some(device)) => SessionEnd::DeviceFault { device, shown },
         (false, None) => SessionEnd::Continue,
     };
     match result {
@@ -350,31 +358,28 @@ async fn one_session<D: Display + 'static>(devices: Devices<D>, services: &mut S
                 tracing::info!(outcome, reason, "session finished");
             }
             // Devices are reopened for the next person: a fresh, known state each time.
-            end(report.device_fault)
+            end(report.device_fault, true)
         }
         Some(Err(error)) => {
-            tracing::error!(%error, kind = ?error.kind(), "session failed");
-            metrics.device_error(device_of(&error));
-            if started.get() {
-                metrics.session_finished("error", device_of(&error));
+            let (kind, component) = (error.kind(), error.component());
+            let fault = session_fault(&error);
+            tracing::error!(%error, kind = kind.code(), component, out_of_service = fault.is_some(), "session failed");
+            if let Some(device) = fault {
+                metrics.device_error(device);
             }
-            end(Some(device_of(&error)))
+            if started.get() {
+                metrics.session_finished("error", fault.unwrap_or(kind.code()));
+            }
+            end(fault, false)
         }
     }
 }
 
-fn device_of(error: &AppError) -> &'static str {
-    match error {
-        AppError::CardReader(_) | AppError::Identity(_) | AppError::Open(OpenError::CardReader(_) | OpenError::ReaderSimulator(_)) => "card_reader",
-        AppError::Camera(_) | AppError::Open(OpenError::Camera(_)) => "camera",
-        AppError::Display(_) | AppError::Ui(_) | AppError::Open(OpenError::Display(_)) => "display",
-        AppError::Input(_) | AppError::Open(OpenError::Input(_)) => "input",
-        AppError::Speaker(_) | AppError::Open(OpenError::Speaker(_)) => "speaker",
-        AppError::Printer(_) | AppError::Open(OpenError::Printer(_)) => "printer",
-        AppError::Store(_) | AppError::KeyStore(_) => "store",
-        AppError::Vision(_) => "models",
-        _ => "other",
-    }
+/// What a session's error takes out of service, by its kind: the part at fault for a device
+/// gone, a setting wrong or the unexpected; `None` for a transient fault or one the person caused
+/// (the next person is served).
+fn session_fault(error: &AppError) -> Option<&'static str> {
+    error.kind().takes_out_of_service().then(|| error.component())
 }
 
 /// Pings the systemd watchdog while the session loop makes progress (its ticks), and
@@ -422,7 +427,9 @@ mod tests {
 
     use super::*;
     use crate::store::KeyStore;
-    use kiosk_hal::card_reader::sim::{self, Faults, SimulatorConfig};
+    use crate::wiring::AnyDisplay;
+    use crate::app::demo::{ScreenWatch, SimulatedPerson, WatchedDisplay};
+    use kiosk_hal::card_reader::sim::{self, DocumentTray, Faults, SimulatorConfig, SimulatorStats, VirtualPassport};
     use kiosk_hal::display::MemoryDisplay;
     use kiosk_hal::input::Key;
     use kiosk_hal::{Input, InputError, InputEvent};
@@ -513,6 +520,231 @@ mod tests {
             .collect::<Vec<_>>();
         assert!(reopened.iter().any(|s| s.ends_with("-welcome.png")), "no welcome screen after the reader came back: {reopened:?}");
         assert!(device.stats().replugs.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    }
+
+    /// A person at the kiosk, as the session's input sees them: they press the keypad's main key
+    /// (Enter) once on each screen asking for an answer, and lay their passport on the reader
+    /// only once the place-document screen has been up a while; on the account screen they take
+    /// it back before going on. `None` once they are done: nobody else comes.
+    struct PersonAtKiosk {
+        watch: ScreenWatch,
+        tray: DocumentTray,
+        passport: Option<VirtualPassport>,
+        /// The reader's counters, and the commands it took between the place-document screen
+        /// and the passport laid on it: the kiosk looked at an empty window meanwhile.
+        reader_commands: Arc<SimulatorStats>,
+        polled_while_empty: Arc<std::sync::atomic::AtomicU32>,
+        answered: u64,
+        place_at: Option<(std::time::Instant, u32)>,
+        pressed_start: bool,
+    }
+
+    impl Input for PersonAtKiosk {
+        fn next_event(&mut self, timeout: Duration) -> Result<Option<InputEvent>, InputError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let (shown, screen) = self.watch.last();
+            let commands = self.reader_commands.commands.load(SeqCst);
+            if let Some((at, commands_then)) = self.place_at {
+                if std::time::Instant::now() >= at {
+                    self.polled_while_empty.store(commands.saturating_sub(commands_then), SeqCst);
+                    if let Some(passport) = self.passport.take() {
+                        self.tray.place(passport);
+                    }
+                    self.place_at = None;
+                }
+            }
+            if shown != self.answered {
+                self.answered = shown;
+                match screen.as_str() {
+                    "place-document" => {
+                        self.place_at = Some((std::time::Instant::now() + Duration::from_millis(1500), commands))
+                    }
+                    // Someone else's kiosk session after this person's: they have gone.
+                    "welcome" if self.pressed_start => {}
+                    "welcome" => {
+                        self.pressed_start = true;
+                        return Ok(Some(InputEvent::Key(Key::Enter)));
+                    }
+                    "account-issued" => {
+                        self.tray.take_away();
+                        return Ok(Some(InputEvent::Key(Key::Enter)));
+                    }
+                    "consent" | "goodbye" | "refused" => {
+                        if screen == "refused" {
+                            self.tray.take_away();
+                        }
+                        return Ok(Some(InputEvent::Key(Key::Enter)));
+                    }
+                    _ => {}
+                }
+            }
+            std::thread::sleep(timeout);
+            Ok(None)
+        }
+    }
+
+    /// A camera that counts the frames taken from it.
+    struct CountingCamera(Box<dyn kiosk_hal::Camera>, Arc<std::sync::atomic::AtomicU32>);
+
+    impl kiosk_hal::Camera for CountingCamera {
+        fn capture(&mut self) -> Result<kiosk_hal::Frame, kiosk_hal::CameraError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.capture()
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+    }
+
+    fn ids(names: &[String]) -> Vec<&str> {
+        names.iter().filter_map(|n| n.split_once('-')).map(|(_, id)| id.trim_end_matches(".png")).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_person_placing_the_passport_after_the_consent_gets_an_account_and_the_next_one_is_served() {
+        use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = kiosk_config::load_str(None).unwrap();
+        // The account screen leads straight to goodbye (the offer has tests of its own).
+        config.social_payments.enabled = false;
+        let services = services(tmp.path(), config.clone());
+        let faces = config.models.dir.join("faces");
+        let (passport_photo, person_frames) = {
+            let mut pipeline = services.pipeline.lock().unwrap();
+            let photo = crate::app::demo::personalise_photo(&mut pipeline, &faces.join("obama.jpg")).unwrap();
+            let (w, h) = (config.camera.width, config.camera.height);
+            let frames: Vec<_> = ["obama3.jpg", "obama2.jpg"]
+                .iter()
+                .map(|f| crate::app::demo::camera_frame(&mut pipeline, &faces.join(f), w, h).unwrap())
+                .collect();
+            (photo, frames)
+        };
+        let mrz = crate::app::demo::compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101");
+        let passport = || VirtualPassport::new(mrz.to_vec(), passport_photo.clone());
+        // One reader for the whole run, empty: the people lay their passport on it themselves.
+        let device = sim::spawn(SimulatorConfig { baud: config.card_reader.baud, ..SimulatorConfig::default() }).unwrap();
+        let port = device.port_path().to_owned();
+        let tray = device.tray();
+        let reader_stats = device.shared_stats();
+        let watch = ScreenWatch::default();
+        let opened = AtomicU32::new(0);
+        let captures: Vec<Arc<AtomicU32>> = (0..3).map(|_| Arc::new(AtomicU32::new(0))).collect();
+        let polled_while_empty: Vec<Arc<AtomicU32>> = (0..2).map(|_| Arc::new(AtomicU32::new(0))).collect();
+        let screens = tmp.path().join("screens");
+        let pipeline = Arc::clone(&services.pipeline);
+        let person_frames = std::sync::Mutex::new(Some(person_frames));
+        let opener = |config: &Config| -> Result<Devices<WatchedDisplay<MemoryDisplay>>, OpenError> {
+            let n = opened.fetch_add(1, SeqCst) as usize;
+            let none = Simulation::default();
+            let camera: Box<dyn kiosk_hal::Camera> = match person_frames.lock().unwrap().take() {
+                // The first person: the face of the passport's holder, turning the head when asked.
+                Some(frames) => {
+                    let mut pipeline = pipeline.lock().unwrap();
+                    Box::new(SimulatedPerson::new(frames, &mut pipeline, watch.clone()).unwrap())
+                }
+                None => wiring::open_camera(config, &none)?,
+            };
+            let camera = Box::new(CountingCamera(camera, Arc::clone(&captures[n.min(2)])));
+            let input: Box<dyn Input> = match n {
+                0 | 1 => Box::new(PersonAtKiosk {
+                    watch: watch.clone(),
+                    tray: tray.clone(),
+                    passport: Some(passport()),
+                    reader_commands: Arc::clone(&reader_stats),
+                    polled_while_empty: Arc::clone(&polled_while_empty[n]),
+                    answered: watch.last().0,
+                    place_at: None,
+                    pressed_start: false,
+                }),
+                _ => wiring::scripted_input(Vec::new()),
+            };
+            let display = MemoryDisplay::new(config.display.width, config.display.height)
+                .with_output_dir(screens.join(format!("open-{n}")));
+            Ok(Devices {
+                reader: Box::new(wiring::open_reader_at(config, &port)?),
+                camera,
+                display: WatchedDisplay::new(display, watch.clone()),
+                input,
+                speaker: wiring::open_speaker(config, &none)?,
+                printer: wiring::open_printer(config, &none)?,
+            })
+        };
+        let metrics = Arc::new(Metrics::default());
+        let health = HealthState::new(Arc::clone(&metrics));
+        let (shell, stop) = shell(&health);
+        let serve = serve_people(services, &shell, opener);
+        tokio::pin!(serve);
+        // Both people served: a third session is waiting on the welcome screen.
+        let watch_until = tokio::time::Instant::now() + Duration::from_secs(300);
+        let both_served = loop {
+            tokio::select! {
+                served = &mut serve => panic!("serve_people ended by itself: {served:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            let third = screens_in(&screens.join("open-2"));
+            let waiting = third.first().is_some_and(|name| name.ends_with("-welcome.png"));
+            if waiting || tokio::time::Instant::now() > watch_until {
+                break waiting;
+            }
+        };
+        stop.send(true).unwrap();
+        serve.await.unwrap();
+        let first = screens_in(&screens.join("open-0"));
+        let first = ids(&first);
+        let second = screens_in(&screens.join("open-1"));
+        let second = ids(&second);
+        assert!(both_served, "the second person's session did not end by the deadline: {first:?} then {second:?}\n{}", metrics.render());
+
+        // The first person: welcome → consent → place-document → the camera (with the head
+        // turn) → verifying → the account's QR code → goodbye → welcome, never refused.
+        let at = |screens: &[&str], id: &str| screens.iter().position(|s| s.starts_with(id));
+        let order = ["welcome", "consent", "place-document", "face-capture", "face-capture-turn-", "verifying", "account-issued", "goodbye"];
+        let positions: Vec<_> = order.iter().map(|id| at(&first, id)).collect();
+        assert!(positions.iter().all(Option::is_some), "a screen is missing: {first:?}");
+        assert!(positions.windows(2).all(|w| w[0] <= w[1]), "out of order: {first:?}");
+        assert_eq!(first.last(), Some(&"welcome"), "{first:?}");
+        assert!(!first.contains(&"refused"), "no refusal while the passport was being placed: {first:?}");
+        assert!(polled_while_empty[0].load(SeqCst) >= 2, "the kiosk did not look at the empty window meanwhile");
+        assert!(captures[0].load(SeqCst) > 0);
+
+        // The second person, with the same passport, in the same run: refused as already
+        // enrolled right after the read, before any camera frame.
+        let mut steps = second.clone();
+        steps.dedup();
+        assert_eq!(steps, ["welcome", "consent", "place-document", "refused", "welcome"], "{second:?}");
+        assert_eq!(captures[1].load(SeqCst), 0, "the camera was used for a known document");
+
+        let db = rusqlite::Connection::open(tmp.path().join("kiosk.db")).unwrap();
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |row| row.get(0)).unwrap() };
+        assert_eq!(count("SELECT count(*) FROM accounts"), 1);
+        assert_eq!(count("SELECT count(*) FROM onboardings"), 2);
+        let (reason, checks): (String, String) = db
+            .query_row("SELECT refusal_reason, face_checks_json FROM onboardings WHERE outcome = 'refused'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(reason, "already_enrolled");
+        let checks: serde_json::Value = serde_json::from_str(&checks).unwrap();
+        assert_eq!((checks["duplicate_kind"].as_str(), checks["attempts"].as_u64()), (Some("exact_document"), Some(0)));
+        let rendered = metrics.render();
+        assert!(rendered.contains(r#"kiosk_onboardings_finished_total{outcome="account_issued",reason="none"} 1"#), "{rendered}");
+        assert!(rendered.contains(r#"kiosk_onboardings_finished_total{outcome="refused",reason="already_enrolled"} 1"#), "{rendered}");
+        assert!(!rendered.contains("kiosk_device_errors_total{"), "no device fault: {rendered}");
+    }
+
+    #[test]
+    fn a_session_error_takes_the_kiosk_out_of_service_only_when_its_kind_says_so() {
+        let camera = kiosk_hal::CameraError::Capture { device: "/dev/video0".into(), reason: "no frames".into() };
+        assert_eq!(session_fault(&camera.into()), Some("camera"));
+        let store = crate::store::StoreError::KeyDestroyed { key_id: 7 };
+        assert_eq!(session_fault(&store.into()), Some("store"), "the disk or the database: fatal");
+        assert_eq!(session_fault(&AppError::Usage("bad setting".into())), Some("other"));
+        // The person's document, or a reader that was just reopened: the next person is served.
+        let no_chip = crate::identity::IdentityError::NoChip;
+        assert_eq!(session_fault(&no_chip.into()), None);
+        let photo = crate::vision::VisionError::Undecodable { what: "DG2 face photo".into() };
+        assert_eq!(session_fault(&photo.into()), None);
+        assert_eq!(session_fault(&kiosk_hal::CardReaderError::Reconnected.into()), None);
     }
 
     /// A touch screen whose driver hangs: the session loop stops turning.

@@ -67,6 +67,21 @@ fn no_document_errors() {
 }
 
 #[test]
+fn a_passport_placed_after_the_start_is_read_and_gone_once_taken_away() {
+    let (sim, mut reader) = open(SimulatorConfig::default());
+    assert_eq!(device_error(reader.scan_mrz()).1, DeviceErrorKind::NoDocument);
+    let tray = sim.tray();
+    tray.place(passport());
+    assert_eq!(reader.scan_mrz().unwrap(), vec![LINE1.to_owned(), LINE2.to_owned()]);
+    assert_eq!(reader.activate_contactless().unwrap().card_type, 'A');
+    tray.take_away();
+    assert_eq!(device_error(reader.scan_mrz()).1, DeviceErrorKind::NoDocument);
+    // The chip left the field with the passport: an APDU finds no card.
+    let apdu = reader.transmit(ChipInterface::Contactless, &[0x00, 0xB0, 0x00, 0x00, 0x10]);
+    assert_eq!(device_error(apdu).0, "70");
+}
+
+#[test]
 fn resends_after_nak() {
     let faults = Faults { nak_first_commands: 2, ..Faults::default() };
     let (sim, mut reader) = open(SimulatorConfig { faults, ..SimulatorConfig::default() });

@@ -32,7 +32,8 @@ impl ScreenWatch {
         }
     }
 
-    fn last(&self) -> (u64, String) {
+    /// How many screens were presented so far, and the id of the last one.
+    pub fn last(&self) -> (u64, String) {
         self.0.lock().map(|last| last.clone()).unwrap_or_default()
     }
 }

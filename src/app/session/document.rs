@@ -51,7 +51,18 @@ impl<D: Display + 'static> Session<'_, D> {
             started,
         );
         let started = Instant::now();
-        let photo = decode_image(&passport.face_image.bytes, "DG2 face photo")?;
+        let photo = match decode_image(&passport.face_image.bytes, "DG2 face photo") {
+            Ok(photo) => photo,
+            Err(error) => {
+                let error = AppError::from(error);
+                if error.kind().takes_out_of_service() {
+                    return Err(error);
+                }
+                // A trusted chip whose photo does not decode is the document's fault, not the kiosk's.
+                self.log("document face", format!("the DG2 photo does not decode: {error}"), started);
+                return Ok(Event::DocumentFailed { trusted_but_unreadable: true });
+            }
+        };
         let pipeline = Arc::clone(&self.services.pipeline);
         let (_, analysed) = off_thread(photo, self.busy(BUSY_COUNTS_AS_ALIVE), move |photo| {
             pipeline
@@ -122,25 +133,9 @@ pub(super) fn not_placed_yet(error: &identity::IdentityError) -> bool {
     }
 }
 
-/// A reader that stopped answering puts the kiosk out of service; a document problem does not.
+/// A reader that stopped answering, or the kiosk's own trust store broken, puts the kiosk out
+/// of service; a document problem (or a reader just reopened) does not. Decided by the error's
+/// kind, as `kiosk run` decides for every error.
 pub(super) fn is_device_fault(error: &identity::IdentityError) -> bool {
-    use kiosk_hal::CardReaderError as E;
-    match error {
-        identity::IdentityError::Reader(reader) => match reader {
-            E::Device { kind, .. } => !matches!(
-                kind,
-                kiosk_hal::card_reader::DeviceErrorKind::NoCard
-                    | kiosk_hal::card_reader::DeviceErrorKind::NoDocument
-                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessNoCard
-                    | kiosk_hal::card_reader::DeviceErrorKind::ContactlessCommunication
-                    | kiosk_hal::card_reader::DeviceErrorKind::ChipCommunication
-            ),
-            // Unplugged and already reopened: the person may simply try again.
-            E::Reconnected => false,
-            _ => true,
-        },
-        // The kiosk's own trust store is broken: out of service until fixed.
-        identity::IdentityError::TrustStore(_) => true,
-        _ => false,
-    }
+    crate::app::errors::identity_kind(error).takes_out_of_service()
 }

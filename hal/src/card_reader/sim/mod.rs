@@ -27,4 +27,4 @@ pub use chip_crypto::Cipher;
 pub use chip_pace::{Mapping, PaceConfig, PaceSuite};
 pub use passport::{ChipFaults, OversizeRead, VirtualPassport};
 pub use pki::{test_pki, TestPki};
-pub use simulator::{spawn, Faults, SimulatorConfig, SimulatorError, SimulatorHandle, SimulatorStats};
+pub use simulator::{spawn, DocumentTray, Faults, SimulatorConfig, SimulatorError, SimulatorHandle, SimulatorStats};

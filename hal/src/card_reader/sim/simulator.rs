@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -121,9 +122,36 @@ pub struct SimulatorStats {
     pub replugs: AtomicU32,
 }
 
+/// What a person does at the reader's window while the device runs.
+#[derive(Debug)]
+enum TrayChange {
+    Place(Box<VirtualPassport>),
+    TakeAway,
+}
+
+/// The reader's document window, as the person in front of it uses it: a passport laid on it
+/// (MRZ under the imager, chip in the field) or taken away, at any time while the device runs.
+/// Cloneable, so a scripted person can hold it while the handle stays with the reader.
+#[derive(Debug, Clone)]
+pub struct DocumentTray(Sender<TrayChange>);
+
+impl DocumentTray {
+    /// Lays `passport` on the window (replacing one already there); the next command sees it.
+    pub fn place(&self, passport: VirtualPassport) {
+        // A stopped device has no window: nothing to place the passport on.
+        let _ = self.0.send(TrayChange::Place(Box::new(passport)));
+    }
+
+    /// Takes the passport away from the window (nothing happens if none is there).
+    pub fn take_away(&self) {
+        let _ = self.0.send(TrayChange::TakeAway);
+    }
+}
+
 /// A running simulator; stops and joins its thread on drop.
 pub struct SimulatorHandle {
     port_path: String,
+    tray: DocumentTray,
     /// Folder of the stable symbolic link, removed on drop.
     link_dir: Option<std::path::PathBuf>,
     stop: Arc<AtomicBool>,
@@ -139,6 +167,16 @@ impl SimulatorHandle {
 
     pub fn stats(&self) -> &SimulatorStats {
         &self.stats
+    }
+
+    /// The same counters, for a test's helper that outlives a borrow of the handle.
+    pub fn shared_stats(&self) -> Arc<SimulatorStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The document window, to place a passport on it (or take it away) after the start.
+    pub fn tray(&self) -> DocumentTray {
+        self.tray.clone()
     }
 
     pub fn shutdown(mut self) {
@@ -188,7 +226,9 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
     };
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SimulatorStats::default());
+    let (tray, tray_changes) = channel();
     let mut device = Device {
+        tray: tray_changes,
         master: pty.master,
         decoder: FrameDecoder::new(),
         config,
@@ -208,7 +248,7 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
         .spawn(move || device.run())
         .map_err(SimulatorError::Thread)?;
     tracing::debug!(port = %port_path, "card reader simulator started");
-    Ok(SimulatorHandle { port_path, link_dir, stop, stats, thread: Some(thread) })
+    Ok(SimulatorHandle { port_path, tray: DocumentTray(tray), link_dir, stop, stats, thread: Some(thread) })
 }
 
 /// A reply waiting for the host's ACK.
@@ -220,6 +260,8 @@ struct SentReply {
 
 struct Device {
     master: File,
+    /// Passports placed on the window or taken away by the person.
+    tray: Receiver<TrayChange>,
     slave: std::os::fd::OwnedFd,
     /// The stable port path, when the reader may be unplugged.
     link: Option<std::path::PathBuf>,
@@ -253,6 +295,7 @@ impl Device {
                     return;
                 }
             }
+            self.on_tray();
             while let Some(event) = self.decoder.next_event() {
                 self.on_event(event);
             }
@@ -310,6 +353,18 @@ impl Device {
         self.stats.commands.fetch_add(1, Ordering::Relaxed);
         let reply = self.execute(&frame);
         self.in_progress = Some((Instant::now() + self.config.faults.reply_delay, reply));
+    }
+
+    /// A passport laid on the window or taken away since the last turn of the loop. Taken
+    /// away, its chip leaves the field: the host must activate the next one afresh.
+    fn on_tray(&mut self) {
+        while let Ok(change) = self.tray.try_recv() {
+            self.field_active = false;
+            self.config.document = match change {
+                TrayChange::Place(passport) => Some(*passport),
+                TrayChange::TakeAway => None,
+            };
+        }
     }
 
     fn on_tick(&mut self) {
