@@ -63,7 +63,8 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     assert_eq!(count("SELECT count(*) FROM face_templates"), 1);
     assert_eq!(count("SELECT count(*) FROM outbox"), 2);
     assert_eq!(count("SELECT count(*) FROM outbox WHERE kind = 'social_payments_choice'"), 1);
-    // The face checks are recorded with each session that reached the camera.
+    // The face checks are recorded with each session that reached the camera, or that the exact
+    // check refused before it.
     let checks: Vec<Option<String>> = {
         let mut stmt = db.prepare("SELECT face_checks_json FROM onboardings ORDER BY started_at").unwrap();
         stmt.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
@@ -76,6 +77,7 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     // The holder's second passport (another number, the same name and birth date) is caught by
     // the exact check, before any face search; the kind is recorded.
     assert_eq!(parsed(2)["duplicate_kind"], "exact_holder");
+    assert_eq!(parsed(2)["attempts"], 0, "refused before the camera");
     assert_eq!(count("SELECT count(*) FROM enrolment_keys"), 2, "document and holder of the one account");
     assert_eq!(parsed(3)["passive_live"], false, "the printed photo");
     assert_eq!(parsed(3)["attempts"], 3);
