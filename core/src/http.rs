@@ -153,33 +153,17 @@ async fn route_post(core: &Arc<Core>, endpoint: &str, req: Request<Incoming>, ro
         Err(answer) => return answer.echo(&key),
     };
     let get = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    // Messages and audit heads are both signed kiosk deliveries: one view of the request serves both.
+    let delivery = Delivery {
+        path: parts.uri.path(),
+        idempotency_key: get("idempotency-key"),
+        kiosk_id: get("kiosk-id"),
+        signature: get("kiosk-signature"),
+        body: &bytes,
+    };
     match route {
-        Route::Messages => {
-            ingest::deliver(
-                core,
-                Delivery {
-                    path: parts.uri.path(),
-                    idempotency_key: get("idempotency-key"),
-                    kiosk_id: get("kiosk-id"),
-                    signature: get("kiosk-signature"),
-                    body: &bytes,
-                },
-            )
-            .await
-        }
-        Route::AuditHeads => {
-            crate::anchors::anchor(
-                core,
-                Delivery {
-                    path: parts.uri.path(),
-                    idempotency_key: get("idempotency-key"),
-                    kiosk_id: get("kiosk-id"),
-                    signature: get("kiosk-signature"),
-                    body: &bytes,
-                },
-            )
-            .await
-        }
+        Route::Messages => ingest::deliver(core, delivery).await,
+        Route::AuditHeads => crate::anchors::anchor(core, delivery).await,
         Route::Activations => crate::activation::activate(core, &bytes).await,
         Route::Authorisations => crate::authorise::authorise(core, &bytes).await,
     }
