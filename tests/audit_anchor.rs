@@ -14,6 +14,17 @@ fn first_token(k: &Kiosk) -> String {
     conn.query_row("SELECT activation_token_id FROM accounts ORDER BY created_at LIMIT 1", [], |r| r.get(0)).unwrap()
 }
 
+/// `kiosk audit verify` on the kiosk's database, as an operator runs it.
+fn audit_verify(k: &Kiosk) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["audit", "verify", "--db"])
+        .arg(k.db())
+        .arg("--kek")
+        .arg(k.dir.join("kek.key"))
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_batch_ends_with_the_signed_head_and_a_truncated_log_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,13 +72,7 @@ async fn each_batch_ends_with_the_signed_head_and_a_truncated_log_is_refused() {
     let anchored = report.last_anchor.unwrap().seq;
 
     // The CLI reports the anchored head.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(["audit", "verify", "--db"])
-        .arg(k.db())
-        .arg("--kek")
-        .arg(k.dir.join("kek.key"))
-        .output()
-        .unwrap();
+    let out = audit_verify(&k);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains(&format!("last head anchored at the bank core: seq {anchored}")), "{text}");
@@ -81,13 +86,7 @@ async fn each_batch_ends_with_the_signed_head_and_a_truncated_log_is_refused() {
     drop(conn);
     let mut store = Store::open(&k.db(), &k.kek).unwrap();
     assert!(matches!(store.verify_audit(), Err(AuditError::AnchorBeyondEnd { .. })), "{:?}", store.verify_audit());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk"))
-        .args(["audit", "verify", "--db"])
-        .arg(k.db())
-        .arg("--kek")
-        .arg(k.dir.join("kek.key"))
-        .output()
-        .unwrap();
+    let out = audit_verify(&k);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rows were removed"), "{}", String::from_utf8_lossy(&out.stderr));
     let refused = drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();

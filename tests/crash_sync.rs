@@ -27,12 +27,7 @@ fn child(k: &Kiosk, url: &str, onboardings: u32) -> Command {
     cmd.arg("--dir")
         .arg(&k.dir)
         .args(["--core-url", url])
-        .arg("--ca")
-        .arg(&k.pki.ca)
-        .arg("--cert")
-        .arg(&k.pki.client_cert)
-        .arg("--key")
-        .arg(&k.pki.client_key)
+        .args(k.pki.client_flags(["--ca", "--cert", "--key"]))
         .args(["--onboardings", &onboardings.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -49,7 +49,7 @@ async fn bare_http(dir: &std::path::Path, kiosks: usize, messages: usize) -> (f6
             });
         }
     });
-    let tls = tokio_rustls::TlsConnector::from(kiosk::sync::tls::client_config(&pki.ca, &pki.client_cert, &pki.client_key).unwrap());
+    let tls = tokio_rustls::TlsConnector::from(pki.client_tls());
     let body = vec![b'x'; 1500];
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
@@ -114,8 +114,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (bare_rate, bare_p50, bare_p99) = runtime.block_on(bare_http(dir.path(), kiosks.min(500), messages));
-    let pg = PgCluster::start();
-    support::cli(&pg.url(), &["migrate"]);
+    let (pg, _) = PgCluster::migrated();
     let plan = Plan { kiosks, messages_per_kiosk: messages, duplicate_every: 97, faults: true };
     let outcome = runtime.block_on(run(&pg, dir.path(), &plan));
     let total = outcome.messages as i64;

@@ -13,9 +13,8 @@ use kiosk::sync::{drain, protocol, CoreClient, Scope, Timeouts};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use support::kiosk_side::{Kiosk, FAST_BACKOFF};
-use support::pg::PgCluster;
-use support::{cli, provisioned_toml, BankFiles, Gateway, RawClient};
+use support::kiosk_side::FAST_BACKOFF;
+use support::{Gateway, RawClient, TestCore};
 use uuid::Uuid;
 
 fn person(n: u32, face: u32) -> OnboardingRecord {
@@ -59,11 +58,8 @@ async fn auth(client: &RawClient, id: Uuid, account: Uuid, operation: &str, kope
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurrency() {
-    let pg = PgCluster::start();
-    let url = pg.url();
-    cli(&url, &["migrate"]);
-    let dir = tempfile::tempdir().unwrap();
-    let a = Kiosk::new(dir.path());
+    let core = TestCore::start();
+    let (pg, url, dir, a) = (&core.pg, &core.url, &core.dir, &core.kiosk);
     let b_dir = dir.path().join("b");
     std::fs::create_dir(&b_dir).unwrap();
     let b_kek = kiosk::store::KeyStore::create(&b_dir.join("kek.key")).unwrap();
@@ -72,13 +68,11 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
         store: Store::open(&b_dir.join("kiosk.db"), &b_kek).unwrap(),
     };
     for (id, identity) in [("KIOSK-TEST", &a.identity), ("KIOSK-B", &b.identity)] {
-        let file = dir.path().join(format!("{id}.toml"));
-        std::fs::write(&file, provisioned_toml(id, identity)).unwrap();
-        cli(&url, &["kiosks", "register", "--from", file.to_str().unwrap()]);
+        core.register(id, identity);
     }
-    let files = BankFiles::new(dir.path(), &a.pki);
-    let g1 = Gateway::start(&url, &files, &[]);
-    let g2 = Gateway::start(&url, &files, &[]);
+    let files = core.files();
+    let g1 = Gateway::start(url, &files, &[]);
+    let g2 = Gateway::start(url, &files, &[]);
 
     // Kiosk A, through gateway 1: five people.
     let mut a_store = Store::open(&a.db(), &a.kek).unwrap();
@@ -103,7 +97,7 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
     for p in &b_people {
         b_store.record_onboarding(p).unwrap();
     }
-    let tls = kiosk::sync::tls::client_config(&a.pki.ca, &a.pki.client_cert, &a.pki.client_key).unwrap();
+    let tls = a.pki.client_tls();
     let timeouts = Timeouts { connect: Duration::from_secs(2), request: Duration::from_secs(10) };
     let mut b_client = CoreClient::new(&g2.api, tls, "KIOSK-B", Arc::clone(&b.identity), timeouts).unwrap();
     // The answers, as the kiosk receives them.
@@ -153,12 +147,12 @@ async fn one_account_per_person_fleet_wide_tokens_once_and_limits_under_concurre
     // Templates admitted before the birth-date buckets (migration 3: no `birth_index`) are put
     // in their bucket from the sealed birth date by a gateway that loads them.
     pg.psql("kiosk_core", "UPDATE face_templates SET birth_index = NULL");
-    let g3 = Gateway::start(&url, &files, &[]);
+    let g3 = Gateway::start(url, &files, &[]);
     let late = vec![person(103, 1), { let mut p = person(104, 4); p.personal.as_mut().unwrap().birth_date = "1990-02-03".into(); p }, { let mut p = person(105, 50); p.personal.as_mut().unwrap().birth_date = "1990-02-03".into(); p }];
     for p in &late {
         b_store.record_onboarding(p).unwrap();
     }
-    let tls = kiosk::sync::tls::client_config(&a.pki.ca, &a.pki.client_cert, &a.pki.client_key).unwrap();
+    let tls = a.pki.client_tls();
     let mut b_client3 = CoreClient::new(&g3.api, tls, "KIOSK-B", Arc::clone(&b.identity), timeouts).unwrap();
     let report = drain(&mut b_store, &mut b_client3, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();
     assert_eq!((report.sent, report.duplicates, report.blocked_at_core), (3, 0, 2));

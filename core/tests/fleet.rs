@@ -9,9 +9,7 @@ use kiosk::sync::Verdict;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-use support::kiosk_side::Kiosk;
-use support::pg::PgCluster;
-use support::{cli, provisioned_toml, BankFiles, Gateway};
+use support::{Gateway, TestCore};
 
 fn beat(camera: DeviceState, pending: u64, oldest_s: u64) -> Heartbeat {
     Heartbeat {
@@ -63,17 +61,12 @@ fn in_browser(url: &str, kiosk: &str, png: &std::path::Path) -> serde_json::Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fleet_page_shows_a_kiosk_going_offline_and_a_device_fault() {
-    let pg = PgCluster::start();
-    let url = pg.url();
-    cli(&url, &["migrate"]);
-    let dir = tempfile::tempdir().unwrap();
-    let kiosk = Kiosk::new(dir.path());
-    for (id, identity) in [("KIOSK-TEST", kiosk.identity.as_ref()), ("KIOSK-QUIET", kiosk.identity.as_ref())] {
-        let file = dir.path().join(format!("{id}.toml"));
-        std::fs::write(&file, provisioned_toml(id, identity)).unwrap();
-        cli(&url, &["kiosks", "register", "--from", file.to_str().unwrap()]);
+    let core = TestCore::start();
+    for id in ["KIOSK-TEST", "KIOSK-QUIET"] {
+        core.register(id, &core.kiosk.identity);
     }
-    let gateway = Gateway::start(&url, &BankFiles::new(dir.path(), &kiosk.pki), &[]);
+    let (pg, url, dir, kiosk) = (&core.pg, &core.url, &core.dir, &core.kiosk);
+    let gateway = Gateway::start(url, &core.files(), &[]);
     let mut client = kiosk.client(&gateway.api, Duration::from_secs(10));
     let now = time::OffsetDateTime::now_utc();
 

@@ -8,8 +8,7 @@ mod support;
 use kiosk::store::Store;
 use kiosk::sync::{drain, protocol, AnchorOutcome, Scope, Verdict};
 use support::kiosk_side::{Kiosk, FAST_BACKOFF};
-use support::pg::PgCluster;
-use support::{cli, cli_fails, provisioned_toml, BankFiles, Gateway, RawClient};
+use support::{cli, cli_fails, provisioned_toml, BankFiles, Gateway, RawClient, TestCore};
 use std::time::Duration;
 
 /// The n-th distinct person: own passport number, own face.
@@ -50,27 +49,26 @@ async fn post_head(raw: &RawClient, kiosk: &Kiosk, seq: i64, head: &str) -> supp
 }
 
 struct Setup {
-    pg: PgCluster,
-    dir: tempfile::TempDir,
-    kiosk: Kiosk,
+    core: TestCore,
     files: BankFiles,
 }
 
+impl std::ops::Deref for Setup {
+    type Target = TestCore;
+    fn deref(&self) -> &TestCore {
+        &self.core
+    }
+}
+
 fn setup() -> Setup {
-    let pg = PgCluster::start();
-    let url = pg.url();
-    let out = cli(&url, &["migrate"]);
-    assert!(out.contains("applied [1, 2, 3, 4]"), "{out}");
-    assert!(cli(&url, &["migrate"]).contains("already at version 4"));
-    let dir = tempfile::tempdir().unwrap();
-    let kiosk = Kiosk::new(dir.path());
-    let reg = dir.path().join("provisioned.toml");
-    std::fs::write(&reg, provisioned_toml("KIOSK-TEST", &kiosk.identity)).unwrap();
-    let out = cli(&url, &["kiosks", "register", "--from", reg.to_str().unwrap()]);
+    let core = TestCore::start();
+    assert!(core.migrated.contains("applied [1, 2, 3, 4]"), "{}", core.migrated);
+    assert!(cli(&core.url, &["migrate"]).contains("already at version 4"));
+    let out = core.register("KIOSK-TEST", &core.kiosk.identity);
     assert!(out.contains("KIOSK-TEST") && out.contains(": registered"), "{out}");
-    assert!(cli(&url, &["kiosks", "register", "--from", reg.to_str().unwrap()]).contains("nothing changed"));
-    let files = BankFiles::new(dir.path(), &kiosk.pki);
-    Setup { pg, dir, kiosk, files }
+    assert!(core.register("KIOSK-TEST", &core.kiosk.identity).contains("nothing changed"));
+    let files = core.files();
+    Setup { core, files }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

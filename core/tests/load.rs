@@ -10,8 +10,7 @@ use support::pg::PgCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_exactly_once_through_a_killed_gateway_and_a_database_restart() {
-    let pg = PgCluster::start();
-    support::cli(&pg.url(), &["migrate"]);
+    let (pg, _) = PgCluster::migrated();
     let dir = tempfile::tempdir().unwrap();
     let plan = Plan { kiosks: 60, messages_per_kiosk: 10, duplicate_every: 25, faults: true };
     let outcome = run(&pg, dir.path(), &plan).await;

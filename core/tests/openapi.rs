@@ -10,9 +10,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use support::kiosk_side::Kiosk;
-use support::pg::PgCluster;
-use support::{cli, provisioned_toml, BankFiles, Gateway};
+use support::{Gateway, TestCore};
 
 /// The pinned schemathesis of scripts/setup (same search order).
 fn schemathesis() -> PathBuf {
@@ -29,27 +27,16 @@ fn schemathesis() -> PathBuf {
 #[test]
 fn the_openapi_document_holds_against_the_running_server() {
     let exe = schemathesis();
-    let pg = PgCluster::start();
-    let url = pg.url();
-    cli(&url, &["migrate"]);
-    let dir = tempfile::tempdir().unwrap();
-    let kiosk = Kiosk::new(dir.path());
-    let file = dir.path().join("KIOSK-TEST.toml");
-    std::fs::write(&file, provisioned_toml("KIOSK-TEST", &kiosk.identity)).unwrap();
-    cli(&url, &["kiosks", "register", "--from", file.to_str().unwrap()]);
-    let files = BankFiles::new(dir.path(), &kiosk.pki);
-    let gateway = Gateway::start(&url, &files, &[]);
+    let core = TestCore::start();
+    core.register("KIOSK-TEST", &core.kiosk.identity);
+    let gateway = Gateway::start(&core.url, &core.files(), &[]);
+    let (dir, kiosk) = (&core.dir, &core.kiosk);
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi/core-sync.yaml");
     let report = dir.path().join("report");
     let out = Command::new(&exe)
         .args(["run", spec, "--url", &gateway.api])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-        .arg("--request-cert")
-        .arg(&kiosk.pki.client_cert)
-        .arg("--request-cert-key")
-        .arg(&kiosk.pki.client_key)
-        .arg("--tls-verify")
-        .arg(&kiosk.pki.ca)
+        .args(kiosk.pki.client_flags(["--tls-verify", "--request-cert", "--request-cert-key"]))
         // Reproducible: the same seed and budget every run.
         .args(["--seed", "20261207", "--max-examples", "50", "--workers", "2", "--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "20", "--no-color", "--report", "junit", "--report-dir"])

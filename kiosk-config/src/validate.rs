@@ -7,6 +7,12 @@ pub(crate) struct Issue {
     pub kind: IssueKind,
 }
 
+impl Issue {
+    fn invalid(key: &str, why: impl Into<String>) -> Issue {
+        Issue { key: key.into(), kind: IssueKind::Invalid(why.into()) }
+    }
+}
+
 pub(crate) enum IssueKind {
     OutOfRange { value: String, expected: String },
     Invalid(String),
@@ -37,10 +43,7 @@ fn at_least(key: &str, value: u64, min: u64, min_key: &str) -> Result<(), Issue>
 
 pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     if c.kiosk.id.trim().is_empty() || c.kiosk.id.len() > 64 {
-        return Err(Issue {
-            key: "kiosk.id".into(),
-            kind: IssueKind::Invalid("expected 1 to 64 characters".into()),
-        });
+        return Err(Issue::invalid("kiosk.id", "expected 1 to 64 characters"));
     }
     range("kiosk.walk_away_timeout_s", c.kiosk.walk_away_timeout_s, 10, 600)?;
     range("kiosk.device_step_timeout_s", c.kiosk.device_step_timeout_s, 10, 600)?;
@@ -54,10 +57,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("camera.burst_frames", c.camera.burst_frames, 1, 30)?;
     range("card_reader.baud", c.card_reader.baud, 1200, 921_600)?;
     if c.card_reader.csca_dir.as_os_str().is_empty() {
-        return Err(Issue {
-            key: "card_reader.csca_dir".into(),
-            kind: IssueKind::Invalid("expected the folder of trusted CSCA certificates".into()),
-        });
+        return Err(Issue::invalid("card_reader.csca_dir", "expected the folder of trusted CSCA certificates"));
     }
     let sp = &c.speaker;
     for (key, voice) in [("speaker.voice_ru", &sp.voice_ru), ("speaker.voice_en", &sp.voice_en)] {
@@ -65,10 +65,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
             && voice.len() <= 64
             && voice.chars().all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '+' | '/'));
         if !valid {
-            return Err(Issue {
-                key: key.into(),
-                kind: IssueKind::Invalid("expected an espeak-ng voice name such as \"ru\" or \"en-us\" (`espeak-ng --voices`)".into()),
-            });
+            return Err(Issue::invalid(key, "expected an espeak-ng voice name such as \"ru\" or \"en-us\" (`espeak-ng --voices`)"));
         }
     }
     range("speaker.rate_wpm", sp.rate_wpm, 80, 450)?;
@@ -77,10 +74,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("printer.baud", pr.baud, 1200, 921_600)?;
     range("printer.columns", pr.columns, 16, 64)?;
     if pr.driver == crate::PrinterDriver::Escpos && pr.device.trim().is_empty() {
-        return Err(Issue {
-            key: "printer.device".into(),
-            kind: IssueKind::Invalid("expected the printer's serial port or device file, e.g. /dev/usb/lp0".into()),
-        });
+        return Err(Issue::invalid("printer.device", "expected the printer's serial port or device file, e.g. /dev/usb/lp0"));
     }
     range("models.intra_threads", c.models.intra_threads, 1, 16)?;
     range("face.detection_score_threshold", c.face.detection_score_threshold, 0.05, 0.99)?;
@@ -121,23 +115,17 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("account.balance_limit_rub", a.balance_limit_rub, 1, 10_000_000)?;
     range("account.activation_ttl_minutes", a.activation_ttl_minutes, 1, 7 * 24 * 60)?;
     if let Some(unknown) = a.allowed_operations.iter().find(|op| !OPERATIONS.contains(&op.as_str())) {
-        return Err(Issue {
-            key: "account.allowed_operations".into(),
-            kind: IssueKind::Invalid(format!(
+        return Err(Issue::invalid("account.allowed_operations", format!(
                 "unknown operation `{unknown}`; expected some of: {}",
                 OPERATIONS.join(", ")
-            )),
-        });
+            )));
     }
     range("store.data_key_lifetime_days", c.store.data_key_lifetime_days, 1, MAX_DATA_KEY_LIFETIME_DAYS)?;
     range("store.retention_days", c.store.retention_days, 1, 3650)?;
     range("account.min_age", c.account.min_age, 14, 99)?;
     let s = &c.sync;
     if !s.core_url.starts_with("https://") || s.core_url.len() <= "https://".len() {
-        return Err(Issue {
-            key: "sync.core_url".into(),
-            kind: IssueKind::Invalid("expected an https:// URL; the core is never reached in clear".into()),
-        });
+        return Err(Issue::invalid("sync.core_url", "expected an https:// URL; the core is never reached in clear"));
     }
     range("sync.connect_timeout_s", s.connect_timeout_s, 1, 120)?;
     range("sync.request_timeout_s", s.request_timeout_s, 1, 600)?;
@@ -146,10 +134,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("sync.poll_interval_s", s.poll_interval_s, 1, 3600)?;
     let listen_loopback = c.health.listen.parse::<std::net::SocketAddr>().map(|a| a.ip().is_loopback());
     if listen_loopback != Ok(true) {
-        return Err(Issue {
-            key: "health.listen".into(),
-            kind: IssueKind::Invalid("expected a loopback address and port such as 127.0.0.1:9187; the endpoint is never exposed beyond the kiosk".into()),
-        });
+        return Err(Issue::invalid("health.listen", "expected a loopback address and port such as 127.0.0.1:9187; the endpoint is never exposed beyond the kiosk"));
     }
     range("health.stop_grace_s", c.health.stop_grace_s, 1, 300)?;
     let d = &c.diag;
@@ -163,16 +148,13 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("diag.cert_expiry_warn_days", d.cert_expiry_warn_days, 1, 365)?;
     if consent::consent_text(&c.consent.version, consent::ConsentLanguage::Ru).is_none() {
         let known: Vec<&str> = consent::known_versions().collect();
-        return Err(Issue {
-            key: "consent.version".into(),
-            kind: IssueKind::Invalid(format!(
+        return Err(Issue::invalid("consent.version", format!(
                 "no consent text of that version; this build has: {}",
                 known.join(", ")
-            )),
-        });
+            )));
     }
     if let Err(error) = crate::SocialRules::from_config(&c.social_payments) {
-        return Err(Issue { key: "social_payments.rules_version".into(), kind: IssueKind::Invalid(error.to_string()) });
+        return Err(Issue::invalid("social_payments.rules_version", error.to_string()));
     }
     Ok(())
 }

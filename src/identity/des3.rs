@@ -67,23 +67,31 @@ fn xor_block(a: &[u8], b: &[u8]) -> [u8; BLOCK] {
 
 /// 3DES-CBC encryption, zero IV. `None` unless `data` is whole blocks.
 pub fn encrypt(key: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() % BLOCK != 0 {
-        return None;
-    }
-    let cipher = TdesEde2::new_from_slice(key).ok()?;
-    let mut chain = [0u8; BLOCK];
-    let mut out = Vec::with_capacity(data.len());
-    for block in data.chunks_exact(BLOCK) {
-        let mut b = GenericArray::from(xor_block(&chain, block));
+    cbc(key, data, |cipher, chain, block| {
+        let mut b = GenericArray::from(xor_block(chain, block));
         cipher.encrypt_block(&mut b);
         chain.copy_from_slice(&b);
-        out.extend_from_slice(&b);
-    }
-    Some(out)
+        b.into()
+    })
 }
 
 /// 3DES-CBC decryption, zero IV. `None` unless `data` is whole blocks.
 pub fn decrypt(key: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
+    cbc(key, data, |cipher, chain, block| {
+        let mut b = GenericArray::clone_from_slice(block);
+        cipher.decrypt_block(&mut b);
+        let plain = xor_block(chain, &b);
+        chain.copy_from_slice(block);
+        plain
+    })
+}
+
+/// Runs `step` (one block in, one out, updating the chaining value) over whole blocks.
+fn cbc(
+    key: &[u8; 16],
+    data: &[u8],
+    mut step: impl FnMut(&TdesEde2, &mut [u8; BLOCK], &[u8]) -> [u8; BLOCK],
+) -> Option<Vec<u8>> {
     if data.len() % BLOCK != 0 {
         return None;
     }
@@ -91,10 +99,7 @@ pub fn decrypt(key: &[u8; 16], data: &[u8]) -> Option<Vec<u8>> {
     let mut chain = [0u8; BLOCK];
     let mut out = Vec::with_capacity(data.len());
     for block in data.chunks_exact(BLOCK) {
-        let mut b = GenericArray::clone_from_slice(block);
-        cipher.decrypt_block(&mut b);
-        out.extend_from_slice(&xor_block(&chain, &b));
-        chain.copy_from_slice(block);
+        out.extend_from_slice(&step(&cipher, &mut chain, block));
     }
     Some(out)
 }

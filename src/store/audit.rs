@@ -235,6 +235,16 @@ mod tests {
         AuditKey(Zeroizing::new([byte; 32]))
     }
 
+    /// The log's rows as stored: (seq, at, event, details_json).
+    fn rows(conn: &Connection) -> Vec<(i64, i64, String, String)> {
+        conn.prepare("SELECT seq, at, event, details_json FROM audit_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn log_with(n: i64) -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::migrations::migrate(&mut conn).unwrap();
@@ -289,13 +299,7 @@ mod tests {
     #[test]
     fn a_chain_rewritten_without_the_key_does_not_verify() {
         let conn = log_with(5);
-        let rows: Vec<(i64, i64, String, String)> = conn
-            .prepare("SELECT seq, at, event, details_json FROM audit_log ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows = rows(&conn);
         for guess in [None, Some(key(2))] {
             let mut prev = GENESIS;
             for (seq, at, event, details) in &rows {
@@ -360,13 +364,7 @@ mod tests {
         assert_eq!(report.last_anchor.as_ref().map(|a| (a.seq, a.head.clone())), Some((3, head3.clone())));
         // Someone with the key rewrites the whole chain from row 2: it verifies on its own,
         // but no longer has the anchored value at row 3.
-        let rows: Vec<(i64, i64, String, String)> = conn
-            .prepare("SELECT seq, at, event, details_json FROM audit_log ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let rows = rows(&conn);
         let mut prev = GENESIS;
         for (seq, at, event, details) in &rows {
             let details = if *seq == 2 { "{}".to_owned() } else { details.clone() };

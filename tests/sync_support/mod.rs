@@ -24,6 +24,18 @@ pub struct Pki {
     pub client_key: PathBuf,
 }
 
+impl Pki {
+    /// The kiosk side's TLS client configuration (trusts the CA, presents the client certificate).
+    pub fn client_tls(&self) -> Arc<rustls::ClientConfig> {
+        sync::tls::client_config(&self.ca, &self.client_cert, &self.client_key).unwrap()
+    }
+
+    /// The CA, client certificate and client key as a command's flags, under the names it uses.
+    pub fn client_flags(&self, [ca, cert, key]: [&str; 3]) -> [std::ffi::OsString; 6] {
+        [ca.into(), self.ca.clone().into(), cert.into(), self.client_cert.clone().into(), key.into(), self.client_key.clone().into()]
+    }
+}
+
 fn write_key(path: &Path, pem: &str) {
     std::fs::write(path, pem).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -97,7 +109,7 @@ impl Kiosk {
     }
 
     pub fn client(&self, url: &str, request_timeout: Duration) -> CoreClient {
-        let tls = sync::tls::client_config(&self.pki.ca, &self.pki.client_cert, &self.pki.client_key).unwrap();
+        let tls = self.pki.client_tls();
         let timeouts = Timeouts { connect: Duration::from_secs(2), request: request_timeout };
         CoreClient::new(url, tls, "KIOSK-TEST", Arc::clone(&self.identity), timeouts).unwrap()
     }

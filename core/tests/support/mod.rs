@@ -52,6 +52,38 @@ impl BankFiles {
     }
 }
 
+/// What every kiosk-core test starts from: a throwaway PostgreSQL at the newest schema and one
+/// test kiosk (KIOSK-TEST's PKI, key-encryption key and identity) in a temporary folder.
+pub struct TestCore {
+    pub pg: pg::PgCluster,
+    pub url: String,
+    /// What the first `kiosk-core migrate` printed.
+    pub migrated: String,
+    pub dir: tempfile::TempDir,
+    pub kiosk: kiosk_side::Kiosk,
+}
+
+impl TestCore {
+    pub fn start() -> TestCore {
+        let (pg, migrated) = pg::PgCluster::migrated();
+        let dir = tempfile::tempdir().unwrap();
+        let kiosk = kiosk_side::Kiosk::new(dir.path());
+        TestCore { url: pg.url(), pg, migrated, dir, kiosk }
+    }
+
+    /// Registers a kiosk through the CLI, as the bank does; returns what it printed.
+    pub fn register(&self, kiosk_id: &str, identity: &kiosk::account::KioskIdentity) -> String {
+        let file = self.dir.path().join(format!("{kiosk_id}.toml"));
+        std::fs::write(&file, provisioned_toml(kiosk_id, identity)).unwrap();
+        cli(&self.url, &["kiosks", "register", "--from", file.to_str().unwrap()])
+    }
+
+    /// The bank's files for a gateway that trusts the test kiosk's CA.
+    pub fn files(&self) -> BankFiles {
+        BankFiles::new(self.dir.path(), &self.kiosk.pki)
+    }
+}
+
 /// One `kiosk-core serve` process; SIGKILLed when dropped.
 pub struct Gateway {
     pub child: Child,
@@ -131,7 +163,7 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn new(pki: &kiosk_side::Pki, api_url: &str) -> RawClient {
-        let config = kiosk::sync::tls::client_config(&pki.ca, &pki.client_cert, &pki.client_key).unwrap();
+        let config = pki.client_tls();
         let addr = api_url.trim_start_matches("https://").split('/').next().unwrap().to_owned();
         RawClient { tls: tokio_rustls::TlsConnector::from(Arc::clone(&config)), addr }
     }

@@ -56,6 +56,13 @@ impl PgCluster {
         self.dir.path().join("data").display().to_string()
     }
 
+    /// A started cluster at the newest schema, and what `kiosk-core migrate` printed.
+    pub fn migrated() -> (PgCluster, String) {
+        let pg = PgCluster::start();
+        let out = super::cli(&pg.url(), &["migrate"]);
+        (pg, out)
+    }
+
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
     }
