@@ -2,8 +2,8 @@
 //! parser, in process with recorded sessions and from the real `kiosk run` (with systemd's
 //! notify protocol and a clean stop on SIGTERM).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod service_support;
+
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -12,17 +12,7 @@ use std::time::{Duration, Instant};
 use kiosk::diag::health::{self, HealthState};
 use kiosk::diag::metrics::{Metrics, SyncGauges};
 use prometheus_parse::{Scrape, Value};
-
-fn get(port: u16, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
-}
+use service_support::{get, DemoSite, KIOSK};
 
 /// Every line is a comment or `name{labels} value`, names follow the conventions, every
 /// family has HELP and TYPE; then the parser's view.
@@ -116,19 +106,11 @@ fn metrics_scraped_and_parsed_with_sessions_recorded() {
 
 #[test]
 fn kiosk_run_notifies_systemd_serves_health_and_stops_on_sigterm() {
-    let kiosk = env!("CARGO_BIN_EXE_kiosk");
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = tmp.path().join("site.toml");
-    // A demo kiosk with the key-encryption key as a file (tests/kek_credential.rs has the credential).
-    std::fs::write(&config, format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek = \"file\"\n")).unwrap();
-    let provision = Command::new(kiosk).arg("--config").arg(&config).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(provision.status.success(), "{}", String::from_utf8_lossy(&provision.stderr));
+    let DemoSite { tmp, data, config, port } = DemoSite::provisioned("");
     let socket_path = tmp.path().join("notify.sock");
     let notify = UnixDatagram::bind(&socket_path).unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut child = Command::new(kiosk)
+    let mut child = Command::new(KIOSK)
         .arg("--config")
         .arg(&config)
         .args(["run", "--data-dir"])

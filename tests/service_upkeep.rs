@@ -2,22 +2,14 @@
 //! daily), and counts it in `/metrics`: an account the core confirmed 40 days ago with a
 //! 30-day retention, under a data key 400 days old with a 365-day lifetime.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+mod service_support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kiosk::store::{KeyStore, Store};
+use service_support::{try_get, DemoSite, KIOSK};
 use time::OffsetDateTime;
-
-fn metrics(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    Some(text.split_once("\r\n\r\n")?.1.to_owned())
-}
 
 fn line_value(body: &str, series: &str) -> Option<f64> {
     body.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
@@ -25,18 +17,7 @@ fn line_value(body: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn kiosk_run_rotates_and_purges_at_start_and_counts_it() {
-    let kiosk = env!("CARGO_BIN_EXE_kiosk");
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = tmp.path().join("site.toml");
-    std::fs::write(
-        &config,
-        format!("[kiosk]\ndemo = true\n\n[health]\nlisten = \"127.0.0.1:{port}\"\nstop_grace_s = 2\n\n[store]\nkek = \"file\"\nretention_days = 30\ndata_key_lifetime_days = 365\n"),
-    )
-    .unwrap();
-    let out = Command::new(kiosk).arg("--config").arg(&config).args(["provision", "--site", "T", "--data-dir"]).arg(&data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let DemoSite { tmp: _tmp, data, config, port } = DemoSite::provisioned("retention_days = 30\ndata_key_lifetime_days = 365\n");
 
     // An onboarding the core confirmed 40 days ago, under a data key made 400 days ago.
     let db = data.join("kiosk.db");
@@ -54,7 +35,7 @@ fn kiosk_run_rotates_and_purges_at_start_and_counts_it() {
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM face_templates"), 1);
 
-    let mut child = Command::new(kiosk)
+    let mut child = Command::new(KIOSK)
         .arg("--config")
         .arg(&config)
         .args(["run", "--data-dir"])
@@ -67,7 +48,7 @@ fn kiosk_run_rotates_and_purges_at_start_and_counts_it() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let body = loop {
-        if let Some(body) = metrics(port) {
+        if let Some((_, body)) = try_get(port, "/metrics") {
             if line_value(&body, "kiosk_upkeep_runs_total{result=\"ok\"}") == Some(1.0) {
                 break body;
             }

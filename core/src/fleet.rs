@@ -5,58 +5,24 @@
 use crate::error::CoreError;
 use crate::http::Answer;
 use crate::server::Core;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
 
-/// A device's state, as XFS4IoT `common.status.device` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DeviceState {
-    Online,
-    Offline,
-    HardwareError,
-    UserError,
-    FraudAttempt,
-}
+// The kiosk's own wire types: both sides read and write the same heartbeat.
+pub use kiosk::sync::heartbeat::{Device, DeviceState, Heartbeat};
 
-impl DeviceState {
-    pub fn is_error(self) -> bool {
-        !matches!(self, DeviceState::Online)
+/// A heartbeat payload, checked beyond its shape (lengths the fleet page can show).
+pub fn parse(payload: serde_json::Value) -> Result<Heartbeat, String> {
+    let h: Heartbeat = serde_json::from_value(payload).map_err(|e| format!("heartbeat payload: {e}"))?;
+    if h.version.is_empty() || h.version.len() > 64 {
+        return Err("heartbeat version must have 1 to 64 characters".into());
     }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Device {
-    pub name: String,
-    pub state: DeviceState,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Heartbeat {
-    pub version: String,
-    pub uptime_s: u64,
-    pub devices: Vec<Device>,
-    pub outbox_pending: u64,
-    /// Age of the oldest unsent outbox row; 0 when none.
-    pub outbox_oldest_age_s: u64,
-    pub onboardings_today: u64,
-}
-
-impl Heartbeat {
-    pub fn parse(payload: serde_json::Value) -> Result<Heartbeat, String> {
-        let h: Heartbeat = serde_json::from_value(payload).map_err(|e| format!("heartbeat payload: {e}"))?;
-        if h.version.is_empty() || h.version.len() > 64 {
-            return Err("heartbeat version must have 1 to 64 characters".into());
-        }
-        if h.devices.len() > 32 || h.devices.iter().any(|d| d.name.is_empty() || d.name.len() > 32) {
-            return Err("at most 32 devices, names of 1 to 32 characters".into());
-        }
-        Ok(h)
+    if h.devices.len() > 32 || h.devices.iter().any(|d| d.name.is_empty() || d.name.len() > 32) {
+        return Err("at most 32 devices, names of 1 to 32 characters".into());
     }
+    Ok(h)
 }
 
 /// Stores a heartbeat (its message id makes a repeat a no-op) and the kiosk's last state.

@@ -177,7 +177,7 @@ async fn checked(core: &Arc<Core>, d: &Delivery<'_>) -> Result<Answer, CoreError
             },
             Err(e) => return Ok(refused(core, 422, "invalid_choice", format!("social_payments_choice payload: {e}"))),
         },
-        KIND_HEARTBEAT => match crate::fleet::Heartbeat::parse(envelope.payload) {
+        KIND_HEARTBEAT => match crate::fleet::parse(envelope.payload) {
             Ok(h) => Work::Heartbeat(Box::new(h)),
             Err(why) => return Ok(refused(core, 422, "invalid_heartbeat", why)),
         },

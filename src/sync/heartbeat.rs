@@ -8,7 +8,7 @@ use super::client::CoreClient;
 use super::protocol::Verdict;
 use crate::diag::metrics::Metrics;
 use crate::store::OutboxItem;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub const INTERVAL: Duration = Duration::from_secs(60);
 pub const DEVICES: [&str; 6] = ["card_reader", "camera", "display", "input", "store", "models"];
 
 /// XFS4IoT `common.status.device` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum DeviceState {
     Online,
@@ -32,18 +32,29 @@ pub enum DeviceState {
     FraudAttempt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl DeviceState {
+    pub fn is_error(self) -> bool {
+        !matches!(self, DeviceState::Online)
+    }
+}
+
+// The wire types of both sides: kiosk-core reads heartbeats with these (strictly: unknown
+// fields refused).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Device {
     pub name: String,
     pub state: DeviceState,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub version: String,
     pub uptime_s: u64,
     pub devices: Vec<Device>,
     pub outbox_pending: u64,
+    /// Age of the oldest unsent outbox row; 0 when none.
     pub outbox_oldest_age_s: u64,
     pub onboardings_today: u64,
 }
