@@ -8,9 +8,6 @@
 //!
 //! Prints a table and writes `bench-results/store.json`.
 
-#[path = "../tests/sync_support/mod.rs"]
-mod sync_support;
-
 use kiosk::store::Store;
 use kiosk::sync::{drain, Scope};
 use kiosk::testing;
@@ -18,7 +15,7 @@ use rusqlite::{params, Connection};
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use sync_support::*;
+use kiosk_test_support::*;
 
 const PERSIST_RUNS: usize = 300;
 const DRAIN_RECORDS: u32 = 10_000;

@@ -2,12 +2,10 @@
 //! core (simulator); a truncated log refused by the core and by `kiosk audit verify`; token
 //! redemptions the core reports recorded once.
 
-mod sync_support;
-
 use kiosk::store::{AuditError, Store};
 use kiosk::sync::{drain, protocol, AnchorOutcome, Scope};
 use std::time::Duration;
-use sync_support::*;
+use kiosk_test_support::*;
 
 fn first_token(k: &Kiosk) -> String {
     let conn = rusqlite::Connection::open(k.db()).unwrap();

@@ -4,15 +4,13 @@
 //! drains the rest, and the core must hold every issued account exactly once; SQLite's
 //! integrity check and `kiosk audit verify` must pass.
 
-mod sync_support;
-
 use kiosk::store::Store;
 use kiosk::sync::sim::RandomFaults;
 use rand::{Rng, SeedableRng};
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use sync_support::*;
+use kiosk_test_support::*;
 
 /// Kills; each round starts a fresh process. About 11 s in all on 2 cores.
 const ROUNDS: u32 = 300;

@@ -2,9 +2,6 @@
 //! provisioned kiosk with a reachable (loopback) core, then each device made faulty in turn
 //! reports its own check as failing, with an action, and nothing else.
 
-#[path = "sync_support/mod.rs"]
-mod sync_support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,7 +17,7 @@ struct Site {
 }
 
 /// A provisioned data folder, the test PKI, and a site file pointing at `core_url`.
-fn site(core: impl FnOnce(&sync_support::Pki, &str) -> String) -> Site {
+fn site(core: impl FnOnce(&kiosk_test_support::Pki, &str) -> String) -> Site {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let file_kek = tmp.path().join("file-kek.toml");
@@ -29,7 +26,7 @@ fn site(core: impl FnOnce(&sync_support::Pki, &str) -> String) -> Site {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let public_key = stdout.lines().find_map(|l| l.strip_prefix("public key: ")).unwrap().to_owned();
-    let pki = sync_support::make_pki(tmp.path(), "core");
+    let pki = kiosk_test_support::make_pki(tmp.path(), "core");
     let core_url = core(&pki, &public_key);
     let config = tmp.path().join("site.toml");
     std::fs::write(

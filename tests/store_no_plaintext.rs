@@ -6,14 +6,12 @@
 //! One test in its own binary, so pointing the temp folder elsewhere (before any thread
 //! starts) affects nothing else.
 
-mod sync_support;
-
 use kiosk::store::Store;
 use kiosk::sync::{drain, Scope};
 use kiosk::testing::{self, contains};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use sync_support::*;
+use kiosk_test_support::*;
 
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

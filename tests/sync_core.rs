@@ -1,15 +1,13 @@
 //! The sync against the loopback core simulator: delivery, deduplication, each fault the
 //! core can produce, quarantine, an untrusted kiosk, and `kiosk sync` as staff run it.
 
-mod sync_support;
-
 use kiosk::store::Store;
 use kiosk::sync::sim::Fault;
 use kiosk::sync::{drain, Scope, SyncError};
 use kiosk::testing;
 use std::collections::HashSet;
 use std::time::Duration;
-use sync_support::*;
+use kiosk_test_support::*;
 
 fn open(k: &Kiosk, n: u32) -> Store {
     let mut store = Store::open(&k.db(), &k.kek).unwrap();

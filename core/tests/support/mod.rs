@@ -6,8 +6,7 @@
 pub mod load;
 pub mod pg;
 
-#[path = "../../../tests/sync_support/mod.rs"]
-pub mod kiosk_side;
+pub use kiosk_test_support as kiosk_side;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -1,7 +1,8 @@
-//! Shared by the sync tests and the store benchmark: a test PKI made with rcgen (CA, core
-//! server certificate for 127.0.0.1/localhost, kiosk client certificate), the kiosk's keys,
-//! and a loopback core simulator.
-#![allow(dead_code)]
+//! Test-only, shared by the kiosk's sync tests and store benchmark and by kiosk-core's tests:
+//! a test PKI made with rcgen (CA, core server certificate for 127.0.0.1/localhost, kiosk
+//! client certificate), the kiosk's keys, and a loopback core simulator. A crate of its own
+//! because two packages' tests and a bench use it (a module is reachable from one target only).
+#![forbid(unsafe_code)]
 
 use kiosk::account::KioskIdentity;
 use kiosk::store::{KeyStore, OnboardingRecord};

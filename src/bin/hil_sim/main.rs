@@ -4,9 +4,6 @@
 //! Debian package and the release carry `kiosk` only.
 #![forbid(unsafe_code)]
 
-// The person's module beside this file: `mod` of a bin root would look in src/bin/, where
-// cargo would take it for another binary.
-#[path = "hil_sim/person.rs"]
 mod person;
 
 use clap::{Parser, Subcommand};
