@@ -62,6 +62,8 @@ async fn checked(core: &Arc<Core>, body: &[u8]) -> Result<Answer, CoreError> {
         Err(e @ TokenError::BadSignature) => return Ok(refused(core, 403, "bad_signature", e.to_string())),
         Err(e @ TokenError::BadClaims(_)) => return Ok(refused(core, 400, "malformed_token", e.to_string())),
         Err(e @ TokenError::Expired { .. }) => return Ok(refused(core, 410, "expired", e.to_string())),
+        // A refusal the kiosk library adds later: the token is not usable as sent.
+        Err(e) => return Ok(refused(core, 400, "malformed_token", e.to_string())),
     };
     let token_id = claims.token_id.to_string();
     let mut client = core.pool.get().await?;

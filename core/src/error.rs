@@ -5,6 +5,7 @@ use thiserror::Error;
 
 /// What a caller can do about an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// Wrong arguments or configuration: fix them and run again.
     Usage,
@@ -17,6 +18,7 @@ pub enum ErrorKind {
 }
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CoreError {
     #[error("{0}")]
     Usage(String),

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Config {
     pub kiosk: KioskSection,
     pub display: DisplaySection,
@@ -27,6 +28,7 @@ pub struct Config {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct KioskSection {
     pub id: String,
     pub data_dir: PathBuf,
@@ -46,6 +48,7 @@ pub enum DisplayDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct DisplaySection {
     pub driver: DisplayDriver,
     pub width: u32,
@@ -64,6 +67,7 @@ pub enum InputDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct InputSection {
     pub driver: InputDriver,
     pub device: PathBuf,
@@ -78,6 +82,7 @@ pub enum CameraDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CameraSection {
     pub driver: CameraDriver,
     pub index: i32,
@@ -95,6 +100,7 @@ pub enum CardReaderDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CardReaderSection {
     pub driver: CardReaderDriver,
     pub port: String,
@@ -113,6 +119,7 @@ pub enum SpeakerDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SpeakerSection {
     pub driver: SpeakerDriver,
     /// espeak-ng voice names (`espeak-ng --voices`).
@@ -141,6 +148,7 @@ pub enum PrinterDriver {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PrinterSection {
     pub driver: PrinterDriver,
     /// Serial port (`/dev/ttyS1`, `/dev/ttyUSB0`) or printer device file (`/dev/usb/lp0`).
@@ -152,6 +160,7 @@ pub struct PrinterSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ModelsSection {
     pub dir: PathBuf,
     pub intra_threads: u32,
@@ -159,6 +168,7 @@ pub struct ModelsSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FaceSection {
     pub detection_score_threshold: f32,
     pub nms_iou_threshold: f32,
@@ -174,6 +184,7 @@ pub struct FaceSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ChallengeSection {
     pub turn_deg: f32,
     pub frontal_deg: f32,
@@ -182,6 +193,7 @@ pub struct ChallengeSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct QualitySection {
     pub min_inter_eye_px: f32,
     pub max_face_width_ratio: f32,
@@ -196,6 +208,7 @@ pub struct QualitySection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AccountSection {
     pub per_transaction_limit_rub: u64,
     pub daily_limit_rub: u64,
@@ -208,12 +221,14 @@ pub struct AccountSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ConsentSection {
     pub version: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct StoreSection {
     pub data_key_lifetime_days: u32,
     pub retention_days: u32,
@@ -260,6 +275,7 @@ impl KekSeal {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SyncSection {
     pub core_url: String,
     pub ca_cert: PathBuf,
@@ -274,6 +290,7 @@ pub struct SyncSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct HealthSection {
     /// `host:port` of the health and metrics endpoint; must be a loopback address.
     pub listen: String,
@@ -282,6 +299,7 @@ pub struct HealthSection {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct DiagSection {
     pub camera_fps: u32,
     pub retain_bin_warn: u32,
@@ -296,6 +314,7 @@ pub struct DiagSection {
 /// The offer, after the account is issued, to have state social payments credited to it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SocialPaymentsSection {
     pub enabled: bool,
     /// Version of the built-in rules (`social-payments.toml`); recorded with each choice.

@@ -53,6 +53,7 @@ impl HealthState {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HealthError {
     #[error("health endpoint cannot listen on {address}: {source}. Another process holds the port, or `health.listen` is wrong")]
     Bind { address: String, source: std::io::Error },

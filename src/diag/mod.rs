@@ -23,6 +23,7 @@ use kiosk_hal::InputEvent;
 
 /// Problems with how diag was asked to run (not findings: those are check results).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiagError {
     #[error("unknown check `{0}` in --only; known checks and groups: {known}", known = catalogue_text())]
     UnknownCheck(String),
@@ -32,6 +33,7 @@ pub enum DiagError {
 
 /// How to run the checks.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Options {
     /// Check ids or group names (`reader`, `reader.firmware`); empty: everything.
     pub only: Vec<String>,

@@ -105,6 +105,7 @@ impl State {
 
 /// What the flow is configured with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlowSettings {
     /// No touch and no face for this long: the person walked away, the session is wiped.
     pub walk_away: Duration,

@@ -6,6 +6,7 @@ use kiosk_hal::card_reader::{CardReader, CardReaderError, ChipInterface};
 const MAX_GET_RESPONSE: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ApduError {
     #[error("APDU of {len} data bytes is too long (at most 65535)")]
     DataTooLong { len: usize },
@@ -83,6 +84,7 @@ impl CommandApdu {
 
 /// Status words that mean something to the kiosk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StatusError {
     #[error("end of file reached before the expected length (6282)")]
     EndOfFile,

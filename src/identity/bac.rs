@@ -9,6 +9,7 @@ use super::mrz::Mrz;
 use super::sm::SecureChannel;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BacError {
     #[error("the chip's authentication answer has {0} bytes, expected 40")]
     AnswerLength(usize),

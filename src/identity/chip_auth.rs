@@ -13,6 +13,7 @@ use super::security_info::{ChipAuthenticationInfo, SecurityInfos};
 use super::sm::SecureChannel;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CaError {
     #[error("DG14 offers Chip Authentication without a usable public key: {0}")]
     Key(#[from] KeyError),

@@ -10,6 +10,7 @@ use openssl::nid::Nid;
 use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DomainError {
     #[error("domain parameter id {0} is not a standardised one")]
     UnknownParameterId(u64),

@@ -14,6 +14,7 @@ const OID_DH_X942: &str = "1.2.840.10046.2.1";
 const OID_DH_PKCS3: &str = "1.2.840.113549.1.3.1";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     #[error("the public key is malformed: {0}")]
     Malformed(String),

@@ -23,6 +23,7 @@ const FEATURE_POINT_LEN: usize = 8;
 const IMAGE_INFO_LEN: usize = 12;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LdsError {
     #[error("malformed TLV: {0}")]
     Tlv(#[from] TlvError),

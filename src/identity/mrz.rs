@@ -27,6 +27,7 @@ impl std::fmt::Display for MrzField {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum MrzError {
     #[error("MRZ has {0} lines; a passport (TD3) has 2 lines of 44 characters. Rescan, or key the data in")]
     LineCount(usize),

@@ -62,6 +62,7 @@ impl std::fmt::Debug for Password {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PaceError {
     #[error("the chip refused PACE step \"{step}\" with status {sw:04X}")]
     Refused { step: &'static str, sw: u16 },

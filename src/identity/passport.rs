@@ -152,6 +152,7 @@ impl PassportRead {
 
 /// Choices of one read.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub struct ReadOptions<'a> {
     /// The card access number keyed in: PACE then uses it instead of the MRZ.
     pub can: Option<&'a str>,

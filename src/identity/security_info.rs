@@ -28,6 +28,7 @@ const TAG_DG14: u32 = 0x6E;
 const MAX_INFOS: usize = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecurityInfoError {
     #[error("malformed TLV: {0}")]
     Tlv(#[from] TlvError),

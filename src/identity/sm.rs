@@ -12,6 +12,7 @@ use super::des3::Key;
 use super::tlv;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SmError {
     #[error("the chip's answer carries a wrong MAC: it was altered on the way or the session is out of step")]
     BadMac,

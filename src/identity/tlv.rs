@@ -4,6 +4,7 @@
 const MAX_DEPTH: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlvError {
     #[error("TLV data ends inside an element (needs {needed} more bytes)")]
     Truncated { needed: usize },

@@ -57,6 +57,7 @@ impl TrustStoreError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrustErrorKind {
     /// The folder setting or its contents as a whole.
     Configuration,

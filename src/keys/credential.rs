@@ -29,6 +29,7 @@ pub const KEK_CREDENTIAL: &str = "kiosk-kek";
 const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum CredentialError {
     #[error("the service was started without the credential `{name}` ($CREDENTIALS_DIRECTORY/{name} is missing); the unit needs `LoadCredentialEncrypted={name}:<sealed file>` (deploy/kiosk.service)")]
     NotHanded { name: String },
@@ -67,6 +68,7 @@ impl CredentialError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CredentialErrorKind {
     /// Not provisioned, or not handed to the service: provision / fix the unit.
     Missing,

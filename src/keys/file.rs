@@ -9,6 +9,7 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum KeyFileError {
     #[error(
         "key file {path} does not exist; create it with `kiosk provision` (or check the configured path)"

@@ -9,6 +9,7 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum KeyError {
     #[error("kiosk signing key: {0}")]
     File(#[from] KeyFileError),

@@ -41,6 +41,7 @@ impl fmt::Display for BreakKind {
 }
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum AuditError {
     #[error("audit log broken at seq {seq}: row {kind}; the log was tampered with (keep this database for investigation)")]
     Broken { seq: i64, kind: BreakKind },

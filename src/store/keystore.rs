@@ -14,6 +14,7 @@ use thiserror::Error;
 const KEK_ID: KeyId = KeyId(0);
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum KeyStoreError {
     #[error("key-encryption key: {0}")]
     File(#[from] KeyFileError),

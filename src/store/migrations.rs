@@ -141,6 +141,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
 ];
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum MigrationError {
     #[error("database schema version {found} is newer than this kiosk software knows ({known}); update the software, do not downgrade")]
     TooNew { found: i64, known: i64 },

@@ -60,6 +60,7 @@ pub struct SealContext<'a> {
 }
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum SealError {
     #[error("sealed value is too short or has unknown format version; the database may be corrupt")]
     Malformed,

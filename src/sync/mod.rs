@@ -21,6 +21,7 @@ pub use tls::TlsError;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum SyncError {
     #[error("sync.core_url `{url}` is not usable: {why}; expected https://host[:port][/base]")]
     BadUrl { url: String, why: String },

@@ -108,6 +108,7 @@ struct State {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimError {
     #[error(transparent)]
     Tls(#[from] TlsError),

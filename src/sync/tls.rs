@@ -12,6 +12,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum TlsError {
     #[error("cannot read {what} {path}: {detail}; check the [sync] paths in the configuration")]
     Read { what: &'static str, path: PathBuf, detail: String },

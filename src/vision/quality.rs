@@ -13,6 +13,7 @@ use super::{Detection, VisionError};
 /// Thresholds from the `[face.quality]` configuration (`wiring::quality_thresholds`); `Default`
 /// is the built-in configuration's, for tests.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct QualityThresholds {
     pub min_inter_eye_px: f32,
     /// Largest face width as a fraction of the frame width (closer means cut off or distorted).

@@ -103,6 +103,7 @@ pub enum Decoded {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     #[error("frame length {len} is over the protocol's limit of {MAX_LEN}; the sender is faulty or the line is noisy")]
     TooLong { len: usize },

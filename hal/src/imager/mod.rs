@@ -78,6 +78,7 @@ impl PageCaptures {
 
 /// What a caller can do about an [`ImagerError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ImagerErrorKind {
     /// The device is missing or unusable: out of service until a technician sees to it.
     Device,

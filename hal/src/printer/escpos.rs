@@ -272,6 +272,7 @@ pub fn interpret_status(printer: u8, offline_cause: u8, paper: u8) -> PrinterSta
 
 /// A problem in the byte stream; decoding goes on after it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecodeError {
     #[error("unknown command {0:02X?}")]
     UnknownCommand(Vec<u8>),

@@ -131,6 +131,7 @@ impl Claims {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TokenError {
     #[error("activation token is malformed ({0}); scan the QR code again or issue a new token")]
     BadFormat(&'static str),

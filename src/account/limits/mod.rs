@@ -66,6 +66,7 @@ impl fmt::Display for Operation {
 
 /// Why a policy was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum LimitsError {
     #[error("per-transaction limit {requested} is above the hard cap of {cap}; lower it in the config")]
     AboveHardCap { requested: Kopecks, cap: Kopecks },
@@ -79,6 +80,7 @@ pub enum LimitsError {
 /// (deserialisation goes through it too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "RawLimits", into = "RawLimits")]
+#[non_exhaustive]
 pub struct LimitsPolicy {
     per_transaction_limit_kopecks: Kopecks,
     daily_limit_kopecks: Kopecks,

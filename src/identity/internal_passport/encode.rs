@@ -18,6 +18,7 @@ use crate::identity::mrz::{check_digit, Sex};
 use time::Date;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     #[error("the {0} has a character that is not a Russian letter, a hyphen or a space")]
     Name(&'static str),

@@ -22,6 +22,7 @@ use time::Date;
 
 /// What a caller can do about an [`InternalPassportError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// OCR could not produce a well-formed record: guide the person to place the page again.
     Unreadable,

@@ -50,6 +50,7 @@ impl std::fmt::Display for CheckedField {
 
 /// What a caller can do about an [`InternalMrzError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InternalMrzErrorKind {
     /// The text does not have the shape of the record: OCR lost or added characters. Rescan.
     Unreadable,

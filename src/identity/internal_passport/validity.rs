@@ -28,6 +28,7 @@ pub enum Validity {
 
 /// What a caller can do about a [`ValidityError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValidityErrorKind {
     /// The passport was valid once and is no longer: the holder must replace it.
     Expired,

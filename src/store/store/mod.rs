@@ -21,6 +21,7 @@ use zeroize::Zeroizing;
 pub const OUTBOX_ACCOUNT_OPENED: &str = "account_opened";
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum StoreError {
     #[error("cannot open database {path}: {source}; check the path, free space and permissions")]
     Open { path: PathBuf, source: rusqlite::Error },

@@ -41,6 +41,7 @@ pub enum CaKey {
 
 /// How a virtual passport offers Chip Authentication.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ChipAuthConfig {
     pub key: CaKey,
     pub cipher: Cipher,
@@ -227,6 +228,7 @@ pub enum AaKey {
 /// How a virtual passport offers Active Authentication (DG15, and for ECDSA the
 /// ActiveAuthenticationInfo in DG14).
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ActiveAuthConfig {
     pub key: AaKey,
     /// The private key (DER for RSA, scalar bytes for ECDSA).

@@ -13,6 +13,7 @@ use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GroupError {
     #[error("unknown standardized domain parameter id {0}")]
     UnknownParameterId(u8),

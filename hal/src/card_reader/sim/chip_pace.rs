@@ -63,6 +63,7 @@ impl PaceSuite {
 
 /// How a virtual passport offers PACE.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct PaceConfig {
     pub suite: PaceSuite,
     /// Standardized domain parameter id (Part 11 Table 12), e.g. 13 for brainpoolP256r1.

@@ -10,6 +10,7 @@ use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use nix::unistd::ttyname;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PtyError {
     #[error(
         "could not create a pseudo-terminal ({step}): {source}. Check /dev/ptmx exists and devpts is mounted"

@@ -97,6 +97,7 @@ impl SimulatorConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SimulatorError {
     #[error(transparent)]
     Pty(#[from] PtyError),
