@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::apdu::CommandApdu;
 use super::cipher::Cipher;
 use super::keys::{self, KeyError};
-use super::pace::{oid_tlv, KeySource, PaceError};
+use super::pace::{KeySource, PaceError};
 use super::security_info::{ChipAuthenticationInfo, SecurityInfos};
 use super::sm::SecureChannel;
 
@@ -89,8 +89,8 @@ pub fn prepare(info: &ChipAuthenticationInfo, chip_key: &[u8], source: &mut dyn 
         data.extend(key_reference(info.key_id));
         vec![CommandApdu::new(0x00, 0x22, 0x41, 0xA6).with_data(data)]
     } else {
-        let mut data = oid_tlv(&info.oid);
-        data[0] = 0x80;
+        // The protocol OID under context tag 0x80 (TR-03110 MSE:Set AT), not as a universal OID.
+        let mut data = super::tlv::encode(0x80, info.oid.as_bytes());
         data.extend(key_reference(info.key_id));
         let ga = super::tlv::encode(0x7C, &super::tlv::encode(0x80, &public));
         vec![

@@ -50,8 +50,11 @@ fn unsigned(element: &tlv::Tlv<'_>) -> Result<Vec<u8>, KeyError> {
     if element.tag != 0x02 || element.value.is_empty() {
         return Err(malformed("expected an INTEGER"));
     }
-    let start = element.value.iter().position(|&b| b != 0).unwrap_or(element.value.len());
-    Ok(element.value[start..].to_vec())
+    let mut value = element.value;
+    while let [0, rest @ ..] = value {
+        value = rest;
+    }
+    Ok(value.to_vec())
 }
 
 /// A Chip Authentication public key from DG14's ChipAuthenticationPublicKeyInfo.

@@ -208,13 +208,14 @@ pub(crate) fn oid_from(value: &[u8]) -> Result<ObjectIdentifier, SecurityInfoErr
 
 /// A non-negative INTEGER of at most 8 significant bytes.
 pub(crate) fn integer(element: &tlv::Tlv<'_>) -> Result<u64, SecurityInfoError> {
-    if element.tag != TAG_INTEGER || element.value.is_empty() || element.value[0] & 0x80 != 0 {
+    let negative = element.value.first().is_some_and(|b| b & 0x80 != 0);
+    if element.tag != TAG_INTEGER || element.value.is_empty() || negative {
         return Err(SecurityInfoError::BadInteger);
     }
-    let significant: &[u8] = {
-        let start = element.value.iter().position(|&b| b != 0).unwrap_or(element.value.len());
-        &element.value[start..]
-    };
+    let mut significant: &[u8] = element.value;
+    while let [0, rest @ ..] = significant {
+        significant = rest;
+    }
     if significant.len() > 8 {
         return Err(SecurityInfoError::BadInteger);
     }

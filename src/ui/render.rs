@@ -301,8 +301,10 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let on_surface = Writer { fonts: self.w.fonts, theme: &surface, metrics: self.w.metrics };
         let pages = on_surface.pages(text, inner);
         let count = pages.len().min(usize::from(u16::MAX));
-        let shown = usize::from(page).min(count - 1);
-        on_surface.draw_page(self.target, &pages[shown], inner)?;
+        // `pages` is never empty (an empty text is one empty page); a page past the end shows the
+        // last one.
+        let shown = usize::from(page).min(count.saturating_sub(1));
+        on_surface.draw_page(self.target, pages.get(shown).map_or(&[][..], Vec::as_slice), inner)?;
         self.layout.pages = count as u16;
 
         // ▲, "page 2 of 5", ▼.

@@ -169,8 +169,8 @@ impl FrameDecoder {
                 continue;
             }
             // Header incomplete: wait for more.
-            let header = self.buf.get(..HEADER_LEN)?;
-            let (addr, lenh, lenl) = (header[1], header[2], header[3]);
+            let header: [u8; HEADER_LEN] = self.buf.get(..HEADER_LEN)?.try_into().ok()?;
+            let [_, addr, lenh, lenl] = header;
             if addr != ADDR {
                 // Not a frame start after all: garbage that happened to be 0xF2.
                 self.drop_stx();
@@ -187,6 +187,7 @@ impl FrameDecoder {
             }
             let total = HEADER_LEN + len + TRAILER_LEN;
             let whole = self.buf.get(..total)?;
+            // In bounds: `whole` is the header, `len` ≥ MIN_LEN bytes and the two-byte trailer.
             let etx_at = HEADER_LEN + len;
             let found_etx = whole[etx_at];
             if found_etx != ETX {

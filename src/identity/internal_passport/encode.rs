@@ -78,7 +78,8 @@ pub fn name_field(surname: &str, given_name: &str, patronymic: &str) -> Result<S
             let cut: String = surname_and_name.chars().take(NAME_FIELD_LEN - 2).collect();
             format!("{cut}<{}", initial(&p))
         } else {
-            format!("{}<<{}<{}", &s[..34], initial(&n), initial(&p))
+            let cut: String = s.chars().take(34).collect();
+            format!("{cut}<<{}<{}", initial(&n), initial(&p))
         };
     Ok(format!("{field:<<width$}", width = NAME_FIELD_LEN))
 }
@@ -117,6 +118,8 @@ pub fn encode(page: &PageData) -> Result<[String; 2], EncodeError> {
         Sex::Unspecified => return Err(EncodeError::Field("sex")),
     };
     let line1 = format!("PNRUS{}", name_field(&page.surname, &page.given_name, &page.patronymic)?);
+    // Series, number and division code are ASCII digits of checked lengths (above), so the
+    // byte ranges below fall on characters and inside the lines.
     let number = format!("{}{}", &page.series[..3], page.number);
     let birth = yymmdd(page.birth_date);
     let optional = format!("{}{}{division}<", &page.series[3..], yymmdd(page.issue_date));
