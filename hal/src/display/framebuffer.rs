@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(layout.name(), "XRGB2101010");
         let rgb565 = PixelLayout::new(16, RGB565[0], RGB565[1], RGB565[2]).unwrap();
         assert_eq!(rgb565.value(Rgb888::WHITE), 0xFFFF);
-        assert_eq!(rgb565.value(Rgb888::new(8, 4, 8)), 0b00001_000001_00001);
+        assert_eq!(rgb565.value(Rgb888::new(8, 4, 8)), (1 << 11) | (1 << 5) | 1, "one step of each channel");
     }
 
     #[test]
