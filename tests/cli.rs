@@ -30,11 +30,11 @@ fn kiosk_run_refuses_simulators_and_the_test_csca_unless_a_demo_kiosk() {
 fn config_check_names_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("site.toml");
-    std::fs::write(&bad, "[camera]\nwidth = 640\nfps = 30\n").unwrap();
+    std::fs::write(&bad, "[camera]\nwidth = 640\nframerate = 30\n").unwrap();
     let (code, _, err) = kiosk(&["config", "check", bad.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("site.toml:3") && err.contains("camera.fps") && err.contains("burst_frames"),
+        err.contains("site.toml:3") && err.contains("camera.framerate") && err.contains("burst_frames"),
         "{err}"
     );
 

@@ -200,6 +200,8 @@ fn install_update_failed_update_rollback_and_refusals() {
     assert_eq!(std::fs::metadata(k.root.join("etc/kiosk/credentials")).unwrap().permissions().mode() & 0o777, 0o700);
     let unit = std::fs::read_to_string(k.root.join("etc/systemd/system/kiosk.service")).unwrap();
     assert!(unit.contains("LoadCredentialEncrypted=kiosk-kek:/etc/kiosk/credentials/kiosk-kek.cred"), "{unit}");
+    // The sound card's and the printer's groups, beside the reader's, camera's and touch screen's.
+    assert!(unit.lines().any(|l| l == "SupplementaryGroups=dialout video input audio lp"), "{unit}");
     let kek_blob = std::fs::read(&sealed).unwrap();
 
     // Idempotent: again, same result, no second user, same keys; run from the installed copy,
@@ -256,4 +258,20 @@ fn install_update_failed_update_rollback_and_refusals() {
     assert!(out.status.success(), "rollback: {}", text(&out));
     assert_eq!((k.link("current"), k.link("previous")), ("releases/0.1.0".into(), "releases/0.1.1".into()));
     assert_eq!(k.readyz().as_deref(), Some("HTTP/1.1 200 OK"));
+}
+
+/// The package puts the service user in the groups the unit gives the service, so a technician
+/// running `kiosk diag` as `kiosk` reaches the same devices; `sh -n` finds no syntax error.
+#[test]
+fn the_package_adds_the_units_groups() {
+    let unit = std::fs::read_to_string(repo().join("deploy/kiosk.service")).unwrap();
+    let groups = unit.lines().find_map(|l| l.strip_prefix("SupplementaryGroups=")).unwrap();
+    let postinst_path = repo().join("deploy/debian/postinst");
+    let postinst = std::fs::read_to_string(&postinst_path).unwrap();
+    assert!(postinst.contains(&format!("for group in {groups}; do")), "postinst adds other groups than `{groups}`");
+    for group in ["audio", "lp"] {
+        assert!(groups.split(' ').any(|g| g == group), "{group} missing from {groups}");
+    }
+    let check = Command::new("sh").arg("-n").arg(&postinst_path).output().unwrap();
+    assert!(check.status.success(), "{}", text(&check));
 }

@@ -56,6 +56,15 @@ pub struct DisplaySection {
     /// Physical width of the visible picture in millimetres: buttons are sized from it.
     pub width_mm: f32,
     pub framebuffer: String,
+    /// The tty switched to graphics mode while the framebuffer is drawn; empty: none.
+    pub console: PathBuf,
+}
+
+impl DisplaySection {
+    /// The console to switch to graphics mode, `None` when it is left alone.
+    pub fn console_tty(&self) -> Option<&std::path::Path> {
+        (!self.console.as_os_str().is_empty()).then_some(self.console.as_path())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -71,6 +80,35 @@ pub enum InputDriver {
 pub struct InputSection {
     pub driver: InputDriver,
     pub device: PathBuf,
+    /// The keypad's own event node; empty: keys come from `device`.
+    pub keypad: PathBuf,
+    pub grab: bool,
+    pub x_min: i32,
+    pub x_max: i32,
+    pub y_min: i32,
+    pub y_max: i32,
+    pub swap_xy: bool,
+    pub invert_x: bool,
+    pub invert_y: bool,
+    /// Clockwise degrees: 0, 90, 180 or 270.
+    pub rotate: u16,
+}
+
+impl InputSection {
+    /// The keypad's node, `None` when keys come from the touch device.
+    pub fn keypad_device(&self) -> Option<&std::path::Path> {
+        (!self.keypad.as_os_str().is_empty()).then_some(self.keypad.as_path())
+    }
+
+    /// The calibrated x range, `None` (equal min and max) for the device's own.
+    pub fn x_calibration(&self) -> Option<(i32, i32)> {
+        (self.x_min != self.x_max).then_some((self.x_min, self.x_max))
+    }
+
+    /// The calibrated y range, `None` for the device's own.
+    pub fn y_calibration(&self) -> Option<(i32, i32)> {
+        (self.y_min != self.y_max).then_some((self.y_min, self.y_max))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -85,10 +123,53 @@ pub enum CameraDriver {
 #[non_exhaustive]
 pub struct CameraSection {
     pub driver: CameraDriver,
+    /// The V4L2 device's path; empty: `/dev/video<index>`.
+    pub device: String,
     pub index: i32,
     pub width: u32,
     pub height: u32,
+    pub pixel_format: CameraPixelFormat,
+    /// 0: the device's own rate.
+    pub fps: u32,
+    pub exposure_mode: ControlMode,
+    pub exposure: u32,
+    pub focus_mode: ControlMode,
+    pub focus: u32,
     pub burst_frames: u32,
+}
+
+impl CameraSection {
+    /// The device as configured: its path, or `/dev/video<index>` when no path is given.
+    pub fn device_path(&self) -> String {
+        if self.device.trim().is_empty() {
+            format!("/dev/video{}", self.index)
+        } else {
+            self.device.clone()
+        }
+    }
+}
+
+/// The pixel format asked of the camera.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum CameraPixelFormat {
+    /// Whatever the device has.
+    #[serde(rename = "device")]
+    Device,
+    #[serde(rename = "MJPG")]
+    Mjpg,
+    #[serde(rename = "YUYV")]
+    Yuyv,
+}
+
+/// How a camera control (exposure, focus) is set.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlMode {
+    /// Left as the device has it.
+    Device,
+    Auto,
+    /// At the configured value.
+    Manual,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -41,6 +41,66 @@ fn at_least(key: &str, value: u64, min: u64, min_key: &str) -> Result<(), Issue>
     Ok(())
 }
 
+fn invalid(key: &str, message: impl Into<String>) -> Issue {
+    Issue { key: key.into(), kind: IssueKind::Invalid(message.into()) }
+}
+
+/// A device node: an absolute path under /dev.
+fn device_path(key: &str, path: &std::path::Path, expected: &str) -> Result<(), Issue> {
+    let ok = path.is_absolute()
+        && path.starts_with("/dev")
+        && !path.components().any(|c| c == std::path::Component::ParentDir);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(key, format!("`{}` is not a device path; expected {expected}", path.display())))
+    }
+}
+
+fn camera(c: &crate::CameraSection) -> Result<(), Issue> {
+    if !c.device.trim().is_empty() {
+        device_path(
+            "camera.device",
+            std::path::Path::new(&c.device),
+            "the camera's stable path under /dev/v4l/by-id/ (ls -l /dev/v4l/by-id), a /dev/videoN, or \"\" for /dev/video<index>",
+        )?;
+    }
+    if c.fps != 0 {
+        range("camera.fps", c.fps, 1, 240)?;
+    }
+    if c.exposure_mode == crate::ControlMode::Manual {
+        range("camera.exposure", c.exposure, 1, 1_000_000)?;
+    }
+    if c.focus_mode == crate::ControlMode::Manual {
+        range("camera.focus", c.focus, 0, 100_000)?;
+    }
+    Ok(())
+}
+
+fn input(i: &crate::InputSection) -> Result<(), Issue> {
+    if let Some(keypad) = i.keypad_device() {
+        device_path("input.keypad", keypad, "the keypad's event node such as /dev/input/by-id/usb-…-event-kbd, or \"\" when keys come from `input.device`")?;
+        if keypad == i.device {
+            return Err(invalid("input.keypad", "is the same node as `input.device`; leave it \"\" when one device gives touches and keys"));
+        }
+    }
+    for (axis, min, max) in [("x", i.x_min, i.x_max), ("y", i.y_min, i.y_max)] {
+        if min > max {
+            return Err(invalid(
+                &format!("input.{axis}_max"),
+                format!("{axis}_max ({max}) is below {axis}_min ({min}); give the raw value at the screen's {} edge as {axis}_max (swap_xy/invert_{axis} turn the panel), or 0 and 0 for the device's range", if axis == "x" { "right" } else { "bottom" }),
+            ));
+        }
+    }
+    if !matches!(i.rotate, 0 | 90 | 180 | 270) {
+        return Err(Issue {
+            key: "input.rotate".into(),
+            kind: IssueKind::OutOfRange { value: i.rotate.to_string(), expected: "0, 90, 180 or 270 (clockwise degrees)".into() },
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     if c.kiosk.id.trim().is_empty() || c.kiosk.id.len() > 64 {
         return Err(Issue::invalid("kiosk.id", "expected 1 to 64 characters"));
@@ -55,6 +115,13 @@ pub(crate) fn validate(c: &Config) -> Result<(), Issue> {
     range("camera.height", c.camera.height, 120, 4096)?;
     range("camera.index", c.camera.index, 0, 63)?;
     range("camera.burst_frames", c.camera.burst_frames, 1, 30)?;
+    camera(&c.camera)?;
+    input(&c.input)?;
+    if c.display.driver == crate::DisplayDriver::Framebuffer {
+        if let Some(tty) = c.display.console_tty() {
+            device_path("display.console", tty, "the console's tty such as /dev/tty0, or \"\" to leave the console alone")?;
+        }
+    }
     range("card_reader.baud", c.card_reader.baud, 1200, 921_600)?;
     if c.card_reader.csca_dir.as_os_str().is_empty() {
         return Err(Issue::invalid("card_reader.csca_dir", "expected the folder of trusted CSCA certificates"));
@@ -198,6 +265,73 @@ mod speaker_printer_tests {
             assert_eq!(err.key(), Some(key), "{text}: {err}");
             assert!(err.to_string().contains("site.toml"), "{err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod device_settings_tests {
+    use std::path::Path;
+
+    use crate::{load_str, CameraPixelFormat, Config, ConfigError, ControlMode};
+
+    fn site(text: &str) -> Result<Config, ConfigError> {
+        load_str(Some((Path::new("site.toml"), text)))
+    }
+
+    #[test]
+    fn defaults_keep_the_devices_as_they_are() {
+        let c = site("").unwrap();
+        assert_eq!(c.camera.device_path(), "/dev/video0");
+        assert_eq!(c.camera.pixel_format, CameraPixelFormat::Device);
+        assert_eq!((c.camera.fps, c.camera.exposure_mode, c.camera.focus_mode), (0, ControlMode::Device, ControlMode::Device));
+        assert_eq!((c.input.keypad_device(), c.input.x_calibration(), c.input.y_calibration()), (None, None, None));
+        assert!(c.input.grab && !c.input.swap_xy && !c.input.invert_x && !c.input.invert_y);
+        assert_eq!(c.input.rotate, 0);
+        assert_eq!(c.display.console_tty(), Some(Path::new("/dev/tty0")));
+        // The index of older site files still names the device.
+        assert_eq!(site("[camera]\nindex = 2\n").unwrap().camera.device_path(), "/dev/video2");
+    }
+
+    #[test]
+    fn device_settings_are_read() {
+        let c = site(concat!(
+            "[camera]\ndevice = \"/dev/v4l/by-id/usb-046d_C920-video-index0\"\npixel_format = \"MJPG\"\nfps = 30\n",
+            "exposure_mode = \"manual\"\nexposure = 156\nfocus_mode = \"auto\"\n",
+            "[input]\nkeypad = \"/dev/input/event3\"\nx_min = 120\nx_max = 3980\nswap_xy = true\nrotate = 270\n",
+            "[display]\nconsole = \"\"\n",
+        ))
+        .unwrap();
+        assert_eq!(c.camera.device_path(), "/dev/v4l/by-id/usb-046d_C920-video-index0");
+        assert_eq!((c.camera.pixel_format, c.camera.fps, c.camera.exposure), (CameraPixelFormat::Mjpg, 30, 156));
+        assert_eq!((c.camera.exposure_mode, c.camera.focus_mode), (ControlMode::Manual, ControlMode::Auto));
+        assert_eq!(c.input.keypad_device(), Some(Path::new("/dev/input/event3")));
+        assert_eq!((c.input.x_calibration(), c.input.y_calibration()), (Some((120, 3980)), None));
+        assert!(c.input.swap_xy);
+        assert_eq!(c.input.rotate, 270);
+        assert_eq!(c.display.console_tty(), None);
+    }
+
+    #[test]
+    fn bad_device_settings_name_the_key_and_the_fix() {
+        for (text, key, says) in [
+            ("[camera]\ndevice = \"video0\"\n", "camera.device", "/dev/v4l/by-id"),
+            ("[camera]\ndevice = \"/dev/../etc/passwd\"\n", "camera.device", "not a device path"),
+            ("[camera]\npixel_format = \"H264\"\n", "camera.pixel_format", "MJPG"),
+            ("[camera]\nfps = 1000\n", "camera.fps", "1 to 240"),
+            ("[camera]\nexposure_mode = \"manual\"\n", "camera.exposure", "1 to"),
+            ("[camera]\nfocus_mode = \"fixed\"\n", "camera.focus_mode", "manual"),
+            ("[input]\nkeypad = \"/dev/input/event0\"\n", "input.keypad", "same node"),
+            ("[input]\nkeypad = \"kbd\"\n", "input.keypad", "event node"),
+            ("[input]\ny_min = 4000\ny_max = 100\n", "input.y_max", "invert_y"),
+            ("[input]\nrotate = 45\n", "input.rotate", "270"),
+            ("[display]\ndriver = \"framebuffer\"\nconsole = \"tty0\"\n", "display.console", "/dev/tty0"),
+        ] {
+            let err = site(text).unwrap_err();
+            assert_eq!(err.key(), Some(key), "{text}: {err}");
+            assert!(err.to_string().contains(says), "{text}: {err}");
+        }
+        // The values of a mode that does not use them are not checked.
+        assert!(site("[camera]\nexposure = 0\nfocus = 0\n").is_ok());
     }
 }
 

@@ -4,11 +4,14 @@
 //! exist only in a demo build (feature `demo`); a production build answers a configuration
 //! that asks for one with [`OpenError::SimulatorNotBuilt`].
 
-use kiosk_config::{CameraDriver, CardReaderDriver, Config, DisplayDriver, InputDriver, PrinterDriver, SpeakerDriver};
-use kiosk_hal::camera::VideoCaptureCamera;
+use kiosk_config::{
+    CameraDriver, CameraPixelFormat, CameraSection, CardReaderDriver, Config, ControlMode, DisplayDriver, InputDriver,
+    PrinterDriver, SpeakerDriver,
+};
+use kiosk_hal::camera::{CameraDevice, CameraFormat, CameraSettings, Control, VideoCaptureCamera};
 use kiosk_hal::card_reader::{ChipInterface, ContactlessCard, ReaderStatus, SerialCardReader};
 use kiosk_hal::display::FramebufferDisplay;
-use kiosk_hal::input::EvdevInput;
+use kiosk_hal::input::{AxisRange, EvdevInput, EvdevOptions, Orientation, Rotation};
 use kiosk_hal::printer::EscPosPrinter;
 use kiosk_hal::speaker::{EspeakConfig, EspeakSpeaker, SpeechOutput};
 use kiosk_hal::{Camera, CardReader, CardReaderError, Display, DisplayError, Input, Printer, Speaker};
@@ -163,7 +166,10 @@ impl CardReader for OpenedReader {
 pub fn open_camera(config: &Config, simulation: &Simulation) -> Result<Box<dyn Camera>, OpenError> {
     let c = &config.camera;
     match c.driver {
-        CameraDriver::V4l2 => Ok(Box::new(VideoCaptureCamera::open(c.index, c.width, c.height)?)),
+        CameraDriver::V4l2 => {
+            let (device, settings) = camera_settings(c);
+            Ok(Box::new(VideoCaptureCamera::open_with(&device, &settings)?))
+        }
         #[cfg(feature = "demo")]
         CameraDriver::Replay => open_replay_camera(config, simulation.fault),
         #[cfg(not(feature = "demo"))]
@@ -172,6 +178,30 @@ pub fn open_camera(config: &Config, simulation: &Simulation) -> Result<Box<dyn C
             Err(not_built("camera.driver", "replay"))
         }
     }
+}
+
+/// The V4L2 device and what it is asked for, from `[camera]`: a path when one is given, else
+/// the index older site files name it by.
+pub fn camera_settings(c: &CameraSection) -> (CameraDevice, CameraSettings) {
+    let device = if c.device.trim().is_empty() { CameraDevice::Index(c.index) } else { CameraDevice::Path(c.device.clone()) };
+    let control = |mode, value: u32| match mode {
+        ControlMode::Device => Control::Device,
+        ControlMode::Auto => Control::Auto,
+        ControlMode::Manual => Control::Manual(f64::from(value)),
+    };
+    let settings = CameraSettings {
+        width: c.width,
+        height: c.height,
+        format: match c.pixel_format {
+            CameraPixelFormat::Device => None,
+            CameraPixelFormat::Mjpg => Some(CameraFormat::Mjpg),
+            CameraPixelFormat::Yuyv => Some(CameraFormat::Yuyv),
+        },
+        fps: (c.fps != 0).then_some(c.fps),
+        exposure: control(c.exposure_mode, c.exposure),
+        focus: control(c.focus_mode, c.focus),
+    };
+    (device, settings)
 }
 
 #[cfg(feature = "demo")]
@@ -262,7 +292,7 @@ impl Display for AnyDisplay {
 pub fn open_display(config: &Config, simulation: &Simulation) -> Result<AnyDisplay, OpenError> {
     let d = &config.display;
     match d.driver {
-        DisplayDriver::Framebuffer => Ok(AnyDisplay::Framebuffer(FramebufferDisplay::open(&d.framebuffer)?)),
+        DisplayDriver::Framebuffer => Ok(AnyDisplay::Framebuffer(FramebufferDisplay::open(&d.framebuffer, d.console_tty())?)),
         #[cfg(feature = "demo")]
         DisplayDriver::Memory if simulation.fault == Some(SimulatedFault::Display) => Err(DisplayError::Open {
             device: "memory display".into(),
@@ -289,7 +319,10 @@ pub fn open_input(config: &Config, simulation: &Simulation) -> Result<Box<dyn In
 /// The configured input, touches scaled to a screen of `screen` pixels.
 pub fn open_input_sized(config: &Config, simulation: &Simulation, screen: Size) -> Result<Box<dyn Input>, OpenError> {
     match config.input.driver {
-        InputDriver::Evdev => Ok(Box::new(EvdevInput::open(&config.input.device, screen.width, screen.height)?)),
+        InputDriver::Evdev => {
+            let options = evdev_options(&config.input);
+            Ok(Box::new(EvdevInput::open_with(&config.input.device, screen.width, screen.height, &options)?))
+        }
         #[cfg(feature = "demo")]
         InputDriver::Scripted if simulation.fault == Some(SimulatedFault::Input) => Err(InputError::Open {
             device: "scripted input".into(),
@@ -303,6 +336,24 @@ pub fn open_input_sized(config: &Config, simulation: &Simulation, screen: Size) 
             let _ = simulation;
             Err(not_built("input.driver", "scripted"))
         }
+    }
+}
+
+/// The keypad node, grab, calibration and orientation of `[input]`.
+pub fn evdev_options(i: &kiosk_config::InputSection) -> EvdevOptions {
+    let range = |r: Option<(i32, i32)>| r.map(|(min, max)| AxisRange { min, max });
+    EvdevOptions {
+        keypad: i.keypad_device().map(std::path::Path::to_path_buf),
+        grab: i.grab,
+        calibration_x: range(i.x_calibration()),
+        calibration_y: range(i.y_calibration()),
+        orientation: Orientation {
+            swap_xy: i.swap_xy,
+            invert_x: i.invert_x,
+            invert_y: i.invert_y,
+            // Validated to be 0, 90, 180 or 270.
+            rotate: Rotation::from_degrees(i.rotate).unwrap_or_default(),
+        },
     }
 }
 
@@ -500,6 +551,38 @@ mod tests {
         assert_eq!(configured.next_event(t).unwrap(), Some(InputEvent::Touch { x: 799, y: 479 }));
         let mut opened = open_input_sized(&c, &none, Size::new(1280, 800)).unwrap();
         assert_eq!(opened.next_event(t).unwrap(), Some(InputEvent::Touch { x: 1279, y: 799 }));
+    }
+
+    #[test]
+    fn camera_settings_follow_the_site_file() {
+        let (device, settings) = camera_settings(&config("").camera);
+        assert_eq!(device, CameraDevice::Index(0));
+        assert_eq!(settings, CameraSettings::resolution(640, 480), "the defaults ask for the size alone");
+        let site = "[camera]\ndevice = \"/dev/v4l/by-id/usb-cam-video-index0\"\npixel_format = \"YUYV\"\nfps = 15\nexposure_mode = \"manual\"\nexposure = 300\nfocus_mode = \"auto\"\n";
+        let (device, settings) = camera_settings(&config(site).camera);
+        assert_eq!(device, CameraDevice::Path("/dev/v4l/by-id/usb-cam-video-index0".into()));
+        assert_eq!(
+            settings,
+            CameraSettings {
+                width: 640,
+                height: 480,
+                format: Some(CameraFormat::Yuyv),
+                fps: Some(15),
+                exposure: Control::Manual(300.0),
+                focus: Control::Auto
+            }
+        );
+    }
+
+    #[test]
+    fn evdev_options_follow_the_site_file() {
+        assert_eq!(evdev_options(&config("").input), EvdevOptions { grab: true, ..EvdevOptions::default() });
+        let site = "[input]\nkeypad = \"/dev/input/event4\"\ngrab = false\ny_min = 200\ny_max = 3900\ninvert_x = true\nrotate = 180\n";
+        let o = evdev_options(&config(site).input);
+        assert_eq!(o.keypad.as_deref(), Some(std::path::Path::new("/dev/input/event4")));
+        assert!(!o.grab);
+        assert_eq!((o.calibration_x, o.calibration_y), (None, Some(AxisRange { min: 200, max: 3900 })));
+        assert_eq!(o.orientation, Orientation { invert_x: true, rotate: Rotation::Half, ..Orientation::default() });
     }
 
     #[test]

@@ -2,11 +2,15 @@
 
 #[cfg(feature = "sim")]
 mod replay;
+mod settings;
 mod video_capture;
 
 #[cfg(feature = "sim")]
 pub use replay::ReplayCamera;
-pub use video_capture::VideoCaptureCamera;
+pub use settings::{
+    describe_applied, fourcc_text, fourcc_value, properties, Applied, CameraFormat, CameraSettings, Control, Property,
+};
+pub use video_capture::{CameraDevice, VideoCaptureCamera};
 
 use opencv::core::Mat;
 

@@ -1,11 +1,13 @@
 //! Display: an embedded-graphics draw target that can be presented.
 
 mod buffer;
+mod console;
 mod framebuffer;
 #[cfg(feature = "sim")]
 mod memory;
 
-pub use framebuffer::{FramebufferDisplay, PixelFormat};
+pub use console::GraphicsConsole;
+pub use framebuffer::{Channel, FramebufferDisplay, PixelLayout, ScreenInfo};
 #[cfg(feature = "sim")]
 pub use memory::MemoryDisplay;
 

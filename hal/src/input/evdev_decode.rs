@@ -47,16 +47,91 @@ pub struct AxisRange {
 }
 
 impl AxisRange {
-    /// Maps a raw value onto `0..pixels`, clamped so a touch never lands off-screen.
-    fn scale(self, raw: i32, pixels: u32) -> i32 {
+    /// Where a raw value lies on the axis, as a fraction clamped to 0..=1.
+    fn fraction(self, raw: i32) -> Fraction {
         let span = i64::from(self.max) - i64::from(self.min);
-        let last = i64::from(pixels.saturating_sub(1));
         if span <= 0 {
-            return 0;
+            return Fraction { num: 0, den: 1 };
         }
-        let scaled = (i64::from(raw) - i64::from(self.min)) * last / span;
-        // Clamped to 0..=last, which fits in i32 because pixels is a u32 display side.
-        i32::try_from(scaled.clamp(0, last)).unwrap_or(0)
+        Fraction { num: (i64::from(raw) - i64::from(self.min)).clamp(0, span), den: span }
+    }
+
+    /// Maps a raw value onto `0..pixels`, clamped so a touch never lands off-screen.
+    #[cfg(test)]
+    fn scale(self, raw: i32, pixels: u32) -> i32 {
+        self.fraction(raw).pixel(pixels)
+    }
+}
+
+/// A position along a screen axis, `num / den` of the way (0 ≤ num ≤ den, den > 0): exact, so
+/// a raw value maps to the same pixel whatever the orientation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fraction {
+    num: i64,
+    den: i64,
+}
+
+impl Fraction {
+    /// The other end of the axis.
+    fn mirrored(self) -> Self {
+        Self { num: self.den - self.num, den: self.den }
+    }
+
+    /// The pixel on a side of `pixels`, `0..pixels`.
+    fn pixel(self, pixels: u32) -> i32 {
+        let last = i64::from(pixels.saturating_sub(1));
+        let scaled = self.num.clamp(0, self.den) * last / self.den.max(1);
+        // Within 0..=last, which fits in i32 because pixels is a u32 display side.
+        i32::try_from(scaled).unwrap_or(0)
+    }
+}
+
+/// Clockwise turn of the touch panel's picture against the display's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rotation {
+    #[default]
+    None,
+    Clockwise90,
+    Half,
+    Clockwise270,
+}
+
+impl Rotation {
+    /// From degrees; `None` for anything but 0, 90, 180 and 270.
+    pub fn from_degrees(degrees: u16) -> Option<Self> {
+        Some(match degrees {
+            0 => Self::None,
+            90 => Self::Clockwise90,
+            180 => Self::Half,
+            270 => Self::Clockwise270,
+            _ => return None,
+        })
+    }
+}
+
+/// How the panel lies on the display, applied in this order: swap the axes, mirror each
+/// screen axis, then turn clockwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Orientation {
+    pub swap_xy: bool,
+    pub invert_x: bool,
+    pub invert_y: bool,
+    pub rotate: Rotation,
+}
+
+impl Orientation {
+    /// The screen position of a panel position (fractions of each axis).
+    fn apply(self, x: Fraction, y: Fraction) -> (Fraction, Fraction) {
+        let (x, y) = if self.swap_xy { (y, x) } else { (x, y) };
+        let x = if self.invert_x { x.mirrored() } else { x };
+        let y = if self.invert_y { y.mirrored() } else { y };
+        // Clockwise by 90°: the top-left corner goes to the top-right.
+        match self.rotate {
+            Rotation::None => (x, y),
+            Rotation::Clockwise90 => (y.mirrored(), x),
+            Rotation::Half => (x.mirrored(), y.mirrored()),
+            Rotation::Clockwise270 => (y, x.mirrored()),
+        }
     }
 }
 
@@ -129,6 +204,13 @@ impl DeviceAxes {
         })
     }
 
+    /// With the calibrated range of an axis in place of what the device reports, for both
+    /// kinds of axes (`None` keeps the device's).
+    pub fn calibrated(self, x: Option<AxisRange>, y: Option<AxisRange>) -> Self {
+        let apply = |axes: TouchAxes| TouchAxes { x: x.unwrap_or(axes.x), y: y.unwrap_or(axes.y) };
+        Self { single: apply(self.single), multi: apply(self.multi) }
+    }
+
     /// `Err` names the empty axis.
     pub fn validate(&self) -> Result<(), String> {
         self.single.validate()?;
@@ -144,6 +226,7 @@ impl DeviceAxes {
 #[derive(Debug, Clone)]
 pub struct EventDecoder {
     axes: DeviceAxes,
+    orientation: Orientation,
     width: u32,
     height: u32,
     x: Option<i32>,
@@ -166,6 +249,7 @@ impl EventDecoder {
     pub fn with_axes(axes: DeviceAxes, width: u32, height: u32) -> Self {
         Self {
             axes,
+            orientation: Orientation::default(),
             width,
             height,
             x: None,
@@ -176,6 +260,11 @@ impl EventDecoder {
             button: false,
             reported: false,
         }
+    }
+
+    /// Touches turned as `orientation` says before they are scaled to the display.
+    pub fn oriented(self, orientation: Orientation) -> Self {
+        Self { orientation, ..self }
     }
 
     /// Feeds one record; returns an event when this record completes one.
@@ -232,7 +321,8 @@ impl EventDecoder {
             _ => (self.axes.single, self.x?, self.y?),
         };
         self.reported = true;
-        Some(InputEvent::Touch { x: axes.x.scale(x, self.width), y: axes.y.scale(y, self.height) })
+        let (x, y) = self.orientation.apply(axes.x.fraction(x), axes.y.fraction(y));
+        Some(InputEvent::Touch { x: x.pixel(self.width), y: y.pixel(self.height) })
     }
 }
 
@@ -292,9 +382,14 @@ pub(crate) mod tests {
         ]
     }
 
-    fn decode(records: &[[u8; EVENT_SIZE]], w: u32, h: u32) -> Vec<InputEvent> {
-        let mut d = EventDecoder::new(TouchAxes::default(), w, h);
+    /// The events a decoder makes of a stream of records: the one setup every test shares.
+    fn events(mut d: EventDecoder, records: &[[u8; EVENT_SIZE]]) -> Vec<InputEvent> {
         records.iter().filter_map(|r| d.feed(parse_event(r))).collect()
+    }
+
+    /// The default 12-bit axes.
+    fn decode(records: &[[u8; EVENT_SIZE]], w: u32, h: u32) -> Vec<InputEvent> {
+        events(EventDecoder::new(TouchAxes::default(), w, h), records)
     }
 
     #[test]
@@ -322,16 +417,12 @@ pub(crate) mod tests {
         // QEMU's virtio tablet and many USB panels: 0..32767. The HIL run found a tap at
         // (400, 240) read at (799, 479) when 0..4095 was assumed.
         let wide = TouchAxes { x: AxisRange { min: 0, max: 32767 }, y: AxisRange { min: 0, max: 32767 } };
-        let mut d = EventDecoder::new(wide, 800, 480);
-        let taps: Vec<_> = tap(16384, 16384).iter().filter_map(|r| d.feed(parse_event(r))).collect();
-        assert_eq!(taps, [InputEvent::Touch { x: 399, y: 239 }]);
+        assert_eq!(events(EventDecoder::new(wide, 800, 480), &tap(16384, 16384)), [InputEvent::Touch { x: 399, y: 239 }]);
         // A resistive panel whose glass starts at raw 200 and ends at 3900.
         let offset = TouchAxes { x: AxisRange { min: 200, max: 3900 }, y: AxisRange { min: 200, max: 3900 } };
-        let mut d = EventDecoder::new(offset, 800, 480);
         let mut stream = tap(200, 3900);
         stream.extend(tap(2050, 100));
-        let taps: Vec<_> = stream.iter().filter_map(|r| d.feed(parse_event(r))).collect();
-        assert_eq!(taps, [InputEvent::Touch { x: 0, y: 479 }, InputEvent::Touch { x: 399, y: 0 }]);
+        assert_eq!(events(EventDecoder::new(offset, 800, 480), &stream), [InputEvent::Touch { x: 0, y: 479 }, InputEvent::Touch { x: 399, y: 0 }]);
     }
 
     #[test]
@@ -382,8 +473,64 @@ pub(crate) mod tests {
     }
 
     fn decode_with(records: &[[u8; EVENT_SIZE]], axes: DeviceAxes, w: u32, h: u32) -> Vec<InputEvent> {
-        let mut d = EventDecoder::with_axes(axes, w, h);
-        records.iter().filter_map(|r| d.feed(parse_event(r))).collect()
+        events(EventDecoder::with_axes(axes, w, h), records)
+    }
+
+    /// Taps at the four corners and the middle of a 12-bit panel, and where they land on an
+    /// 800x480 screen turned as `orientation` says.
+    fn corners(orientation: Orientation) -> Vec<InputEvent> {
+        let mut stream = Vec::new();
+        for (x, y) in [(0, 0), (4095, 0), (4095, 4095), (0, 4095), (1024, 3071)] {
+            stream.extend(tap(x, y));
+        }
+        events(EventDecoder::new(TouchAxes::default(), 800, 480).oriented(orientation), &stream)
+    }
+
+    fn touches(points: &[(i32, i32)]) -> Vec<InputEvent> {
+        points.iter().map(|&(x, y)| InputEvent::Touch { x, y }).collect()
+    }
+
+    #[test]
+    fn orientation_swaps_mirrors_and_turns_the_panel() {
+        let o = Orientation::default();
+        // Top-left, top-right, bottom-right, bottom-left, and a point a quarter in from the
+        // left and the bottom (1024/4095 of 799 is 199, 3071/4095 of 479 is 359).
+        assert_eq!(corners(o), touches(&[(0, 0), (799, 0), (799, 479), (0, 479), (199, 359)]));
+        let mirrored_x = Orientation { invert_x: true, ..o };
+        assert_eq!(corners(mirrored_x), touches(&[(799, 0), (0, 0), (0, 479), (799, 479), (599, 359)]));
+        let mirrored_y = Orientation { invert_y: true, ..o };
+        assert_eq!(corners(mirrored_y), touches(&[(0, 479), (799, 479), (799, 0), (0, 0), (199, 119)]));
+        // Swapped: the panel's x runs down the screen (3071/4095 of 799 is 599, 1024/4095 of 479 is 119).
+        let swapped = Orientation { swap_xy: true, ..o };
+        assert_eq!(corners(swapped), touches(&[(0, 0), (0, 479), (799, 479), (799, 0), (599, 119)]));
+        // Clockwise: the top-left corner goes to the top-right, and on round.
+        let cw90 = Orientation { rotate: Rotation::Clockwise90, ..o };
+        assert_eq!(corners(cw90), touches(&[(799, 0), (799, 479), (0, 479), (0, 0), (199, 119)]));
+        let half = Orientation { rotate: Rotation::Half, ..o };
+        assert_eq!(corners(half), touches(&[(799, 479), (0, 479), (0, 0), (799, 0), (599, 119)]));
+        let cw270 = Orientation { rotate: Rotation::Clockwise270, ..o };
+        assert_eq!(corners(cw270), touches(&[(0, 479), (0, 0), (799, 0), (799, 479), (599, 359)]));
+        // Swap and mirror first, then the turn: (x, y) swapped is (y, x), mirrored in x
+        // (1-y, x), turned 90° (1-x, 1-y): the panel turned half way round.
+        let combined = Orientation { swap_xy: true, invert_x: true, rotate: Rotation::Clockwise90, ..o };
+        assert_eq!(corners(combined), corners(Orientation { invert_y: true, invert_x: true, ..o }));
+        assert_eq!(Rotation::from_degrees(270), Some(Rotation::Clockwise270));
+        assert_eq!(Rotation::from_degrees(45), None);
+    }
+
+    #[test]
+    fn calibration_overrides_the_device_ranges() {
+        // QEMU's tablet reports 0..=32767; this panel's glass shows 1000..=31000 on x only.
+        let device = DeviceAxes::from_absinfo([(ABS_X, 0, 32767), (ABS_Y, 0, 32767)]).unwrap();
+        let calibrated = device.calibrated(Some(AxisRange { min: 1000, max: 31000 }), None);
+        assert_eq!(calibrated.single.y, device.single.y, "an axis without calibration keeps the device's range");
+        assert_eq!(calibrated.multi.x, AxisRange { min: 1000, max: 31000 });
+        let mut stream = tap(1000, 0);
+        stream.extend(tap(31000, 32767));
+        stream.extend(tap(500, 16384));
+        assert_eq!(decode_with(&stream, calibrated, 800, 480), touches(&[(0, 0), (799, 479), (0, 239)]));
+        // Uncalibrated, the same first tap lands 24 pixels in.
+        assert_eq!(decode_with(&tap(1000, 0), device, 800, 480), touches(&[(24, 0)]));
     }
 
     #[test]

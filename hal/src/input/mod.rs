@@ -6,7 +6,10 @@ mod evdev_decode;
 mod scripted;
 
 pub use evdev::EvdevInput;
-pub use evdev_decode::{parse_event, AxisRange, DeviceAxes, EventDecoder, RawEvent, TouchAxes, EVENT_SIZE};
+pub use evdev::EvdevOptions;
+pub use evdev_decode::{
+    parse_event, AxisRange, DeviceAxes, EventDecoder, Orientation, RawEvent, Rotation, TouchAxes, EVENT_SIZE,
+};
 #[cfg(feature = "sim")]
 pub use scripted::ScriptedInput;
 

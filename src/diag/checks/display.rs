@@ -53,10 +53,14 @@ fn open_display(cx: &Context<'_>) -> Result<(AnyDisplay, String), OpenError> {
     let display = wiring::open_display(cx.config, &cx.simulation())?;
     let what = match d.driver {
         DisplayDriver::Memory => format!("memory display {}×{}", d.width, d.height),
-        DisplayDriver::Framebuffer => {
-            let size = display.size();
-            format!("/dev/{} {}×{}", d.framebuffer, size.width, size.height)
-        }
+        DisplayDriver::Framebuffer => match &display {
+            AnyDisplay::Framebuffer(fb) => fb.describe(),
+            #[allow(unreachable_patterns)]
+            _ => {
+                let size = display.size();
+                format!("/dev/{} {}×{}", d.framebuffer, size.width, size.height)
+            }
+        },
     };
     Ok((display, what))
 }
