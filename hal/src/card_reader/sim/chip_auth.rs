@@ -394,8 +394,8 @@ mod tests {
         public.public_decrypt(&signature, &mut f, Padding::NONE).unwrap();
         assert_eq!(f, representative_9796_2(&[0x33; 106], b"12345678"));
         // With the other key the signature no longer opens with DG15's key: it decrypts to
-        // another representative, or (about one key pair in two) it is larger than DG15's
-        // modulus and does not decrypt at all.
+        // another representative or, when it is larger than DG15's modulus (seen about once
+        // in 30 runs), does not decrypt at all.
         let other = aa.signing_with_another_key().unwrap().sign(b"12345678", &mut random).unwrap();
         let mut g = vec![0; 128];
         if public.public_decrypt(&other, &mut g, Padding::NONE).is_ok() {
