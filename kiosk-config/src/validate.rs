@@ -287,7 +287,10 @@ mod device_settings_tests {
         assert_eq!((c.input.keypad_device(), c.input.x_calibration(), c.input.y_calibration()), (None, None, None));
         assert!(c.input.grab && !c.input.swap_xy && !c.input.invert_x && !c.input.invert_y);
         assert_eq!(c.input.rotate, 0);
-        assert_eq!(c.display.console_tty(), Some(Path::new("/dev/tty0")));
+        // The console is left alone unless a site names it (graphics mode blanked bochs-drm).
+        assert_eq!(c.display.console_tty(), None);
+        let named = site("[display]\ndriver = \"framebuffer\"\nconsole = \"/dev/tty0\"\n").unwrap();
+        assert_eq!(named.display.console_tty(), Some(Path::new("/dev/tty0")));
         // The index of older site files still names the device.
         assert_eq!(site("[camera]\nindex = 2\n").unwrap().camera.device_path(), "/dev/video2");
     }
