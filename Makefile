@@ -57,7 +57,7 @@ hil:
 	@bash scripts/setup --hil
 	$(MAKE) production
 	$(CARGO) build --release --locked -p kiosk --features demo --bin kiosk-hil-sim
-	KIOSK_PRODUCTION_BIN=$(PRODUCTION) nice -n 10 python3 scripts/hil/run.py --out $(HIL_OUT)
+	KIOSK_PRODUCTION_BIN=$(PRODUCTION) python3 scripts/hil/run.py --out $(HIL_OUT)
 
 clippy: setup
 	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings

@@ -1,7 +1,7 @@
 //! The person in front of the emulated kiosk (`make hil`): they look at the real screen (QMP
 //! `screendump` of the guest's display), press the buttons they see (QMP `input-send-event` on
 //! the guest's touch screen) and show their face to the kiosk camera (raw frames over a virtio
-//! serial port into vivid's video output, looped to the capture device the kiosk reads).
+//! serial port into the guest's v4l2loopback device, the capture device the kiosk reads).
 //!
 //! A screen is recognised as a person recognises it: by the button they are about to press,
 //! drawn where the kiosk's own renderer draws it. The renderer gives the reference picture
@@ -22,7 +22,7 @@ use kiosk_hal::{display::MemoryDisplay, Camera};
 use opencv::{imgcodecs, imgproc, prelude::*};
 use serde_json::{json, Value};
 
-/// The camera the guest's kiosk reads (vivid's capture, looped from its output).
+/// The camera the guest's kiosk reads (v4l2loopback, fed by `kiosk-hil-camera`).
 const CAMERA_WIDTH: u32 = 640;
 const CAMERA_HEIGHT: u32 = 480;
 /// Mean absolute difference per channel (0..255) under which two pictures of a region are the
@@ -280,7 +280,7 @@ const POSE_HOLD: Duration = Duration::from_millis(1500);
 const TURN_STRIDE: usize = 2;
 
 /// Streams the person's frames into the guest's camera until `stop`: one frame a pose, which
-/// the guest's camera repeats until the next (`kiosk-hil-camera`).
+/// the guest's camera delivers at its frame rate until the next (`kiosk-hil-camera-feed`).
 fn show_face(mut person: SimulatedPerson, camera: &Path, stop: Arc<AtomicBool>) -> Result<u64, String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut port = loop {
