@@ -27,6 +27,9 @@ pub mod input;
 mod linux_ioctl;
 #[forbid(unsafe_code)]
 pub mod printer;
+#[cfg(feature = "sim")]
+#[forbid(unsafe_code)]
+pub mod pty_device;
 #[forbid(unsafe_code)]
 mod serial_line;
 #[forbid(unsafe_code)]
