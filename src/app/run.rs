@@ -44,7 +44,7 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), Ap
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| AppError::io("tokio runtime", e))?;
+        .map_err(|e| AppError::task("tokio runtime", e))?;
     runtime.block_on(service(config, data_dir))
 }
 
@@ -55,7 +55,7 @@ struct Signals {
 
 impl Signals {
     fn new() -> Result<Self, AppError> {
-        let install = |kind| signal(kind).map_err(|e| AppError::io("signal handler", e));
+        let install = |kind| signal(kind).map_err(|e| AppError::task("signal handler", e));
         Ok(Self { term: install(SignalKind::terminate())?, int: install(SignalKind::interrupt())? })
     }
 
@@ -158,7 +158,7 @@ async fn open_services(
     let models = config.clone();
     let pipeline = tokio::task::spawn_blocking(move || wiring::face_pipeline(&models))
         .await
-        .map_err(|e| AppError::io("model loading task", e))??;
+        .map_err(|e| AppError::task("model loading task", e))??;
     Services::new(config.clone(), store, identity, pipeline)
 }
 
@@ -222,7 +222,7 @@ async fn open_ready_devices<D: Display + 'static>(
             Ok(devices)
         }
         Ok((_, Err(error))) => Err(("card_reader", AppError::from(error))),
-        Err(error) => Err(("card_reader", AppError::io("card reader task", error))),
+        Err(error) => Err(("card_reader", AppError::task("card reader task", error))),
     }
 }
 

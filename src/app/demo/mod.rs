@@ -240,7 +240,7 @@ pub fn run_blocking(config_file: Option<&Path>, out: &Path) -> Result<Vec<Sessio
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| AppError::io("tokio runtime", e))?;
+        .map_err(|e| AppError::task("tokio runtime", e))?;
     runtime.block_on(run(config, out, &mut |line| println!("{line}")))
 }
 
@@ -341,12 +341,12 @@ async fn run_person(
     let size = (services.config.display.width, services.config.display.height);
     let passport_jpeg = {
         let mut pipeline =
-            services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+            services.pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
         personalise_photo(&mut pipeline, &person.passport_photo)?
     };
     let mut chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg);
     if person.forged_signature {
-        let forger = sim::TestPki::generate("forger").map_err(|e| AppError::io("forger's test PKI", e))?;
+        let forger = sim::TestPki::generate("forger").map_err(|e| AppError::internal("forger's test PKI", e))?;
         chip = chip.signed_by(&forger);
     }
     let mut reader = wiring::open_simulated_reader(&services.config, SimulatorConfig::with_document(chip))?;
@@ -361,7 +361,7 @@ async fn run_person(
     let watch = ScreenWatch::default();
     let camera: Box<dyn Camera> = {
         let mut pipeline =
-            services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+            services.pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
         let (w, h) = (services.config.camera.width, services.config.camera.height);
         match &person.appearance {
             Appearance::Person(photos) => {
@@ -380,7 +380,7 @@ async fn run_person(
             Appearance::Nobody => Box::new(ReplayCamera::from_frames(vec![empty_street(w, h)?])?),
         }
     };
-    std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
+    std::fs::create_dir_all(screens_dir).map_err(|e| AppError::file(screens_dir, e))?;
     let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
     let input = wiring::scripted_input(script_touches(services, person, size)?);
     let (speaker, speech) = wiring::open_speaker_with_log(&services.config, &Simulation::default())?;
@@ -405,12 +405,12 @@ async fn run_person(
     drop(devices);
     if let Some(speech) = speech.filter(|s| !s.utterances().is_empty()) {
         let path = screens_dir.join("spoken-prompts.txt");
-        std::fs::write(&path, speech.transcript()).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        std::fs::write(&path, speech.transcript()).map_err(|e| AppError::file(&path, e))?;
         print(&format!("  speaker      {} spoken prompts: {}", speech.utterances().len(), path.display()));
     }
     if let Some(receipt) = paper.and_then(|p| p.receipts().into_iter().next()) {
         let path = screens_dir.join("receipt.txt");
-        std::fs::write(&path, receipt.lines().join("\n")).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        std::fs::write(&path, receipt.lines().join("\n")).map_err(|e| AppError::file(&path, e))?;
         print(&format!("  printer      receipt of {} lines (ESC/POS, CP866): {}", receipt.lines().len(), path.display()));
     }
     Ok(report)
@@ -599,7 +599,7 @@ fn prepare_out_dir(out: &Path) -> Result<(), AppError> {
                 out.display()
             )));
         }
-        std::fs::remove_dir_all(out).map_err(|e| AppError::io(out.display().to_string(), e))?;
+        std::fs::remove_dir_all(out).map_err(|e| AppError::file(out, e))?;
     }
-    std::fs::create_dir_all(out.join("keys")).map_err(|e| AppError::io(out.display().to_string(), e))
+    std::fs::create_dir_all(out.join("keys")).map_err(|e| AppError::file(out, e))
 }
