@@ -40,12 +40,17 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), Ap
     let data_dir = data_dir.map_or_else(|| config.kiosk.data_dir.clone(), Path::to_path_buf);
     // The session records what it sees (countries of documents) under the folder in use.
     config.kiosk.data_dir = data_dir.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(service(config, data_dir))
+}
+
+/// The runtime the kiosk's sessions run on (`kiosk run` and `kiosk demo`): two workers, one a
+/// core of the kiosk's two, with timers and I/O.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| AppError::task("tokio runtime", e))?;
-    runtime.block_on(service(config, data_dir))
+        .map_err(|e| AppError::task("tokio runtime", e))
 }
 
 struct Signals {

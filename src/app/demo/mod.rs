@@ -236,12 +236,8 @@ pub fn compose_td3(
 /// Blocking entry point for the CLI: builds the tokio runtime that drives devices and flow.
 pub fn run_blocking(config_file: Option<&Path>, out: &Path) -> Result<Vec<SessionReport>, AppError> {
     let config = kiosk_config::load(config_file)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::task("tokio runtime", e))?;
-    runtime.block_on(run(config, out, &mut |line| println!("{line}")))
+    // The runtime of `kiosk run`: the demo's sessions run as a kiosk's do.
+    super::run::runtime()?.block_on(run(config, out, &mut |line| println!("{line}")))
 }
 
 /// Runs the demo, writing what happens through `print`; checks each person's expected outcome.
