@@ -86,6 +86,10 @@ pub fn load_gallery(store: &Store) -> Result<BucketedGallery, AppError> {
     Ok(gallery)
 }
 
+/// Told of every screen the session presents (as the keypad sees it: no camera picture) and of
+/// where its buttons are: the demo's person reads the screen through it.
+pub type ScreenObserver = Arc<dyn Fn(&Screen, &Layout) + Send + Sync>;
+
 /// One line of the session's story: a step, what it gave, how long it took.
 #[derive(Debug, Clone)]
 pub struct StepRecord {
@@ -185,6 +189,7 @@ pub struct Session<'a, D> {
     /// Called at every turn of the session loop (at least every input timeout): what the
     /// service's liveness and watchdog follow, so a hung session stops them.
     progress: Option<Arc<dyn Fn() + Send + Sync>>,
+    observer: Option<ScreenObserver>,
 }
 
 impl<'a, D: Display + 'static> Session<'a, D> {
@@ -214,12 +219,19 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             },
             on_step,
             progress: None,
+            observer: None,
         }
     }
 
     /// Reports each turn of the session loop to `progress` (the service's liveness clock).
     pub fn with_progress(mut self, progress: Arc<dyn Fn() + Send + Sync>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// Tells `observer` of each screen presented (a simulated person reads it).
+    pub fn with_screen_observer(mut self, observer: ScreenObserver) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -361,6 +373,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
             other => other.clone(),
         });
+        if let (Some(observe), Some(shown)) = (&self.observer, &self.shown) {
+            observe(shown, &self.layout);
+        }
         self.report.screens.push(id);
         Ok(())
     }
