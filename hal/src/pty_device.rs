@@ -231,4 +231,42 @@ mod tests {
         }
         assert_eq!(got, bytes);
     }
+
+    /// Answers every byte with itself.
+    struct Echo(DeviceLine);
+
+    impl LineDevice for Echo {
+        const NAME: &'static str = "echo";
+
+        fn line(&mut self) -> &mut DeviceLine {
+            &mut self.0
+        }
+
+        fn received(&mut self, bytes: &[u8]) {
+            self.0.write(bytes);
+        }
+
+        fn turn(&mut self) {}
+    }
+
+    #[test]
+    fn the_loop_paces_both_ways_at_the_baud_rate_and_stops_when_asked() {
+        let pty = open_raw_pty().unwrap();
+        let mut host = std::fs::OpenOptions::new().read(true).write(true).open(&pty.slave_path).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        // 9600 baud: 96 bytes take 100 ms on the line each way; the last reply chunk is read
+        // before its own pause, so at least 180 ms pass.
+        let pacing = Pacing { baud: 9600, write_chunk: Some(16), write_stall: Duration::from_secs(2) };
+        let mut echo = Echo(DeviceLine::new(pty, pacing, Arc::clone(&stop)));
+        let device = std::thread::spawn(move || run(&mut echo));
+        let sent: Vec<u8> = (0..96).collect();
+        let started = Instant::now();
+        host.write_all(&sent).unwrap();
+        let mut got = vec![0u8; sent.len()];
+        host.read_exact(&mut got).unwrap();
+        assert_eq!(got, sent);
+        assert!(started.elapsed() >= Duration::from_millis(180), "{:?}", started.elapsed());
+        stop.store(true, Ordering::Relaxed);
+        device.join().unwrap();
+    }
 }
