@@ -34,26 +34,32 @@ const KEYPAD: [Key; 14] = [
 /// The screens presented so far: how many, and the last with its buttons. The session writes
 /// it ([`Shown::observer`]), the person reads it.
 #[derive(Clone, Default)]
-pub struct Shown(Arc<Mutex<(u64, Option<(Screen, Layout)>)>>);
+pub struct Shown(Arc<Mutex<Presented>>);
+
+/// How many screens were presented, and the last with its buttons.
+#[derive(Default)]
+struct Presented {
+    count: u64,
+    last: Option<(Screen, Layout)>,
+}
 
 impl Shown {
     /// What the session tells of each screen it presents.
     pub fn observer(&self) -> ScreenObserver {
         let shown = self.clone();
         Arc::new(move |screen: &Screen, layout: &Layout| {
-            if let Ok(mut last) = shown.0.lock() {
-                last.0 += 1;
-                last.1 = Some((screen.clone(), layout.clone()));
+            if let Ok(mut presented) = shown.0.lock() {
+                presented.count += 1;
+                presented.last = Some((screen.clone(), layout.clone()));
             }
         })
     }
 
     /// The screen presented last, when it came after presentation number `seen`.
     fn newer_than(&self, seen: u64) -> Option<(u64, Screen, Layout)> {
-        let last = self.0.lock().ok()?;
-        let (count, shown) = &*last;
-        let (screen, layout) = shown.as_ref().filter(|_| *count > seen)?;
-        Some((*count, screen.clone(), layout.clone()))
+        let presented = self.0.lock().ok()?;
+        let (screen, layout) = presented.last.as_ref().filter(|_| presented.count > seen)?;
+        Some((presented.count, screen.clone(), layout.clone()))
     }
 }
 
