@@ -28,7 +28,7 @@ production: setup
 	mkdir -p $(dir $(PRODUCTION))
 	cp $(KIOSK) $(PRODUCTION).new
 	$(PRODUCTION).new --version | grep -q '(production build: no simulators)'
-	! nm -C $(PRODUCTION).new | grep -q -E 'kiosk_hal::(card_reader::sim|printer::sim|imager::sim|camera::replay|display::memory|input::scripted|speaker::simulated)::'
+	! nm -C $(PRODUCTION).new | grep -q -E 'kiosk_hal::(card_reader::sim|printer::sim|pty_device|imager::sim|camera::replay|display::memory|input::scripted|speaker::simulated)::'
 	mv $(PRODUCTION).new $(PRODUCTION)
 	@echo "production build: $(PRODUCTION)"
 

@@ -1,5 +1,8 @@
 //! `kiosk`: street-kiosk face onboarding.
 #![forbid(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod account;
 pub mod benefits;

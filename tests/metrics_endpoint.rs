@@ -5,14 +5,14 @@
 mod service_support;
 
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kiosk::diag::health::{self, HealthState};
 use kiosk::diag::metrics::{Metrics, SyncGauges};
 use prometheus_parse::{Scrape, Value};
-use service_support::{get, DemoSite, KIOSK};
+use service_support::{get, kiosk_run, DemoSite};
 
 /// Every line is a comment or `name{labels} value`, names follow the conventions, every
 /// family has HELP and TYPE; then the parser's view.
@@ -110,16 +110,9 @@ fn kiosk_run_notifies_systemd_serves_health_and_stops_on_sigterm() {
     let socket_path = tmp.path().join("notify.sock");
     let notify = UnixDatagram::bind(&socket_path).unwrap();
     notify.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut child = Command::new(KIOSK)
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--data-dir"])
-        .arg(&data)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+    let mut child = kiosk_run(&config, &data)
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "2000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut received = Vec::new();

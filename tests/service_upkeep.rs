@@ -4,11 +4,11 @@
 
 mod service_support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use kiosk::store::{KeyStore, Store};
-use service_support::{try_get, DemoSite, KIOSK};
+use service_support::{kiosk_run, try_get, DemoSite};
 use time::OffsetDateTime;
 
 fn line_value(body: &str, series: &str) -> Option<f64> {
@@ -35,17 +35,7 @@ fn kiosk_run_rotates_and_purges_at_start_and_counts_it() {
     let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
     assert_eq!(count("SELECT COUNT(*) FROM face_templates"), 1);
 
-    let mut child = Command::new(KIOSK)
-        .arg("--config")
-        .arg(&config)
-        .args(["run", "--data-dir"])
-        .arg(&data)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("NOTIFY_SOCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = kiosk_run(&config, &data).env_remove("NOTIFY_SOCKET").spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let body = loop {
         if let Some((_, body)) = try_get(port, "/metrics") {

@@ -17,6 +17,15 @@ fn open(k: &Kiosk, n: u32) -> Store {
     store
 }
 
+/// A kiosk in a fresh folder with `n` onboardings recorded, and a loopback core trusting it.
+async fn started(n: u32) -> (tempfile::TempDir, Kiosk, kiosk::sync::sim::CoreSimulator, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kiosk::new(dir.path());
+    let core = k.core().await;
+    let store = open(&k, n);
+    (dir, k, core, store)
+}
+
 /// Every account in the store reached the core exactly once.
 fn assert_exactly_once(store: &Store, record: &kiosk::sync::sim::SimRecord) {
     let local: HashSet<String> = store.account_ids().unwrap().iter().map(|id| id.to_string()).collect();
@@ -29,10 +38,7 @@ fn assert_exactly_once(store: &Store, record: &kiosk::sync::sim::SimRecord) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_each_account_once_and_survives_every_fault() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut store = open(&k, 8);
+    let (_dir, k, core, mut store) = started(8).await;
     let mut client = k.client(&core.url(), Duration::from_millis(300));
 
     // 503, a drop before processing, a lost answer, a stall past the client's timeout, a
@@ -66,10 +72,7 @@ async fn delivers_each_account_once_and_survives_every_fault() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permanent_refusal_is_quarantined_and_the_rest_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut store = open(&k, 3);
+    let (_dir, k, core, mut store) = started(3).await;
     let mut client = k.client(&core.url(), Duration::from_secs(2));
     core.push_faults([Fault::Status(422)]);
     let mut quarantined = Vec::new();
@@ -94,10 +97,7 @@ async fn permanent_refusal_is_quarantined_and_the_rest_goes_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_kiosk_delivers_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut store = open(&k, 2);
+    let (dir, k, core, mut store) = started(2).await;
 
     // The core does not know this kiosk's signing key.
     core.reject_all(Some(401));
@@ -180,10 +180,7 @@ async fn kiosk_sync_command_drains_and_reports() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_task_picks_up_new_onboardings_and_stops_on_shutdown() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut writer = open(&k, 2);
+    let (_dir, k, core, mut writer) = started(2).await;
     core.push_faults([Fault::Status(503)]);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(kiosk::sync::run(
@@ -219,10 +216,7 @@ fn social_choice(account: uuid::Uuid) -> kiosk::benefits::SocialPaymentsChoice {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn social_payments_choice_reaches_the_core_once_after_its_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut store = open(&k, 3);
+    let (_dir, k, core, mut store) = started(3).await;
     for account in store.account_ids().unwrap() {
         store.record_social_payments_choice(&social_choice(account)).unwrap();
     }
@@ -254,10 +248,7 @@ async fn social_payments_choice_reaches_the_core_once_after_its_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_core_without_the_account_answers_too_early_and_the_choice_waits() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Kiosk::new(dir.path());
-    let core = k.core().await;
-    let mut store = open(&k, 1);
+    let (_dir, k, core, mut store) = started(1).await;
     let account = store.account_ids().unwrap()[0];
     let mut client = k.client(&core.url(), Duration::from_secs(2));
     let report = drain(&mut store, &mut client, &FAST_BACKOFF, Scope::All, &mut |_| {}).await.unwrap();

@@ -7,6 +7,9 @@
 //! Stateless processes: every fact lives in PostgreSQL; the only per-process state is the
 //! in-memory 1:N index, rebuilt from the database at start and caught up before each search.
 #![forbid(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 // Amounts are written roubles_kopecks (`50_000_00`), as in the kiosk crate.
 #![allow(clippy::inconsistent_digit_grouping)]
 

@@ -1,5 +1,8 @@
 //! `kiosk-core`: the bank's gateway for the kiosk fleet. See docs/CORE.md.
 #![forbid(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use clap::{Parser, Subcommand};
 use kiosk_core::kiosks::{self, Registered};

@@ -3,7 +3,8 @@
 //! receipt built from the input's text decodes back to its layout.
 #![no_main]
 
-use kiosk_hal::printer::escpos::{decode_all, encode, layout, Decoder, Event};
+use kiosk_hal::printer::escpos::{encode, layout};
+use kiosk_hal::printer::sim::decoder::{decode_all, Decoder, Event};
 use kiosk_hal::printer::Receipt;
 use libfuzzer_sys::fuzz_target;
 

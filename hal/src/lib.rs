@@ -10,6 +10,9 @@
 //! Unsafe code is forbidden in every module but `linux_ioctl`, the framebuffer and console
 //! ioctls (the crate's one FFI edge): the crate denies it, each other module forbids it.
 #![deny(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 /// True when this build holds the simulators (feature `sim`): a demo or test build.
 pub const SIMULATORS_BUILT_IN: bool = cfg!(feature = "sim");
@@ -27,6 +30,9 @@ pub mod input;
 mod linux_ioctl;
 #[forbid(unsafe_code)]
 pub mod printer;
+#[cfg(feature = "sim")]
+#[forbid(unsafe_code)]
+pub mod pty_device;
 #[forbid(unsafe_code)]
 mod serial_line;
 #[forbid(unsafe_code)]

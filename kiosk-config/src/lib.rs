@@ -4,6 +4,9 @@
 //! Loading is strict by design: a kiosk in the street must not start with a typo silently
 //! ignored (`dispaly.width = 1280` would otherwise leave the default in force).
 #![forbid(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod consent;
 mod error;

@@ -107,7 +107,7 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
         Found::BankCard(_) => true,
     };
     if let (Found::Passport(read), Some(path)) = (&found, &options.save_photo) {
-        std::fs::write(path, &read.face_image.bytes).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        std::fs::write(path, &read.face_image.bytes).map_err(|e| AppError::file(path, e))?;
     }
     if options.json {
         println!("{}", report(&found, seconds));
@@ -144,7 +144,7 @@ fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
     Ok(match card {
         SimulatedCard::Passport => SimulatorConfig::with_document(passport(None)),
         SimulatedCard::UntrustedPassport => {
-            let rogue = sim::TestPki::generate("untrusted").map_err(|e| AppError::io("test PKI", e))?;
+            let rogue = sim::TestPki::generate("untrusted").map_err(|e| AppError::internal("test PKI", e))?;
             SimulatorConfig::with_document(passport(Some(&rogue)))
         }
         SimulatedCard::BankCard => SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),

@@ -18,7 +18,7 @@ pub fn run(
     let options = Options { only, interactive, fault, data_dir };
     let report = diag::run(config_file, &options).map_err(|e| AppError::Usage(e.to_string()))?;
     if json {
-        let text = serde_json::to_string_pretty(&report).map_err(|e| AppError::io("diag report", e))?;
+        let text = serde_json::to_string_pretty(&report).map_err(|e| AppError::internal("diag report", e))?;
         println!("{text}");
     } else {
         print!("{}", report.to_text());

@@ -1,6 +1,7 @@
 //! The shell's error: one enum for every subcommand, each message naming what to do, and a
 //! [`ErrorKind`] (in the manner of embedded-hal's) for callers that must act on the fault.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::{account, identity, store, vision};
@@ -89,8 +90,24 @@ pub enum AppError {
     Ui(#[from] crate::ui::UiError),
     #[error("{image}: {detail}")]
     NoFace { image: String, detail: String },
+    /// A file or folder a command reads or writes, and the system's reason: missing or not
+    /// allowed is the kiosk set up wrong, anything else the disk.
+    #[error("{}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No kiosk database where one must be: the data folder given is not the kiosk's.
+    #[error("{}: {hint}", path.display())]
+    NoDatabase { path: PathBuf, hint: &'static str },
+    /// A thread, task or runtime of the shell's own could not start or ended abnormally.
     #[error("{what}: {reason}")]
-    Io { what: String, reason: String },
+    Task { what: &'static str, reason: String },
+    /// The shell's own state broke an invariant (a bug, never the person's or a device's data):
+    /// where, and what was missing.
+    #[error("{what}: {reason}")]
+    Internal { what: String, reason: String },
     #[error("{0}")]
     Usage(String),
     #[error("demo check failed: {0}")]
@@ -108,8 +125,19 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn io(what: impl Into<String>, error: impl std::fmt::Display) -> Self {
-        Self::Io { what: what.into(), reason: error.to_string() }
+    /// Reading or writing `path` failed.
+    pub fn file(path: &Path, source: std::io::Error) -> Self {
+        Self::File { path: path.to_path_buf(), source }
+    }
+
+    /// The shell's `what` (a thread, a task, the runtime) failed to start or to finish.
+    pub fn task(what: &'static str, error: impl std::fmt::Display) -> Self {
+        Self::Task { what, reason: error.to_string() }
+    }
+
+    /// An invariant of the shell's own broke at `what`.
+    pub fn internal(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Internal { what: what.into(), reason: reason.to_string() }
     }
 
     /// What kind of fault this is, so a caller can tell one worth retrying from a fatal one.
@@ -130,7 +158,12 @@ impl AppError {
                 K::DeviceGone
             }
             Self::Sync(_) => K::Retryable,
-            Self::Store(_) | Self::Io { .. } | Self::DemoExpectation(_) => K::Other,
+            Self::File { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => K::Configuration,
+                _ => K::Other,
+            },
+            Self::NoDatabase { .. } => K::Configuration,
+            Self::Store(_) | Self::Task { .. } | Self::Internal { .. } | Self::DemoExpectation(_) => K::Other,
         }
     }
 
@@ -229,7 +262,7 @@ mod tests {
         assert_eq!(out(AppError::Usage("bad setting".into())), (true, "other"));
         let missing = vision::VisionError::ModelMissing { id: "sface".into(), path: "m".into(), source_hint: "pypi".into() };
         assert_eq!(out(missing.into()), (true, "models"));
-        assert_eq!(out(AppError::io("session", "devices lost")), (true, "other"));
+        assert_eq!(out(AppError::internal("session", "devices lost")), (true, "other"));
         // A reader just reopened: the next session may start at once.
         assert_eq!(out(kiosk_hal::CardReaderError::Reconnected.into()), (false, "card_reader"));
         let kinds = [ErrorKind::Retryable, ErrorKind::DeviceGone, ErrorKind::BadData, ErrorKind::Configuration, ErrorKind::Other];
@@ -245,6 +278,21 @@ mod tests {
         let photo = vision::VisionError::Undecodable { what: "DG2 face photo".into() };
         assert_eq!(AppError::from(photo).kind(), ErrorKind::BadData);
         assert_eq!(AppError::from(identity::IdentityError::NoDocument).kind(), ErrorKind::BadData);
-        assert_eq!(AppError::io("session", "devices lost").kind(), ErrorKind::Other);
+        assert_eq!(AppError::internal("session", "devices lost").kind(), ErrorKind::Other);
+    }
+
+    #[test]
+    fn a_missing_or_forbidden_file_is_set_up_and_a_failing_disk_is_not_known() {
+        use std::io::{Error, ErrorKind as Io};
+        let file = |kind| AppError::file(Path::new("/var/lib/kiosk/site.toml"), Error::from(kind));
+        assert_eq!(file(Io::NotFound).kind(), ErrorKind::Configuration);
+        assert_eq!(file(Io::PermissionDenied).kind(), ErrorKind::Configuration);
+        assert_eq!(file(Io::StorageFull).kind(), ErrorKind::Other);
+        // The message names the path first, as every file error of the shell did.
+        assert!(file(Io::NotFound).to_string().starts_with("/var/lib/kiosk/site.toml: "));
+        let missing = AppError::NoDatabase { path: "/d/kiosk.db".into(), hint: "no such database file" };
+        assert_eq!((missing.to_string().as_str(), missing.kind()), ("/d/kiosk.db: no such database file", ErrorKind::Configuration));
+        assert_eq!(AppError::task("upkeep thread", "no memory").to_string(), "upkeep thread: no memory");
+        assert!(AppError::task("upkeep thread", "no memory").kind().takes_out_of_service());
     }
 }

@@ -62,7 +62,7 @@ pub fn provision(config: &Config, data_dir: &Path) -> Result<(KeyStore, Provisio
                 if *secret != *old.kek_bytes() {
                     return Err(AppError::Usage(format!("{} does not open to the key it was sealed from; keep {} and call support", sealed.display(), paths.kek.display())));
                 }
-                std::fs::remove_file(&paths.kek).map_err(|e| AppError::io(paths.kek.display().to_string(), e))?;
+                std::fs::remove_file(&paths.kek).map_err(|e| AppError::file(&paths.kek, e))?;
                 return Ok((KeyStore::from_secret(&secret, kek::origin(config, data_dir)), Provisioned::MovedIntoCredential));
             }
             if paths.db.exists() {

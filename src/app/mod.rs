@@ -108,7 +108,7 @@ pub fn token_verify(token: &str, public_key_hex: &str) -> Result<(), AppError> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
         .map_err(|_| AppError::Usage("--public-key is not a valid Ed25519 public key".into()))?;
     let claims = account::verify_token(&key, token.trim(), time::OffsetDateTime::now_utc())?;
-    println!("{}", serde_json::to_string_pretty(&claims).map_err(|e| AppError::io("token claims", e))?);
+    println!("{}", serde_json::to_string_pretty(&claims).map_err(|e| AppError::internal("token claims", e))?);
     Ok(())
 }
 
@@ -134,10 +134,10 @@ pub fn audit_verify_configured(config_file: Option<&Path>, db: Option<&Path>, ke
 /// Verifies the keyed chain and the last head anchored at the core; prints both.
 pub fn audit_verify(db: &Path, key: &store::AuditKey) -> Result<(), AppError> {
     if !db.is_file() {
-        return Err(AppError::io(db.display().to_string(), "no such database file"));
+        return Err(AppError::NoDatabase { path: db.to_path_buf(), hint: "no such database file" });
     }
     let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| AppError::io(db.display().to_string(), e))?;
+        .map_err(|e| AppError::file(db, std::io::Error::other(e)))?;
     let report = store::verify_chain(&conn, key)?;
     println!("{}: audit chain intact, {} rows, head {}", db.display(), report.rows, report.head_hash);
     if report.unkeyed_rows > 0 {

@@ -56,9 +56,9 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>, site: &str) -> R
     }
     let paths = DataPaths::under(data_dir);
     let keys_dir = data_dir.join("keys");
-    fs::create_dir_all(&keys_dir).map_err(|e| AppError::io(keys_dir.display().to_string(), e))?;
+    fs::create_dir_all(&keys_dir).map_err(|e| AppError::file(&keys_dir, e))?;
     for dir in [data_dir, keys_dir.as_path()] {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| AppError::io(dir.display().to_string(), e))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| AppError::file(dir, e))?;
     }
     let (keys, kek) = super::kek::provision(&config, data_dir)?;
     let (identity, new_identity) = if paths.identity.exists() {
@@ -74,7 +74,7 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>, site: &str) -> R
         "# Written by `kiosk provision`; register the public key with the bank.\nsite = \"{site}\"\nkiosk_id = \"{}\"\npublic_key = \"{public_key_hex}\"\nfingerprint = \"{fingerprint}\"\n",
         config.kiosk.id
     );
-    fs::write(&site_file, record).map_err(|e| AppError::io(site_file.display().to_string(), e))?;
+    fs::write(&site_file, record).map_err(|e| AppError::file(&site_file, e))?;
     println!("kiosk provision: site {site}, kiosk {}, data in {}", config.kiosk.id, data_dir.display());
     println!(
         "identity key: {} ({})",

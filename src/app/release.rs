@@ -28,7 +28,7 @@ fn public_key_pem(key: &VerifyingKey) -> String {
 
 fn parse_public_key_pem(path: &Path) -> Result<VerifyingKey, AppError> {
     let bad = || AppError::Usage(format!("{}: not an Ed25519 public key in PEM (BEGIN PUBLIC KEY)", path.display()));
-    let text = fs::read_to_string(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+    let text = fs::read_to_string(path).map_err(|e| AppError::file(path, e))?;
     let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|_| bad())?;
     let key: [u8; 32] = der.strip_prefix(&SPKI_PREFIX[..]).and_then(|k| k.try_into().ok()).ok_or_else(bad)?;
@@ -40,7 +40,7 @@ pub fn keygen(out: &Path) -> Result<(), AppError> {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     crate::keys::file::write_new_secret(out, &key.to_bytes()).map_err(|e| AppError::Usage(e.to_string()))?;
     let public = PathBuf::from(format!("{}.pub", out.display()));
-    fs::write(&public, public_key_pem(&key.verifying_key())).map_err(|e| AppError::io(public.display().to_string(), e))?;
+    fs::write(&public, public_key_pem(&key.verifying_key())).map_err(|e| AppError::file(&public, e))?;
     println!("release signing key {} (keep it offline), public key {}", out.display(), public.display());
     Ok(())
 }
@@ -49,12 +49,12 @@ pub fn keygen(out: &Path) -> Result<(), AppError> {
 /// link or anything else is refused: a release is plain files.
 fn release_files(dir: &Path) -> Result<Vec<String>, AppError> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), AppError> {
-        let entries = fs::read_dir(dir).map_err(|e| AppError::io(dir.display().to_string(), e))?;
+        let entries = fs::read_dir(dir).map_err(|e| AppError::file(dir, e))?;
         for entry in entries {
-            let entry = entry.map_err(|e| AppError::io(dir.display().to_string(), e))?;
+            let entry = entry.map_err(|e| AppError::file(dir, e))?;
             let path = entry.path();
-            let kind = entry.file_type().map_err(|e| AppError::io(path.display().to_string(), e))?;
-            let relative = path.strip_prefix(root).map_err(|e| AppError::io(path.display().to_string(), e))?;
+            let kind = entry.file_type().map_err(|e| AppError::file(&path, e))?;
+            let relative = path.strip_prefix(root).map_err(|e| AppError::internal(path.display().to_string(), e))?;
             let name = relative.to_str().filter(|n| n.chars().all(|c| c.is_ascii_graphic() && c != '\\'));
             let Some(name) = name else {
                 return Err(AppError::Usage(format!("{}: file names in a release must be plain ASCII", path.display())));
@@ -78,7 +78,7 @@ fn release_files(dir: &Path) -> Result<Vec<String>, AppError> {
 }
 
 fn sha256_file(path: &Path) -> Result<String, AppError> {
-    let bytes = fs::read(path).map_err(|e| AppError::io(path.display().to_string(), e))?;
+    let bytes = fs::read(path).map_err(|e| AppError::file(path, e))?;
     Ok(hex::encode(Sha256::digest(bytes)))
 }
 
@@ -92,7 +92,7 @@ pub fn sign(key_file: &Path, dir: &Path) -> Result<(), AppError> {
         manifest.push_str(&format!("{}  {name}\n", sha256_file(&dir.join(name))?));
     }
     let signature = key.sign(manifest.as_bytes());
-    let write = |name: &str, bytes: &[u8]| fs::write(dir.join(name), bytes).map_err(|e| AppError::io(dir.join(name).display().to_string(), e));
+    let write = |name: &str, bytes: &[u8]| fs::write(dir.join(name), bytes).map_err(|e| AppError::file(&dir.join(name), e));
     write(MANIFEST, manifest.as_bytes())?;
     write(SIGNATURE, &signature.to_bytes())?;
     println!("signed {} files in {}", files.len(), dir.display());

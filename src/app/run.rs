@@ -40,12 +40,17 @@ pub fn run(config_file: Option<&Path>, data_dir: Option<&Path>) -> Result<(), Ap
     let data_dir = data_dir.map_or_else(|| config.kiosk.data_dir.clone(), Path::to_path_buf);
     // The session records what it sees (countries of documents) under the folder in use.
     config.kiosk.data_dir = data_dir.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(service(config, data_dir))
+}
+
+/// The runtime the kiosk's sessions run on (`kiosk run` and `kiosk demo`): two workers, one a
+/// core of the kiosk's two, with timers and I/O.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| AppError::io("tokio runtime", e))?;
-    runtime.block_on(service(config, data_dir))
+        .map_err(|e| AppError::task("tokio runtime", e))
 }
 
 struct Signals {
@@ -55,7 +60,7 @@ struct Signals {
 
 impl Signals {
     fn new() -> Result<Self, AppError> {
-        let install = |kind| signal(kind).map_err(|e| AppError::io("signal handler", e));
+        let install = |kind| signal(kind).map_err(|e| AppError::task("signal handler", e));
         Ok(Self { term: install(SignalKind::terminate())?, int: install(SignalKind::interrupt())? })
     }
 
@@ -158,7 +163,7 @@ async fn open_services(
     let models = config.clone();
     let pipeline = tokio::task::spawn_blocking(move || wiring::face_pipeline(&models))
         .await
-        .map_err(|e| AppError::io("model loading task", e))??;
+        .map_err(|e| AppError::task("model loading task", e))??;
     Services::new(config.clone(), store, identity, pipeline)
 }
 
@@ -222,7 +227,7 @@ async fn open_ready_devices<D: Display + 'static>(
             Ok(devices)
         }
         Ok((_, Err(error))) => Err(("card_reader", AppError::from(error))),
-        Err(error) => Err(("card_reader", AppError::io("card reader task", error))),
+        Err(error) => Err(("card_reader", AppError::task("card reader task", error))),
     }
 }
 
@@ -447,6 +452,60 @@ mod tests {
         (Shell { health: Arc::clone(health), notifier: Arc::new(None), stop }, stop_tx)
     }
 
+    /// The service's metrics and health, and a shell reporting to them.
+    fn health_and_shell() -> (Arc<Metrics>, Arc<HealthState>, Shell, watch::Sender<bool>) {
+        let metrics = Arc::new(Metrics::default());
+        let health = HealthState::new(Arc::clone(&metrics));
+        let (shell, stop) = shell(&health);
+        (metrics, health, shell, stop)
+    }
+
+    /// The devices of a test's opener: its own reader, camera, display and input, the speaker
+    /// and printer as configured.
+    fn devices<D>(
+        config: &Config,
+        reader: wiring::OpenedReader,
+        camera: Box<dyn kiosk_hal::Camera>,
+        display: D,
+        input: Box<dyn Input>,
+    ) -> Result<Devices<D>, OpenError> {
+        let none = Simulation::default();
+        Ok(Devices {
+            reader: Box::new(reader),
+            camera,
+            display,
+            input,
+            speaker: wiring::open_speaker(config, &none)?,
+            printer: wiring::open_printer(config, &none)?,
+        })
+    }
+
+    /// Serves people (a loop that must not end by itself) until `done` holds, looked at every
+    /// `every`, or `within` has passed; then asks it to stop and waits. Whether `done` held.
+    async fn serve_until(
+        serve: impl std::future::Future<Output = Result<(), AppError>>,
+        stop: &watch::Sender<bool>,
+        every: Duration,
+        within: Duration,
+        mut done: impl FnMut() -> bool,
+    ) -> bool {
+        tokio::pin!(serve);
+        let until = tokio::time::Instant::now() + within;
+        let held = loop {
+            tokio::select! {
+                served = &mut serve => panic!("serve_people ended by itself: {served:?}"),
+                _ = tokio::time::sleep(every) => {}
+            }
+            let held = done();
+            if held || tokio::time::Instant::now() > until {
+                break held;
+            }
+        };
+        stop.send(true).unwrap();
+        serve.await.unwrap();
+        held
+    }
+
     /// Screen ids presented so far, from the PNG names the memory display writes (`NNN-id.png`).
     fn screens_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -470,43 +529,28 @@ mod tests {
         let screens = tmp.path().join("screens");
         let opener = |config: &Config| -> Result<Devices<AnyDisplay>, OpenError> {
             let n = opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let reader = Box::new(wiring::open_reader_at(config, &port)?);
-            let none = Simulation::default();
             // The person presses Enter through the welcome screen and the consent, once.
             let keys = if n == 0 { vec![InputEvent::Key(Key::Enter); 30] } else { Vec::new() };
             let display = MemoryDisplay::new(config.display.width, config.display.height)
                 .with_output_dir(screens.join(format!("open-{n}")));
-            Ok(Devices {
-                reader,
-                camera: wiring::open_camera(config, &none)?,
-                display: AnyDisplay::Memory(display),
-                input: wiring::scripted_input(keys),
-                speaker: wiring::open_speaker(config, &none)?,
-                printer: wiring::open_printer(config, &none)?,
-            })
+            devices(
+                config,
+                wiring::open_reader_at(config, &port)?,
+                wiring::open_camera(config, &Simulation::default())?,
+                AnyDisplay::Memory(display),
+                wiring::scripted_input(keys),
+            )
         };
-        let metrics = Arc::new(Metrics::default());
-        let health = HealthState::new(Arc::clone(&metrics));
-        let (shell, stop) = shell(&health);
+        let (metrics, _health, shell, stop) = health_and_shell();
         let serve = serve_people(services, &shell, opener);
-        tokio::pin!(serve);
-        let watch_until = tokio::time::Instant::now() + Duration::from_secs(60);
         let mut was_out_of_service = false;
-        let came_back = loop {
-            tokio::select! {
-                served = &mut serve => panic!("serve_people ended by itself: {served:?}"),
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            }
+        let came_back = serve_until(serve, &stop, Duration::from_millis(100), Duration::from_secs(60), || {
             let out = !metrics.ready() && opened.load(std::sync::atomic::Ordering::SeqCst) >= 1;
             was_out_of_service |= out && metrics.render().contains("kiosk_device_errors_total{device=\"card_reader\"} 1");
             // Back by itself: ready again, on the welcome screen of a fresh opening.
-            let back = was_out_of_service && metrics.ready();
-            if back || tokio::time::Instant::now() > watch_until {
-                break back;
-            }
-        };
-        stop.send(true).unwrap();
-        serve.await.unwrap();
+            was_out_of_service && metrics.ready()
+        })
+        .await;
         assert!(was_out_of_service, "never out of service with the fault counted:\n{}", metrics.render());
         assert!(came_back, "not ready again after the reader came back");
         let first = screens_in(&screens.join("open-0"));
@@ -660,35 +704,17 @@ mod tests {
             };
             let display = MemoryDisplay::new(config.display.width, config.display.height)
                 .with_output_dir(screens.join(format!("open-{n}")));
-            Ok(Devices {
-                reader: Box::new(wiring::open_reader_at(config, &port)?),
-                camera,
-                display: WatchedDisplay::new(display, watch.clone()),
-                input,
-                speaker: wiring::open_speaker(config, &none)?,
-                printer: wiring::open_printer(config, &none)?,
-            })
+            let reader = wiring::open_reader_at(config, &port)?;
+            devices(config, reader, camera, WatchedDisplay::new(display, watch.clone()), input)
         };
-        let metrics = Arc::new(Metrics::default());
-        let health = HealthState::new(Arc::clone(&metrics));
-        let (shell, stop) = shell(&health);
+        let (metrics, _health, shell, stop) = health_and_shell();
         let serve = serve_people(services, &shell, opener);
-        tokio::pin!(serve);
         // Both people served: a third session is waiting on the welcome screen.
-        let watch_until = tokio::time::Instant::now() + Duration::from_secs(300);
-        let both_served = loop {
-            tokio::select! {
-                served = &mut serve => panic!("serve_people ended by itself: {served:?}"),
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-            }
+        let both_served = serve_until(serve, &stop, Duration::from_millis(200), Duration::from_secs(300), || {
             let third = screens_in(&screens.join("open-2"));
-            let waiting = third.first().is_some_and(|name| name.ends_with("-welcome.png"));
-            if waiting || tokio::time::Instant::now() > watch_until {
-                break waiting;
-            }
-        };
-        stop.send(true).unwrap();
-        serve.await.unwrap();
+            third.first().is_some_and(|name| name.ends_with("-welcome.png"))
+        })
+        .await;
         let first = screens_in(&screens.join("open-0"));
         let first = ids(&first);
         let second = screens_in(&screens.join("open-1"));

@@ -50,7 +50,7 @@ pub fn client_of(config: &Config, identity: Arc<KioskIdentity>) -> Result<CoreCl
 pub fn run(config: &Config, data_dir: &Path) -> Result<bool, AppError> {
     let paths = DataPaths::under(data_dir);
     if !paths.db.is_file() {
-        return Err(AppError::io(paths.db.display().to_string(), "no such database; check --data-dir or kiosk.data_dir"));
+        return Err(AppError::NoDatabase { path: paths.db.clone(), hint: "no such database; check --data-dir or kiosk.data_dir" });
     }
     let keys = super::kek::open(config, data_dir)?;
     let identity = Arc::new(KioskIdentity::load(&paths.identity)?);
@@ -63,7 +63,7 @@ pub fn run(config: &Config, data_dir: &Path) -> Result<bool, AppError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| AppError::io("tokio runtime", e))?;
+        .map_err(|e| AppError::task("tokio runtime", e))?;
     let mut print = |p: Progress<'_>| match p {
         Progress::Sent { id, duplicate, done, total } => {
             let note = if duplicate { " (the core already had it)" } else { "" };

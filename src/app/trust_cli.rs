@@ -25,11 +25,11 @@ fn time_text(t: SystemTime) -> String {
 pub fn import(config_file: Option<&Path>, file: &Path) -> Result<PathBuf, AppError> {
     let config = kiosk_config::load(config_file)?;
     let dir = &config.card_reader.csca_dir;
-    let size = std::fs::metadata(file).map_err(|e| AppError::io(file.display().to_string(), e))?.len();
+    let size = std::fs::metadata(file).map_err(|e| AppError::file(file, e))?.len();
     if size > MAX_IMPORT {
         return Err(AppError::Usage(format!("{} is {size} bytes, more than a trust file holds (16 MiB)", file.display())));
     }
-    let bytes = std::fs::read(file).map_err(|e| AppError::io(file.display().to_string(), e))?;
+    let bytes = std::fs::read(file).map_err(|e| AppError::file(file, e))?;
     let kind = TrustFileKind::detect(&bytes).ok_or_else(|| {
         AppError::Usage(format!(
             "{} is neither an X.509 certificate, a CRL nor a CSCA master list (DER or PEM): nothing imported",
@@ -53,15 +53,15 @@ pub fn import(config_file: Option<&Path>, file: &Path) -> Result<PathBuf, AppErr
     let scratch = std::env::temp_dir().join(format!("kiosk-trust-import-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     let trial = (|| -> Result<TrustStore, AppError> {
-        std::fs::create_dir_all(&scratch).map_err(|e| AppError::io(scratch.display().to_string(), e))?;
-        for entry in std::fs::read_dir(dir).map_err(|e| AppError::io(dir.display().to_string(), e))?.flatten() {
+        std::fs::create_dir_all(&scratch).map_err(|e| AppError::file(&scratch, e))?;
+        for entry in std::fs::read_dir(dir).map_err(|e| AppError::file(dir, e))?.flatten() {
             if entry.path().is_file() {
                 std::fs::copy(entry.path(), scratch.join(entry.file_name()))
-                    .map_err(|e| AppError::io(entry.path().display().to_string(), e))?;
+                    .map_err(|e| AppError::file(&entry.path(), e))?;
             }
         }
         let name = target.file_name().unwrap_or_default();
-        std::fs::write(scratch.join(name), &bytes).map_err(|e| AppError::io(scratch.display().to_string(), e))?;
+        std::fs::write(scratch.join(name), &bytes).map_err(|e| AppError::file(&scratch, e))?;
         TrustStore::load_dir(&scratch).map_err(|e| AppError::Identity(IdentityError::TrustStore(e)))
     })();
     let _ = std::fs::remove_dir_all(&scratch);
@@ -69,7 +69,7 @@ pub fn import(config_file: Option<&Path>, file: &Path) -> Result<PathBuf, AppErr
     let tmp = dir.join(format!(".{stem}.import"));
     std::fs::write(&tmp, &bytes)
         .and_then(|()| std::fs::rename(&tmp, &target))
-        .map_err(|e| AppError::io(format!("writing {}", target.display()), e))?;
+        .map_err(|e| AppError::file(&target, e))?;
     let what = match kind {
         TrustFileKind::Certificate => "certificate",
         TrustFileKind::MasterList => "master list",

@@ -79,6 +79,6 @@ pub fn spawn(
                 }
             });
         })
-        .map_err(|e| AppError::io("upkeep thread", e))?;
+        .map_err(|e| AppError::task("upkeep thread", e))?;
     Ok(())
 }

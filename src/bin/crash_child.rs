@@ -2,6 +2,9 @@
 //! onboardings (every other one with a social payments choice) on one connection while it drains the outbox to the core on another, so the
 //! test can SIGKILL it at any moment. Not installed on kiosks.
 #![forbid(unsafe_code)]
+// No unwrap/expect outside tests (DEVELOPERS.md): a device, file, network or person's data must
+// never panic the kiosk. An invariant that cannot fail keeps its `expect` with an `allow` saying why.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 use clap::Parser;
 use kiosk::account::KioskIdentity;

@@ -151,12 +151,22 @@ where
     target.fill_contiguous(&dst, colors)
 }
 
-/// A round badge with a tick: done.
-pub(crate) fn check_badge<T>(
+/// What a round badge shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Badge {
+    /// A tick: done.
+    Check,
+    /// An "i", for explanations.
+    Info,
+}
+
+/// A round badge in the primary colour with its mark.
+pub(crate) fn badge<T>(
     target: &mut T,
     t: &Theme,
     center: Point,
     diameter: i32,
+    mark: Badge,
 ) -> Result<(), DisplayError>
 where
     T: DrawTarget<Color = Rgb888, Error = DisplayError>,
@@ -165,15 +175,28 @@ where
         .into_styled(PrimitiveStyle::with_fill(t.primary_bg))
         .draw(target)?;
     let d = diameter;
-    let stroke = PrimitiveStyle::with_stroke(t.primary_text, (d / 9).max(3) as u32);
-    let a = center + Point::new(-d * 2 / 9, 0);
-    let b = center + Point::new(-d / 18, d / 6);
-    let c = center + Point::new(d / 4, -d / 6);
-    Line::new(a, b).into_styled(stroke).draw(target)?;
-    Line::new(b, c).into_styled(stroke).draw(target)?;
-    Circle::with_center(b, (d / 9).max(3) as u32)
-        .into_styled(PrimitiveStyle::with_fill(t.primary_text))
-        .draw(target)?;
+    match mark {
+        Badge::Check => {
+            let stroke = PrimitiveStyle::with_stroke(t.primary_text, (d / 9).max(3) as u32);
+            let a = center + Point::new(-d * 2 / 9, 0);
+            let b = center + Point::new(-d / 18, d / 6);
+            let c = center + Point::new(d / 4, -d / 6);
+            Line::new(a, b).into_styled(stroke).draw(target)?;
+            Line::new(b, c).into_styled(stroke).draw(target)?;
+            Circle::with_center(b, (d / 9).max(3) as u32)
+                .into_styled(PrimitiveStyle::with_fill(t.primary_text))
+                .draw(target)?;
+        }
+        Badge::Info => {
+            let s = d / 10;
+            Circle::with_center(center - Point::new(0, d / 4), (s * 2) as u32)
+                .into_styled(PrimitiveStyle::with_fill(t.primary_text))
+                .draw(target)?;
+            rect(center.x - s, center.y - d / 10, s * 2, d * 7 / 20)
+                .into_styled(PrimitiveStyle::with_fill(t.primary_text))
+                .draw(target)?;
+        }
+    }
     Ok(())
 }
 
@@ -204,29 +227,6 @@ where
             .into_styled(PrimitiveStyle::with_fill(color))
             .draw(target)?;
     }
-    Ok(())
-}
-
-/// A round badge with an "i", for explanations.
-pub(crate) fn info_badge<T>(
-    target: &mut T,
-    t: &Theme,
-    center: Point,
-    diameter: i32,
-) -> Result<(), DisplayError>
-where
-    T: DrawTarget<Color = Rgb888, Error = DisplayError>,
-{
-    Circle::with_center(center, diameter as u32)
-        .into_styled(PrimitiveStyle::with_fill(t.primary_bg))
-        .draw(target)?;
-    let s = diameter / 10;
-    Circle::with_center(center - Point::new(0, diameter / 4), (s * 2) as u32)
-        .into_styled(PrimitiveStyle::with_fill(t.primary_text))
-        .draw(target)?;
-    rect(center.x - s, center.y - diameter / 10, s * 2, diameter * 7 / 20)
-        .into_styled(PrimitiveStyle::with_fill(t.primary_text))
-        .draw(target)?;
     Ok(())
 }
 

@@ -592,17 +592,19 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         Ok(())
     }
 
+    /// A badge `size` across at the top of a column left of `content`; the rest is the text's.
+    fn badge_beside(&mut self, content: Rectangle, size: i32, mark: icons::Badge) -> Result<Rectangle, DisplayError> {
+        let m = *self.m();
+        let (column, text_area) = split_left(content, size, m.gap * 2);
+        let center = Point::new(column.center().x, column.top_left.y + size / 2);
+        icons::badge(self.target, self.w.theme, center, size, mark)?;
+        Ok(text_area)
+    }
+
     fn goodbye(&mut self, receipt_printed: bool, social: bool) -> Result<(), DisplayError> {
         let m = *self.m();
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
-        let badge = m.px(80.0);
-        let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
-        icons::check_badge(
-            self.target,
-            self.w.theme,
-            Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
-            badge,
-        )?;
+        let text_area = self.badge_beside(content, m.px(80.0), icons::Badge::Check)?;
         let take = if receipt_printed { "goodbye.passport_and_receipt" } else { "goodbye.passport" };
         let mut paras = vec![para(self.t("goodbye.title"), Role::Title), para(self.t(take), Role::Strong)];
         if social {
@@ -621,14 +623,7 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let [title, what, next] = [title, what, next].map(|key| self.tx.fill(key, &args));
         let (content, row) = split_bottom(m.body(), m.button_h, m.gap);
-        let badge = m.px(72.0);
-        let (badge_col, text_area) = split_left(content, badge, m.gap * 2);
-        icons::info_badge(
-            self.target,
-            self.w.theme,
-            Point::new(badge_col.center().x, badge_col.top_left.y + badge / 2),
-            badge,
-        )?;
+        let text_area = self.badge_beside(content, m.px(72.0), icons::Badge::Info)?;
         let paras = [para(title, Role::Title), para(what, Role::Body), para(next, Role::Strong)];
         self.block(&paras, text_area, Align::Left)?;
         let w = (row.size.width as i32).min(m.px(320.0).max(m.min_button));
@@ -640,11 +635,12 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
         let m = *self.m();
         let body = m.body();
         let badge = m.px(80.0);
-        icons::info_badge(
+        icons::badge(
             self.target,
             self.w.theme,
             Point::new(body.center().x, body.top_left.y + badge / 2),
             badge,
+            icons::Badge::Info,
         )?;
         let area = rect(
             body.top_left.x,

@@ -3,6 +3,8 @@
 //! client certificate), the kiosk's keys, and a loopback core simulator. A crate of its own
 //! because two packages' tests and a bench use it (a module is reachable from one target only).
 #![forbid(unsafe_code)]
+// Test code only: a set-up that fails is the test's failure, so it unwraps; the crates a kiosk
+// runs deny unwrap/expect outside their tests.
 
 use kiosk::account::KioskIdentity;
 use kiosk::store::{KeyStore, OnboardingRecord};

@@ -5,7 +5,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 pub const KIOSK: &str = env!("CARGO_BIN_EXE_kiosk");
@@ -40,6 +41,21 @@ impl DemoSite {
         assert!(out.status.success(), "kiosk provision: {}", String::from_utf8_lossy(&out.stderr));
         DemoSite { tmp, data, config, port }
     }
+}
+
+/// `kiosk --config CONFIG run --data-dir DATA` from the repository (where the models are), its
+/// output discarded; the caller sets the environment and spawns it.
+pub fn kiosk_run(config: &Path, data: &Path) -> Command {
+    let mut command = Command::new(KIOSK);
+    command
+        .arg("--config")
+        .arg(config)
+        .args(["run", "--data-dir"])
+        .arg(data)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
 }
 
 /// `GET path` on the loopback port: status and body; `None` while nothing answers.

@@ -133,7 +133,7 @@ fn slow_reply_times_out_and_is_cancelled() {
 #[test]
 fn silent_line_is_no_acknowledge() {
     // A pty nobody answers on: the host tries three times, then reports it.
-    let pty = sim::pty::open_raw_pty().unwrap();
+    let pty = crate::pty_device::open_raw_pty().unwrap();
     let mut reader = SerialCardReader::open(&pty.slave_path.to_string_lossy(), 9600)
         .unwrap()
         .with_timeouts(Timeouts { ack: Duration::from_millis(50), ..fast() });

@@ -6,8 +6,10 @@
 //! receipt and the social-payments offer), then people failing each check in turn, one who
 //! walks away mid-way, and one who declines the consent.
 
+mod acting;
 mod person;
 
+pub use acting::{ActingPerson, Shown};
 pub use person::{synthetic_turn, turn_clip, ScreenWatch, SimulatedPerson, WatchedDisplay};
 
 use std::{
@@ -21,8 +23,7 @@ use kiosk_hal::{
     card_reader::sim::{self, SimulatorConfig, VirtualPassport},
     camera::ReplayCamera,
     display::MemoryDisplay,
-    input::Key,
-    Camera, CardReader, InputEvent,
+    Camera, CardReader,
 };
 use opencv::{
     core::{Mat, Rect, Scalar, Size, Vector, CV_8UC3},
@@ -36,10 +37,9 @@ use super::{
 };
 use crate::{
     account::KioskIdentity,
-    flow::{ButtonId, Outcome, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions},
+    flow::{ButtonId, Outcome, Refusal},
     identity::mrz::check_digit,
     store::{KeyStore, Store},
-    ui,
     vision::{read_image, FacePipeline},
     wiring::{self, Devices, Simulation},
 };
@@ -70,24 +70,6 @@ pub struct Choices {
     /// who cannot see the buttons would, with the spoken prompts).
     pub keypad: bool,
 }
-
-/// Keys of the kiosk's keypad, in the order a person tries them.
-const KEYPAD: [Key; 14] = [
-    Key::Enter,
-    Key::Cancel,
-    Key::Up,
-    Key::Down,
-    Key::Digit(1),
-    Key::Digit(2),
-    Key::Digit(3),
-    Key::Digit(4),
-    Key::Digit(5),
-    Key::Digit(6),
-    Key::Digit(7),
-    Key::Digit(8),
-    Key::Digit(9),
-    Key::Digit(0),
-];
 
 /// A scripted person: their passport, what the camera sees of them, what they press.
 pub struct DemoPerson {
@@ -236,12 +218,8 @@ pub fn compose_td3(
 /// Blocking entry point for the CLI: builds the tokio runtime that drives devices and flow.
 pub fn run_blocking(config_file: Option<&Path>, out: &Path) -> Result<Vec<SessionReport>, AppError> {
     let config = kiosk_config::load(config_file)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| AppError::io("tokio runtime", e))?;
-    runtime.block_on(run(config, out, &mut |line| println!("{line}")))
+    // The runtime of `kiosk run`: the demo's sessions run as a kiosk's do.
+    super::run::runtime()?.block_on(run(config, out, &mut |line| println!("{line}")))
 }
 
 /// Runs the demo, writing what happens through `print`; checks each person's expected outcome.
@@ -341,12 +319,12 @@ async fn run_person(
     let size = (services.config.display.width, services.config.display.height);
     let passport_jpeg = {
         let mut pipeline =
-            services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+            services.pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
         personalise_photo(&mut pipeline, &person.passport_photo)?
     };
     let mut chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg);
     if person.forged_signature {
-        let forger = sim::TestPki::generate("forger").map_err(|e| AppError::io("forger's test PKI", e))?;
+        let forger = sim::TestPki::generate("forger").map_err(|e| AppError::internal("forger's test PKI", e))?;
         chip = chip.signed_by(&forger);
     }
     let mut reader = wiring::open_simulated_reader(&services.config, SimulatorConfig::with_document(chip))?;
@@ -361,7 +339,7 @@ async fn run_person(
     let watch = ScreenWatch::default();
     let camera: Box<dyn Camera> = {
         let mut pipeline =
-            services.pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+            services.pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
         let (w, h) = (services.config.camera.width, services.config.camera.height);
         match &person.appearance {
             Appearance::Person(photos) => {
@@ -380,9 +358,12 @@ async fn run_person(
             Appearance::Nobody => Box::new(ReplayCamera::from_frames(vec![empty_street(w, h)?])?),
         }
     };
-    std::fs::create_dir_all(screens_dir).map_err(|e| AppError::io(screens_dir.display().to_string(), e))?;
+    std::fs::create_dir_all(screens_dir).map_err(|e| AppError::file(screens_dir, e))?;
     let display = WatchedDisplay::new(MemoryDisplay::new(size.0, size.1).with_output_dir(screens_dir), watch);
-    let input = wiring::scripted_input(script_touches(services, person, size)?);
+    // The person answers each screen the session presents, as their choices say.
+    let shown = Shown::default();
+    let leaves = matches!(person.appearance, Appearance::Nobody);
+    let input = Box::new(ActingPerson::new(shown.clone(), person.choices.clone(), leaves));
     let (speaker, speech) = wiring::open_speaker_with_log(&services.config, &Simulation::default())?;
     let (printer, paper) = wiring::open_printer_with_log(&services.config, &Simulation::default())?;
     let devices = Devices { reader: Box::new(reader), camera, display, input, speaker, printer };
@@ -396,7 +377,7 @@ async fn run_person(
     let mut on_step = |record: &StepRecord| {
         print(&format!("  {:<14} {}  [{} ms]", record.step, record.result, record.duration.as_millis()));
     };
-    let session = Session::new(devices, services, &mut on_step);
+    let session = Session::new(devices, services, &mut on_step).with_screen_observer(shown.observer());
     let ran = tokio::time::timeout(Duration::from_secs(180), session.run()).await;
     services.config.kiosk.walk_away_timeout_s = walk_away;
     let (report, devices) =
@@ -405,12 +386,12 @@ async fn run_person(
     drop(devices);
     if let Some(speech) = speech.filter(|s| !s.utterances().is_empty()) {
         let path = screens_dir.join("spoken-prompts.txt");
-        std::fs::write(&path, speech.transcript()).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        std::fs::write(&path, speech.transcript()).map_err(|e| AppError::file(&path, e))?;
         print(&format!("  speaker      {} spoken prompts: {}", speech.utterances().len(), path.display()));
     }
     if let Some(receipt) = paper.and_then(|p| p.receipts().into_iter().next()) {
         let path = screens_dir.join("receipt.txt");
-        std::fs::write(&path, receipt.lines().join("\n")).map_err(|e| AppError::io(path.display().to_string(), e))?;
+        std::fs::write(&path, receipt.lines().join("\n")).map_err(|e| AppError::file(&path, e))?;
         print(&format!("  printer      receipt of {} lines (ESC/POS, CP866): {}", receipt.lines().len(), path.display()));
     }
     Ok(report)
@@ -427,106 +408,6 @@ fn empty_street(width: u32, height: u32) -> Result<Mat, AppError> {
     imgproc::rectangle(&mut frame, band, Scalar::new(60.0, 80.0, 90.0, 0.0), -1, imgproc::LINE_8, 0)
         .map_err(crate::vision::VisionError::from)?;
     Ok(frame)
-}
-
-/// Touches at the centres of the buttons the person presses, screen after screen, found by
-/// drawing each screen as the kiosk will (same options, same texts, same layout).
-fn script_touches(services: &Services, person: &DemoPerson, (width, height): (u32, u32)) -> Result<Vec<InputEvent>, AppError> {
-    let mut options = UiOptions::default();
-    let layout_of = |screen: &Screen, options: &UiOptions| -> Result<ui::Layout, AppError> {
-        let mut scratch = MemoryDisplay::new(width, height);
-        Ok(ui::render_with(&mut scratch, screen, options, &services.ui)?)
-    };
-    let mut touches = Vec::new();
-    let by_keypad = std::cell::Cell::new(false);
-    let mut touch = |screen: &Screen, button: ButtonId, options: &UiOptions| -> Result<(), AppError> {
-        let point = layout_of(screen, options)?.center_of(button).ok_or_else(|| {
-            AppError::DemoExpectation(format!("{button:?} is not on the {screen:?} screen"))
-        })?;
-        let key = KEYPAD.into_iter().find(|&k| ui::button_for_key(screen, k) == Some(button));
-        touches.push(match key {
-            Some(key) if by_keypad.get() => InputEvent::Key(key),
-            _ if by_keypad.get() => {
-                return Err(AppError::DemoExpectation(format!("no key for {button:?} on the {screen:?} screen")))
-            }
-            _ => InputEvent::Touch { x: point.x, y: point.y },
-        });
-        Ok(())
-    };
-    let choices = &person.choices;
-    for &button in &choices.options {
-        touch(&Screen::Welcome, button, &options)?;
-        options = crate::flow::toggled(options, button);
-    }
-    by_keypad.set(choices.keypad);
-    touch(&Screen::Welcome, ButtonId::Start, &options)?;
-
-    // Reads the consent page by page to its end.
-    let consent = &services.consent;
-    let text = consent.in_language(options.language).text.clone();
-    let page = |page, can_accept| Screen::Consent { version: consent.version.clone(), text: text.clone(), page, can_accept };
-    let pages = layout_of(&page(0, false), &options)?.pages.max(1);
-    for p in 0..pages - 1 {
-        touch(&page(p, false), ButtonId::ScrollDown, &options)?;
-    }
-    let last = page(pages - 1, true);
-    if choices.declines_consent {
-        touch(&last, ButtonId::Decline, &options)?;
-        touch(&Screen::Refused { reason: Refusal::ConsentDeclined }, ButtonId::Finish, &options)?;
-        return Ok(touches);
-    }
-    touch(&last, ButtonId::Accept, &options)?;
-
-    match person.expected {
-        Outcome::Refused(reason) => touch(&Screen::Refused { reason }, ButtonId::Finish, &options)?,
-        Outcome::WalkedAway => {}
-        Outcome::AccountIssued => {
-            let summary = |can_print, receipt| Screen::AccountIssued {
-                account_reference: "00000000".into(),
-                per_transaction_limit_rub: 50_000,
-                daily_limit_rub: 100_000,
-                monthly_limit_rub: 300_000,
-                activation_token: "x".repeat(200),
-                expires_at: "00:00".into(),
-                can_print,
-                receipt,
-            };
-            let printer = services.config.printer.driver != kiosk_config::PrinterDriver::None;
-            let mut receipt = None;
-            if choices.prints_receipt && printer {
-                touch(&summary(true, None), ButtonId::PrintReceipt, &options)?;
-                receipt = Some(ReceiptStatus::Printed);
-            }
-            touch(&summary(printer && receipt.is_none(), receipt), ButtonId::Next, &options)?;
-            let mut requested = false;
-            if let (Some(rules), Some((ticks, credit))) = (services.social.as_ref(), choices.social.as_ref()) {
-                let today = time::OffsetDateTime::now_utc().date();
-                let mrz = crate::identity::mrz::Mrz::from_lines(&person.passport_mrz)
-                    .map_err(|e| AppError::DemoExpectation(format!("demo MRZ: {e}")))?;
-                let context = super::session::offer::OfferContext {
-                    account_id: uuid::Uuid::nil(),
-                    age: crate::benefits::age_on(&mrz.birth_date, today),
-                    sex: crate::benefits::Sex::from_mrz(mrz.sex),
-                };
-                let step = |step, bits| super::session::offer::offer_screen(rules, &context, step, bits, options.language);
-                let mut bits = 0;
-                for &tick in ticks {
-                    touch(&step(SocialStep::Categories, bits), ButtonId::Category(tick), &options)?;
-                    bits ^= 1 << tick;
-                }
-                touch(&step(SocialStep::Categories, bits), ButtonId::Next, &options)?;
-                let answer = if *credit { ButtonId::CreditPayments } else { ButtonId::NoThanks };
-                touch(&step(SocialStep::Answer, bits), answer, &options)?;
-                requested = *credit;
-            }
-            let goodbye = Screen::Goodbye {
-                receipt_printed: receipt.is_some(),
-                social_payments_requested: requested,
-            };
-            touch(&goodbye, ButtonId::Finish, &options)?;
-        }
-    }
-    Ok(touches)
 }
 
 /// Makes the chip's portrait as a passport office would: head and shoulders cropped around
@@ -599,7 +480,7 @@ fn prepare_out_dir(out: &Path) -> Result<(), AppError> {
                 out.display()
             )));
         }
-        std::fs::remove_dir_all(out).map_err(|e| AppError::io(out.display().to_string(), e))?;
+        std::fs::remove_dir_all(out).map_err(|e| AppError::file(out, e))?;
     }
-    std::fs::create_dir_all(out.join("keys")).map_err(|e| AppError::io(out.display().to_string(), e))
+    std::fs::create_dir_all(out.join("keys")).map_err(|e| AppError::file(out, e))
 }

@@ -67,7 +67,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let (_, analysed) = off_thread(photo, self.busy(BUSY_COUNTS_AS_ALIVE), move |photo| {
             pipeline
                 .lock()
-                .map_err(|_| AppError::io("face pipeline", "poisoned lock"))?
+                .map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?
                 .analyse(photo)
                 .map_err(AppError::from)
         })

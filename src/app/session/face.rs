@@ -68,7 +68,7 @@ impl<D: Display + 'static> Session<'_, D> {
         }
         self.log("face capture", quality, started);
         let Some((liveness, embedding, liveness_took)) = best.live else {
-            return Err(AppError::io("face capture", "analysis missing for the best frame"));
+            return Err(AppError::internal("face capture", "analysis missing for the best frame"));
         };
         self.log_took(
             "liveness",
@@ -146,8 +146,8 @@ impl<D: Display + 'static> Session<'_, D> {
 
     pub(super) fn compare_faces(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
-        let document_face = self.data.document_face.as_ref().ok_or_else(|| AppError::io("session", "no document face"))?;
-        let live_face = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
+        let document_face = self.data.document_face.as_ref().ok_or_else(|| AppError::internal("session", "no document face"))?;
+        let live_face = self.data.live_face.as_ref().ok_or_else(|| AppError::internal("session", "no live face"))?;
         let decision = MatchDecision::compare(document_face, live_face, self.services.config.face.match_threshold);
         self.log(
             "1:1 match",
@@ -191,7 +191,7 @@ impl<D: Display + 'static> Session<'_, D> {
     /// hashes without biometrics. The kind found is recorded.
     pub(super) fn check_exact_duplicate(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
-        let keys = self.enrolment_keys().ok_or_else(|| AppError::io("session", "no document read"))?;
+        let keys = self.enrolment_keys().ok_or_else(|| AppError::internal("session", "no document read"))?;
         let kind = self.services.store.enrolled_as(&keys)?;
         self.data.face_checks.duplicate_kind = kind.map(store::DuplicateKind::code);
         let detail = match kind {
@@ -211,7 +211,7 @@ impl<D: Display + 'static> Session<'_, D> {
     pub(super) fn check_duplicate(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
         let keys = self.enrolment_keys();
-        let live = self.data.live_face.as_ref().ok_or_else(|| AppError::io("session", "no live face"))?;
+        let live = self.data.live_face.as_ref().ok_or_else(|| AppError::internal("session", "no live face"))?;
         let threshold = self.services.config.face.duplicate_threshold;
         let found = self.services.gallery.search(keys.as_ref().map(|k| &k.birth), live);
         self.data.face_checks.duplicate_best_score = found.best;
@@ -272,7 +272,7 @@ fn best_of_burst(
     burst: usize,
     preview: PreviewSpec,
 ) -> Result<BurstCapture, AppError> {
-    let mut pipeline = pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+    let mut pipeline = pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
     let mut picker = BurstPicker::new();
     let mut frame_size = (0, 0);
     for _ in 0..burst {
@@ -310,7 +310,7 @@ pub fn follow_challenge(
     direction: TurnDirection,
     rules: ChallengeRules,
 ) -> Result<(ChallengeStatus, usize, f32), AppError> {
-    let mut pipeline = pipeline.lock().map_err(|_| AppError::io("face pipeline", "poisoned lock"))?;
+    let mut pipeline = pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
     let mut tracker = ChallengeTracker::new(direction, rules);
     let started = Instant::now();
     let mut frames = 0;

@@ -21,7 +21,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let now = OffsetDateTime::now_utc();
         let account = DemoAccount::issue(self.services.limits.clone(), now);
         let ttl = Duration::from_secs(u64::from(self.services.config.account.activation_ttl_minutes) * 60);
-        let ttl = time::Duration::try_from(ttl).map_err(|e| AppError::io("activation ttl", e))?;
+        let ttl = time::Duration::try_from(ttl).map_err(|e| AppError::internal("activation ttl", e))?;
         let claims = Claims::for_account(&account, &self.services.config.kiosk.id, now, ttl);
         let token = issue_token(self.services.identity.signing_key(), &claims);
         let token_id: TokenId = claims.token_id;
@@ -107,7 +107,7 @@ impl<D: Display + 'static> Session<'_, D> {
 
     pub(super) async fn print_receipt(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
-        let summary = self.issued.as_ref().ok_or_else(|| AppError::io("session", "no account to print"))?;
+        let summary = self.issued.as_ref().ok_or_else(|| AppError::internal("session", "no account to print"))?;
         let receipt = summary.receipt(&self.services.config.kiosk.id, self.options.language, OffsetDateTime::now_utc());
         let printed = self
             .on_devices(move |d| match d.printer.as_mut() {
@@ -124,7 +124,7 @@ impl<D: Display + 'static> Session<'_, D> {
     pub(super) fn record_social_choice(&mut self, credit_to_account: bool, categories: flow::CategoryBits) -> Result<(), AppError> {
         let started = Instant::now();
         let (Some(rules), Some(person)) = (self.services.social.as_ref(), self.offer.as_ref()) else {
-            return Err(AppError::io("session", "social-payments answer without rules or account"));
+            return Err(AppError::internal("session", "social-payments answer without rules or account"));
         };
         let choice = offer::choice(rules, person, categories, credit_to_account, OffsetDateTime::now_utc());
         let kinds = choice.kinds_offered.len();

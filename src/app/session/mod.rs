@@ -86,6 +86,10 @@ pub fn load_gallery(store: &Store) -> Result<BucketedGallery, AppError> {
     Ok(gallery)
 }
 
+/// Told of every screen the session presents (as the keypad sees it: no camera picture) and of
+/// where its buttons are: the demo's person reads the screen through it.
+pub type ScreenObserver = Arc<dyn Fn(&Screen, &Layout) + Send + Sync>;
+
 /// One line of the session's story: a step, what it gave, how long it took.
 #[derive(Debug, Clone)]
 pub struct StepRecord {
@@ -146,7 +150,7 @@ where
     });
     // Nobody to tell (a touch poll has a zero allowance): no ticker, just the task.
     let Some((tell, allowance)) = alive.filter(|(_, allowance)| !allowance.is_zero()) else {
-        return task.await.map_err(|e| AppError::io("device task", e));
+        return task.await.map_err(|e| AppError::task("device task", e));
     };
     tokio::pin!(task);
     let started = tokio::time::Instant::now();
@@ -154,7 +158,7 @@ where
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            joined = &mut task => return joined.map_err(|e| AppError::io("device task", e)),
+            joined = &mut task => return joined.map_err(|e| AppError::task("device task", e)),
             _ = beat.tick() => {
                 if started.elapsed() < allowance {
                     tell();
@@ -185,6 +189,7 @@ pub struct Session<'a, D> {
     /// Called at every turn of the session loop (at least every input timeout): what the
     /// service's liveness and watchdog follow, so a hung session stops them.
     progress: Option<Arc<dyn Fn() + Send + Sync>>,
+    observer: Option<ScreenObserver>,
 }
 
 impl<'a, D: Display + 'static> Session<'a, D> {
@@ -214,12 +219,19 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             },
             on_step,
             progress: None,
+            observer: None,
         }
     }
 
     /// Reports each turn of the session loop to `progress` (the service's liveness clock).
     pub fn with_progress(mut self, progress: Arc<dyn Fn() + Send + Sync>) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// Tells `observer` of each screen presented (a simulated person reads it).
+    pub fn with_screen_observer(mut self, observer: ScreenObserver) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -262,12 +274,12 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 break;
             }
         }
-        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let devices = self.devices.take().ok_or_else(|| AppError::internal("session", "devices lost"))?;
         Ok((self.report, devices))
     }
 
     fn devices(&mut self) -> Result<&mut Devices<D>, AppError> {
-        self.devices.as_mut().ok_or_else(|| AppError::io("session", "devices lost"))
+        self.devices.as_mut().ok_or_else(|| AppError::internal("session", "devices lost"))
     }
 
     /// Device work off the async thread: the devices are taken, lent to `f` on a blocking
@@ -286,7 +298,7 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         allowance: Duration,
         f: impl FnOnce(&mut Devices<D>) -> R + Send + 'static,
     ) -> Result<R, AppError> {
-        let devices = self.devices.take().ok_or_else(|| AppError::io("session", "devices lost"))?;
+        let devices = self.devices.take().ok_or_else(|| AppError::internal("session", "devices lost"))?;
         let (devices, result) = off_thread(devices, self.busy(allowance), f).await?;
         self.devices = Some(devices);
         Ok(result)
@@ -361,6 +373,9 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             }
             other => other.clone(),
         });
+        if let (Some(observe), Some(shown)) = (&self.observer, &self.shown) {
+            observe(shown, &self.layout);
+        }
         self.report.screens.push(id);
         Ok(())
     }
@@ -390,14 +405,14 @@ impl<'a, D: Display + 'static> Session<'a, D> {
             Command::IssueAccount => pending.push(self.issue_account()?),
             Command::ShowAccount { receipt } => {
                 let can_print = self.devices()?.printer.is_some();
-                let summary = self.issued.as_ref().ok_or_else(|| AppError::io("session", "no account to show"))?;
+                let summary = self.issued.as_ref().ok_or_else(|| AppError::internal("session", "no account to show"))?;
                 let screen = summary.screen(can_print, receipt);
                 self.show(&screen)?;
             }
             Command::PrintReceipt => pending.push(self.print_receipt().await?),
             Command::ShowSocialOffer { step, categories } => {
                 let (Some(rules), Some(person)) = (self.services.social.as_ref(), self.offer.as_ref()) else {
-                    return Err(AppError::io("session", "social-payments offer without rules or account"));
+                    return Err(AppError::internal("session", "social-payments offer without rules or account"));
                 };
                 let screen = offer::offer_screen(rules, person, step, categories, self.options.language);
                 self.show(&screen)?;

@@ -12,10 +12,10 @@ use crate::flow::Preview;
 const REDACT_BLOCK: i32 = 16;
 
 pub fn preview_of(frame: &core::Mat, fit: (u32, u32), redact: bool) -> Result<Preview, AppError> {
-    let cv = |e: opencv::Error| AppError::io("camera preview", e);
+    let cv = |e: opencv::Error| AppError::internal("camera preview", e);
     let (w, h) = (frame.cols(), frame.rows());
     if w <= 0 || h <= 0 || fit.0 == 0 || fit.1 == 0 {
-        return Err(AppError::io("camera preview", "empty frame"));
+        return Err(AppError::internal("camera preview", "empty frame"));
     }
     let scale = (fit.0 as f64 / w as f64).min(fit.1 as f64 / h as f64);
     let size = core::Size::new(((w as f64 * scale) as i32).max(1), ((h as f64 * scale) as i32).max(1));

@@ -18,7 +18,6 @@ pub mod chip_pace;
 pub mod emv;
 pub mod passport;
 pub mod pki;
-pub mod pty;
 pub mod simulator;
 
 pub use emv::VirtualBankCard;

@@ -1,7 +1,5 @@
 //! The card reader DEVICE, played on a std thread at the master end of a pty.
 
-use std::fs::File;
-use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -10,17 +8,15 @@ use std::time::{Duration, Instant};
 
 use super::emv::VirtualBankCard;
 use super::passport::VirtualPassport;
-use super::pty::{open_raw_pty, read_master, MasterRead, PtyError};
 use crate::card_reader::frame::{
     Control, Decoded, Frame, FrameDecoder, CMT_COMMAND, CMT_NEGATIVE, CMT_POSITIVE,
 };
+use crate::pty_device::{self, open_raw_pty, DeviceLine, LineDevice, Pacing, PtyError};
 
 /// Reply resends on NAK, as the protocol allows.
 const MAX_REPLY_RESENDS: u32 = 3;
 /// How long the device waits for the host's ACK of a reply before forgetting it.
 const REPLY_ACK_WAIT: Duration = Duration::from_millis(500);
-/// Idle poll period of the device loop.
-const IDLE_POLL: Duration = Duration::from_millis(1);
 /// Bytes written between two throttling sleeps.
 const WRITE_CHUNK: usize = 64;
 /// A write making no progress this long (nobody reads the port) is abandoned.
@@ -228,15 +224,14 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SimulatorStats::default());
     let (tray, tray_changes) = channel();
+    // Replies go out at line speed, in chunks, as the reader's UART sends them.
+    let pacing = Pacing { baud: config.baud, write_chunk: Some(WRITE_CHUNK), write_stall: WRITE_STALL };
     let mut device = Device {
         tray: tray_changes,
-        master: pty.master,
+        line: DeviceLine::new(pty, pacing, Arc::clone(&stop)),
         decoder: FrameDecoder::new(),
         config,
-        stop: Arc::clone(&stop),
         stats: Arc::clone(&stats),
-        // Held for the device's life: the pty dies when its last slave fd closes.
-        slave: pty.slave,
         link,
         field_active: false,
         contact_powered: false,
@@ -246,7 +241,7 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
     };
     let thread = std::thread::Builder::new()
         .name("card-reader-sim".to_owned())
-        .spawn(move || device.run())
+        .spawn(move || pty_device::run(&mut device))
         .map_err(SimulatorError::Thread)?;
     tracing::debug!(port = %port_path, "card reader simulator started");
     Ok(SimulatorHandle { port_path, tray: DocumentTray(tray), link_dir, stop, stats, thread: Some(thread) })
@@ -260,10 +255,9 @@ struct SentReply {
 }
 
 struct Device {
-    master: File,
+    line: DeviceLine,
     /// Passports placed on the window or taken away by the person.
     tray: Receiver<TrayChange>,
-    slave: std::os::fd::OwnedFd,
     /// The stable port path, when the reader may be unplugged.
     link: Option<std::path::PathBuf>,
     contact_powered: bool,
@@ -271,7 +265,6 @@ struct Device {
     apdus: u32,
     decoder: FrameDecoder,
     config: SimulatorConfig,
-    stop: Arc<AtomicBool>,
     stats: Arc<SimulatorStats>,
     field_active: bool,
     /// Reply being "worked on", due at the instant.
@@ -279,31 +272,28 @@ struct Device {
     awaiting_ack: Option<SentReply>,
 }
 
-impl Device {
-    fn run(&mut self) {
-        let mut buf = [0u8; 4096];
-        while !self.stop.load(Ordering::Relaxed) {
-            match read_master(&mut self.master, &mut buf, IDLE_POLL) {
-                MasterRead::Bytes(n) => {
-                    self.stats.bytes_from_host.fetch_add(n as u64, Ordering::Relaxed);
-                    let got = buf.get(..n).unwrap_or_default();
-                    self.throttle(got.len());
-                    self.decoder.push(got);
-                }
-                MasterRead::Idle => {}
-                MasterRead::Failed(e) => {
-                    tracing::warn!(error = %e, "card reader simulator line failed, stopping");
-                    return;
-                }
-            }
-            self.on_tray();
-            while let Some(event) = self.decoder.next_event() {
-                self.on_event(event);
-            }
-            self.on_tick();
-        }
+impl LineDevice for Device {
+    const NAME: &'static str = "card reader";
+
+    fn line(&mut self) -> &mut DeviceLine {
+        &mut self.line
     }
 
+    fn received(&mut self, bytes: &[u8]) {
+        self.stats.bytes_from_host.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.decoder.push(bytes);
+    }
+
+    fn turn(&mut self) {
+        self.on_tray();
+        while let Some(event) = self.decoder.next_event() {
+            self.on_event(event);
+        }
+        self.on_tick();
+    }
+}
+
+impl Device {
     fn on_event(&mut self, event: Result<Decoded, crate::card_reader::frame::FrameError>) {
         match event {
             Err(error) => {
@@ -428,39 +418,10 @@ impl Device {
         self.write(&[Control::Nak.byte()]);
     }
 
-    /// Time the bytes would take on the line: 10 bits each (8N1).
-    fn throttle(&self, bytes: usize) {
-        let micros = (bytes as u64).saturating_mul(10_000_000) / u64::from(self.config.baud.max(1));
-        std::thread::sleep(Duration::from_micros(micros));
-    }
-
-    /// Writes at line speed; the master is non-blocking, so a full pty buffer is waited out.
+    /// Writes at line speed (the pacing's chunks), counting what crossed the line.
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(WRITE_CHUNK) {
-            let mut rest = chunk;
-            let mut last_progress = Instant::now();
-            while !rest.is_empty() {
-                if self.stop.load(Ordering::Relaxed) || last_progress.elapsed() > WRITE_STALL {
-                    tracing::debug!("simulator write abandoned: nobody reads the port");
-                    return;
-                }
-                match self.master.write(rest) {
-                    Ok(n) => {
-                        self.stats.bytes_to_host.fetch_add(n as u64, Ordering::Relaxed);
-                        rest = rest.get(n..).unwrap_or_default();
-                        last_progress = Instant::now();
-                    }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                        std::thread::sleep(IDLE_POLL);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "simulator write failed");
-                        return;
-                    }
-                }
-            }
-            self.throttle(chunk.len());
-        }
+        let sent = self.line.write(bytes);
+        self.stats.bytes_to_host.fetch_add(sent as u64, Ordering::Relaxed);
     }
 
     /// Pulling the cable: both ends of the pty close under the host, the port path vanishes
@@ -473,18 +434,18 @@ impl Device {
             Ok(fresh) => fresh,
             Err(error) => {
                 tracing::warn!(%error, "simulator could not replug, stopping");
-                self.stop.store(true, Ordering::Relaxed);
+                self.line.stop();
                 return;
             }
         };
-        drop(std::mem::replace(&mut self.master, fresh.master));
-        drop(std::mem::replace(&mut self.slave, fresh.slave));
+        let fresh_path = fresh.slave_path.clone();
+        self.line.replace(fresh);
         let _ = std::fs::remove_file(&link);
         let back = Instant::now() + down;
-        while Instant::now() < back && !self.stop.load(Ordering::Relaxed) {
+        while Instant::now() < back && !self.line.stopped() {
             std::thread::sleep(Duration::from_millis(5));
         }
-        if let Err(error) = std::os::unix::fs::symlink(&fresh.slave_path, &link) {
+        if let Err(error) = std::os::unix::fs::symlink(&fresh_path, &link) {
             tracing::warn!(%error, "simulator could not recreate its port link");
         }
         self.decoder.reset();

@@ -1,6 +1,6 @@
-//! The receipt printer DEVICE, played on a std thread at the master end of a pty (the same
-//! raw pty as the card reader simulator): it decodes the ESC/POS it receives into lines and
-//! QR payloads, one [`PrintedReceipt`] per cut, and answers `DLE EOT n` from its state —
+//! The receipt printer DEVICE, played on a std thread at the master end of a pty (the device
+//! loop of [`crate::pty_device`], as the card reader simulator's): it decodes the ESC/POS it
+//! receives ([`decoder`]) into lines and QR payloads, one [`PrintedReceipt`] per cut, and answers `DLE EOT n` from its state —
 //! paper level, cover, error — which tests change while it runs.
 //!
 //! ```no_run
@@ -13,18 +13,20 @@
 //! # Ok(()) }
 //! ```
 
-use std::fs::File;
-use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::escpos::{self, Decoder, Event, Printed};
+pub mod decoder;
+
+use super::escpos::{self, Printed};
 use super::{EscPosPrinter, Printer, PrinterError, PrinterStatus, Receipt};
-use crate::card_reader::sim::pty::{open_raw_pty, read_master, MasterRead};
+use crate::pty_device::{self, open_raw_pty, DeviceLine, LineDevice, Pacing};
+use decoder::{DecodeError, Decoder, Event};
 
-const IDLE_POLL: Duration = Duration::from_millis(1);
+/// A status answer nobody reads for this long is dropped.
+const WRITE_STALL: Duration = Duration::from_secs(1);
 /// The printer's base status byte (fixed bits only).
 const BASE: u8 = 0x12;
 
@@ -249,57 +251,47 @@ pub fn spawn(config: PrinterSimConfig) -> Result<PrinterSimHandle, PrinterError>
     let log = PrintLog::default();
     log.set_faults(config.faults);
     let stop = Arc::new(AtomicBool::new(false));
+    // The host's bytes take their time on the line; the one-byte status answers go out at once.
+    let pacing = Pacing { baud: config.baud, write_chunk: None, write_stall: WRITE_STALL };
     let mut device = Device {
-        master: pty.master,
-        _slave: pty.slave,
-        baud: config.baud,
+        line: DeviceLine::new(pty, pacing, Arc::clone(&stop)),
         decoder: Decoder::new(),
         log: log.clone(),
-        stop: Arc::clone(&stop),
     };
     let thread = std::thread::Builder::new()
         .name("printer-sim".to_owned())
-        .spawn(move || device.run())
+        .spawn(move || pty_device::run(&mut device))
         .map_err(|e| PrinterError::Simulator(format!("could not start its thread: {e}")))?;
     tracing::debug!(port = %port_path, "printer simulator started");
     Ok(PrinterSimHandle { port_path, log, stop, thread: Some(thread) })
 }
 
 struct Device {
-    master: File,
-    /// Held for the device's life: the pty dies when its last slave fd closes.
-    _slave: std::os::fd::OwnedFd,
-    baud: u32,
+    line: DeviceLine,
     decoder: Decoder,
     log: PrintLog,
-    stop: Arc<AtomicBool>,
+}
+
+impl LineDevice for Device {
+    const NAME: &'static str = "printer";
+
+    fn line(&mut self) -> &mut DeviceLine {
+        &mut self.line
+    }
+
+    fn received(&mut self, bytes: &[u8]) {
+        self.decoder.push(bytes);
+    }
+
+    fn turn(&mut self) {
+        while let Some(event) = self.decoder.next_event() {
+            self.on_event(event);
+        }
+    }
 }
 
 impl Device {
-    fn run(&mut self) {
-        let mut buf = [0u8; 4096];
-        while !self.stop.load(Ordering::Relaxed) {
-            match read_master(&mut self.master, &mut buf, IDLE_POLL) {
-                MasterRead::Bytes(n) => {
-                    let got = buf.get(..n).unwrap_or_default();
-                    // Time the bytes take on the line: 10 bits each (8N1).
-                    let micros = (n as u64).saturating_mul(10_000_000) / u64::from(self.baud.max(1));
-                    std::thread::sleep(Duration::from_micros(micros));
-                    self.decoder.push(got);
-                }
-                MasterRead::Idle => {}
-                MasterRead::Failed(e) => {
-                    tracing::warn!(error = %e, "printer simulator line failed, stopping");
-                    return;
-                }
-            }
-            while let Some(event) = self.decoder.next_event() {
-                self.on_event(event);
-            }
-        }
-    }
-
-    fn on_event(&mut self, event: Result<Event, escpos::DecodeError>) {
+    fn on_event(&mut self, event: Result<Event, DecodeError>) {
         let answer = {
             let mut state = self.log.state();
             match event {
@@ -326,24 +318,7 @@ impl Device {
             }
         };
         if let Some(byte) = answer {
-            self.write(byte);
-        }
-    }
-
-    fn write(&mut self, byte: u8) {
-        let deadline = Instant::now() + Duration::from_secs(1);
-        while Instant::now() < deadline && !self.stop.load(Ordering::Relaxed) {
-            match self.master.write(&[byte]) {
-                Ok(1) => return,
-                Ok(_) => std::thread::sleep(IDLE_POLL),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                    std::thread::sleep(IDLE_POLL)
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "printer simulator write failed");
-                    return;
-                }
-            }
+            self.line.write(&[byte]);
         }
     }
 }
