@@ -198,7 +198,7 @@ mod challenge {
     fn follow(pipeline: FacePipeline, frames: Vec<Mat>, direction: TurnDirection) -> ChallengeStatus {
         let mut camera = ReplayCamera::from_frames(frames).unwrap();
         let pipeline = Mutex::new(pipeline);
-        follow_challenge(&mut camera, &pipeline, direction, rules()).unwrap().0
+        follow_challenge(&mut camera, &pipeline, direction, rules()).unwrap().status
     }
 
     #[test]

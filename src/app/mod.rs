@@ -20,7 +20,7 @@ pub mod trust_cli;
 pub mod upkeep;
 
 pub use errors::{AppError, ErrorKind};
-pub use session::{follow_challenge, SessionReport, StepRecord};
+pub use session::{follow_challenge, ChallengeOutcome, SessionReport, StepRecord};
 
 use std::path::{Path, PathBuf};
 

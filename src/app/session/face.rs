@@ -102,7 +102,7 @@ impl<D: Display + 'static> Session<'_, D> {
         let started = Instant::now();
         let pipeline = Arc::clone(&self.services.pipeline);
         let followed = self.on_devices(move |d| follow_challenge(d.camera.as_mut(), &pipeline, direction, rules)).await?;
-        let (status, frames, peak) = match followed {
+        let ChallengeOutcome { status, frames, peak_turn_deg: peak, capture_time, analysis_time } = match followed {
             Ok(result) => result,
             Err(AppError::Camera(error)) => return Ok(self.camera_fault("challenge", &error, started)),
             Err(other) => return Err(other),
@@ -121,7 +121,8 @@ impl<D: Display + 'static> Session<'_, D> {
         });
         // For the technician (no personal data): why a challenge failed on this kiosk's camera.
         tracing::info!(session = %self.id, direction = ?direction, result = self.data.face_checks.challenge_result,
-            frames, peak_turn_deg = peak, elapsed_ms = started.elapsed().as_millis() as u64, "challenge decided");
+            frames, peak_turn_deg = peak, elapsed_ms = started.elapsed().as_millis() as u64,
+            capture_ms = capture_time.as_millis() as u64, analysis_ms = analysis_time.as_millis() as u64, "challenge decided");
         self.log(
             "challenge",
             format!(
@@ -303,24 +304,40 @@ fn best_of_burst(
     })
 }
 
+/// How a challenge ended, and where its time went: waiting for the camera or analysing frames
+/// (for the technician when a kiosk's challenges time out).
+#[derive(Debug, Clone, Copy)]
+pub struct ChallengeOutcome {
+    pub status: ChallengeStatus,
+    pub frames: usize,
+    pub peak_turn_deg: f32,
+    pub capture_time: Duration,
+    pub analysis_time: Duration,
+}
+
 /// Captures frames until the challenge is decided (its time limit bounds the loop).
 pub fn follow_challenge(
     camera: &mut dyn Camera,
     pipeline: &Mutex<FacePipeline>,
     direction: TurnDirection,
     rules: ChallengeRules,
-) -> Result<(ChallengeStatus, usize, f32), AppError> {
+) -> Result<ChallengeOutcome, AppError> {
     let mut pipeline = pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
     let mut tracker = ChallengeTracker::new(direction, rules);
     let started = Instant::now();
-    let mut frames = 0;
+    let (mut frames, mut capture_time, mut analysis_time) = (0, Duration::ZERO, Duration::ZERO);
     loop {
+        let asked = Instant::now();
         let frame = camera.capture()?;
+        let captured = Instant::now();
         frames += 1;
         let sample = pose_sample(&pipeline.detector().detect(&frame.image)?);
+        capture_time += captured - asked;
+        analysis_time += captured.elapsed();
         let status = tracker.observe(started.elapsed(), sample);
         if !matches!(status, ChallengeStatus::InProgress { .. }) {
-            return Ok((status, frames, tracker.peak_yaw()));
+            let peak_turn_deg = tracker.peak_yaw();
+            return Ok(ChallengeOutcome { status, frames, peak_turn_deg, capture_time, analysis_time });
         }
     }
 }

@@ -12,7 +12,7 @@ mod receipt;
 mod tests;
 
 pub use consent::Consent;
-pub use face::follow_challenge;
+pub use face::{follow_challenge, ChallengeOutcome};
 
 use std::{
     sync::{Arc, Mutex},
@@ -229,7 +229,8 @@ impl<'a, D: Display + 'static> Session<'a, D> {
         self
     }
 
-    /// Tells `observer` of each screen presented (a simulated person reads it).
+    /// Tells `observer` of each screen presented (a simulated person reads it: the demo only).
+    #[cfg(feature = "demo")]
     pub fn with_screen_observer(mut self, observer: ScreenObserver) -> Self {
         self.observer = Some(observer);
         self
