@@ -186,6 +186,16 @@ pub fn read_trusted_passport(reader: &mut dyn CardReader, csca_dir: &Path) -> Re
     read_passport(reader, &trust)
 }
 
+/// [`read_trusted_passport`] with a CAN and the session's binding for Active Authentication.
+pub fn read_trusted_passport_with(
+    reader: &mut dyn CardReader,
+    csca_dir: &Path,
+    options: &ReadOptions<'_>,
+) -> Result<PassportRead, IdentityError> {
+    let trust = TrustStore::load_dir(csca_dir)?;
+    read_passport_with(reader, &trust, options)
+}
+
 /// Reads the passport and reports the verdicts, whatever they are (for technicians' tools: the
 /// flow uses [`read_passport`]).
 pub fn read_passport_report(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<PassportRead, IdentityError> {
