@@ -775,7 +775,11 @@ impl ChipSession<'_> {
         let mut nonce = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let challenge = active_auth::challenge(binding, &nonce);
-        let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(256);
+        // Ask for what the key can sign (RSA: the modulus; ECDSA: at most a DER signature), not
+        // 256: under secure messaging a larger Le makes the command extended length, which
+        // chips that do not support it refuse (RSA-2048 needs it all the same).
+        let le = key.size().clamp(1, 256);
+        let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(le);
         let answer = match self.transmit(&cmd) {
             Ok(answer) => answer,
             Err(IdentityError::SecureMessaging(error)) => {
