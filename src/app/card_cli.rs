@@ -154,7 +154,7 @@ fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
             SimulatorConfig::with_document(passport(Some(&rogue)))
         }
         SimulatedCard::PacePassport | SimulatedCard::ClonedPassport => {
-            let step = |e: sim::chip_pace::StepError| AppError::io("simulated chip key", format!("{e:?}"));
+            let step = |e: sim::chip_pace::StepError| AppError::internal("simulated chip key", format!("{e:?}"));
             let mut aa = sim::ActiveAuthConfig::new(sim::AaKey::Ecdsa { parameter_id: 12 }).map_err(step)?;
             if card == SimulatedCard::ClonedPassport {
                 aa = aa.signing_with_another_key().map_err(step)?;
