@@ -56,3 +56,42 @@ fn missing_port_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("/dev/does-not-exist") && err.contains("card_reader.port"), "{err}");
 }
+
+#[test]
+fn a_pace_passport_with_its_can_reports_pace_ca_and_aa() {
+    let (code, out, err) = kiosk(&["card", "read", "--simulate", "pace-passport", "--can", "123456", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["access"], "PACE");
+    assert_eq!(report["pace"]["mapping"], "GM");
+    assert_eq!(report["pace"]["parameter_id"], 13);
+    assert_eq!(report["pace"]["password"], "can");
+    assert_eq!(report["passive_authentication"]["verdict"], "ok");
+    assert_eq!(report["passive_authentication"]["reason"], serde_json::Value::Null);
+    assert_eq!(report["chip_authentication"], "passed");
+    assert_eq!(report["active_authentication"], "passed");
+    assert_eq!((report["clone_suspected"].as_bool(), report["trusted"].as_bool()), (Some(false), Some(true)));
+    // Without --can the scanned MRZ keys PACE.
+    let (code, out, err) = kiosk(&["card", "read", "--simulate", "pace-passport", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["pace"]["password"], "mrz");
+}
+
+#[test]
+fn a_cloned_chip_is_reported_and_exits_1() {
+    let (code, out, err) = kiosk(&["card", "read", "--simulate", "cloned-passport", "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["passive_authentication"]["verdict"], "ok");
+    assert_eq!(report["chip_authentication"], "passed");
+    assert_eq!(report["active_authentication"], "failed");
+    assert_eq!((report["clone_suspected"].as_bool(), report["trusted"].as_bool()), (Some(true), Some(false)));
+}
+
+#[test]
+fn a_wrong_can_is_refused_with_a_clear_message() {
+    let (code, _, err) = kiosk(&["card", "read", "--simulate", "pace-passport", "--can", "654321"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("MRZ") || err.contains("CAN") || err.contains("refused"), "{err}");
+}

@@ -74,6 +74,20 @@ fn holder_gets_an_account_and_impostor_is_refused_with_nothing_kept() {
     let match_threshold = kiosk_config::load(None).unwrap().face.match_threshold;
     assert!(parsed(0)["match_score"].as_f64().unwrap() >= f64::from(match_threshold));
     assert_eq!(parsed(0)["duplicate_kind"], serde_json::Value::Null, "a new person");
+    // The chip's Active Authentication answer to a challenge bound to this session and the
+    // audit chain's head, kept with the face decision (and its audit event).
+    let proof = &parsed(0)["chip_proof"];
+    assert_eq!(proof["verdict"], "passed");
+    let binding = proof["binding"].as_str().unwrap();
+    assert!(binding.starts_with("kiosk-session:") && binding.contains(":audit:"), "{binding}");
+    let nonce: [u8; 16] = hex::decode(proof["nonce"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let challenge = kiosk::identity::active_auth::challenge(binding.as_bytes(), &nonce);
+    assert_eq!(proof["challenge"], hex::encode(challenge));
+    assert_eq!(hex::decode(proof["signature"].as_str().unwrap()).unwrap().len(), 64, "P-256 r ‖ s");
+    let audited: String = db
+        .query_row("SELECT details_json FROM audit_log WHERE event = 'face_decision' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    assert!(audited.contains(proof["signature"].as_str().unwrap()), "{audited}");
     // The holder's second passport (another number, the same name and birth date) is caught by
     // the exact check, before any face search; the kind is recorded.
     assert_eq!(parsed(2)["duplicate_kind"], "exact_holder");

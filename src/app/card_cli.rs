@@ -32,6 +32,12 @@ pub enum SimulatedCard {
     Passport,
     /// A passport signed by a Document Signer the trust store does not know.
     UntrustedPassport,
+    /// A PACE-only passport (generic mapping, brainpoolP256r1, AES; CAN 123456) with Chip
+    /// Authentication (secp192r1, 3DES) and Active Authentication (ECDSA P-256).
+    PacePassport,
+    /// The same passport's signed data on a chip that signs Active Authentication with another
+    /// key than DG15's: a clone.
+    ClonedPassport,
     /// A bank card inserted in the slot (contact chip).
     BankCard,
     /// A bank card held on the antenna (contactless).
@@ -147,6 +153,21 @@ fn simulated(card: SimulatedCard) -> Result<SimulatorConfig, AppError> {
             let rogue = sim::TestPki::generate("untrusted").map_err(|e| AppError::internal("test PKI", e))?;
             SimulatorConfig::with_document(passport(Some(&rogue)))
         }
+        SimulatedCard::PacePassport | SimulatedCard::ClonedPassport => {
+            let step = |e: sim::chip_pace::StepError| AppError::internal("simulated chip key", format!("{e:?}"));
+            let mut aa = sim::ActiveAuthConfig::new(sim::AaKey::Ecdsa { parameter_id: 12 }).map_err(step)?;
+            if card == SimulatedCard::ClonedPassport {
+                aa = aa.signing_with_another_key().map_err(step)?;
+            }
+            let mut pace = sim::PaceConfig::new(sim::PaceSuite::ecdh_gm(sim::Cipher::Aes128), 13);
+            pace.bac_too = false;
+            SimulatorConfig::with_document(
+                passport(None)
+                    .with_pace(pace)
+                    .with_chip_authentication(sim::ChipAuthConfig::secp192r1_3des())
+                    .with_active_authentication(aa),
+            )
+        }
         SimulatedCard::BankCard => SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),
         SimulatedCard::BankCardContactless => SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()),
     })
@@ -187,6 +208,11 @@ fn look(reader: &mut dyn CardReader, trust: &TrustStore, options: &ReadOptions<'
     match identity::read_passport_report_with(reader, trust, options) {
         Ok(read) => return Ok(Some(Found::Passport(Box::new(read)))),
         Err(IdentityError::NoDocument) => {}
+        // An ordinary card reader has no MRZ window (command 0x70 unknown): it still reads
+        // bank cards on its antenna.
+        Err(IdentityError::Reader(CardReaderError::Device { kind: DeviceErrorKind::UnknownCommand, .. })) => {
+            tracing::debug!("the reader has no MRZ window: looking for a bank card only");
+        }
         Err(error) => return Err(error.into()),
     }
     match reader.activate_contactless() {
@@ -323,5 +349,78 @@ fn print_text(found: &Found, seconds: f64, saved: Option<&Path>) {
             );
             println!("           expires {}, read in {seconds:.2} s", expiry_text(&card.expiry));
         }
+    }
+}
+
+#[cfg(all(test, feature = "demo"))]
+mod tests {
+    use kiosk_hal::card_reader::{ContactlessCard, ReaderStatus, SerialCardReader};
+
+    use super::*;
+
+    /// The serial driver on a reader without an MRZ window: its firmware answers 0x70 with
+    /// error 00 (unknown command), as ordinary card readers do.
+    struct NoMrzWindow(SerialCardReader);
+
+    impl CardReader for NoMrzWindow {
+        fn initialise(&mut self) -> Result<ReaderStatus, CardReaderError> {
+            self.0.initialise()
+        }
+        fn status(&mut self) -> Result<ReaderStatus, CardReaderError> {
+            self.0.status()
+        }
+        fn firmware_version(&mut self) -> Result<String, CardReaderError> {
+            self.0.firmware_version()
+        }
+        fn retain_bin_count(&mut self) -> Result<u16, CardReaderError> {
+            self.0.retain_bin_count()
+        }
+        fn scan_mrz(&mut self) -> Result<Vec<String>, CardReaderError> {
+            Err(CardReaderError::Device { code: "00".to_owned(), kind: DeviceErrorKind::UnknownCommand })
+        }
+        fn activate_contactless(&mut self) -> Result<ContactlessCard, CardReaderError> {
+            self.0.activate_contactless()
+        }
+        fn deactivate_contactless(&mut self) -> Result<(), CardReaderError> {
+            self.0.deactivate_contactless()
+        }
+        fn power_on_contact(&mut self) -> Result<Vec<u8>, CardReaderError> {
+            self.0.power_on_contact()
+        }
+        fn power_off_contact(&mut self) -> Result<(), CardReaderError> {
+            self.0.power_off_contact()
+        }
+        fn transmit(&mut self, interface: ChipInterface, command: &[u8]) -> Result<Vec<u8>, CardReaderError> {
+            self.0.transmit(interface, command)
+        }
+        fn eject(&mut self) -> Result<(), CardReaderError> {
+            self.0.eject()
+        }
+        fn retain(&mut self) -> Result<(), CardReaderError> {
+            self.0.retain()
+        }
+    }
+
+    fn look_once(config: SimulatorConfig) -> Result<Option<Found>, AppError> {
+        let sim = sim::spawn(config).unwrap();
+        let mut reader = NoMrzWindow(SerialCardReader::open(sim.port_path(), 115_200).unwrap());
+        look(&mut reader, &TrustStore::default(), &ReadOptions::default())
+    }
+
+    #[test]
+    fn a_reader_without_an_mrz_window_still_reads_bank_cards() {
+        for config in [
+            SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()),
+            SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),
+        ] {
+            match look_once(config) {
+                Ok(Some(Found::BankCard(card))) => assert_eq!(card.pan.masked(), "411111******1111"),
+                Ok(Some(Found::Passport(_))) => panic!("no passport was there"),
+                Ok(None) => panic!("the card was not found"),
+                Err(error) => panic!("{error}"),
+            }
+        }
+        // Nothing there: keep waiting, not an error.
+        assert!(matches!(look_once(SimulatorConfig::default()), Ok(None)));
     }
 }

@@ -30,7 +30,8 @@ pub use lds::{FaceImage, ImageFormat};
 pub use mrz::{Mrz, MrzError, Sex};
 pub use pa::{PaFailure, PassiveAuthentication};
 pub use passport::{
-    read_passport, read_passport_report, read_passport_report_with, read_passport_with, read_trusted_passport, ChipAccess,
+    read_passport, read_passport_report, read_passport_report_with, read_passport_with, read_trusted_passport,
+    read_trusted_passport_with, ChipAccess,
     ChipCheck, PaceReport, PassportRead, ReadOptions,
 };
 pub use trust::{TrustErrorKind, TrustStore, TrustStoreError};

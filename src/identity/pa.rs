@@ -2,10 +2,10 @@
 //! checked with the Document Signer certificate it carries, that certificate against the
 //! configured CSCA trust store, and every data group read against the hash the SOD holds.
 //!
-//! [`parse_sod`] is the pure parser of the chip's bytes; [`verify`] decides. Signatures:
-//! ECDSA on P-256 (any SHA-2 / SHA-1 digest) and RSA PKCS#1 v1.5. Not supported yet, each
-//! reported as [`PaFailure::UnsupportedAlgorithm`]: RSA-PSS, brainpool and explicit-parameter
-//! curves, P-384/P-521.
+//! [`parse_sod`] is the pure parser of the chip's bytes; [`verify`] decides. Signatures
+//! (SHA-1/224/256/384/512): ECDSA (DER or TR-03111 plain r ‖ s) on any curve OpenSSL knows —
+//! P-256/384/521, brainpool — or given by explicit domain parameters; RSA PKCS#1 v1.5 and
+//! RSASSA-PSS. Anything else is [`PaFailure::UnsupportedAlgorithm`] (not trusted).
 
 use std::time::SystemTime;
 
@@ -28,6 +28,8 @@ const OID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.8
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_RSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+const OID_MGF1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.8");
 /// EF.SOD is the CMS ContentInfo inside an application tag 77.
 const TAG_SOD: u32 = 0x77;
 
@@ -318,8 +320,68 @@ pub(crate) fn verify_certificate(cert: &Certificate, issuer_key: &SubjectPublicK
     verify_signature(issuer_key, &cert.signature_algorithm, HashAlgorithm::Sha256, &tbs, signature)
 }
 
+/// How a signature is made, from its algorithm identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// ECDSA; `plain`: r ‖ s of equal length (BSI TR-03111 ecdsa-plain-*), else DER.
+    Ecdsa { plain: bool },
+    Pkcs1,
+    /// RSASSA-PSS with MGF1 on `mgf` and this salt length.
+    Pss { mgf: HashAlgorithm, salt: u8 },
+}
+
+/// The hash and scheme a signature algorithm names; `digest` when it names no hash (plain
+/// `rsaEncryption` in CMS).
+fn signature_scheme(algorithm: &AlgorithmIdentifierOwned, digest: HashAlgorithm) -> Result<(HashAlgorithm, Scheme), PaFailure> {
+    use HashAlgorithm::*;
+    let ecdsa = Scheme::Ecdsa { plain: false };
+    let plain = Scheme::Ecdsa { plain: true };
+    Ok(match algorithm.oid.to_string().as_str() {
+        "1.2.840.10045.4.1" => (Sha1, ecdsa),
+        "1.2.840.10045.4.3.1" => (Sha224, ecdsa),
+        "1.2.840.10045.4.3.2" => (Sha256, ecdsa),
+        "1.2.840.10045.4.3.3" => (Sha384, ecdsa),
+        "1.2.840.10045.4.3.4" => (Sha512, ecdsa),
+        "0.4.0.127.0.7.1.1.4.1.1" => (Sha1, plain),
+        "0.4.0.127.0.7.1.1.4.1.2" => (Sha224, plain),
+        "0.4.0.127.0.7.1.1.4.1.3" => (Sha256, plain),
+        "0.4.0.127.0.7.1.1.4.1.4" => (Sha384, plain),
+        "0.4.0.127.0.7.1.1.4.1.5" => (Sha512, plain),
+        "1.2.840.113549.1.1.5" => (Sha1, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.14" => (Sha224, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.11" => (Sha256, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.12" => (Sha384, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.13" => (Sha512, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.1" => (digest, Scheme::Pkcs1),
+        "1.2.840.113549.1.1.10" => pss_parameters(algorithm)?,
+        _ => return Err(PaFailure::UnsupportedAlgorithm(format!("signature {}", algorithm.oid))),
+    })
+}
+
+/// RSASSA-PSS-params (RFC 8017 A.2.3; absent fields are SHA-1, MGF1-SHA-1, salt 20).
+fn pss_parameters(algorithm: &AlgorithmIdentifierOwned) -> Result<(HashAlgorithm, Scheme), PaFailure> {
+    let encoded = match &algorithm.parameters {
+        Some(parameters) => parameters.to_der().map_err(malformed)?,
+        None => vec![0x30, 0x00],
+    };
+    let params = rsa::pkcs1::RsaPssParams::from_der(&encoded).map_err(|e| malformed(format!("RSA-PSS parameters: {e}")))?;
+    let unsupported = |what: String| PaFailure::UnsupportedAlgorithm(format!("RSA-PSS with {what}"));
+    let hash = HashAlgorithm::from_oid(&params.hash.oid).ok_or_else(|| unsupported(format!("hash {}", params.hash.oid)))?;
+    if params.mask_gen.oid != OID_MGF1 {
+        return Err(unsupported(format!("mask generation {}", params.mask_gen.oid)));
+    }
+    let mgf_oid = params.mask_gen.parameters.as_ref().map(|p| p.oid).ok_or_else(|| malformed("RSA-PSS MGF1 without its hash"))?;
+    let mgf = HashAlgorithm::from_oid(&mgf_oid).ok_or_else(|| unsupported(format!("MGF1 hash {mgf_oid}")))?;
+    if params.trailer_field != rsa::pkcs1::TrailerField::BC {
+        return Err(unsupported("a trailer other than BC".into()));
+    }
+    Ok((hash, Scheme::Pss { mgf, salt: params.salt_len }))
+}
+
 /// Verifies `signature` over `message`. `digest` is used when the signature algorithm names
-/// no hash of its own (plain `rsaEncryption` in CMS).
+/// no hash of its own (plain `rsaEncryption` in CMS). ECDSA on P-256 and RSA PKCS#1 v1.5 with
+/// RustCrypto; other curves (P-384, P-521, brainpool, explicit domain parameters) and RSA-PSS
+/// with OpenSSL, already linked for PACE (docs/CARD-READER.md).
 fn verify_signature(
     key: &SubjectPublicKeyInfoOwned,
     algorithm: &AlgorithmIdentifierOwned,
@@ -327,39 +389,249 @@ fn verify_signature(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), PaFailure> {
-    let unsupported = || PaFailure::UnsupportedAlgorithm(format!("signature {}", algorithm.oid));
-    let hash = match algorithm.oid.to_string().as_str() {
-        "1.2.840.10045.4.1" | "1.2.840.113549.1.1.5" => HashAlgorithm::Sha1,
-        "1.2.840.10045.4.3.1" | "1.2.840.113549.1.1.14" => HashAlgorithm::Sha224,
-        "1.2.840.10045.4.3.2" | "1.2.840.113549.1.1.11" => HashAlgorithm::Sha256,
-        "1.2.840.10045.4.3.3" | "1.2.840.113549.1.1.12" => HashAlgorithm::Sha384,
-        "1.2.840.10045.4.3.4" | "1.2.840.113549.1.1.13" => HashAlgorithm::Sha512,
-        "1.2.840.113549.1.1.1" => digest,
-        _ => return Err(unsupported()),
-    };
+    let (hash, scheme) = signature_scheme(algorithm, digest)?;
     let hashed = hash.digest(message);
     let key_bytes = key.subject_public_key.as_bytes().ok_or_else(|| malformed("public key has unused bits"))?;
-    if key.algorithm.oid == OID_EC_PUBLIC_KEY {
-        let curve: Option<ObjectIdentifier> = key.algorithm.parameters.as_ref().and_then(|p| p.decode_as().ok());
-        if curve != Some(OID_P256) {
-            return Err(PaFailure::UnsupportedAlgorithm("an elliptic curve other than P-256".to_owned()));
+    let mismatch = || PaFailure::UnsupportedAlgorithm(format!("signature {} with a public key {}", algorithm.oid, key.algorithm.oid));
+    match scheme {
+        Scheme::Ecdsa { plain } => {
+            if key.algorithm.oid != OID_EC_PUBLIC_KEY {
+                return Err(mismatch());
+            }
+            let curve: Option<ObjectIdentifier> = key.algorithm.parameters.as_ref().and_then(|p| p.decode_as().ok());
+            if curve != Some(OID_P256) || plain {
+                return openssl_ecdsa(key, &hashed, signature, plain);
+            }
+            use p256::ecdsa::signature::hazmat::PrehashVerifier;
+            let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(malformed)?;
+            let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| PaFailure::SodSignatureInvalid)?;
+            verifying.verify_prehash(&hashed, &sig).map_err(|_| PaFailure::SodSignatureInvalid)
         }
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(malformed)?;
-        let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| PaFailure::SodSignatureInvalid)?;
-        verifying.verify_prehash(&hashed, &sig).map_err(|_| PaFailure::SodSignatureInvalid)
-    } else if key.algorithm.oid == OID_RSA {
-        use rsa::pkcs1::DecodeRsaPublicKey;
-        let public = rsa::RsaPublicKey::from_pkcs1_der(key_bytes).map_err(malformed)?;
-        let scheme = match hash {
-            HashAlgorithm::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
-            HashAlgorithm::Sha224 => rsa::Pkcs1v15Sign::new::<sha2::Sha224>(),
-            HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-            HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-            HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-        };
-        public.verify(scheme, &hashed, signature).map_err(|_| PaFailure::SodSignatureInvalid)
+        Scheme::Pkcs1 => {
+            if key.algorithm.oid != OID_RSA {
+                return Err(mismatch());
+            }
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            let public = rsa::RsaPublicKey::from_pkcs1_der(key_bytes).map_err(malformed)?;
+            let scheme = match hash {
+                HashAlgorithm::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+                HashAlgorithm::Sha224 => rsa::Pkcs1v15Sign::new::<sha2::Sha224>(),
+                HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+                HashAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+                HashAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+            };
+            public.verify(scheme, &hashed, signature).map_err(|_| PaFailure::SodSignatureInvalid)
+        }
+        Scheme::Pss { mgf, salt } => {
+            if key.algorithm.oid != OID_RSA && key.algorithm.oid != OID_RSA_PSS {
+                return Err(mismatch());
+            }
+            openssl_pss(key, hash, mgf, salt, &hashed, signature)
+        }
+    }
+}
+
+/// The key as OpenSSL reads it (named curve or explicit domain parameters, RSA or RSA-PSS).
+fn openssl_key(key: &SubjectPublicKeyInfoOwned) -> Result<openssl::pkey::PKey<openssl::pkey::Public>, PaFailure> {
+    let der = key.to_der().map_err(malformed)?;
+    openssl::pkey::PKey::public_key_from_der(&der).map_err(|e| {
+        PaFailure::UnsupportedAlgorithm(format!("public key {} that OpenSSL cannot use ({e})", key.algorithm.oid))
+    })
+}
+
+fn openssl_ecdsa(key: &SubjectPublicKeyInfoOwned, hashed: &[u8], signature: &[u8], plain: bool) -> Result<(), PaFailure> {
+    use openssl::{bn::BigNum, ecdsa::EcdsaSig};
+    let ec = openssl_key(key)?.ec_key().map_err(|e| malformed(format!("EC public key: {e}")))?;
+    let invalid = |_| PaFailure::SodSignatureInvalid;
+    let sig = if plain {
+        if signature.is_empty() || signature.len() % 2 != 0 {
+            return Err(PaFailure::SodSignatureInvalid);
+        }
+        let (r, s) = signature.split_at(signature.len() / 2);
+        EcdsaSig::from_private_components(BigNum::from_slice(r).map_err(invalid)?, BigNum::from_slice(s).map_err(invalid)?)
+            .map_err(invalid)?
     } else {
-        Err(PaFailure::UnsupportedAlgorithm(format!("public key {}", key.algorithm.oid)))
+        EcdsaSig::from_der(signature).map_err(invalid)?
+    };
+    match sig.verify(hashed, &ec) {
+        Ok(true) => Ok(()),
+        _ => Err(PaFailure::SodSignatureInvalid),
+    }
+}
+
+fn openssl_pss(
+    key: &SubjectPublicKeyInfoOwned,
+    hash: HashAlgorithm,
+    mgf: HashAlgorithm,
+    salt: u8,
+    hashed: &[u8],
+    signature: &[u8],
+) -> Result<(), PaFailure> {
+    use openssl::{md::Md, pkey_ctx::PkeyCtx, rsa::Padding, sign::RsaPssSaltlen};
+    let md = |h: HashAlgorithm| match h {
+        HashAlgorithm::Sha1 => Md::sha1(),
+        HashAlgorithm::Sha224 => Md::sha224(),
+        HashAlgorithm::Sha256 => Md::sha256(),
+        HashAlgorithm::Sha384 => Md::sha384(),
+        HashAlgorithm::Sha512 => Md::sha512(),
+    };
+    let pkey = openssl_key(key)?;
+    let setup = || -> Result<PkeyCtx<openssl::pkey::Public>, openssl::error::ErrorStack> {
+        let mut ctx = PkeyCtx::new(&pkey)?;
+        ctx.verify_init()?;
+        ctx.set_rsa_padding(Padding::PKCS1_PSS)?;
+        ctx.set_signature_md(md(hash))?;
+        ctx.set_rsa_mgf1_md(md(mgf))?;
+        ctx.set_rsa_pss_saltlen(RsaPssSaltlen::custom(i32::from(salt)))?;
+        Ok(ctx)
+    };
+    let mut ctx = setup().map_err(|e| malformed(format!("RSA-PSS key: {e}")))?;
+    match ctx.verify(hashed, signature) {
+        Ok(true) => Ok(()),
+        _ => Err(PaFailure::SodSignatureInvalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use der::asn1::AnyRef;
+    use openssl::ec::{Asn1Flag, EcGroup, EcKey};
+    use openssl::ecdsa::EcdsaSig;
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::rsa::{Padding, Rsa};
+    use openssl::sign::{RsaPssSaltlen, Signer};
+    use spki::AlgorithmIdentifierRef;
+
+    use super::*;
+
+    const MESSAGE: &[u8] = b"the signed attributes of an EF.SOD";
+
+    fn algorithm(oid: &str, parameters: Option<Vec<u8>>) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid: ObjectIdentifier::new_unwrap(oid),
+            parameters: parameters.map(|p| Any::from_der(&p).unwrap()),
+        }
+    }
+
+    fn spki(der: &[u8]) -> SubjectPublicKeyInfoOwned {
+        SubjectPublicKeyInfoOwned::from_der(der).unwrap()
+    }
+
+    /// An EC key on `nid` (explicit: the SPKI spells the domain parameters out), its SPKI and
+    /// a signature of MESSAGE's `hash` (DER, or plain r ‖ s).
+    fn ec_signed(nid: Nid, explicit: bool, hash: HashAlgorithm, plain: bool) -> (SubjectPublicKeyInfoOwned, Vec<u8>) {
+        let mut group = EcGroup::from_curve_name(nid).unwrap();
+        if explicit {
+            group.set_asn1_flag(Asn1Flag::EXPLICIT_CURVE);
+        }
+        let private = EcKey::generate(&group).unwrap();
+        let public = EcKey::from_public_key(&group, private.public_key()).unwrap();
+        let spki = spki(&PKey::from_ec_key(public).unwrap().public_key_to_der().unwrap());
+        let sig = EcdsaSig::sign(&hash.digest(MESSAGE), &private).unwrap();
+        let bytes = if plain {
+            let len = (group.degree() as usize).div_ceil(8);
+            [sig.r().to_vec_padded(len as i32).unwrap(), sig.s().to_vec_padded(len as i32).unwrap()].concat()
+        } else {
+            sig.to_der().unwrap()
+        };
+        (spki, bytes)
+    }
+
+    #[test]
+    fn ecdsa_on_every_icao_curve_named_or_explicit_der_or_plain() {
+        for (nid, explicit, hash, oid, plain) in [
+            (Nid::SECP384R1, false, HashAlgorithm::Sha384, "1.2.840.10045.4.3.3", false),
+            (Nid::SECP521R1, false, HashAlgorithm::Sha512, "1.2.840.10045.4.3.4", false),
+            (Nid::BRAINPOOL_P256R1, false, HashAlgorithm::Sha256, "1.2.840.10045.4.3.2", false),
+            (Nid::BRAINPOOL_P384R1, false, HashAlgorithm::Sha384, "1.2.840.10045.4.3.3", false),
+            (Nid::BRAINPOOL_P512R1, false, HashAlgorithm::Sha512, "1.2.840.10045.4.3.4", false),
+            (Nid::X9_62_PRIME256V1, true, HashAlgorithm::Sha256, "1.2.840.10045.4.3.2", false),
+            (Nid::BRAINPOOL_P320R1, true, HashAlgorithm::Sha256, "1.2.840.10045.4.3.2", false),
+            (Nid::BRAINPOOL_P256R1, false, HashAlgorithm::Sha256, "0.4.0.127.0.7.1.1.4.1.3", true),
+            (Nid::X9_62_PRIME256V1, false, HashAlgorithm::Sha224, "0.4.0.127.0.7.1.1.4.1.2", true),
+        ] {
+            let (key, mut signature) = ec_signed(nid, explicit, hash, plain);
+            let named = key.algorithm.parameters.as_ref().unwrap().decode_as::<ObjectIdentifier>().is_ok();
+            assert_eq!(named, !explicit, "{nid:?}: the SPKI names the curve or spells it out");
+            let alg = algorithm(oid, None);
+            assert_eq!(verify_signature(&key, &alg, HashAlgorithm::Sha256, MESSAGE, &signature), Ok(()), "{nid:?} {oid}");
+            assert_eq!(
+                verify_signature(&key, &alg, HashAlgorithm::Sha256, b"another message", &signature),
+                Err(PaFailure::SodSignatureInvalid),
+                "{nid:?}"
+            );
+            let last = signature.len() - 1;
+            signature[last] ^= 1;
+            assert!(verify_signature(&key, &alg, HashAlgorithm::Sha256, MESSAGE, &signature).is_err(), "{nid:?}");
+        }
+    }
+
+    fn pss_parameters_der(hash_oid: &str, salt: u8) -> Vec<u8> {
+        let hash = || AlgorithmIdentifierRef { oid: ObjectIdentifier::new_unwrap(hash_oid), parameters: Some(AnyRef::NULL) };
+        rsa::pkcs1::RsaPssParams {
+            hash: hash(),
+            mask_gen: spki::AlgorithmIdentifier { oid: OID_MGF1, parameters: Some(hash()) },
+            salt_len: salt,
+            trailer_field: rsa::pkcs1::TrailerField::BC,
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    #[test]
+    fn rsa_pss_with_its_parameters_and_the_defaults() {
+        let rsa = Rsa::generate(2048).unwrap();
+        let pkey = PKey::from_rsa(rsa).unwrap();
+        let key = spki(&pkey.public_key_to_der().unwrap());
+        let sign = |md: MessageDigest, salt: i32| {
+            let mut signer = Signer::new(md, &pkey).unwrap();
+            signer.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
+            signer.set_rsa_pss_saltlen(RsaPssSaltlen::custom(salt)).unwrap();
+            signer.set_rsa_mgf1_md(md).unwrap();
+            signer.sign_oneshot_to_vec(MESSAGE).unwrap()
+        };
+        let pss = "1.2.840.113549.1.1.10";
+        let sha256 = algorithm(pss, Some(pss_parameters_der("2.16.840.1.101.3.4.2.1", 32)));
+        let signature = sign(MessageDigest::sha256(), 32);
+        assert_eq!(verify_signature(&key, &sha256, HashAlgorithm::Sha1, MESSAGE, &signature), Ok(()));
+        // Another salt length than the parameters say is refused.
+        let salt_20 = algorithm(pss, Some(pss_parameters_der("2.16.840.1.101.3.4.2.1", 20)));
+        assert_eq!(verify_signature(&key, &salt_20, HashAlgorithm::Sha1, MESSAGE, &signature), Err(PaFailure::SodSignatureInvalid));
+        // Empty parameters: SHA-1, MGF1-SHA-1, salt 20.
+        let defaults = algorithm(pss, Some(vec![0x30, 0x00]));
+        assert_eq!(verify_signature(&key, &defaults, HashAlgorithm::Sha256, MESSAGE, &sign(MessageDigest::sha1(), 20)), Ok(()));
+        // SHA-512 with a 64-byte salt, and the same signature refused over another message.
+        let sha512 = algorithm(pss, Some(pss_parameters_der("2.16.840.1.101.3.4.2.3", 64)));
+        let signature = sign(MessageDigest::sha512(), 64);
+        assert_eq!(verify_signature(&key, &sha512, HashAlgorithm::Sha1, MESSAGE, &signature), Ok(()));
+        assert_eq!(verify_signature(&key, &sha512, HashAlgorithm::Sha1, b"other", &signature), Err(PaFailure::SodSignatureInvalid));
+        // PKCS#1 v1.5 with the same key still verifies; a PSS signature is not one.
+        let mut signer = Signer::new(MessageDigest::sha256(), &pkey).unwrap();
+        let pkcs1 = signer.sign_oneshot_to_vec(MESSAGE).unwrap();
+        let rsa_sha256 = algorithm("1.2.840.113549.1.1.11", None);
+        assert_eq!(verify_signature(&key, &rsa_sha256, HashAlgorithm::Sha1, MESSAGE, &pkcs1), Ok(()));
+        assert_eq!(verify_signature(&key, &rsa_sha256, HashAlgorithm::Sha1, MESSAGE, &signature), Err(PaFailure::SodSignatureInvalid));
+    }
+
+    #[test]
+    fn unknown_or_mismatched_algorithms_are_unsupported_not_trusted() {
+        let (ec_key, signature) = ec_signed(Nid::SECP384R1, false, HashAlgorithm::Sha384, false);
+        // ECDSA key, RSA algorithm.
+        let rsa_sha256 = algorithm("1.2.840.113549.1.1.11", None);
+        let error = verify_signature(&ec_key, &rsa_sha256, HashAlgorithm::Sha1, MESSAGE, &signature).unwrap_err();
+        assert!(matches!(error, PaFailure::UnsupportedAlgorithm(_)), "{error}");
+        // An algorithm nobody standardised for eMRTDs (Ed25519).
+        let error = verify_signature(&ec_key, &algorithm("1.3.101.112", None), HashAlgorithm::Sha1, MESSAGE, &signature).unwrap_err();
+        assert!(matches!(error, PaFailure::UnsupportedAlgorithm(_)), "{error}");
+        // RSA-PSS with an unknown hash, and malformed parameters.
+        let odd = algorithm("1.2.840.113549.1.1.10", Some(pss_parameters_der("1.2.3.4", 32)));
+        assert!(matches!(signature_scheme(&odd, HashAlgorithm::Sha1), Err(PaFailure::UnsupportedAlgorithm(_))));
+        let broken = algorithm("1.2.840.113549.1.1.10", Some(vec![0x04, 0x01, 0x00]));
+        assert!(signature_scheme(&broken, HashAlgorithm::Sha1).is_err());
+        // A plain signature of odd length never panics.
+        let plain = algorithm("0.4.0.127.0.7.1.1.4.1.4", None);
+        assert_eq!(verify_signature(&ec_key, &plain, HashAlgorithm::Sha1, MESSAGE, &[1, 2, 3]), Err(PaFailure::SodSignatureInvalid));
     }
 }

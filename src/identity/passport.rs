@@ -186,6 +186,16 @@ pub fn read_trusted_passport(reader: &mut dyn CardReader, csca_dir: &Path) -> Re
     read_passport(reader, &trust)
 }
 
+/// [`read_trusted_passport`] with a CAN and the session's binding for Active Authentication.
+pub fn read_trusted_passport_with(
+    reader: &mut dyn CardReader,
+    csca_dir: &Path,
+    options: &ReadOptions<'_>,
+) -> Result<PassportRead, IdentityError> {
+    let trust = TrustStore::load_dir(csca_dir)?;
+    read_passport_with(reader, &trust, options)
+}
+
 /// Reads the passport and reports the verdicts, whatever they are (for technicians' tools: the
 /// flow uses [`read_passport`]).
 pub fn read_passport_report(reader: &mut dyn CardReader, trust: &TrustStore) -> Result<PassportRead, IdentityError> {
@@ -765,7 +775,11 @@ impl ChipSession<'_> {
         let mut nonce = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let challenge = active_auth::challenge(binding, &nonce);
-        let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(256);
+        // Ask for what the key can sign (RSA: the modulus; ECDSA: at most a DER signature), not
+        // 256: under secure messaging a larger Le makes the command extended length, which
+        // chips that do not support it refuse (RSA-2048 needs it all the same).
+        let le = key.size().clamp(1, 256);
+        let cmd = CommandApdu::new(0x00, 0x88, 0x00, 0x00).with_data(challenge.to_vec()).with_le(le);
         let answer = match self.transmit(&cmd) {
             Ok(answer) => answer,
             Err(IdentityError::SecureMessaging(error)) => {

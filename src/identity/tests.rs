@@ -365,3 +365,217 @@ fn fuzz_seed_corpora_are_the_simulators_files() {
         assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
     }
 }
+
+// ---- PACE, Chip and Active Authentication end to end: the serial driver over a real pty
+// against the simulator's chip, whose cryptography is written independently of `identity`.
+
+use kiosk_hal::card_reader::sim::{AaKey, ActiveAuthConfig, CaKey, ChipAuthConfig, Cipher, PaceConfig, PaceSuite};
+use super::security_info::Mapping;
+
+const BINDING: &[u8] = b"audit-head:42:0f1e2d";
+
+fn read_with(passport: VirtualPassport, can: Option<&str>) -> (SimulatorHandle, Result<PassportRead, IdentityError>) {
+    let (sim, mut reader) = start(fast(passport));
+    let read = read_passport_report_with(&mut reader, &trust(), &ReadOptions { can, session_binding: BINDING });
+    (sim, read)
+}
+
+fn pace(suite: PaceSuite, parameter_id: u8) -> PaceConfig {
+    PaceConfig::new(suite, parameter_id)
+}
+
+fn suite(mapping: kiosk_hal::card_reader::sim::Mapping, dh: bool, cipher: Cipher) -> PaceSuite {
+    PaceSuite { mapping, dh, cipher }
+}
+
+#[test]
+fn pace_over_the_pty_every_mapping_both_passwords() {
+    use kiosk_hal::card_reader::sim::Mapping as Chip;
+    for (chip_suite, id, can, mapping) in [
+        (suite(Chip::Generic, false, Cipher::Aes128), 13, None, Mapping::Generic),
+        (suite(Chip::Generic, false, Cipher::Aes256), 18, Some("123456"), Mapping::Generic),
+        (suite(Chip::Generic, false, Cipher::Tdes), 8, None, Mapping::Generic),
+        (suite(Chip::Generic, true, Cipher::Aes128), 0, Some("123456"), Mapping::Generic),
+        (suite(Chip::Integrated, false, Cipher::Aes128), 12, None, Mapping::Integrated),
+        (suite(Chip::Integrated, false, Cipher::Aes128), 13, Some("123456"), Mapping::Integrated),
+        (suite(Chip::ChipAuthentication, false, Cipher::Aes128), 12, None, Mapping::ChipAuthentication),
+    ] {
+        let mut config = pace(chip_suite, id);
+        // A PACE-only chip (as German documents): BAC is refused, so PACE must have run.
+        config.bac_too = false;
+        let (_sim, read) = read_with(specimen(face(1_500)).with_pace(config), can);
+        let read = read.unwrap_or_else(|e| panic!("{chip_suite:?} id {id}: {e}"));
+        assert_eq!(read.access, ChipAccess::Pace, "{chip_suite:?}");
+        let report = read.pace.as_ref().unwrap();
+        assert_eq!((report.mapping, report.parameter_id), (mapping, u64::from(id)), "{chip_suite:?}");
+        assert_eq!(report.password, if can.is_some() { "can" } else { "mrz" });
+        assert!(read.authentication.passed(), "{:?}", read.authentication);
+        // PACE-CAM proves the chip's static key (DG14): Chip Authentication passed without CA.
+        let expected_ca = if mapping == Mapping::ChipAuthentication { ChipCheck::Passed } else { ChipCheck::NotSupported };
+        assert_eq!(read.chip_authentication, expected_ca, "{chip_suite:?}");
+        assert!(read.trusted() && !read.clone_suspected());
+        assert!(read.timings.iter().any(|(step, _)| *step == "PACE"), "{:?}", read.timings);
+    }
+}
+
+#[test]
+fn pace_refusals_wrong_can_wrong_token_and_fallback_to_bac() {
+    // The CAN keyed in is not the document's: the chip refuses our token.
+    let config = pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13);
+    let (_sim, read) = read_with(specimen(face(800)).with_pace(config.clone()), Some("654321"));
+    assert!(matches!(read, Err(IdentityError::AccessDenied)), "{read:?}");
+    // The chip's token does not verify (a chip that does not know the password): refused,
+    // never read with a weaker protocol.
+    let mut wrong = config.clone();
+    wrong.wrong_token = true;
+    let (_sim, read) = read_with(specimen(face(800)).with_pace(wrong), None);
+    assert!(matches!(read, Err(IdentityError::AccessDenied)), "{read:?}");
+    // An offer this reader cannot run (integrated mapping with 3DES) leaves BAC.
+    let im_3des = pace(suite(kiosk_hal::card_reader::sim::Mapping::Integrated, false, Cipher::Tdes), 13);
+    let (_sim, read) = read_with(specimen(face(800)).with_pace(im_3des), None);
+    let read = read.unwrap();
+    assert_eq!((read.access, read.pace.is_none()), (ChipAccess::Bac, true));
+}
+
+#[test]
+fn chip_and_active_authentication_over_the_pty() {
+    // Russian passports since 2020: BAC, CA on secp192r1 with 3DES; AA with RSA 9796-2.
+    let aa = ActiveAuthConfig::new(AaKey::Rsa { bits: 1024 }).unwrap();
+    let passport = specimen(face(1_200)).with_chip_authentication(ChipAuthConfig::secp192r1_3des()).with_active_authentication(aa);
+    let (_sim, read) = read_with(passport, None);
+    let read = read.unwrap();
+    assert_eq!(read.access, ChipAccess::Bac);
+    assert_eq!((read.chip_authentication.clone(), read.active_authentication.clone()), (ChipCheck::Passed, ChipCheck::Passed));
+    let evidence = read.active_authentication_evidence.as_ref().unwrap();
+    // The challenge is this session's: the binding and the fresh nonce, nothing else.
+    assert_eq!(evidence.challenge, active_auth::challenge(BINDING, &evidence.nonce));
+    assert_eq!(evidence.signature.len(), 128);
+    assert!(read.trusted());
+
+    // PACE, then CA with a brainpool key spelled out as explicit parameters and AES, then AA
+    // with ECDSA (algorithm from DG14).
+    let mut ca = ChipAuthConfig::secp192r1_3des();
+    ca.key = CaKey::Ec { parameter_id: 13, explicit: true };
+    ca.cipher = Cipher::Aes128;
+    ca.key_id = Some(1);
+    let aa = ActiveAuthConfig::new(AaKey::Ecdsa { parameter_id: 12 }).unwrap();
+    let passport = specimen(face(1_200))
+        .with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes256), 17))
+        .with_chip_authentication(ca)
+        .with_active_authentication(aa);
+    let (_sim, read) = read_with(passport, Some("123456"));
+    let read = read.unwrap();
+    assert_eq!(read.access, ChipAccess::Pace);
+    assert_eq!((read.chip_authentication.clone(), read.active_authentication.clone()), (ChipCheck::Passed, ChipCheck::Passed));
+    let steps: Vec<&str> = read.timings.iter().map(|(s, _)| *s).collect();
+    for step in ["EF.CardAccess", "PACE", "DG14", "DG15", "EF.SOD", "Chip Authentication", "Active Authentication"] {
+        assert!(steps.contains(&step), "{step} missing from {steps:?}");
+    }
+    assert!(read.trusted());
+
+    // A DH Chip Authentication key (RFC 5114 MODP-1024) after PACE.
+    let mut ca = ChipAuthConfig::secp192r1_3des();
+    ca.key = CaKey::Dh { parameter_id: 0 };
+    ca.cipher = Cipher::Aes128;
+    let passport = specimen(face(600)).with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13)).with_chip_authentication(ca);
+    let (_sim, read) = read_with(passport, None);
+    assert_eq!(read.unwrap().chip_authentication, ChipCheck::Passed);
+}
+
+/// A clone: genuine signed data on a chip without the private keys. Refused as not trusted,
+/// the same refusal as a failed passive authentication.
+#[test]
+fn clones_are_refused_wrong_mac_after_ca_and_aa_with_another_key() {
+    let base = || specimen(face(900)).with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13));
+    let faults = ChipFaults { wrong_mac_after_ca: 1, ..ChipFaults::default() };
+    let clone = base().with_chip_authentication(ChipAuthConfig::secp192r1_3des()).with_chip_faults(faults);
+    let (_sim, read) = read_with(clone.clone(), None);
+    let read = read.unwrap();
+    assert!(matches!(read.chip_authentication, ChipCheck::Failed(_)), "{:?}", read.chip_authentication);
+    assert!(read.authentication.passed() && read.clone_suspected() && !read.trusted());
+    let (_sim, mut reader) = start(fast(clone));
+    match read_passport(&mut reader, &trust()) {
+        Err(IdentityError::NotTrusted(PaFailure::CloneSuspected(why))) => assert!(why.contains("Chip Authentication"), "{why}"),
+        other => panic!("expected a clone, got {other:?}"),
+    }
+
+    for key in [AaKey::Rsa { bits: 1024 }, AaKey::Ecdsa { parameter_id: 13 }] {
+        let aa = ActiveAuthConfig::new(key).unwrap().signing_with_another_key().unwrap();
+        let (_sim, read) = read_with(base().with_active_authentication(aa), None);
+        let read = read.unwrap();
+        assert!(matches!(read.active_authentication, ChipCheck::Failed(_)), "{key:?}: {:?}", read.active_authentication);
+        assert!(read.clone_suspected() && !read.trusted(), "{key:?}");
+    }
+
+    // A clone verdict counts only when the data is authentic: a rogue signer is a PA failure.
+    let aa = ActiveAuthConfig::new(AaKey::Ecdsa { parameter_id: 12 }).unwrap().signing_with_another_key().unwrap();
+    let rogue = TestPki::generate("rogue").unwrap();
+    let (_sim, read) = read_with(base().signed_by(&rogue).with_active_authentication(aa), None);
+    let read = read.unwrap();
+    assert!(!read.authentication.passed() && !read.clone_suspected() && !read.trusted());
+}
+
+#[test]
+fn revoked_signer_under_pace_is_not_trusted() {
+    let now = std::time::SystemTime::now();
+    let day = Duration::from_secs(86_400);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("csca.der"), test_pki().csca_der()).unwrap();
+    std::fs::write(dir.path().join("ut.crl"), test_pki().crl(now - day, now + day).unwrap()).unwrap();
+    let store = TrustStore::load_dir(dir.path()).unwrap();
+    let revoked = test_pki().revoked_signer().unwrap();
+    let aa = ActiveAuthConfig::new(AaKey::Ecdsa { parameter_id: 12 }).unwrap();
+    let passport = specimen(face(900))
+        .signed_by(&revoked)
+        .with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13))
+        .with_chip_authentication(ChipAuthConfig::secp192r1_3des())
+        .with_active_authentication(aa);
+    let (_sim, mut reader) = start(fast(passport));
+    match read_passport(&mut reader, &store) {
+        Err(IdentityError::NotTrusted(PaFailure::DocumentSignerRevoked { .. })) => {}
+        other => panic!("expected a revoked signer, got {other:?}"),
+    }
+}
+
+/// Le = 256 refused (6B00, 6282 without data, 6700) on the plain EF.CardAccess read, and no
+/// extended-length APDU ever sent to an ECDH chip that refuses them.
+#[test]
+fn le_quirks_and_no_extended_length_under_pace_ca_aa() {
+    for sw in [[0x6B, 0x00], [0x62, 0x82], [0x67, 0x00]] {
+        let faults = ChipFaults { le_256_answer: Some(sw), refuse_extended_length: true, ..ChipFaults::default() };
+        let aa = ActiveAuthConfig::new(AaKey::Rsa { bits: 1024 }).unwrap();
+        let passport = specimen(face(1_000))
+            .with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13))
+            .with_chip_authentication(ChipAuthConfig::secp192r1_3des())
+            .with_active_authentication(aa)
+            .with_chip_faults(faults);
+        let (_sim, read) = read_with(passport, None);
+        let read = read.unwrap_or_else(|e| panic!("{sw:02X?}: {e}"));
+        assert_eq!(read.access, ChipAccess::Pace, "{sw:02X?}");
+        assert!(read.trusted(), "{sw:02X?}: {:?} {:?}", read.chip_authentication, read.active_authentication);
+    }
+}
+
+/// The field lost in the middle of DG2 under PACE + CA: a new chip session (PACE again) and
+/// the read continues at the offset reached, not from the start of the file.
+#[test]
+fn lost_field_is_resumed_at_the_offset() {
+    use std::sync::atomic::Ordering;
+    let passport = |faults: ChipFaults| {
+        specimen(face(20_000))
+            .with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13))
+            .with_chip_authentication(ChipAuthConfig::secp192r1_3des())
+            .with_chip_faults(faults)
+    };
+    let (clean_sim, read) = read_with(passport(ChipFaults::default()), None);
+    assert!(read.unwrap().trusted());
+    let clean = clean_sim.stats().bytes_to_host.load(Ordering::Relaxed);
+    // About 60 APDUs in: PACE and the small files are done, DG2 is some 10 KB in.
+    let (lost_sim, read) = read_with(passport(ChipFaults { lose_field_at_apdu: Some(60), ..ChipFaults::default() }), None);
+    let read = read.unwrap();
+    assert!(read.trusted() && read.access == ChipAccess::Pace);
+    assert_eq!(read.face_image.bytes, face(20_000));
+    let resumed = lost_sim.stats().bytes_to_host.load(Ordering::Relaxed);
+    // Starting DG2 over would send its first ~10 KB twice; a resumed read costs a new PACE.
+    assert!(resumed > clean && resumed - clean < 3_000, "clean {clean} bytes, with the field lost {resumed}");
+}

@@ -167,6 +167,37 @@ mod tests {
             let _ = parse_master_list(&bytes);
             let _ = parse_certificate(&bytes);
         }
+
+        /// A real master list or CRL cut anywhere is refused, never half read; a changed byte
+        /// never panics (whether it still parses is the signature check's business).
+        #[test]
+        fn cut_or_changed_master_lists_and_crls(cut in 1usize..4_000, at in any::<usize>(), flip in 1u8..=255) {
+            let (master_list, crl) = real_files();
+            for (bytes, is_crl) in [(master_list, false), (crl, true)] {
+                let parse = |b: &[u8]| if is_crl { parse_crl(b).map(drop) } else { parse_master_list(b).map(drop) };
+                prop_assert!(parse(bytes).is_ok());
+                let cut = cut % bytes.len();
+                prop_assert!(parse(&bytes[..cut]).is_err(), "a file cut at {} of {} was accepted", cut, bytes.len());
+                let mut changed = bytes.to_vec();
+                let i = at % changed.len();
+                changed[i] ^= flip;
+                let _ = parse(&changed);
+            }
+        }
+    }
+
+    /// The simulator's test PKI: a master list of two CSCAs and a CRL (made once per process).
+    fn real_files() -> &'static (Vec<u8>, Vec<u8>) {
+        static FILES: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        FILES.get_or_init(|| {
+            use kiosk_hal::card_reader::sim::{test_pki, TestPki};
+            let pki = test_pki();
+            let neighbour = TestPki::generate("neighbour").unwrap();
+            let epoch = std::time::SystemTime::UNIX_EPOCH;
+            let day = std::time::Duration::from_secs(86_400);
+            let master_list = pki.master_list(&[pki.csca().clone(), neighbour.csca().clone()]).unwrap();
+            (master_list, pki.crl(epoch + 20_000 * day, epoch + 20_400 * day).unwrap())
+        })
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use crate::keys::KeyFileError;
 pub use keystore::{AuditKey, KeyStore, KeyStoreError};
 pub use lookup::{DuplicateKind, EnrolmentKeys, LookupDigest, LookupKey};
 pub use migrations::{MigrationError, SCHEMA_VERSION};
-pub use record::{FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
+pub use record::{ChipProof, FaceChecks, IssuedAccount, OnboardingRecord, Outcome, PersonalData};
 pub use seal::{DataKey, KeyId, SealError};
 pub use outbox::{read_outbox_gauges, CoreAccountState, OutboxGauges, OutboxItem, OutboxStatus, QuarantinedItem};
 pub use retention::{PurgeReport, MAX_KEY_LIFETIME};

@@ -58,6 +58,23 @@ pub struct FaceChecks {
     /// How an earlier enrolment was found (`exact_document`, `exact_holder`, `face`); `None`
     /// when none was.
     pub duplicate_kind: Option<&'static str>,
+    /// The chip's Active Authentication answer to this session's challenge, kept with the face
+    /// decision: with DG15's key (sealed with the document) it shows later that this genuine
+    /// chip was on the reader in this session.
+    pub chip_proof: Option<ChipProof>,
+}
+
+/// Active Authentication evidence: the challenge is the first 8 bytes of
+/// SHA-256("kiosk-aa-v1" ‖ len(binding) as u64 BE ‖ binding ‖ nonce); `binding` names the
+/// session and the audit chain head when the document was read. Hex, no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChipProof {
+    pub binding: String,
+    pub nonce: String,
+    pub challenge: String,
+    pub signature: String,
+    /// `passed` (only trusted documents reach the face decision).
+    pub verdict: &'static str,
 }
 
 /// One finished onboarding. `AccountIssued` needs `account` and `personal`; `Refused` must

@@ -322,7 +322,14 @@ async fn run_person(
             services.pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
         personalise_photo(&mut pipeline, &person.passport_photo)?
     };
-    let mut chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg);
+    // A current passport: PACE, Chip Authentication (secp192r1, 3DES, as Russian passports)
+    // and Active Authentication (ECDSA P-256), whose answer the session keeps in its record.
+    let aa = sim::ActiveAuthConfig::new(sim::AaKey::Ecdsa { parameter_id: 12 })
+        .map_err(|e| AppError::internal("simulated chip's Active Authentication key", format!("{e:?}")))?;
+    let mut chip = VirtualPassport::new(person.passport_mrz.to_vec(), passport_jpeg)
+        .with_pace(sim::PaceConfig::new(sim::PaceSuite::ecdh_gm(sim::Cipher::Aes128), 13))
+        .with_chip_authentication(sim::ChipAuthConfig::secp192r1_3des())
+        .with_active_authentication(aa);
     if person.forged_signature {
         let forger = sim::TestPki::generate("forger").map_err(|e| AppError::internal("forger's test PKI", e))?;
         chip = chip.signed_by(&forger);

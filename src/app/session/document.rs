@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{off_thread, AppError, Session, BUSY_COUNTS_AS_ALIVE};
 use crate::{
     flow::Event,
-    identity,
+    identity, store,
     vision::{decode_image, FaceOutcome},
 };
 
@@ -18,7 +18,17 @@ impl<D: Display + 'static> Session<'_, D> {
     pub(super) async fn read_document(&mut self) -> Result<Event, AppError> {
         let started = Instant::now();
         let csca_dir = self.services.config.card_reader.csca_dir.clone();
-        let read = self.on_devices(move |d| identity::read_trusted_passport(d.reader.as_mut(), &csca_dir)).await?;
+        // Active Authentication signs a challenge bound to this session and to the audit chain
+        // as it stands: the chip's answer, kept with the face decision, cannot be replayed.
+        let (seq, head) = self.services.store.audit_head()?;
+        let binding = aa_binding(self.id, seq, &head);
+        let session_binding = binding.clone();
+        let read = self
+            .on_devices(move |d| {
+                let options = identity::ReadOptions { can: None, session_binding: session_binding.as_bytes() };
+                identity::read_trusted_passport_with(d.reader.as_mut(), &csca_dir, &options)
+            })
+            .await?;
         record_country(&self.services.config.kiosk.data_dir, &read);
         let passport = match read {
             Ok(passport) => passport,
@@ -72,6 +82,13 @@ impl<D: Display + 'static> Session<'_, D> {
                 .map_err(AppError::from)
         })
         .await?;
+        self.data.face_checks.chip_proof = passport.active_authentication_evidence.as_ref().map(|e| store::ChipProof {
+            binding: binding.clone(),
+            nonce: hex::encode(e.nonce),
+            challenge: hex::encode(e.challenge),
+            signature: hex::encode(&e.signature),
+            verdict: passport.active_authentication.name(),
+        });
         self.data.passport = Some(passport);
         match analysed? {
             FaceOutcome::Face(face) => {
@@ -89,6 +106,12 @@ impl<D: Display + 'static> Session<'_, D> {
             }
         }
     }
+}
+
+/// What the Active Authentication challenge of session `session` is bound to: the session
+/// and the audit chain's head (seq and hash) when its document was read.
+pub(super) fn aa_binding(session: uuid::Uuid, seq: i64, head: &str) -> String {
+    format!("kiosk-session:{session}:audit:{seq}:{head}")
 }
 
 /// Records the country of the document's signer, trusted or not, for `kiosk diag`'s check

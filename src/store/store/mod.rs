@@ -353,6 +353,12 @@ impl Store {
         Ok(())
     }
 
+    /// The audit chain's newest seq and head: what a session binds its Active Authentication
+    /// challenge to.
+    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
+        Ok(audit::head(&self.conn)?)
+    }
+
     /// The key the duplicate check's keyed hashes are made with.
     pub fn lookup_key(&self) -> &super::LookupKey {
         &self.lookup_key

@@ -386,6 +386,13 @@ fn face_checks_are_kept_with_the_onboarding_and_its_audit_event() {
         match_score: Some(0.74),
         duplicate_best_score: Some(0.12),
         duplicate_kind: None,
+        chip_proof: Some(crate::store::ChipProof {
+            binding: "kiosk-session:s:audit:7:ab".into(),
+            nonce: "00".repeat(16),
+            challenge: "11".repeat(8),
+            signature: "22".repeat(64),
+            verdict: "passed",
+        }),
     };
     let record = OnboardingRecord { face_checks: Some(checks), ..issued_record() };
     store.record_onboarding(&record).unwrap();
@@ -403,6 +410,8 @@ fn face_checks_are_kept_with_the_onboarding_and_its_audit_event() {
         .unwrap();
     let audit: serde_json::Value = serde_json::from_str(&audit).unwrap();
     assert_eq!(audit["checks"]["challenge_direction"], "left");
+    assert_eq!(audit["checks"]["chip_proof"]["signature"], "22".repeat(64));
+    assert_eq!(audit["checks"]["chip_proof"]["binding"], "kiosk-session:s:audit:7:ab");
     assert!((audit["checks"]["match_score"].as_f64().unwrap() - 0.74).abs() < 1e-6);
 }
 
