@@ -204,7 +204,8 @@ async fn decide_and_commit(core: &Arc<Core>, batch: &[Pending]) -> Result<Vec<Ou
 
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut admitted = Admitted::default();
-    // The templates admitted earlier in this batch: not in any index yet.
+    // The templates admitted earlier in this batch (not in any index yet), each with the
+    // person's first account: a block names that one, not another blocked copy.
     let mut earlier: Vec<(&BirthIndex, &Embedding, Uuid)> = Vec::new();
     for p in batch {
         if let Some((stored_hash, answer)) = taken_keys.get(&p.key) {
@@ -221,21 +222,30 @@ async fn decide_and_commit(core: &Arc<Core>, batch: &[Pending]) -> Result<Vec<Ou
             // The bucket's templates committed since the search outside the lock.
             let (since, compared) = core.index.search_from(&p.bucket, p.mark, template);
             found = best(p.outside, since);
-            for (bucket, other, account_id) in &earlier {
+            for (bucket, other, first) in &earlier {
                 if *bucket == &p.bucket {
-                    found = best(found, Some(Match { account_id: *account_id, score: cosine_similarity(template, other) }));
+                    found = best(found, Some(Match { account_id: *first, score: cosine_similarity(template, other) }));
                 }
             }
             tracing::debug!(compared_under_lock = compared, "face searched among the same birth date");
         }
-        let duplicate = found.filter(|m| m.score >= core.settings.duplicate_threshold);
+        let mut duplicate = found.filter(|m| m.score >= core.settings.duplicate_threshold);
+        if let Some(m) = duplicate.as_mut() {
+            // A committed match may itself be blocked: name the account it names.
+            if !earlier.iter().any(|(_, _, first)| *first == m.account_id) {
+                let first = tx.prepare_cached("SELECT COALESCE(blocked_because, account_id) FROM accounts WHERE account_id = $1").await?;
+                if let Some(row) = tx.query_opt(&first, &[&m.account_id]).await? {
+                    m.account_id = row.get(0);
+                }
+            }
+        }
         let (state, because, score) = match (same_document, duplicate) {
             (Some(first), _) => ("blocked_document", Some(first), None),
             (None, Some(m)) => ("blocked_duplicate", Some(m.account_id), Some(m.score)),
             (None, None) => ("provisional", None, found.map(|m| m.score)),
         };
         if let Some((template, _)) = &p.face {
-            earlier.push((&p.bucket, template, p.account_id));
+            earlier.push((&p.bucket, template, because.unwrap_or(p.account_id)));
         }
         admitted.push(p, state, because, score);
         outcomes.push(Outcome::Admitted { state });
