@@ -23,6 +23,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
+
+type Param<'a> = dyn ToSql + Sync + 'a;
 use uuid::Uuid;
 
 /// Most admissions decided and committed together.
@@ -189,8 +191,9 @@ async fn decide_and_commit(core: &Arc<Core>, batch: &[Pending]) -> Result<Vec<Ou
         .await?,
     );
     // Pipelined on the one connection: one round trip for the three reads.
-    let (by_key, by_account, by_document): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2], [&(dyn ToSql + Sync); 1]) =
-        ([&keys], [&accounts, &tokens], [&documents]);
+    let by_key: [&Param<'_>; 1] = [&keys];
+    let by_account: [&Param<'_>; 2] = [&accounts, &tokens];
+    let by_document: [&Param<'_>; 1] = [&documents];
     let (taken_keys, taken_accounts, same_documents) = tokio::try_join!(
         tx.query(&taken_keys, &by_key),
         tx.query(&taken_accounts, &by_account),
