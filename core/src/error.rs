@@ -38,6 +38,8 @@ pub enum CoreError {
     Tls(#[from] kiosk::sync::TlsError),
     #[error("{what} {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("the gateway's admission task stopped: {0}; the kiosk retries on another gateway")]
+    Stopped(&'static str),
     #[error("database row is corrupt: {0}; restore from backup")]
     Corrupt(String),
 }
@@ -46,7 +48,7 @@ impl CoreError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             CoreError::Usage(_) => ErrorKind::Usage,
-            CoreError::Database(_) | CoreError::Pool(_) => ErrorKind::Unavailable,
+            CoreError::Database(_) | CoreError::Pool(_) | CoreError::Stopped(_) => ErrorKind::Unavailable,
             CoreError::SchemaOutdated { .. } | CoreError::SchemaTooNew { .. } => ErrorKind::Setup,
             CoreError::Keys(_) | CoreError::Tls(_) | CoreError::Io { .. } => ErrorKind::Setup,
             CoreError::Seal(_) | CoreError::Corrupt(_) => ErrorKind::Corrupt,

@@ -1,14 +1,16 @@
 //! The fleet's 1:N index: every face template in PostgreSQL, in memory as the kiosk's own
 //! int8 gallery (`kiosk::vision::Gallery`: a scan reading 128 bytes a template, then an exact
 //! re-score of the best candidates). Rebuilt from the database at start; caught up from
-//! `face_templates.seq` before each search, so every gateway sees every committed template.
+//! `face_templates.seq` under the admission lock, so every gateway's admission sees every
+//! committed template.
 //!
 //! Split by birth date as the kiosk's `BucketedGallery` is: a probe is compared only with the
 //! templates of holders born the same day, so the false-block rate depends on how many share a
 //! birth date, not on the fleet's size (docs/CORE.md, docs/FACE-MATCHING.md).
 //!
-//! Admission is exact across gateways: the full search runs outside the admission lock, then,
-//! under it, the index is caught up again and only the templates added since are searched.
+//! Admission is exact across gateways: the bucket's search runs outside the admission lock,
+//! then, under it, the index is caught up and only the templates added since are searched
+//! (`admission`).
 
 use deadpool_postgres::GenericClient;
 use std::collections::HashMap;

@@ -2,10 +2,10 @@
 //! Ed25519 body signature), what it is (strict envelope and payload checks), and its effect
 //! in one PostgreSQL transaction together with its Idempotency-Key. Bad input changes nothing.
 
-use crate::db::{is_race, locks};
+use crate::db::is_race;
 use crate::error::CoreError;
 use crate::http::Answer;
-use crate::index::{best, decode_template, encode_template, Match};
+use crate::index::{decode_template, encode_template};
 use crate::server::Core;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -131,7 +131,7 @@ async fn checked(core: &Arc<Core>, d: &Delivery<'_>) -> Result<Answer, CoreError
     let Some(signature) = d.signature else {
         return Ok(refused(core, 401, "no_signature", "Kiosk-Signature header missing; every body is signed with the kiosk key".into()));
     };
-    let Some(public_key) = core.kiosk_key(kiosk_id).await? else {
+    let Some((public_key, seen)) = core.kiosk_key_and_seen(kiosk_id, key).await? else {
         return Ok(refused(
             core,
             401,
@@ -158,9 +158,12 @@ async fn checked(core: &Arc<Core>, d: &Delivery<'_>) -> Result<Answer, CoreError
         return Ok(refused(core, 400, "kiosk_id_mismatch", "kiosk_id in the body differs from the Kiosk-Id header".into()));
     }
     let hash: [u8; 32] = Sha256::digest(d.body).into();
-    // A retransmission (the common case after a lost answer) needs no lock and no parsing.
-    if let Some(answer) = repeat(core, key, &hash, &envelope.kind).await? {
-        return Ok(answer);
+    // A retransmission (the common case after a lost answer) needs no lock and no parsing. A
+    // key not seen a moment ago but taken meanwhile is found again in the effect's transaction.
+    if seen {
+        if let Some(answer) = repeat(core, key, &hash, &envelope.kind).await? {
+            return Ok(answer);
+        }
     }
     let work = match envelope.kind.as_str() {
         KIND_ACCOUNT_OPENED => match serde_json::from_value::<AccountOpened>(envelope.payload) {
@@ -260,7 +263,7 @@ async fn repeat(core: &Core, key: Uuid, hash: &[u8; 32], kind: &str) -> Result<O
     Ok(row.map(|row| stored_answer(core, &row.get::<_, Vec<u8>>(0), row.get(1), hash, kind)))
 }
 
-fn stored_answer(core: &Core, stored_hash: &[u8], mut answer: serde_json::Value, hash: &[u8; 32], kind: &str) -> Answer {
+pub(crate) fn stored_answer(core: &Core, stored_hash: &[u8], mut answer: serde_json::Value, hash: &[u8; 32], kind: &str) -> Answer {
     if stored_hash != hash {
         return refused(core, 409, "key_reused", "this Idempotency-Key was used with another body".into());
     }
@@ -272,87 +275,61 @@ fn stored_answer(core: &Core, stored_hash: &[u8], mut answer: serde_json::Value,
 /// A new account, checked as the kiosk checks its own enrolments (docs/CORE.md): first
 /// exactly, by the keyed hash of the passport anywhere in the fleet (`blocked_document`); then
 /// by face among the fleet's templates of the same birth date only, at the kiosks'
-/// `face.duplicate_threshold` (`blocked_duplicate`). Under the admission lock, then the
-/// account, its template and the key in one transaction.
+/// `face.duplicate_threshold` (`blocked_duplicate`). The bucket is searched and the rows
+/// sealed here, outside the lock; the admission task then decides it with its batch under the
+/// admission lock and commits the account, its template and the key together
+/// (`admission::run`).
 async fn admit(core: &Arc<Core>, kiosk_id: &str, key: Uuid, hash: &[u8; 32], p: &AccountOpened) -> Result<Answer, CoreError> {
     let template = p.face_template.as_deref().and_then(|t| STANDARD.decode(t).ok()).and_then(|b| decode_template(&b));
     let document_index = core.keys.document_index(&p.personal.nationality, &p.personal.document_number)?;
     let bucket = core.keys.birth_index(&p.personal.birth_date)?;
-    const SAME_DOCUMENT: &str = "SELECT account_id FROM accounts WHERE document_index = $1 ORDER BY received_at, account_id LIMIT 1";
-    let mut client = core.pool.get().await?;
-    // The exact check needs no face search: a passport already in the fleet skips it.
-    let known_document = client.query_opt(SAME_DOCUMENT, &[&document_index]).await?.is_some();
-    // The bucket's search outside the lock; under it, only what was added since.
+    // The bucket as this gateway holds it now; under the lock, only what was added since.
     let (mark, outside) = match &template {
-        Some(t) if !known_document => {
-            core.index.catch_up(&client, &core.keys).await?;
+        Some(t) => {
             let mark = core.index.mark(&bucket);
             (mark, core.search(&bucket, t, 0).await.0)
         }
-        _ => (0, None),
-    };
-    let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&locks::ADMISSION]).await?;
-    if let Some(row) = tx.query_opt("SELECT body_sha256, answer FROM idempotency_keys WHERE idempotency_key = $1", &[&key]).await? {
-        return Ok(stored_answer(core, &row.get::<_, Vec<u8>>(0), row.get(1), hash, KIND_ACCOUNT_OPENED));
-    }
-    if let Some(row) = tx.query_opt("SELECT message_id, state FROM accounts WHERE account_id = $1 OR activation_token_id = $2", &[&p.account_id, &p.activation_token_id]).await? {
-        let message: Uuid = row.get(0);
-        if message == key {
-            // Delivered before its key expired: the account is the proof.
-            let state: String = row.get(1);
-            return Ok(Answer::json(200, json!({ "message_id": key, "status": "duplicate", "account_state": state })));
-        }
-        return Ok(refused(core, 409, "account_exists", format!("account {} or its activation token was already delivered under another Idempotency-Key", p.account_id)));
-    }
-    let same_document: Option<Uuid> = tx.query_opt(SAME_DOCUMENT, &[&document_index]).await?.map(|r| r.get(0));
-    let mut found: Option<Match> = None;
-    if let (Some(t), None) = (&template, same_document) {
-        core.index.catch_up(&tx, &core.keys).await?;
-        // A passport seen outside the lock is still there under it (accounts are never deleted).
-        let start = if known_document { 0 } else { mark };
-        let (inside, compared) = core.search(&bucket, t, start).await;
-        found = best(if known_document { None } else { outside }, inside);
-        tracing::debug!(compared_under_lock = compared, "face searched among the same birth date");
-    }
-    let duplicate = found.filter(|m| m.score >= core.settings.duplicate_threshold);
-    let (state, because, score) = match (same_document, duplicate) {
-        (Some(earlier), _) => ("blocked_document", Some(earlier), None),
-        (None, Some(m)) => ("blocked_duplicate", Some(m.account_id), Some(m.score)),
-        (None, None) => ("provisional", None, found.map(|m| m.score)),
+        None => (0, None),
     };
     let account = p.account_id.to_string();
     let personal = zeroize::Zeroizing::new(serde_json::to_vec(&p.personal).map_err(|e| CoreError::Corrupt(e.to_string()))?);
     let personal_sealed = core.keys.seal("accounts", "personal_sealed", &account, &personal)?;
-    let limits = serde_json::to_value(&p.limits).map_err(|e| CoreError::Corrupt(e.to_string()))?;
-    let onboarding = p.onboarding_id;
-    tx.execute(
-        "INSERT INTO accounts (account_id, kiosk_id, message_id, onboarding_id, opened_at_ms, activation_token_id, consent_version, consent_sha256, limits, personal_sealed, document_index, state, blocked_because, match_score)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        &[&p.account_id, &kiosk_id, &key, &onboarding, &p.created_at_ms, &p.activation_token_id, &p.consent_version, &p.consent_sha256, &limits, &personal_sealed, &document_index, &state, &because, &score],
-    )
-    .await?;
-    if let Some(t) = &template {
-        let sealed = core.keys.seal("face_templates", "template_sealed", &account, &encode_template(t))?;
-        tx.execute(
-            "INSERT INTO face_templates (account_id, template_sealed, birth_index) VALUES ($1, $2, $3)",
-            &[&p.account_id, &sealed, &bucket.as_slice()],
-        )
-        .await?;
+    let face = match template {
+        Some(t) => {
+            let sealed = core.keys.seal("face_templates", "template_sealed", &account, &encode_template(&t))?;
+            Some((t, sealed))
+        }
+        None => None,
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let pending = crate::admission::Pending {
+        key,
+        kiosk_id: kiosk_id.to_owned(),
+        hash: *hash,
+        account_id: p.account_id,
+        onboarding_id: p.onboarding_id,
+        opened_at_ms: p.created_at_ms,
+        activation_token_id: p.activation_token_id.clone(),
+        consent_version: p.consent_version.clone(),
+        consent_sha256: p.consent_sha256.clone(),
+        limits: serde_json::to_value(&p.limits).map_err(|e| CoreError::Corrupt(e.to_string()))?,
+        personal_sealed,
+        document_index,
+        bucket,
+        face,
+        mark,
+        outside,
+        reply,
+    };
+    core.admissions.send(pending).await.map_err(|_| CoreError::Stopped("its queue is closed"))?;
+    match answer.await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "admission batch not committed; answered 503");
+            Ok(Answer::unavailable(&error))
+        }
+        Err(_) => Err(CoreError::Stopped("it dropped the admission")),
     }
-    let answer = json!({ "message_id": key, "status": "accepted", "account_state": state });
-    tx.execute(
-        "INSERT INTO idempotency_keys (idempotency_key, kiosk_id, body_sha256, kind, answer) VALUES ($1, $2, $3, $4, $5)",
-        &[&key, &kiosk_id, &hash.as_slice(), &KIND_ACCOUNT_OPENED, &answer],
-    )
-    .await?;
-    tx.commit().await?;
-    core.metrics.messages_accepted.get_or_create(&crate::metrics::Kind { kind: KIND_ACCOUNT_OPENED.into() }).inc();
-    core.metrics.accounts_admitted.get_or_create(&crate::metrics::State { state: state.into() }).inc();
-    if state != "provisional" {
-        tracing::warn!(account_id = %p.account_id, kiosk_id, state, "account blocked at admission: the person already has a demo account");
-    }
-    Ok(Answer::json(201, answer))
 }
 
 async fn record_choice(core: &Arc<Core>, kiosk_id: &str, key: Uuid, hash: &[u8; 32], p: &Choice) -> Result<Answer, CoreError> {

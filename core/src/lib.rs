@@ -14,6 +14,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 pub mod activation;
+pub mod admission;
 pub mod anchors;
 pub mod authorise;
 pub mod db;

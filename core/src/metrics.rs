@@ -39,6 +39,7 @@ pub struct Metrics {
     pub messages_duplicate: Family<Kind, Counter>,
     pub accounts_admitted: Family<State, Counter>,
     pub search_seconds: Histogram,
+    pub admission_batch: Histogram,
     pub index_templates: Gauge,
     pub fleet_kiosks: Family<State, Gauge>,
     pub fleet_alerts: Family<Kind, Gauge>,
@@ -65,6 +66,8 @@ impl Metrics {
         registry.register("accounts_admitted", "New accounts by the state given at admission", accounts_admitted.clone());
         let search_seconds = Histogram::new(exponential_buckets(0.000_05, 2.0, 16));
         registry.register("fleet_search_seconds", "Time of one 1:N search over the fleet's templates", search_seconds.clone());
+        let admission_batch = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register("admission_batch_size", "New accounts decided and committed together under one admission lock", admission_batch.clone());
         let index_templates = Gauge::default();
         registry.register("index_templates", "Face templates in this gateway's 1:N index", index_templates.clone());
         let fleet_kiosks = Family::<State, Gauge>::default();
@@ -79,6 +82,7 @@ impl Metrics {
             messages_duplicate,
             accounts_admitted,
             search_seconds,
+            admission_batch,
             index_templates,
             fleet_kiosks,
             fleet_alerts,

@@ -78,6 +78,8 @@ pub struct Core {
     pub index: FleetIndex,
     pub metrics: Metrics,
     pub settings: Settings,
+    /// This gateway's admissions, decided and committed in batches (`admission::run`).
+    pub admissions: crate::admission::Queue,
 }
 
 impl Core {
@@ -92,9 +94,26 @@ impl Core {
         let loaded = index.catch_up(&client, &keys).await?;
         tracing::info!(templates = loaded, ms = started.elapsed().as_millis() as u64, "1:N index built from PostgreSQL");
         drop(client);
-        let core = Arc::new(Core { pool, keys, index, metrics: Metrics::new(), settings });
+        let (admissions, queue) = crate::admission::queue();
+        let core = Arc::new(Core { pool, keys, index, metrics: Metrics::new(), settings, admissions });
         core.metrics.index_templates.set(loaded as i64);
+        tokio::spawn(crate::admission::run(Arc::clone(&core), queue));
         Ok(core)
+    }
+
+    /// The registered key of `kiosk_id`, and whether Idempotency-Key `key` was taken: one round
+    /// trip for what every message needs first. The key's stored answer is only read (and its
+    /// delivery counted) after the signature verified.
+    pub async fn kiosk_key_and_seen(&self, kiosk_id: &str, key: uuid::Uuid) -> Result<Option<(VerifyingKey, bool)>, CoreError> {
+        let client = self.pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT k.public_key, i.idempotency_key IS NOT NULL FROM kiosks k
+                 LEFT JOIN idempotency_keys i ON i.idempotency_key = $2 WHERE k.kiosk_id = $1",
+            )
+            .await?;
+        let Some(row) = client.query_opt(&statement, &[&kiosk_id, &key]).await? else { return Ok(None) };
+        Ok(Some((verifying_key(kiosk_id, row.get(0))?, row.get(1))))
     }
 
     /// The registered key of `kiosk_id`.
@@ -102,9 +121,7 @@ impl Core {
         let client = self.pool.get().await?;
         let row = client.query_opt("SELECT public_key FROM kiosks WHERE kiosk_id = $1", &[&kiosk_id]).await?;
         let Some(row) = row else { return Ok(None) };
-        let bytes: Vec<u8> = row.get(0);
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| CoreError::Corrupt(format!("public key of kiosk {kiosk_id}")))?;
-        VerifyingKey::from_bytes(&bytes).map(Some).map_err(|_| CoreError::Corrupt(format!("public key of kiosk {kiosk_id}")))
+        verifying_key(kiosk_id, row.get(0)).map(Some)
     }
 
     /// 1:N search of `bucket` (one birth date) from position `start` on a blocking thread,
@@ -141,6 +158,11 @@ impl Core {
         }
         self.metrics.render()
     }
+}
+
+fn verifying_key(kiosk_id: &str, bytes: Vec<u8>) -> Result<VerifyingKey, CoreError> {
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| CoreError::Corrupt(format!("public key of kiosk {kiosk_id}")))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| CoreError::Corrupt(format!("public key of kiosk {kiosk_id}")))
 }
 
 /// Serves until the process is stopped. Prints the bound addresses on stdout (tests and

@@ -103,21 +103,28 @@ pub fn face_vector(f: u64) -> Vec<f32> {
 }
 
 fn account_body(kiosk: &str, message: Uuid, person: u64, face: u64) -> Vec<u8> {
+    account_body_of(kiosk, message, Uuid::new_v4(), &format!("L{person:09}"), "1980-01-01", face)
+}
+
+fn account_body_of(kiosk: &str, message: Uuid, account: Uuid, document: &str, birth_date: &str, face: u64) -> Vec<u8> {
     let values = face_vector(face);
     let template: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let account = Uuid::new_v4();
     let payload = serde_json::json!({
         "onboarding_id": Uuid::new_v4(), "account_id": account, "created_at_ms": 1_765_000_000_000i64,
         "limits": { "per_transaction_limit_kopecks": 1_500_000, "daily_limit_kopecks": 3_000_000, "monthly_limit_kopecks": 10_000_000, "balance_limit_kopecks": 6_000_000, "allowed_operations": ["top_up", "payment"] },
         "activation_token_id": format!("{:032x}", u128::from_le_bytes(*Uuid::new_v4().as_bytes())),
         "consent_version": "2026-11-v1", "consent_sha256": "ab".repeat(32),
-        "personal": { "surname": "LOADTEST", "given_names": "PERSON", "document_number": format!("L{person:09}"), "nationality": "UTO", "birth_date": "1980-01-01", "expiry_date": "2030-01-01" },
+        "personal": { "surname": "LOADTEST", "given_names": "PERSON", "document_number": document, "nationality": "UTO", "birth_date": birth_date, "expiry_date": "2030-01-01" },
         "face_template": base64::engine::general_purpose::STANDARD.encode(template),
     });
     protocol::request_body(message, "account_opened", kiosk, 1_765_000_000_000, payload.to_string().as_bytes()).to_vec()
 }
 
 async fn post(tls: &tokio_rustls::TlsConnector, addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Option<String>), String> {
+    post_reading(tls, addr, path, headers, body).await.map(|(status, key, _)| (status, key))
+}
+
+async fn post_reading(tls: &tokio_rustls::TlsConnector, addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, Option<String>, Vec<u8>), String> {
     let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let _ = tcp.set_nodelay(true);
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
@@ -132,8 +139,8 @@ async fn post(tls: &tokio_rustls::TlsConnector, addr: &str, path: &str, headers:
     let resp = tokio::time::timeout(Duration::from_secs(20), send.send_request(req)).await.map_err(|_| "timeout".to_owned())?.map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
     let key = resp.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let _ = resp.into_body().collect().await;
-    Ok((status, key))
+    let body = resp.into_body().collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
+    Ok((status, key, body))
 }
 
 /// Registers the kiosks in bulk (the CLI path is tested on its own).
@@ -265,4 +272,73 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
         return 0.0;
     }
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// One person arriving at a kiosk: the passport, the birth date and the face shown.
+pub struct Arrival {
+    pub document: String,
+    pub birth_date: String,
+    pub face: u64,
+}
+
+/// Every arrival at once, each at its own kiosk, alternately through two gateways (and each
+/// sent a second time at once through the other, as a kiosk whose answer was lost), repeated
+/// until answered; returns each arrival's account and the state its answers gave.
+pub async fn simultaneous(pg: &PgCluster, dir: &Path, arrivals: Vec<Arrival>) -> Vec<(Uuid, String)> {
+    let (pki, clients) = fleet_pki(dir, arrivals.len());
+    let kek = dir.join("race-kek.key");
+    kiosk::store::KeyStore::create(&kek).unwrap();
+    let files = BankFiles { server_cert: pki.server_cert.clone(), server_key: pki.server_key.clone(), client_ca: pki.ca.clone(), kek };
+    let mut kiosks = Vec::new();
+    let mut accounts = Vec::new();
+    for (i, ((cert, key_pem), arrival)) in clients.iter().zip(&arrivals).enumerate() {
+        let cert_path = dir.join(format!("race{i}.pem"));
+        let key_path = dir.join(format!("race{i}.key"));
+        std::fs::write(&cert_path, cert).unwrap();
+        write_key(&key_path, key_pem);
+        let config = kiosk::sync::tls::client_config(&pki.ca, &cert_path, &key_path).unwrap();
+        let id = format!("RACE-{i:03}");
+        let (message, account) = (Uuid::now_v7(), Uuid::new_v4());
+        let body = account_body_of(&id, message, account, &arrival.document, &arrival.birth_date, arrival.face);
+        accounts.push(account);
+        kiosks.push(SimKiosk { id, key: ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng), tls: tokio_rustls::TlsConnector::from(config), bodies: vec![(message, body)] });
+    }
+    register_all(pg, &kiosks);
+    let gateways = [Gateway::start(&pg.url(), &files, &[]), Gateway::start(&pg.url(), &files, &[])];
+    let addrs: Vec<String> = gateways.iter().map(|g| g.api.trim_start_matches("https://").split('/').next().unwrap().to_owned()).collect();
+    let start = Arc::new(tokio::sync::Barrier::new(kiosks.len() * 2));
+    let mut tasks = Vec::new();
+    for (i, k) in kiosks.into_iter().enumerate() {
+        let k = Arc::new(k);
+        for copy in 0..2 {
+            let (k, addrs, start) = (Arc::clone(&k), addrs.clone(), Arc::clone(&start));
+            tasks.push(tokio::spawn(async move {
+                let path = "/core/v1/kiosk-messages";
+                let (message, body) = &k.bodies[0];
+                let key = message.to_string();
+                let signature = protocol::sign(&k.key, "POST", path, &key, &k.id, body);
+                let headers = [("idempotency-key", key.as_str()), ("kiosk-id", k.id.as_str()), ("kiosk-signature", signature.as_str())];
+                start.wait().await;
+                for attempt in 0..200 {
+                    match post_reading(&k.tls, &addrs[(i + copy + attempt) % 2], path, &headers, body).await {
+                        Ok((200 | 201, _, answer)) => {
+                            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+                            return answer["account_state"].as_str().unwrap().to_owned();
+                        }
+                        Ok((status, _, answer)) if status < 500 => panic!("{}: {status} {}", k.id, String::from_utf8_lossy(&answer)),
+                        _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+                panic!("{}: no answer after 200 attempts", k.id)
+            }));
+        }
+    }
+    let mut states = Vec::new();
+    for pair in tasks.chunks_mut(2) {
+        let first = (&mut pair[0]).await.unwrap();
+        let second = (&mut pair[1]).await.unwrap();
+        assert_eq!(first, second, "both deliveries of one message answer the same state");
+        states.push(first);
+    }
+    accounts.into_iter().zip(states).collect()
 }
