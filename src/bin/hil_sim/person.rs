@@ -273,9 +273,9 @@ impl Qmp {
 
 /// How long the person holds each pose, and the steps of their head turn (every second frame
 /// of the demo's clip: about 6° of rotation a step, well within the challenge's 15° a frame).
-/// Under TCG the guest's kiosk analyses one to three frames a second, fewer when the host is
-/// busy: a pose held 1.5 s is seen at least once, and the turn (about 13 poses) takes some 20 s
-/// of the emulated kiosk's 30 s (scripts/hil/site.toml).
+/// The turn (about 13 poses) takes some 20 s of the emulated kiosk's 30 s
+/// (scripts/hil/site.toml); under TCG the kiosk analyses one frame in 6-9 s, so it sees only
+/// some of the poses (README).
 const POSE_HOLD: Duration = Duration::from_millis(1500);
 const TURN_STRIDE: usize = 2;
 
