@@ -341,7 +341,7 @@ fn parse_info(body: &[u8], _encoded: &[u8]) -> Result<SecurityInfo, SecurityInfo
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::identity::cipher::h;
     use proptest::prelude::*;
@@ -360,11 +360,12 @@ mod tests {
     }
 
     /// A German ID card's EF.CardAccess: PACE, Chip Authentication and Terminal Authentication
-    /// entries, an unknown (proprietary) entry ignored.
+    /// entries, an unknown (proprietary) entry ignored. Also a fuzz seed (`fuzz/corpus/card_access/`).
+    pub(crate) const GERMAN_ID_CARD_ACCESS: &str = "318182300D060804007F00070202020201023012060A04007F000702020302020201020201413012060A04007F0007020204020202010202010D301C060904007F000702020302300C060704007F0007010202010D020141302B060804007F0007020206161F655041202D2042447220476D6248202D20546573746B617274652076322E3004491715411928800A01B421FA07000000000000000000000000000000000000201010291010";
+
     #[test]
     fn card_access_with_several_protocols() {
-        let bytes = h("318182300D060804007F00070202020201023012060A04007F000702020302020201020201413012060A04007F0007020204020202010202010D301C060904007F000702020302300C060704007F0007010202010D020141302B060804007F0007020206161F655041202D2042447220476D6248202D20546573746B617274652076322E3004491715411928800A01B421FA07000000000000000000000000000000000000201010291010");
-        let infos = parse_card_access(&bytes).unwrap();
+        let infos = parse_card_access(&h(GERMAN_ID_CARD_ACCESS)).unwrap();
         let pace: Vec<_> = infos.pace().collect();
         assert_eq!(pace.len(), 1);
         assert_eq!(pace[0].parameter_id, Some(13));

@@ -332,8 +332,13 @@ fn silent_chip_ends_in_a_timeout_not_a_hang() {
 }
 
 /// The fuzz targets' seed corpora (`fuzz/corpus/TARGET/`) are the simulator's own files: an
-/// EF.SOD, DG1 and EF.COM, the MRZ, a master list and a CRL (DER and PEM). Regenerate with
-/// `UPDATE_FUZZ_SEEDS=1` after changing the simulator.
+/// EF.SOD, DG1 and EF.COM, the MRZ, a master list and a CRL (DER and PEM), EF.CardAccess of
+/// each PACE mapping (and the German ID card's of `security_info`'s tests), DG14 of Chip
+/// Authentication (named and explicit curves, DH, PACE-CAM, with AA info) and DG15 (ECDSA,
+/// RSA). Regenerate with `UPDATE_FUZZ_SEEDS=1` after changing the simulator:
+/// `UPDATE_FUZZ_SEEDS=1 cargo test --release --locked -p kiosk --lib fuzz_seed_corpora`.
+/// RSA keys are generated afresh in each process, so the RSA DG15 is checked by what it
+/// holds (a 1024-bit RSA key), not byte for byte.
 #[test]
 fn fuzz_seed_corpora_are_the_simulators_files() {
     let passport = specimen(face(600));
@@ -352,6 +357,7 @@ fn fuzz_seed_corpora_are_the_simulators_files() {
         ("crl", "der", crl),
         ("crl", "pem", crl_pem.into_bytes()),
     ];
+    let seeds = seeds.into_iter().chain(chip_security_seeds());
     // Relative to the package folder, where cargo runs tests.
     let root = std::path::Path::new("fuzz/corpus");
     let update = std::env::var_os("UPDATE_FUZZ_SEEDS").is_some();
@@ -362,8 +368,61 @@ fn fuzz_seed_corpora_are_the_simulators_files() {
             std::fs::write(&path, &bytes).unwrap();
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_FUZZ_SEEDS=1", path.display()));
-        assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
+        if name.starts_with("rsa-") {
+            let key = keys::parse_dg15(&committed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(key.rsa().map(|k| k.size() * 8).ok(), Some(1024), "{}", path.display());
+        } else {
+            assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
+        }
     }
+}
+
+/// EF.CardAccess, DG14 and DG15 seeds (see above); each parses as the reader parses it.
+fn chip_security_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    use kiosk_hal::card_reader::sim::Mapping as Chip;
+    let mut seeds = Vec::new();
+    for (name, chip_suite, id) in [
+        ("ecdh-gm-aes128-p13", suite(Chip::Generic, false, Cipher::Aes128), 13),
+        ("dh-gm-3des-p0", suite(Chip::Generic, true, Cipher::Tdes), 0),
+        ("ecdh-im-aes128-p12", suite(Chip::Integrated, false, Cipher::Aes128), 12),
+        ("ecdh-cam-aes256-p18", suite(Chip::ChipAuthentication, false, Cipher::Aes256), 18),
+    ] {
+        let passport = specimen(face(10)).with_pace(pace(chip_suite, id));
+        seeds.push(("card_access", name, passport.card_access().to_vec()));
+        if chip_suite.mapping == Chip::ChipAuthentication {
+            seeds.push(("dg14", "pace-cam-p18", passport.dg14().to_vec()));
+        }
+    }
+    seeds.push(("card_access", "german-id-card", crate::identity::cipher::h(security_info::tests::GERMAN_ID_CARD_ACCESS)));
+
+    let mut explicit = ChipAuthConfig::secp192r1_3des();
+    explicit.key = CaKey::Ec { parameter_id: 13, explicit: true };
+    explicit.cipher = Cipher::Aes128;
+    explicit.key_id = Some(1);
+    let mut dh = ChipAuthConfig::secp192r1_3des();
+    dh.key = CaKey::Dh { parameter_id: 0 };
+    let ecdsa = |id| ActiveAuthConfig::new(AaKey::Ecdsa { parameter_id: id }).unwrap();
+    let base = || specimen(face(10));
+    for (name, passport) in [
+        ("ca-secp192r1-3des", base().with_chip_authentication(ChipAuthConfig::secp192r1_3des())),
+        ("ca-brainpool-explicit-aa-ecdsa", base().with_chip_authentication(explicit).with_active_authentication(ecdsa(12))),
+        ("ca-dh-pace-gm", base().with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13)).with_chip_authentication(dh)),
+    ] {
+        seeds.push(("dg14", name, passport.dg14().to_vec()));
+    }
+    let rsa = ActiveAuthConfig::new(AaKey::Rsa { bits: 1024 }).unwrap();
+    for (name, aa) in [("ecdsa-p256", ecdsa(12)), ("ecdsa-brainpool256", ecdsa(13)), ("rsa-1024", rsa)] {
+        seeds.push(("dg15", name, base().with_active_authentication(aa).dg15().to_vec()));
+    }
+    for (target, name, bytes) in &seeds {
+        let parsed = match *target {
+            "card_access" => security_info::parse_card_access(bytes).map(|i| i.pace().count() > 0).map_err(|e| e.to_string()),
+            "dg14" => security_info::parse_dg14(bytes).map(|i| i.0.len() > 1).map_err(|e| e.to_string()),
+            _ => keys::parse_dg15(bytes).map(|_| true).map_err(|e| e.to_string()),
+        };
+        assert_eq!(parsed, Ok(true), "seed {target}/{name}");
+    }
+    seeds
 }
 
 // ---- PACE, Chip and Active Authentication end to end: the serial driver over a real pty
