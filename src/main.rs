@@ -254,6 +254,11 @@ enum CardCommand {
         /// Card access number printed on the document: PACE uses it instead of the MRZ.
         #[arg(long, value_name = "DIGITS")]
         can: Option<String>,
+        /// For a reader without an MRZ window: the document number (padded with < to 9), birth
+        /// date and expiry (YYMMDD), each followed by its check digit, as printed on the photo
+        /// page's bottom line (24 characters).
+        #[arg(long, value_name = "MRZ_INFORMATION")]
+        mrz: Option<String>,
     },
 }
 
@@ -326,7 +331,7 @@ fn main() -> ExitCode {
         }
         Command::Sync { data_dir } => app::sync(cli.config.as_deref(), data_dir.as_deref())
             .map(|done| if done { ExitCode::SUCCESS } else { ExitCode::from(1) }),
-        Command::Card { command: CardCommand::Read { port, simulate, json, wait, save_photo, can } } => {
+        Command::Card { command: CardCommand::Read { port, simulate, json, wait, save_photo, can, mrz } } => {
             let options = app::CardReadOptions {
                 port,
                 simulate,
@@ -334,6 +339,7 @@ fn main() -> ExitCode {
                 wait: std::time::Duration::from_secs(wait),
                 save_photo,
                 can,
+                mrz,
             };
             app::card_read(cli.config.as_deref(), &options)
                 .map(|trusted| if trusted { ExitCode::SUCCESS } else { ExitCode::from(1) })

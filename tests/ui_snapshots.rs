@@ -10,6 +10,7 @@ use kiosk::ui::{
     face_preview_area, render, render_with, ButtonId, Choice, Guidance, Language, Layout, Panel, Preview,
     ReceiptStatus, Refusal, Screen, SocialStep, UiContext, UiError, UiOptions, MIN_BUTTON_MM,
 };
+use kiosk::ui::{KeyedField, MrzField, MrzNotice};
 use kiosk_config::ConsentLanguage;
 use kiosk_hal::display::{DisplayError, MemoryDisplay};
 use kiosk_hal::Display;
@@ -127,7 +128,25 @@ fn screens(size: Size, language: Language) -> Vec<(&'static str, Screen)> {
         ("refused_document_expired", Screen::Refused { reason: Refusal::DocumentExpired }),
         ("refused_underage", Screen::Refused { reason: Refusal::Underage { min_age: 18 } }),
         ("out_of_service", Screen::OutOfService),
+        ("mrz_entry", keyed(MrzField::BirthDate, None, Some(MrzNotice::CheckField), ["L898902C36", "7413", ""])),
+        ("mrz_entry_letters", keyed(MrzField::DocumentNumber, Some(0), None, ["L898", "", ""])),
+        (
+            "mrz_entry_chip_refused",
+            keyed(MrzField::DocumentNumber, None, Some(MrzNotice::ChipRefused { attempts_left: 2 }), ["L898902C36", "7408122", "1204159"]),
+        ),
     ]
+}
+
+/// The keyed-in MRZ entry with `typed` in its three fields, each judged as the flow would.
+fn keyed(active: MrzField, letters: Option<u8>, notice: Option<MrzNotice>, typed: [&str; 3]) -> Screen {
+    let mut entry = kiosk::flow::MrzEntry::new();
+    let fields = MrzField::ALL.map(|field| {
+        for c in typed[field.index()].bytes() {
+            entry.apply(field, kiosk::flow::MrzEdit::Type(c));
+        }
+        KeyedField { text: entry.text(field), state: entry.state(field) }
+    });
+    Screen::MrzEntry { fields, active, letters, notice }
 }
 
 fn variants() -> [(&'static str, UiOptions); 5] {
@@ -208,6 +227,8 @@ fn screens_match_snapshots() {
         "social_answer_no_kinds",
         "goodbye",
         "refused",
+        "mrz_entry",
+        "mrz_entry_letters",
     ];
     for (variant, options) in [("ru", UiOptions::default()), ("en-large-contrast", variants()[4].1)] {
         for (id, screen) in screens(BIG.0, options.language).into_iter().filter(|(id, _)| wanted.contains(id))

@@ -54,6 +54,8 @@ pub struct CardReadOptions {
     pub save_photo: Option<PathBuf>,
     /// The card access number for PACE (instead of the scanned MRZ).
     pub can: Option<String>,
+    /// The MRZ information keyed in, for a reader without an MRZ window.
+    pub mrz: Option<String>,
 }
 
 /// Bound into the Active Authentication challenge of a technician's read.
@@ -105,7 +107,16 @@ pub fn run(config_file: Option<&Path>, options: &CardReadOptions) -> Result<bool
             ));
         }
     }
-    let read_options = ReadOptions { can: options.can.as_deref(), session_binding: CARD_READ_BINDING };
+    if let Some(mrz) = &options.mrz {
+        identity::mrz::verify_information(mrz).map_err(|e| {
+            AppError::Usage(format!("--mrz {e}: give the document number padded with < to 9 characters, the birth date and the expiry date (YYMMDD), each followed by its check digit, 24 characters as on the photo page's bottom line"))
+        })?;
+    }
+    let read_options = ReadOptions {
+        can: options.can.as_deref(),
+        session_binding: CARD_READ_BINDING,
+        keyed_mrz: options.mrz.as_deref(),
+    };
     let found = wait_and_read(&mut reader, &trust, &read_options, options.wait)?;
     let seconds = started.elapsed().as_secs_f64();
     let ok = match &found {
@@ -210,7 +221,7 @@ fn look(reader: &mut dyn CardReader, trust: &TrustStore, options: &ReadOptions<'
         Err(IdentityError::NoDocument) => {}
         // An ordinary card reader has no MRZ window (command 0x70 unknown): it still reads
         // bank cards on its antenna.
-        Err(IdentityError::Reader(CardReaderError::Device { kind: DeviceErrorKind::UnknownCommand, .. })) => {
+        Err(IdentityError::NoMrzWindow) => {
             tracing::debug!("the reader has no MRZ window: looking for a bank card only");
         }
         Err(error) => return Err(error.into()),
@@ -354,57 +365,17 @@ fn print_text(found: &Found, seconds: f64, saved: Option<&Path>) {
 
 #[cfg(all(test, feature = "demo"))]
 mod tests {
-    use kiosk_hal::card_reader::{ContactlessCard, ReaderStatus, SerialCardReader};
+    use kiosk_hal::card_reader::SerialCardReader;
 
     use super::*;
 
-    /// The serial driver on a reader without an MRZ window: its firmware answers 0x70 with
-    /// error 00 (unknown command), as ordinary card readers do.
-    struct NoMrzWindow(SerialCardReader);
-
-    impl CardReader for NoMrzWindow {
-        fn initialise(&mut self) -> Result<ReaderStatus, CardReaderError> {
-            self.0.initialise()
-        }
-        fn status(&mut self) -> Result<ReaderStatus, CardReaderError> {
-            self.0.status()
-        }
-        fn firmware_version(&mut self) -> Result<String, CardReaderError> {
-            self.0.firmware_version()
-        }
-        fn retain_bin_count(&mut self) -> Result<u16, CardReaderError> {
-            self.0.retain_bin_count()
-        }
-        fn scan_mrz(&mut self) -> Result<Vec<String>, CardReaderError> {
-            Err(CardReaderError::Device { code: "00".to_owned(), kind: DeviceErrorKind::UnknownCommand })
-        }
-        fn activate_contactless(&mut self) -> Result<ContactlessCard, CardReaderError> {
-            self.0.activate_contactless()
-        }
-        fn deactivate_contactless(&mut self) -> Result<(), CardReaderError> {
-            self.0.deactivate_contactless()
-        }
-        fn power_on_contact(&mut self) -> Result<Vec<u8>, CardReaderError> {
-            self.0.power_on_contact()
-        }
-        fn power_off_contact(&mut self) -> Result<(), CardReaderError> {
-            self.0.power_off_contact()
-        }
-        fn transmit(&mut self, interface: ChipInterface, command: &[u8]) -> Result<Vec<u8>, CardReaderError> {
-            self.0.transmit(interface, command)
-        }
-        fn eject(&mut self) -> Result<(), CardReaderError> {
-            self.0.eject()
-        }
-        fn retain(&mut self) -> Result<(), CardReaderError> {
-            self.0.retain()
-        }
-    }
-
-    fn look_once(config: SimulatorConfig) -> Result<Option<Found>, AppError> {
-        let sim = sim::spawn(config).unwrap();
-        let mut reader = NoMrzWindow(SerialCardReader::open(sim.port_path(), 115_200).unwrap());
-        look(&mut reader, &TrustStore::default(), &ReadOptions::default())
+    /// The serial driver on a reader without an MRZ window: the simulator's firmware answers
+    /// 0x70 with error 00 (unknown command), as ordinary card readers do.
+    fn look_once(config: SimulatorConfig, options: &ReadOptions<'_>) -> Result<Option<Found>, AppError> {
+        let sim = sim::spawn(SimulatorConfig { mrz_window: false, ..config }).unwrap();
+        let mut reader = SerialCardReader::open(sim.port_path(), 115_200).unwrap();
+        let config = kiosk_config::load_str(None).unwrap();
+        look(&mut reader, &TrustStore::load_dir(&config.card_reader.csca_dir).unwrap(), options)
     }
 
     #[test]
@@ -413,14 +384,24 @@ mod tests {
             SimulatorConfig::with_tapped_card(VirtualBankCard::test_card()),
             SimulatorConfig::with_inserted_card(VirtualBankCard::test_card()),
         ] {
-            match look_once(config) {
+            match look_once(config, &ReadOptions::default()) {
                 Ok(Some(Found::BankCard(card))) => assert_eq!(card.pan.masked(), "411111******1111"),
                 Ok(Some(Found::Passport(_))) => panic!("no passport was there"),
                 Ok(None) => panic!("the card was not found"),
                 Err(error) => panic!("{error}"),
             }
         }
+        // A passport on such a reader: read with the MRZ keyed in (`--mrz`), trusted.
+        let mrz = crate::app::demo::compose_td3("PETROV", "IVAN", "710001234", "RUS", "850314", 'M', "310101");
+        let passport = VirtualPassport::new(mrz.to_vec(), vec![0xFF, 0xD8, 0xFF, 0xD9]);
+        let line2 = &mrz[1];
+        let info: String = [0..10, 13..20, 21..28].into_iter().map(|r| &line2[r]).collect();
+        let options = ReadOptions { keyed_mrz: Some(&info), ..ReadOptions::default() };
+        match look_once(SimulatorConfig::with_document(passport), &options) {
+            Ok(Some(Found::Passport(read))) => assert_eq!(read.mrz.document_number, "710001234"),
+            other => panic!("{:?}", other.map(|f| f.is_some())),
+        }
         // Nothing there: keep waiting, not an error.
-        assert!(matches!(look_once(SimulatorConfig::default()), Ok(None)));
+        assert!(matches!(look_once(SimulatorConfig::default(), &ReadOptions::default()), Ok(None)));
     }
 }

@@ -581,6 +581,8 @@ mod tests {
         answered: u64,
         place_at: Option<(std::time::Instant, u32)>,
         pressed_start: bool,
+        /// Typed one a screen on the keyed-in MRZ entry (a reader without an MRZ window).
+        keyed: std::collections::VecDeque<Key>,
     }
 
     impl Input for PersonAtKiosk {
@@ -602,6 +604,11 @@ mod tests {
                 match screen.as_str() {
                     "place-document" => {
                         self.place_at = Some((std::time::Instant::now() + Duration::from_millis(1500), commands))
+                    }
+                    "mrz-entry" => {
+                        if let Some(key) = self.keyed.pop_front() {
+                            return Ok(Some(InputEvent::Key(key)));
+                        }
                     }
                     // Someone else's kiosk session after this person's: they have gone.
                     "welcome" if self.pressed_start => {}
@@ -644,6 +651,23 @@ mod tests {
         names.iter().filter_map(|n| n.split_once('-')).map(|(_, id)| id.trim_end_matches(".png")).collect()
     }
 
+    /// The passport photo of the test's holder and the camera frames of them at the kiosk.
+    fn holder_photo_and_frames(services: &Services, config: &Config) -> (Vec<u8>, Vec<opencv::core::Mat>) {
+        let faces = config.models.dir.join("faces");
+        let mut pipeline = services.pipeline.lock().unwrap();
+        let photo = crate::app::demo::personalise_photo(&mut pipeline, &faces.join("obama.jpg")).unwrap();
+        let (w, h) = (config.camera.width, config.camera.height);
+        let frames: Vec<_> = ["obama3.jpg", "obama2.jpg"]
+            .iter()
+            .map(|f| crate::app::demo::camera_frame(&mut pipeline, &faces.join(f), w, h).unwrap())
+            .collect();
+        (photo, frames)
+    }
+
+    fn holder_mrz() -> [String; 2] {
+        crate::app::demo::compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_person_placing_the_passport_after_the_consent_gets_an_account_and_the_next_one_is_served() {
         use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
@@ -652,19 +676,8 @@ mod tests {
         // The account screen leads straight to goodbye (the offer has tests of its own).
         config.social_payments.enabled = false;
         let services = services(tmp.path(), config.clone());
-        let faces = config.models.dir.join("faces");
-        let (passport_photo, person_frames) = {
-            let mut pipeline = services.pipeline.lock().unwrap();
-            let photo = crate::app::demo::personalise_photo(&mut pipeline, &faces.join("obama.jpg")).unwrap();
-            let (w, h) = (config.camera.width, config.camera.height);
-            let frames: Vec<_> = ["obama3.jpg", "obama2.jpg"]
-                .iter()
-                .map(|f| crate::app::demo::camera_frame(&mut pipeline, &faces.join(f), w, h).unwrap())
-                .collect();
-            (photo, frames)
-        };
-        let mrz = crate::app::demo::compose_td3("PETROV", "IVAN", "7100012345", "RUS", "850314", 'M', "310101");
-        let passport = || VirtualPassport::new(mrz.to_vec(), passport_photo.clone());
+        let (passport_photo, person_frames) = holder_photo_and_frames(&services, &config);
+        let passport = || VirtualPassport::new(holder_mrz().to_vec(), passport_photo.clone());
         // One reader for the whole run, empty: the people lay their passport on it themselves.
         let device = sim::spawn(SimulatorConfig { baud: config.card_reader.baud, ..SimulatorConfig::default() }).unwrap();
         let port = device.port_path().to_owned();
@@ -699,6 +712,7 @@ mod tests {
                     answered: watch.last().0,
                     place_at: None,
                     pressed_start: false,
+                    keyed: Default::default(),
                 }),
                 _ => wiring::scripted_input(Vec::new()),
             };
@@ -838,5 +852,81 @@ mod tests {
         let went_stale = tokio::select! { s = stale => s, r = &mut serve => panic!("ended: {r:?}") };
         assert!(went_stale, "a hung session loop kept the liveness (and the watchdog) going");
         assert!(!health.alive());
+    }
+
+    /// `kiosk run` at an ordinary card reader (no MRZ window): the person keys the document
+    /// number, birth date and expiry date in on the keypad, lays the passport on the reader,
+    /// and gets an account, the chip read with the keyed-in access key.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_person_at_a_reader_without_an_mrz_window_keys_it_in_and_gets_an_account() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = kiosk_config::load_str(None).unwrap();
+        config.social_payments.enabled = false;
+        let services = services(tmp.path(), config.clone());
+        let (photo, frames) = holder_photo_and_frames(&services, &config);
+        let mrz = holder_mrz();
+        let reader_config = SimulatorConfig { baud: config.card_reader.baud, mrz_window: false, ..SimulatorConfig::default() };
+        let device = sim::spawn(reader_config).unwrap();
+        let (port, tray, reader_stats) = (device.port_path().to_owned(), device.tray(), device.shared_stats());
+        // The MRZ information as printed on the page's bottom line: number, birth, expiry, each
+        // with its check digit (this holder's are digits only: the keypad is enough), then Enter.
+        let line2 = mrz[1].as_bytes();
+        let mut keyed: std::collections::VecDeque<Key> =
+            [0..10, 13..20, 21..28].into_iter().flat_map(|r| line2[r].iter().map(|c| Key::Digit(c - b'0'))).collect();
+        keyed.push_back(Key::Enter);
+        let watch = ScreenWatch::default();
+        let screens = tmp.path().join("screens");
+        let pipeline = Arc::clone(&services.pipeline);
+        let person = std::sync::Mutex::new(Some((frames, keyed, VirtualPassport::new(mrz.to_vec(), photo))));
+        let opened = std::sync::atomic::AtomicU32::new(0);
+        let opener = |config: &Config| -> Result<Devices<WatchedDisplay<MemoryDisplay>>, OpenError> {
+            let n = opened.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (camera, input): (Box<dyn kiosk_hal::Camera>, Box<dyn Input>) = match person.lock().unwrap().take() {
+                Some((frames, keyed, passport)) => {
+                    let mut pipeline = pipeline.lock().unwrap();
+                    let camera = SimulatedPerson::new(frames, &mut pipeline, watch.clone()).unwrap();
+                    let input = PersonAtKiosk {
+                        watch: watch.clone(),
+                        tray: tray.clone(),
+                        passport: Some(passport),
+                        reader_commands: Arc::clone(&reader_stats),
+                        polled_while_empty: Default::default(),
+                        answered: watch.last().0,
+                        place_at: None,
+                        pressed_start: false,
+                        keyed,
+                    };
+                    (Box::new(camera), Box::new(input))
+                }
+                None => (wiring::open_camera(config, &Simulation::default())?, wiring::scripted_input(Vec::new())),
+            };
+            let display = MemoryDisplay::new(config.display.width, config.display.height)
+                .with_output_dir(screens.join(format!("open-{n}")));
+            let reader = wiring::open_reader_at(config, &port)?;
+            devices(config, reader, camera, WatchedDisplay::new(display, watch.clone()), input)
+        };
+        let (metrics, _health, shell, stop) = health_and_shell();
+        let serve = serve_people(services, &shell, opener);
+        let served = serve_until(serve, &stop, Duration::from_millis(200), Duration::from_secs(300), || {
+            screens_in(&screens.join("open-1")).first().is_some_and(|name| name.ends_with("-welcome.png"))
+        })
+        .await;
+        let first = screens_in(&screens.join("open-0"));
+        let first = ids(&first);
+        assert!(served, "the session did not end by the deadline: {first:?}\n{}", metrics.render());
+        let mut steps = first.clone();
+        steps.dedup();
+        let entry = steps.iter().position(|s| *s == "mrz-entry").expect("the entry screen was shown");
+        assert_eq!(steps[..=entry], ["welcome", "consent", "place-document", "mrz-entry"], "{first:?}");
+        // One entry screen for each of the 24 keys and the first showing; then the read.
+        assert_eq!(first.iter().filter(|s| **s == "mrz-entry").count(), 25, "{first:?}");
+        let after: Vec<_> = steps[entry + 1..].iter().map(|s| s.trim_end_matches("-turn-left").trim_end_matches("-turn-right")).collect();
+        let order = ["place-document", "face-capture", "verifying", "account-issued", "goodbye", "welcome"];
+        let positions: Vec<_> = order.iter().map(|id| after.iter().position(|s| s == id)).collect();
+        assert!(positions.iter().all(Option::is_some) && positions.windows(2).all(|w| w[0] < w[1]), "{first:?}");
+        assert!(!first.contains(&"refused"), "{first:?}");
+        let db = rusqlite::Connection::open(tmp.path().join("kiosk.db")).unwrap();
+        let accounts: i64 = db.query_row("SELECT count(*) FROM accounts", [], |row| row.get(0)).unwrap();
+        assert_eq!(accounts, 1);
     }
 }

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
-use super::screen::{ButtonId, Guidance, Language, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
+use super::keyed::{FieldState, MrzEdit, MrzField};
+use super::screen::{ButtonId, Guidance, Language, MrzNotice, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
 
 use super::timing;
 
@@ -10,6 +11,9 @@ pub enum Phase {
     /// Attract screen: language and accessibility choice, "start".
     Welcome,
     Consent,
+    /// The reader has no MRZ window: the person keys in the document number, birth date and
+    /// expiry date, each with its check digit.
+    KeyedMrz,
     Document,
     /// The exact duplicate check of the document just read (keyed hashes of the document and
     /// of the holder, no biometrics), before the camera.
@@ -40,6 +44,7 @@ impl Phase {
         matches!(
             self,
             Phase::Consent
+                | Phase::KeyedMrz
                 | Phase::Document
                 | Phase::Face
                 | Phase::Challenge
@@ -74,6 +79,38 @@ pub struct State {
     pub social_payments_requested: bool,
     /// The reader found nothing on its window or antenna: look again at the next tick.
     pub awaiting_document: bool,
+    /// The keyed-in MRZ's progress (field states only, never the characters).
+    pub keyed: KeyedProgress,
+}
+
+/// Chip reads tried with a keyed-in MRZ before the session is refused: each refusal of the
+/// access key by the chip sends the person back to check what they typed.
+pub const MAX_KEYED_ATTEMPTS: u8 = 3;
+
+/// Where the person is in keying in the MRZ: which field, how each stands, which keys are up.
+/// `Copy`, no personal data: the characters are the shell's ([`super::MrzEntry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyedProgress {
+    /// The reader has no MRZ window: the document is read with the keyed-in fields.
+    pub in_use: bool,
+    pub active: MrzFieldSlot,
+    pub states: [FieldState; 3],
+    /// The letter keys are shown (document number only), at this page ("more" counts up; the
+    /// screen wraps it to the pages its panel needs); `None`: the digit keys.
+    pub letters: Option<u8>,
+    pub notice: Option<MrzNotice>,
+    /// Chip reads refused with the keyed fields so far.
+    pub refused_reads: u8,
+}
+
+/// The active field, with a default (the document number) so the progress can be `Default`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MrzFieldSlot(pub MrzField);
+
+impl Default for MrzFieldSlot {
+    fn default() -> Self {
+        Self(MrzField::DocumentNumber)
+    }
 }
 
 impl State {
@@ -90,6 +127,7 @@ impl State {
             receipt: None,
             social_payments_requested: false,
             awaiting_document: false,
+            keyed: KeyedProgress::default(),
         }
     }
 
@@ -142,6 +180,18 @@ pub enum Event {
     /// Nothing on the reader's window or antenna yet (or the reader was just plugged back in):
     /// the person is still placing the passport.
     NoDocument,
+    /// The reader has no MRZ window (it answered the scan "unknown command"): the MRZ is keyed in.
+    NoMrzWindow,
+    /// The shell applied [`Command::EditMrz`]; the field's state after it (`done`: the person
+    /// said the field is complete).
+    MrzEdited {
+        field: MrzField,
+        state: FieldState,
+        done: bool,
+    },
+    /// The chip refused the access key made of the keyed-in fields (BAC or PACE): a typing
+    /// mistake that still passed the check digits, or another document's data.
+    KeyedMrzRefused,
     DocumentFailed {
         trusted_but_unreadable: bool,
     },
@@ -191,7 +241,21 @@ pub enum Command {
         page: u16,
         can_accept: bool,
     },
+    /// Read the document: with the scanned MRZ, or with the keyed-in fields once they were
+    /// keyed in (the shell holds them).
     ReadDocument,
+    /// Show the keyed-in MRZ entry (the shell holds the characters).
+    ShowMrzEntry {
+        active: MrzField,
+        states: [FieldState; 3],
+        letters: Option<u8>,
+        notice: Option<MrzNotice>,
+    },
+    /// Apply a key to the keyed-in field and report [`Event::MrzEdited`].
+    EditMrz {
+        field: MrzField,
+        edit: MrzEdit,
+    },
     /// Look the document read and its holder up among earlier enrolments (keyed hashes, no
     /// biometrics) and report [`Event::ExactDuplicateChecked`].
     CheckExactDuplicate,
@@ -292,9 +356,26 @@ fn touched(state: State, button: ButtonId, now: Instant, settings: &FlowSettings
             let reason = Refusal::ConsentDeclined;
             (state.enter(P::Refused(reason), now), vec![Show(Screen::Refused { reason })])
         }
-        (P::Document | P::Screening | P::Face | P::Challenge | P::Matching | P::Deciding, B::Cancel) => {
+        (P::KeyedMrz | P::Document | P::Screening | P::Face | P::Challenge | P::Matching | P::Deciding, B::Cancel) => {
             refuse(state, Refusal::Cancelled, now)
         }
+        (P::KeyedMrz, B::Char(c)) => {
+            let field = state.keyed.active.0;
+            (state, vec![EditMrz { field, edit: MrzEdit::Type(c) }])
+        }
+        (P::KeyedMrz, B::Backspace) => {
+            (state, vec![EditMrz { field: state.keyed.active.0, edit: MrzEdit::Backspace }])
+        }
+        (P::KeyedMrz, B::Next) => (state, vec![EditMrz { field: state.keyed.active.0, edit: MrzEdit::Done }]),
+        (P::KeyedMrz, B::Letters) if state.keyed.active.0.takes_letters() => {
+            let letters = Some(state.keyed.letters.map_or(0, |page| page.wrapping_add(1)));
+            keyed_screen(State { keyed: KeyedProgress { letters, ..state.keyed }, ..state })
+        }
+        (P::KeyedMrz, B::Digits) => keyed_screen(State { keyed: KeyedProgress { letters: None, ..state.keyed }, ..state }),
+        (P::KeyedMrz, B::Back) => match state.keyed.active.0.previous() {
+            Some(field) => to_field(state, field, None),
+            None => return None,
+        },
         (P::Issued, B::PrintReceipt) if state.receipt != Some(ReceiptStatus::Printed) => (state, vec![PrintReceipt]),
         (P::Issued, B::Next) if settings.social_payments => {
             let next = State { categories: 0, ..state.enter(P::SocialCategories, now) };
@@ -356,6 +437,42 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
         }
         // Polled again at the next tick, until the device-step timeout or the walk-away time.
         (P::Document, Event::NoDocument) => (State { awaiting_document: true, ..state }, Vec::new()),
+        // No window to scan the MRZ: the person keys it in (the fields' states start afresh).
+        (P::Document, Event::NoMrzWindow) if !state.keyed.in_use => {
+            let keyed = KeyedProgress { in_use: true, ..KeyedProgress::default() };
+            keyed_screen(State { keyed, awaiting_document: false, ..state.enter(P::KeyedMrz, now).seen(now) })
+        }
+        (P::KeyedMrz, Event::MrzEdited { field, state: field_state, done }) if field == state.keyed.active.0 => {
+            let mut keyed = state.keyed;
+            keyed.states[field.index()] = field_state;
+            keyed.notice = None;
+            let edited = State { keyed, ..state };
+            match (field_state, done, field.next()) {
+                // Complete and right: on to the next field (at once when it filled the field).
+                (FieldState::Valid, _, Some(next)) => to_field(edited, next, None),
+                (FieldState::Valid, true, None) if keyed.states.iter().all(|s| *s == FieldState::Valid) => {
+                    let reading = State { awaiting_document: false, ..edited.enter(P::Document, now) };
+                    (reading, vec![Show(Screen::PlaceDocument), ReadDocument])
+                }
+                (_, true, _) => {
+                    let keyed = KeyedProgress { notice: Some(MrzNotice::CheckField), ..keyed };
+                    keyed_screen(State { keyed, ..edited })
+                }
+                _ => keyed_screen(edited),
+            }
+        }
+        // The check digits were right but the chip did not take the key: check what was typed,
+        // a limited number of times.
+        (P::Document, Event::KeyedMrzRefused) if state.keyed.in_use => {
+            let refused_reads = state.keyed.refused_reads.saturating_add(1);
+            if refused_reads >= MAX_KEYED_ATTEMPTS {
+                return refuse(state, Refusal::KeyedMrzRefused, now);
+            }
+            let attempts_left = MAX_KEYED_ATTEMPTS - refused_reads;
+            let keyed = KeyedProgress { refused_reads, ..state.keyed };
+            let back = State { keyed, ..state.enter(P::KeyedMrz, now) };
+            to_field(back, MrzField::DocumentNumber, Some(MrzNotice::ChipRefused { attempts_left }))
+        }
         // The document rules before any biometrics: an expired document, then the holder's age.
         (P::Document, Event::DocumentRead { expired: true, .. }) => refuse(state, Refusal::DocumentExpired, now),
         (P::Document, Event::DocumentRead { age_years, .. })
@@ -422,6 +539,19 @@ fn device_reply(state: State, event: Event, now: Instant, settings: &FlowSetting
         // Anything else (a stray touch, a late device reply) changes nothing.
         _ => (state, Vec::new()),
     }
+}
+
+/// The entry screen as the progress stands.
+fn keyed_screen(state: State) -> (State, Vec<Command>) {
+    let k = state.keyed;
+    let show = Command::ShowMrzEntry { active: k.active.0, states: k.states, letters: k.letters, notice: k.notice };
+    (state, vec![show])
+}
+
+/// Moves the entry to `field` (the digit keys up), with `notice`.
+fn to_field(state: State, field: MrzField, notice: Option<MrzNotice>) -> (State, Vec<Command>) {
+    let keyed = KeyedProgress { active: MrzFieldSlot(field), letters: None, notice, ..state.keyed };
+    keyed_screen(State { keyed, ..state })
 }
 
 pub(super) fn refuse(state: State, reason: Refusal, now: Instant) -> (State, Vec<Command>) {

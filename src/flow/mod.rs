@@ -9,13 +9,19 @@
 //! (receipt on request) → social-payments offer → goodbye; every failure ends on a polite
 //! refusal screen, a device fault on the out-of-service screen.
 
+pub mod keyed;
 mod machine;
 pub mod screen;
 mod timing;
 
-pub use machine::{step, toggled, CategoryBits, Command, Event, FlowSettings, Outcome, Phase, State};
+pub use keyed::{FieldState, MrzEdit, MrzEntry, MrzField};
+pub use machine::{
+    step, toggled, CategoryBits, Command, Event, FlowSettings, KeyedProgress, MrzFieldSlot, Outcome, Phase, State,
+    MAX_KEYED_ATTEMPTS,
+};
 pub use screen::{
-    ButtonId, Choice, FaceBox, Guidance, Language, Preview, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions,
+    ButtonId, Choice, FaceBox, Guidance, KeyedField, Language, MrzNotice, Preview, ReceiptStatus, Refusal, Screen,
+    SocialStep, UiOptions,
 };
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! Plain values, no drawing: `ui` draws a [`Screen`] and says it, the flow decides which one.
 //! They live here so that the pure core depends on nothing above it.
 
+pub use super::keyed::{FieldState, MrzField};
+
 /// A rectangle in display pixels (the face box over the camera preview).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaceBox {
@@ -80,11 +82,13 @@ pub enum Refusal {
     Timeout,
     /// The person pressed "cancel" after starting; whatever was read is wiped.
     Cancelled,
+    /// The chip refused every access key keyed in (check digits right, data not the chip's).
+    KeyedMrzRefused,
 }
 
 impl Refusal {
     /// Every reason, in declaration order.
-    pub const ALL: [Refusal; 11] = [
+    pub const ALL: [Refusal; 12] = [
         Self::ConsentDeclined,
         Self::DocumentUnreadable,
         Self::DocumentNotTrusted,
@@ -96,6 +100,7 @@ impl Refusal {
         Self::AlreadyEnrolled,
         Self::Timeout,
         Self::Cancelled,
+        Self::KeyedMrzRefused,
     ];
 }
 
@@ -115,6 +120,17 @@ pub enum Screen {
     },
     /// "Place your passport on the reader".
     PlaceDocument,
+    /// The reader has no MRZ window: key in the document number, birth date and expiry date,
+    /// each with its check digit, on the on-screen keys or the keypad.
+    MrzEntry {
+        /// The three fields in order (document number, birth date, expiry date).
+        fields: [KeyedField; 3],
+        active: MrzField,
+        /// The letter keys are up instead of the digits (document number only), at this page
+        /// (wrapped to the pages the panel needs).
+        letters: Option<u8>,
+        notice: Option<MrzNotice>,
+    },
     /// Chip being read: a progress message.
     ReadingDocument,
     /// Live face capture with guidance; `face_box` in display pixels.
@@ -159,6 +175,29 @@ pub enum Screen {
         reason: Refusal,
     },
     OutOfService,
+}
+
+/// One keyed-in field as the screen shows it. The typed text is personal data: memory only,
+/// and `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct KeyedField {
+    pub text: String,
+    pub state: FieldState,
+}
+
+impl std::fmt::Debug for KeyedField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyedField {{ <{} characters>, {:?} }}", self.text.chars().count(), self.state)
+    }
+}
+
+/// Why the entry screen asks the person to look again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MrzNotice {
+    /// "Next" on a field that is incomplete or wrong.
+    CheckField,
+    /// The chip did not accept the keyed data: check what was typed; reads left.
+    ChipRefused { attempts_left: u8 },
 }
 
 /// The camera picture for the face-capture screen: RGB, 3 bytes a pixel, row by row.
@@ -224,7 +263,16 @@ pub enum ButtonId {
     /// Social payments: credit them to the new account / no thanks.
     CreditPayments,
     NoThanks,
-    /// Back to the previous step (social payments: from the answer to the categories).
+    /// Back to the previous step (social payments: from the answer to the categories; keyed
+    /// MRZ: the previous field).
     Back,
+    /// Keyed MRZ: a character key (`b'0'..=b'9'`, `b'A'..=b'Z'`).
+    Char(u8),
+    /// Keyed MRZ: erase the last character.
+    Backspace,
+    /// Keyed MRZ: the letter keys (from the digits), or their next page (from the letters).
+    Letters,
+    /// Keyed MRZ: back from the letters to the digit keys.
+    Digits,
     Finish,
 }

@@ -668,3 +668,146 @@ mod properties {
         }
     }
 }
+
+/// The keyed-in MRZ: the shell's side played with a real [`MrzEntry`], as the session does.
+mod keyed_mrz {
+    use super::*;
+    use crate::flow::keyed::{MrzEdit, MrzEntry, MrzField};
+
+    /// Performs the flow's `EditMrz` commands on `entry` and feeds back what the shell reports.
+    fn press(run: &mut Run, entry: &mut MrzEntry, button: B) -> Vec<Command> {
+        let mut out = run.send(Event::Touched(button));
+        while let Some(Command::EditMrz { field, edit }) = out.iter().find(|c| matches!(c, Command::EditMrz { .. })).cloned() {
+            let state = entry.apply(field, edit);
+            out = run.send(Event::MrzEdited { field, state, done: edit == MrzEdit::Done });
+        }
+        out
+    }
+
+    fn type_in(run: &mut Run, entry: &mut MrzEntry, text: &str) -> Vec<Command> {
+        let mut out = Vec::new();
+        for c in text.bytes() {
+            out = press(run, entry, B::Char(c));
+        }
+        out
+    }
+
+    fn no_window() -> Run {
+        let mut run = Run::new().consented();
+        let out = run.send(Event::NoMrzWindow);
+        assert_eq!(run.phase(), Phase::KeyedMrz);
+        assert!(matches!(out[..], [Command::ShowMrzEntry { active: MrzField::DocumentNumber, letters: None, notice: None, .. }]), "{out:?}");
+        run
+    }
+
+    fn entry_shown(out: &[Command]) -> Option<(MrzField, [FieldState; 3], Option<MrzNotice>)> {
+        out.iter().find_map(|c| match c {
+            Command::ShowMrzEntry { active, states, notice, .. } => Some((*active, *states, *notice)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_reader_without_a_window_asks_for_the_fields_then_reads_the_chip_with_them() {
+        let mut run = no_window();
+        let mut entry = MrzEntry::new();
+        // Letters: the number's keys switch to letters and back.
+        assert!(matches!(run.send(Event::Touched(B::Letters))[..], [Command::ShowMrzEntry { letters: Some(0), .. }]));
+        type_in(&mut run, &mut entry, "L");
+        // "More" pages on through the letters (the screen wraps the count), "123" goes back.
+        assert!(matches!(run.send(Event::Touched(B::Letters))[..], [Command::ShowMrzEntry { letters: Some(1), .. }]));
+        assert!(matches!(run.send(Event::Touched(B::Digits))[..], [Command::ShowMrzEntry { letters: None, .. }]));
+        let out = type_in(&mut run, &mut entry, "898902C3");
+        assert_eq!(entry_shown(&out).map(|s| s.1[0]), Some(FieldState::Partial));
+        // The check digit completes the number: on to the birth date at once.
+        let out = type_in(&mut run, &mut entry, "6");
+        assert_eq!(entry_shown(&out).map(|s| (s.0, s.1[0])), Some((MrzField::BirthDate, FieldState::Valid)));
+        // Letters are not offered in a date.
+        assert!(run.send(Event::Touched(B::Letters)).is_empty());
+        type_in(&mut run, &mut entry, "7408122");
+        let out = type_in(&mut run, &mut entry, "1204159");
+        assert_eq!(entry_shown(&out), Some((MrzField::ExpiryDate, [FieldState::Valid; 3], None)));
+        assert_eq!(run.phase(), Phase::KeyedMrz, "the read waits for the person's \"next\"");
+        let out = press(&mut run, &mut entry, B::Next);
+        assert_eq!(out, [Command::Show(Screen::PlaceDocument), Command::ReadDocument]);
+        assert_eq!(run.phase(), Phase::Document);
+        assert!(run.state.keyed.in_use);
+        assert_eq!(entry.mrz_information().as_deref(), Some("L898902C3674081221204159"));
+        // From here on, exactly as a scanned MRZ.
+        run.all([READ, NOT_KNOWN]);
+        assert_eq!(run.phase(), Phase::Face);
+        assert!(!format!("{:?}", run.state).contains("898902"), "no typed character in the state");
+    }
+
+    #[test]
+    fn a_wrong_check_digit_is_shown_as_typed_and_corrected_with_backspace() {
+        let mut run = no_window();
+        let mut entry = MrzEntry::new();
+        let out = type_in(&mut run, &mut entry, "1234567890");
+        assert_eq!(entry_shown(&out).map(|s| (s.0, s.1[0])), Some((MrzField::DocumentNumber, FieldState::Wrong)));
+        // "Next" on a wrong field stays on it and says so.
+        let out = press(&mut run, &mut entry, B::Next);
+        assert_eq!(entry_shown(&out).map(|s| (s.0, s.2)), Some((MrzField::DocumentNumber, Some(MrzNotice::CheckField))));
+        let out = press(&mut run, &mut entry, B::Backspace);
+        assert_eq!(entry_shown(&out).map(|s| (s.1[0], s.2)), Some((FieldState::Partial, None)));
+        let cd = char::from(b'0' + crate::flow::keyed::check_digit(b"123456789").unwrap());
+        let out = type_in(&mut run, &mut entry, &cd.to_string());
+        assert_eq!(entry_shown(&out).map(|s| s.0), Some(MrzField::BirthDate));
+        // An impossible month is wrong at once; back goes to the number.
+        let out = type_in(&mut run, &mut entry, "8513");
+        assert_eq!(entry_shown(&out).map(|s| s.1[1]), Some(FieldState::Wrong));
+        let out = run.send(Event::Touched(B::Back));
+        assert_eq!(entry_shown(&out).map(|s| s.0), Some(MrzField::DocumentNumber));
+        assert!(run.send(Event::Touched(B::Back)).is_empty(), "nothing before the first field");
+    }
+
+    #[test]
+    fn a_key_the_chip_refuses_sends_the_person_back_to_check_then_is_refused() {
+        let mut run = no_window();
+        let mut entry = MrzEntry::new();
+        type_in(&mut run, &mut entry, "L898902C36");
+        type_in(&mut run, &mut entry, "7408122");
+        type_in(&mut run, &mut entry, "1204159");
+        for left in (1..MAX_KEYED_ATTEMPTS).rev() {
+            press(&mut run, &mut entry, B::Next);
+            assert_eq!(run.phase(), Phase::Document);
+            let out = run.send(Event::KeyedMrzRefused);
+            assert_eq!(run.phase(), Phase::KeyedMrz);
+            assert_eq!(
+                entry_shown(&out),
+                Some((MrzField::DocumentNumber, [FieldState::Valid; 3], Some(MrzNotice::ChipRefused { attempts_left: left })))
+            );
+            // The fields are kept: "next" through them reads again.
+            press(&mut run, &mut entry, B::Next);
+            press(&mut run, &mut entry, B::Next);
+        }
+        press(&mut run, &mut entry, B::Next);
+        let out = run.send(Event::KeyedMrzRefused);
+        assert_eq!(run.phase(), Phase::Refused(Refusal::KeyedMrzRefused));
+        assert!(out.contains(&Command::RecordOutcome(Outcome::Refused(Refusal::KeyedMrzRefused))));
+    }
+
+    #[test]
+    fn cancel_or_walking_away_from_the_entry_ends_the_session() {
+        let mut run = no_window();
+        run.send(Event::Touched(B::Cancel));
+        assert_eq!(run.phase(), Phase::Refused(Refusal::Cancelled));
+        let mut run = no_window();
+        run.wait(SETTINGS.walk_away);
+        assert_eq!(run.phase(), Phase::Finished);
+        assert_eq!(run.recorded(), [Outcome::WalkedAway]);
+        // No device timeout while the person types.
+        let mut run = no_window();
+        run.wait(SETTINGS.device + Duration::from_secs(1));
+        assert_eq!(run.phase(), Phase::KeyedMrz);
+    }
+
+    #[test]
+    fn a_scanned_mrz_refused_by_the_chip_is_no_keyed_retry() {
+        let mut run = Run::new().consented();
+        run.send(Event::KeyedMrzRefused);
+        assert_eq!(run.phase(), Phase::Document, "ignored without a keyed entry");
+        run.send(Event::DocumentFailed { trusted_but_unreadable: true });
+        assert_eq!(run.phase(), Phase::Refused(Refusal::DocumentUnreadable));
+    }
+}

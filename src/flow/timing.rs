@@ -41,7 +41,7 @@ pub(super) fn walked_away(state: State, now: Instant, settings: &FlowSettings) -
         return None;
     }
     let (next, mut commands) = finish(now);
-    if matches!(state.phase, Phase::Document | Phase::Face | Phase::Challenge) {
+    if matches!(state.phase, Phase::KeyedMrz | Phase::Document | Phase::Face | Phase::Challenge) {
         commands.insert(0, Command::RecordOutcome(Outcome::WalkedAway));
     }
     Some((next, commands))

@@ -45,6 +45,10 @@ pub enum IdentityError {
     NoDocument,
     #[error("the MRZ scanned from the photo page is invalid: {0}")]
     ScannedMrz(#[source] MrzError),
+    #[error("the reader has no MRZ window (it does not know the scan command): the document number, birth date and expiry date must be keyed in")]
+    NoMrzWindow,
+    #[error("the keyed-in MRZ fields are invalid: {0}")]
+    KeyedMrz(#[source] MrzError),
     #[error("no chip answered in the contactless field: keep the passport flat on the window; a passport without a chip cannot be used here")]
     NoChip,
     #[error("the chip refused access although PACE or Basic Access Control was attempted: hand the passport to staff")]

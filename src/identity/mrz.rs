@@ -76,21 +76,10 @@ impl std::fmt::Debug for Mrz {
     }
 }
 
-/// ICAO 7-3-1 check digit; `None` on a character outside the MRZ alphabet.
+/// ICAO 7-3-1 check digit; `None` on a character outside the MRZ alphabet. The flow checks
+/// keyed-in fields with the same function as they are typed.
 pub fn check_digit(field: &str) -> Option<u8> {
-    const WEIGHTS: [u32; 3] = [7, 3, 1];
-    let mut sum = 0u32;
-    for (i, c) in field.chars().enumerate() {
-        let value = match c {
-            '0'..='9' => u32::from(c) - u32::from('0'),
-            'A'..='Z' => u32::from(c) - u32::from('A') + 10,
-            '<' => 0,
-            _ => return None,
-        };
-        // Reduced as we go: input may be arbitrarily long.
-        sum = (sum + value * WEIGHTS[i % 3]) % 10;
-    }
-    Some(sum as u8)
+    crate::flow::keyed::check_digit(field.as_bytes())
 }
 
 fn verify(field: &str, check: char, which: MrzField) -> Result<(), MrzError> {
@@ -103,6 +92,27 @@ fn verify(field: &str, check: char, which: MrzField) -> Result<(), MrzError> {
         Some(d) if d == u32::from(expected) => Ok(()),
         _ => Err(MrzError::CheckDigit(which)),
     }
+}
+
+/// Checks keyed-in "MRZ information" (document number padded to 9, birth date, expiry date,
+/// each followed by its check digit: 24 characters) as the chip's access key needs it.
+pub fn verify_information(info: &str) -> Result<(), MrzError> {
+    if info.len() != 24 {
+        return Err(MrzError::LineLength { line: 2, len: info.len() });
+    }
+    if let Some(position) = info.bytes().position(|b| !(b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'<')) {
+        return Err(MrzError::InvalidCharacter { line: 2, position });
+    }
+    let part = |r: std::ops::Range<usize>| info.get(r).unwrap_or_default();
+    let digit = |at: usize| info.as_bytes().get(at).map_or('?', |b| char::from(*b));
+    verify(part(0..9), digit(9), MrzField::DocumentNumber)?;
+    for (range, which) in [(10..16, MrzField::BirthDate), (17..23, MrzField::ExpiryDate)] {
+        if !valid_date(part(range.clone())) {
+            return Err(MrzError::InvalidDate(which));
+        }
+        verify(part(range.clone()), digit(range.end), which)?;
+    }
+    Ok(())
 }
 
 fn valid_date(date: &str) -> bool {
@@ -316,5 +326,16 @@ mod tests {
             let _ = Mrz::from_td3(&c);
             let _ = Mrz::from_td3(&format!("{b}{a}"));
         }
+    }
+
+    #[test]
+    fn keyed_information_is_checked_field_by_field() {
+        assert_eq!(verify_information("L898902C3674081221204159"), Ok(()));
+        assert_eq!(verify_information("AB123<<<<774081221204159"), Ok(()));
+        assert_eq!(verify_information("L898902C3774081221204159"), Err(MrzError::CheckDigit(MrzField::DocumentNumber)));
+        assert_eq!(verify_information("L898902C3674081231204159"), Err(MrzError::CheckDigit(MrzField::BirthDate)));
+        assert_eq!(verify_information("L898902C3674131221204159"), Err(MrzError::InvalidDate(MrzField::BirthDate)));
+        assert!(verify_information("L898902C36740812212041").is_err());
+        assert!(verify_information("l898902C3674081221204159").is_err());
     }
 }

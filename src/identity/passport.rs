@@ -158,6 +158,11 @@ pub struct ReadOptions<'a> {
     pub can: Option<&'a str>,
     /// Bound into the Active Authentication challenge (e.g. the audit chain head).
     pub session_binding: &'a [u8],
+    /// The MRZ keyed in by the person on a reader without an MRZ window: the "MRZ information"
+    /// (document number padded with `<` to 9, birth date, expiry date, each with its check
+    /// digit; 24 characters). The window is then not scanned, PACE and BAC use it, and DG1's
+    /// three fields must equal it.
+    pub keyed_mrz: Option<&'a str>,
 }
 
 /// Reads the passport on the reader's window and returns it only when it is trusted: passive
@@ -208,18 +213,30 @@ pub fn read_passport_report_with(
     trust: &TrustStore,
     options: &ReadOptions<'_>,
 ) -> Result<PassportRead, IdentityError> {
-    let mut lines = reader.scan_mrz().map_err(|e| match e {
-        CardReaderError::Device { kind: DeviceErrorKind::NoDocument, .. } => IdentityError::NoDocument,
-        other => IdentityError::Reader(other),
-    })?;
-    let scanned = Mrz::from_lines(&lines);
-    lines.zeroize();
-    let scanned = scanned.map_err(IdentityError::ScannedMrz)?;
+    let (scanned, information) = match options.keyed_mrz {
+        Some(keyed) => {
+            super::mrz::verify_information(keyed).map_err(IdentityError::KeyedMrz)?;
+            (None, Zeroizing::new(keyed.to_owned()))
+        }
+        None => {
+            let mut lines = reader.scan_mrz().map_err(|e| match e {
+                CardReaderError::Device { kind: DeviceErrorKind::NoDocument, .. } => IdentityError::NoDocument,
+                // Ordinary card readers: no window to scan, the person keys the MRZ in.
+                CardReaderError::Device { kind: DeviceErrorKind::UnknownCommand, .. } => IdentityError::NoMrzWindow,
+                other => IdentityError::Reader(other),
+            })?;
+            let scanned = Mrz::from_lines(&lines);
+            lines.zeroize();
+            let scanned = scanned.map_err(IdentityError::ScannedMrz)?;
+            let information = bac::mrz_information(&scanned);
+            (Some(scanned), information)
+        }
+    };
 
     let mut attempt = 1;
     let mut progress = Progress::default();
     let files = loop {
-        match read_chip(reader, &scanned, options, &mut progress) {
+        match read_chip(reader, &information, options, &mut progress) {
             Ok(files) => break files,
             Err(error) if attempt < CHIP_ATTEMPTS && is_transient(&error) => {
                 tracing::warn!(%error, attempt, resume_at = progress.resume_point(), "chip session failed, starting it again");
@@ -250,7 +267,12 @@ pub fn read_passport_report_with(
     dg1.zeroize();
     dg2.zeroize();
     let (chip_mrz, face_image) = parsed?;
-    if chip_mrz.raw() != scanned.raw() {
+    let matches = match &scanned {
+        Some(scanned) => chip_mrz.raw() == scanned.raw(),
+        // Keyed in: the three fields typed are all there is to compare.
+        None => *bac::mrz_information(&chip_mrz) == *information,
+    };
+    if !matches {
         return Err(IdentityError::DocumentMismatch);
     }
     let read = PassportRead {
@@ -338,7 +360,7 @@ struct ChipFiles {
 /// One chip session: field on, access control, files, chip checks, field off.
 fn read_chip(
     reader: &mut dyn CardReader,
-    scanned: &Mrz,
+    information: &str,
     options: &ReadOptions<'_>,
     progress: &mut Progress,
 ) -> Result<ChipFiles, IdentityError> {
@@ -355,7 +377,7 @@ fn read_chip(
         progress,
         timings: Vec::new(),
     };
-    let result = session.read_all(scanned, options);
+    let result = session.read_all(information, options);
     let bytes_read = session.bytes_read;
     let access = session.access;
     let timings = std::mem::take(&mut session.timings);
@@ -397,17 +419,17 @@ impl ChipSession<'_> {
         out
     }
 
-    fn read_all(&mut self, scanned: &Mrz, options: &ReadOptions<'_>) -> Result<ChipFiles, IdentityError> {
+    fn read_all(&mut self, information: &str, options: &ReadOptions<'_>) -> Result<ChipFiles, IdentityError> {
         let card_access = self.timed("EF.CardAccess", |s| s.read_card_access())?;
         let pace = match card_access.as_ref().and_then(choose_pace) {
-            Some(info) => self.timed("PACE", |s| s.pace(&info, scanned, options))?,
+            Some(info) => self.timed("PACE", |s| s.pace(&info, information, options))?,
             None => None,
         };
         if pace.is_some() {
             self.select_application()?;
         } else {
             self.select_application()?;
-            self.timed("BAC", |s| s.basic_access_control(scanned))?;
+            self.timed("BAC", |s| s.basic_access_control(information))?;
         }
         let com = self.timed("EF.COM", |s| s.read_file(FID_EF_COM, "EF.COM"))?;
         let com = lds::parse_ef_com(&com).map_err(|source| IdentityError::Lds { file: "EF.COM", source })?;
@@ -493,12 +515,12 @@ impl ChipSession<'_> {
     fn pace(
         &mut self,
         info: &PaceInfo,
-        scanned: &Mrz,
+        information: &str,
         options: &ReadOptions<'_>,
     ) -> Result<Option<(PaceReport, pace::PaceOutcome)>, IdentityError> {
         let password = match options.can {
             Some(can) => Password::Can(Zeroizing::new(can.to_owned())),
-            None => Password::Mrz(bac::mrz_information(scanned)),
+            None => Password::Mrz(Zeroizing::new(information.to_owned())),
         };
         match pace::run(self, info, &password, &mut OsKeys) {
             Ok(mut outcome) => {
@@ -523,7 +545,7 @@ impl ChipSession<'_> {
         }
     }
     /// BAC with the key from the scanned MRZ, when the chip offers it (GET CHALLENGE answers).
-    fn basic_access_control(&mut self, scanned: &Mrz) -> Result<(), IdentityError> {
+    fn basic_access_control(&mut self, information: &str) -> Result<(), IdentityError> {
         let challenge = self.transmit(&CommandApdu::new(0x00, 0x84, 0x00, 0x00).with_le(8))?;
         let rnd_ic: [u8; 8] = match (challenge.sw, challenge.data.as_slice().try_into()) {
             (0x9000, Ok(rnd)) => rnd,
@@ -543,7 +565,7 @@ impl ChipSession<'_> {
         let mut k_ifd = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut rnd_ifd);
         rand::rngs::OsRng.fill_bytes(&mut k_ifd);
-        let keys = bac::access_keys(&bac::mrz_information(scanned));
+        let keys = bac::access_keys(information);
         let auth = Authentication::new(keys, rnd_ic, rnd_ifd, k_ifd);
         k_ifd.zeroize();
         let data = auth.command_data().map_err(IdentityError::Bac)?;

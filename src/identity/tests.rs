@@ -435,7 +435,7 @@ const BINDING: &[u8] = b"audit-head:42:0f1e2d";
 
 fn read_with(passport: VirtualPassport, can: Option<&str>) -> (SimulatorHandle, Result<PassportRead, IdentityError>) {
     let (sim, mut reader) = start(fast(passport));
-    let read = read_passport_report_with(&mut reader, &trust(), &ReadOptions { can, session_binding: BINDING });
+    let read = read_passport_report_with(&mut reader, &trust(), &ReadOptions { can, session_binding: BINDING, keyed_mrz: None });
     (sim, read)
 }
 
@@ -637,4 +637,32 @@ fn lost_field_is_resumed_at_the_offset() {
     let resumed = lost_sim.stats().bytes_to_host.load(Ordering::Relaxed);
     // Starting DG2 over would send its first ~10 KB twice; a resumed read costs a new PACE.
     assert!(resumed > clean && resumed - clean < 3_000, "clean {clean} bytes, with the field lost {resumed}");
+}
+
+/// A reader without an MRZ window: its scan is refused as unknown, and the chip is read (BAC
+/// or PACE) with the MRZ information the person keyed in, which must also match DG1.
+#[test]
+fn a_reader_without_a_window_reads_the_chip_with_the_keyed_in_mrz() {
+    let keyed = |passport: VirtualPassport, keyed_mrz: Option<&str>| {
+        let (_sim, mut reader) = start(SimulatorConfig { mrz_window: false, ..fast(passport) });
+        read_passport_report_with(&mut reader, &trust(), &ReadOptions { can: None, session_binding: BINDING, keyed_mrz })
+    };
+    let specimen_info = "L898902C3674081221204159";
+    let read = keyed(specimen(face(700)), None);
+    assert!(matches!(read, Err(IdentityError::NoMrzWindow)), "{read:?}");
+
+    let read = keyed(specimen(face(700)), Some(specimen_info)).unwrap();
+    assert_eq!((read.access, read.mrz.document_number.as_str()), (ChipAccess::Bac, "L898902C3"));
+    let with_pace = specimen(face(700)).with_pace(pace(PaceSuite::ecdh_gm(Cipher::Aes128), 13));
+    let read = keyed(with_pace, Some(specimen_info)).unwrap();
+    assert_eq!(read.access, ChipAccess::Pace);
+
+    // Check digits right, data not this chip's (another birth date): the chip refuses the key.
+    let other_birth = "L898902C3674081331204159";
+    assert_eq!(crate::identity::mrz::verify_information(other_birth), Ok(()));
+    let read = keyed(specimen(face(700)), Some(other_birth));
+    assert!(matches!(read, Err(IdentityError::AccessDenied)), "{read:?}");
+    // A wrong check digit never reaches the chip.
+    let read = keyed(specimen(face(700)), Some("L898902C3774081221204159"));
+    assert!(matches!(read, Err(IdentityError::KeyedMrz(_))), "{read:?}");
 }

@@ -17,6 +17,12 @@ pub fn button_for_key(screen: &Screen, key: Key) -> Option<ButtonId> {
         (Screen::Consent { .. }, Key::Up) => Some(ButtonId::ScrollUp),
         (Screen::Consent { .. }, Key::Cancel) => Some(ButtonId::Decline),
         (Screen::PlaceDocument | Screen::FaceCapture { .. }, Key::Cancel) => Some(ButtonId::Cancel),
+        // The keyed-in MRZ: digits type, Clear (or ←) erases, Enter goes on, ↑ goes back a field.
+        (Screen::MrzEntry { .. }, Key::Digit(d)) if d <= 9 => Some(ButtonId::Char(b'0' + d)),
+        (Screen::MrzEntry { .. }, Key::Clear | Key::Left) => Some(ButtonId::Backspace),
+        (Screen::MrzEntry { .. }, Key::Enter) => Some(ButtonId::Next),
+        (Screen::MrzEntry { .. }, Key::Up) => Some(ButtonId::Back),
+        (Screen::MrzEntry { .. }, Key::Cancel) => Some(ButtonId::Cancel),
         (Screen::AccountIssued { .. }, Key::Enter) => Some(ButtonId::Next),
         (Screen::AccountIssued { can_print: true, receipt, .. }, Key::Digit(1))
             if *receipt != Some(ReceiptStatus::Printed) =>
@@ -61,6 +67,26 @@ mod tests {
             Some(ButtonId::Finish)
         );
         assert_eq!(button_for_key(&Screen::OutOfService, Key::Enter), None);
+    }
+
+    #[test]
+    fn the_keypad_types_the_keyed_mrz() {
+        use crate::ui::{KeyedField, MrzField};
+        // The letter keys are up: the keypad's digits still type digits.
+        let entry = Screen::MrzEntry {
+            fields: Default::default(),
+            active: MrzField::DocumentNumber,
+            letters: Some(0),
+            notice: None,
+        };
+        assert_eq!(button_for_key(&entry, Key::Digit(7)), Some(ButtonId::Char(b'7')));
+        assert_eq!(button_for_key(&entry, Key::Digit(0)), Some(ButtonId::Char(b'0')));
+        assert_eq!(button_for_key(&entry, Key::Digit(10)), None);
+        assert_eq!(button_for_key(&entry, Key::Clear), Some(ButtonId::Backspace));
+        assert_eq!(button_for_key(&entry, Key::Enter), Some(ButtonId::Next));
+        assert_eq!(button_for_key(&entry, Key::Up), Some(ButtonId::Back));
+        assert_eq!(button_for_key(&entry, Key::Cancel), Some(ButtonId::Cancel));
+        let _: [KeyedField; 3] = Default::default();
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub use theme::Theme;
 
 // The vocabulary the ui draws; it belongs to the flow, which decides what is shown.
 pub use crate::flow::screen::{
-    ButtonId, Choice, FaceBox, Guidance, Language, Preview, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions,
+    ButtonId, Choice, FaceBox, FieldState, Guidance, KeyedField, Language, MrzField, MrzNotice, Preview,
+    ReceiptStatus, Refusal, Screen, SocialStep, UiOptions,
 };
 
 impl From<FaceBox> for embedded_graphics::primitives::Rectangle {

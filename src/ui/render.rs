@@ -18,7 +18,10 @@ use super::text::{self as tx, embedded_messages, Texts};
 use super::textblock::{draw_line, line_height, measure, para, Align, Para, Role, Writer};
 use super::theme::Theme;
 use super::widgets::{button, button_sized, header, label_size, ButtonKind};
-use super::{ButtonId, Choice, Preview, ReceiptStatus, Refusal, Screen, SocialStep, UiOptions};
+use super::{
+    ButtonId, Choice, FieldState, KeyedField, MrzField, MrzNotice, Preview, ReceiptStatus, Refusal, Screen, SocialStep,
+    UiOptions,
+};
 
 /// Smallest display the layouts are designed for.
 const MIN_SIZE: Size = Size::new(480, 320);
@@ -102,7 +105,7 @@ fn social_area(m: &Metrics) -> Rectangle {
 fn step_of(screen: &Screen) -> Option<usize> {
     match screen {
         Screen::Consent { .. } => Some(0),
-        Screen::PlaceDocument | Screen::ReadingDocument => Some(1),
+        Screen::PlaceDocument | Screen::ReadingDocument | Screen::MrzEntry { .. } => Some(1),
         Screen::FaceCapture { .. } | Screen::Verifying => Some(2),
         Screen::AccountIssued { .. } | Screen::SocialPayments { .. } => Some(3),
         Screen::Welcome | Screen::Goodbye { .. } | Screen::Refused { .. } | Screen::OutOfService => None,
@@ -179,6 +182,7 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             }
             Screen::PlaceDocument => self.document(false)?,
             Screen::ReadingDocument => self.document(true)?,
+            Screen::MrzEntry { fields, active, letters, notice } => self.keyed(fields, *active, *letters, *notice)?,
             Screen::FaceCapture { guidance, face_box, preview } => {
                 self.face(tx::guidance(*guidance), face_box.map(Into::into), preview.as_ref(), options)?
             }
@@ -399,6 +403,218 @@ impl<'a, D: DrawTarget<Color = Rgb888, Error = DisplayError>> Painter<'a, D> {
             let w = (row.size.width as i32).min(m.px(260.0).max(m.min_button));
             let area = rect(row.top_left.x, row.top_left.y, w, row.size.height as i32);
             self.button(ButtonId::Cancel, area, self.t("common.cancel"), ButtonKind::Secondary)?;
+        }
+        Ok(())
+    }
+
+    /// The keyed-in MRZ: the three fields with their state on the left, the digit keys on the
+    /// right (or the letter keys across the whole width, with the active field above them).
+    fn keyed(
+        &mut self,
+        fields: &[KeyedField; 3],
+        active: MrzField,
+        letters: Option<u8>,
+        notice: Option<MrzNotice>,
+    ) -> Result<(), DisplayError> {
+        let m = *self.m();
+        let body = m.body();
+        let gap = m.px(8.0);
+        let key = m.min_button;
+        let rows = 4;
+        let pad_h = rows * key + (rows - 1) * gap;
+        let (bx, bw) = (body.top_left.x, body.size.width as i32);
+        let bottom = body.top_left.y + body.size.height as i32;
+        let pad_top = bottom - pad_h;
+        let row_y = |r: i32| pad_top + r * (key + gap);
+        let back = active.previous().map(|_| ButtonId::Back);
+        if let Some(page) = letters.filter(|_| active.takes_letters()) {
+            return self.letter_keys(fields, active, page, back);
+        }
+        // Digits: 1–9 in three columns, then "ABC" and a wide 0; the actions in a fourth column.
+        let act_w = m.px(150.0).max(key);
+        let pad_w = 3 * key + 3 * gap + act_w;
+        let px0 = bx + bw - pad_w;
+        let mut items = Vec::new();
+        let digit_labels: Vec<String> = (1..=9).map(|d: u8| d.to_string()).collect();
+        for (i, label) in digit_labels.iter().enumerate() {
+            let (r, c) = ((i as i32) / 3, (i as i32) % 3);
+            let area = rect(px0 + c * (key + gap), row_y(r), key, key);
+            items.push((Some(ButtonId::Char(b'1' + i as u8)), area, label.as_str(), ButtonKind::Secondary));
+        }
+        let zero = rect(px0 + key + gap, row_y(3), 2 * key + gap, key);
+        items.push((Some(ButtonId::Char(b'0')), zero, "0", ButtonKind::Secondary));
+        let abc = rect(px0, row_y(3), key, key);
+        let letters_id = active.takes_letters().then_some(ButtonId::Letters);
+        let abc_kind = if letters_id.is_some() { ButtonKind::Secondary } else { ButtonKind::Disabled };
+        items.push((letters_id, abc, self.t("keyed.letters"), abc_kind));
+        self.group(&items)?;
+        let ax = px0 + 3 * (key + gap);
+        let actions: Vec<Rectangle> = (0..4).map(|r| rect(ax, row_y(r), act_w, key)).collect();
+        self.keyed_actions(&actions, back)?;
+
+        // Left of the keys: title (when there is room), the fields, the notice or the hint.
+        let left_w = px0 - m.gap - bx;
+        let label_h = line_height(m.fonts.small);
+        let box_h = line_height(m.fonts.body) + m.px(12.0);
+        let field_h = label_h + box_h;
+        let fields_h = 3 * field_h + 2 * gap;
+        let title_h = line_height(m.fonts.title);
+        let room = body.size.height as i32 - fields_h;
+        let mut y = body.top_left.y;
+        if room >= title_h + m.gap + 2 * label_h {
+            self.block(&[para(self.t("keyed.title"), Role::Title)], rect(bx, y, left_w, title_h), Align::Left)?;
+            y += title_h + gap;
+        }
+        for field in MrzField::ALL {
+            self.keyed_field(field, &fields[field.index()], field == active, true, rect(bx, y, left_w, field_h))?;
+            y += field_h + gap;
+        }
+        let text = match notice {
+            Some(MrzNotice::CheckField) => para(self.t("keyed.check_field"), Role::Strong),
+            Some(MrzNotice::ChipRefused { attempts_left }) => {
+                para(self.tx.fill("keyed.chip_refused", &[("attempts", &attempts_left.to_string())]), Role::Strong)
+            }
+            None => para(self.t("keyed.hint"), Role::Small),
+        };
+        self.block(&[text], rect(bx, y, left_w, bottom - y), Align::Left)?;
+        Ok(())
+    }
+
+    /// The letter keys across the whole width, as many 15 mm keys as the panel takes, in pages
+    /// when 26 do not fit (`page` wraps: the flow counts presses of "more"); the last keys are
+    /// "more" (when paged) and back to the digits, the actions below, the active field above.
+    fn letter_keys(
+        &mut self,
+        fields: &[KeyedField; 3],
+        active: MrzField,
+        page: u8,
+        back: Option<ButtonId>,
+    ) -> Result<(), DisplayError> {
+        let m = *self.m();
+        let body = m.body();
+        // Nine keys to a row need the narrow gap on a 7-inch 800-pixel panel.
+        let (gap, key) = (m.px(4.0), m.min_button);
+        let (bx, bw) = (body.top_left.x, body.size.width as i32);
+        let bottom = body.top_left.y + body.size.height as i32;
+        const LETTERS: usize = 26;
+        let box_h = line_height(m.fonts.body) + m.px(12.0);
+        let cols = ((bw + gap) / (key + gap)).clamp(3, 9);
+        // Rows of letters below a field of `field_h`, the row of actions under them.
+        let rows_below = |field_h: i32| ((body.size.height as i32 - field_h + gap) / (key + gap) - 1).clamp(1, 3);
+        // The field's label goes when dropping it puts every letter on one page.
+        let labelled_h = line_height(m.fonts.small) + box_h;
+        let one_page = |rows: i32| (cols * rows) as usize > LETTERS;
+        let labelled = one_page(rows_below(labelled_h)) || !one_page(rows_below(box_h));
+        let field_h = if labelled { labelled_h } else { box_h };
+        let rows = rows_below(field_h);
+        let slots = (cols * rows) as usize;
+        // One slot goes back to the digits; a second, "more", when the letters need pages.
+        let per_page = if slots > LETTERS { LETTERS } else { slots.saturating_sub(2).max(1) };
+        let pages = LETTERS.div_ceil(per_page);
+        let first = (usize::from(page) % pages) * per_page;
+        let shown = first..(first + per_page).min(LETTERS);
+        let pad_top = bottom - ((rows + 1) * key + rows * gap);
+        let kw = (bw - (cols - 1) * gap) / cols;
+        let slot = |i: usize| {
+            let (r, c) = ((i as i32) / cols, (i as i32) % cols);
+            rect(bx + c * (kw + gap), pad_top + r * (key + gap), kw, key)
+        };
+        let labels: Vec<String> = shown.clone().map(|i| char::from(b'A' + i as u8).to_string()).collect();
+        let mut items: Vec<(Option<ButtonId>, Rectangle, &str, ButtonKind)> = labels
+            .iter()
+            .zip(shown.clone())
+            .enumerate()
+            .map(|(n, (label, i))| (Some(ButtonId::Char(b'A' + i as u8)), slot(n), label.as_str(), ButtonKind::Secondary))
+            .collect();
+        if pages > 1 {
+            items.push((Some(ButtonId::Letters), slot(slots - 2), self.t("keyed.more_letters"), ButtonKind::Secondary));
+        }
+        items.push((Some(ButtonId::Digits), slot(slots - 1), self.t("keyed.digits"), ButtonKind::Primary));
+        self.group(&items)?;
+        let actions = columns(rect(bx, pad_top + rows * (key + gap), bw, key), 4, gap);
+        self.keyed_actions(&actions, back)?;
+        let top = rect(bx, body.top_left.y, bw, (pad_top - gap - body.top_left.y).max(field_h));
+        self.keyed_field(active, &fields[active.index()], true, labelled, top)
+    }
+
+    /// Erase, back (greyed on the first field), cancel and next, in `areas` order.
+    fn keyed_actions(&mut self, areas: &[Rectangle], back: Option<ButtonId>) -> Result<(), DisplayError> {
+        let [erase, previous, stop, go] = areas else { return Ok(()) };
+        let back_kind = if back.is_some() { ButtonKind::Secondary } else { ButtonKind::Disabled };
+        self.group(&[
+            (Some(ButtonId::Backspace), *erase, self.t("keyed.backspace"), ButtonKind::Secondary),
+            (back, *previous, self.t("keyed.back"), back_kind),
+            (Some(ButtonId::Cancel), *stop, self.t("common.cancel"), ButtonKind::Secondary),
+            (Some(ButtonId::Next), *go, self.t("keyed.next"), ButtonKind::Primary),
+        ])
+    }
+
+    /// One field: its label (in the error colour when wrong) above a box with
+    /// what was typed, the check digit set apart, a cursor in the active field and ✓ / ✗ (no
+    /// label when the letter keys need its room).
+    fn keyed_field(
+        &mut self,
+        field: MrzField,
+        value: &KeyedField,
+        active: bool,
+        labelled: bool,
+        area: Rectangle,
+    ) -> Result<(), DisplayError> {
+        let m = *self.m();
+        let t = *self.w.theme;
+        let (x, y, w, h) = (area.top_left.x, area.top_left.y, area.size.width as i32, area.size.height as i32);
+        let label_key = match field {
+            MrzField::DocumentNumber => "keyed.number",
+            MrzField::BirthDate => "keyed.birth",
+            MrzField::ExpiryDate => "keyed.expiry",
+        };
+        let label_h = if labelled { line_height(m.fonts.small).min(h / 2) } else { 0 };
+        // Wrong: the label in the error colour, the ✗ and the border say it; the notice below
+        // and the spoken prompt say what to do (a longer label would not fit the line).
+        let label = self.t(label_key).to_owned();
+        let label_theme = match value.state {
+            FieldState::Wrong => Theme { muted: t.error, ..t },
+            _ => t,
+        };
+        let writer = Writer { fonts: self.w.fonts, theme: &label_theme, metrics: self.w.metrics };
+        if labelled {
+            writer.block(self.target, &[para(label, Role::Muted)], rect(x, y, w, label_h), Align::Left)?;
+        }
+        let frame = rect(x, y + label_h, w, h - label_h);
+        let border = match (value.state, active) {
+            (FieldState::Wrong, _) => t.error,
+            (_, true) => t.outline,
+            _ => t.surface_border,
+        };
+        let stroke = if active || value.state == FieldState::Wrong { t.outline_width * 2 } else { t.outline_width };
+        frame
+            .into_styled(
+                PrimitiveStyleBuilder::new().fill_color(t.surface).stroke_color(border).stroke_width(stroke).build(),
+            )
+            .draw(self.target)?;
+        // "L898902C3 6", "740812 2": the check digit apart once the field is full.
+        let chars: Vec<char> = value.text.chars().collect();
+        let split = field.max_len() - 1;
+        let mut shown: String = chars.iter().take(split).collect();
+        if chars.len() > split {
+            shown.push(' ');
+            shown.extend(chars.iter().skip(split));
+        }
+        if active && chars.len() < field.max_len() {
+            shown.push('_');
+        }
+        let size = m.fonts.body;
+        let pad = m.px(10.0);
+        let text_y = frame.top_left.y + (frame.size.height as i32 - size as i32) / 2;
+        draw_line(self.target, &self.w.fonts.bold, size, t.text, t.surface, &shown, Point::new(x + pad, text_y))?;
+        let (mark, color) = match value.state {
+            FieldState::Valid => ("✓", t.ok),
+            FieldState::Wrong => ("✗", t.error),
+            _ => ("", t.text),
+        };
+        if !mark.is_empty() {
+            let mark_w = measure(&self.w.fonts.bold, size, mark) as i32;
+            draw_line(self.target, &self.w.fonts.bold, size, color, t.surface, mark, Point::new(x + w - pad - mark_w, text_y))?;
         }
         Ok(())
     }
@@ -714,7 +930,62 @@ mod tests {
         for reason in Refusal::ALL {
             screens.push(Screen::Refused { reason });
         }
+        screens.extend(keyed_screens());
         screens
+    }
+
+    /// The keyed-in MRZ entry: digits with a wrong date and the notice, letters, the chip refusing.
+    pub(super) fn keyed_screens() -> Vec<Screen> {
+        use crate::ui::{FieldState as F, KeyedField, MrzField, MrzNotice};
+        let field = |text: &str, state| KeyedField { text: text.into(), state };
+        let typed = [field("L898902C36", F::Valid), field("7413", F::Wrong), field("", F::Empty)];
+        vec![
+            Screen::MrzEntry { fields: typed.clone(), active: MrzField::BirthDate, letters: None, notice: Some(MrzNotice::CheckField) },
+            Screen::MrzEntry {
+                fields: [field("L898", F::Partial), field("", F::Empty), field("", F::Empty)],
+                active: MrzField::DocumentNumber,
+                letters: Some(0),
+                notice: None,
+            },
+            Screen::MrzEntry {
+                fields: [field("L898902C36", F::Valid), field("7408122", F::Valid), field("1204159", F::Valid)],
+                active: MrzField::DocumentNumber,
+                letters: None,
+                notice: Some(MrzNotice::ChipRefused { attempts_left: 2 }),
+            },
+            Screen::MrzEntry {
+                fields: [field("L898902C36", F::Valid), field("7408122", F::Valid), field("12041", F::Partial)],
+                active: MrzField::ExpiryDate,
+                letters: None,
+                notice: None,
+            },
+            Screen::MrzEntry { fields: Default::default(), active: MrzField::DocumentNumber, letters: None, notice: None },
+        ]
+    }
+
+    /// On a 5-inch 480×320 panel 26 letter keys of 15 mm do not fit: "more" pages through
+    /// them, every letter on some page, and the page count wraps.
+    #[test]
+    fn the_letter_keys_page_on_a_small_panel_and_every_letter_is_reachable() {
+        use crate::ui::{MrzField, Panel};
+        let small = UiContext::standard(Panel::new(108.0)).unwrap();
+        let letters_on = |page: u8| {
+            let screen = Screen::MrzEntry { fields: Default::default(), active: MrzField::DocumentNumber, letters: Some(page), notice: None };
+            let layout = render_with(&mut MemoryDisplay::new(480, 320), &screen, &UiOptions::default(), &small).unwrap();
+            let ids: Vec<ButtonId> = layout.buttons.iter().map(|(id, _)| *id).collect();
+            assert!(ids.contains(&ButtonId::Letters) && ids.contains(&ButtonId::Digits), "page {page}: {ids:?}");
+            ids.into_iter().filter_map(|id| match id { ButtonId::Char(c) => Some(c), _ => None }).collect::<Vec<u8>>()
+        };
+        let mut seen = Vec::new();
+        let mut page = 0;
+        while !seen.contains(&b'Z') {
+            let keys = letters_on(page);
+            assert!(!keys.is_empty() && keys.len() < 26, "page {page}: {keys:?}");
+            seen.extend(keys);
+            page += 1;
+        }
+        assert_eq!(seen, (b'A'..=b'Z').collect::<Vec<_>>());
+        assert_eq!(letters_on(page), letters_on(0), "the pages wrap after the last");
     }
 
     #[test]
@@ -727,6 +998,9 @@ mod tests {
                 let mut d = MemoryDisplay::new(800, 480);
                 render(&mut d, &screen, &options).unwrap();
                 assert!(!spoken_text(&screen, language).is_empty());
+                // The smallest panel (5 inch, 480×320) pages the letter keys ("more").
+                let small = UiContext::standard(crate::ui::Panel::new(108.0)).unwrap();
+                render_with(&mut MemoryDisplay::new(480, 320), &screen, &options, &small).unwrap();
             }
         }
         let used = LOOKED_UP.with(|k| k.borrow().clone());

@@ -5,7 +5,7 @@
 use kiosk_config::messages::Messages;
 
 use super::text::{self as tx, Texts};
-use super::{Language, ReceiptStatus, Screen, SocialStep};
+use super::{FieldState, Language, MrzField, MrzNotice, ReceiptStatus, Screen, SocialStep};
 
 /// The prompt for `screen` with the built-in messages.
 pub fn spoken_text(screen: &Screen, language: Language) -> String {
@@ -55,6 +55,27 @@ pub fn spoken_text_with(screen: &Screen, language: Language, messages: &Messages
             say(t.get("document.place_title"));
             say(t.get("document.place_body"));
             say(t.get("document.place_spoken"));
+        }
+        // What to type and how the field stands; never the characters typed (people stand by).
+        Screen::MrzEntry { fields, active, notice, .. } => {
+            match notice {
+                Some(MrzNotice::CheckField) => say(t.get("keyed.check_field")),
+                Some(MrzNotice::ChipRefused { attempts_left }) => {
+                    say(&t.fill("keyed.chip_refused", &[("attempts", &attempts_left.to_string())]))
+                }
+                None => {}
+            }
+            match fields[active.index()].state {
+                FieldState::Wrong => say(t.get("keyed.wrong")),
+                FieldState::Valid => say(t.get("keyed.valid")),
+                FieldState::Empty | FieldState::Partial => {}
+            }
+            say(t.get(match active {
+                MrzField::DocumentNumber => "keyed.spoken_number",
+                MrzField::BirthDate => "keyed.spoken_birth",
+                MrzField::ExpiryDate => "keyed.spoken_expiry",
+            }));
+            say(t.get("keyed.spoken_keys"));
         }
         Screen::ReadingDocument => {
             say(t.get("document.reading_title"));

@@ -137,6 +137,11 @@ pub(crate) fn refusal(reason: Refusal) -> [&'static str; 3] {
         ],
         Refusal::Timeout => ["refusal.timeout.title", "refusal.timeout.what", "refusal.timeout.next"],
         Refusal::Cancelled => ["refusal.cancelled.title", "refusal.cancelled.what", "refusal.cancelled.next"],
+        Refusal::KeyedMrzRefused => [
+            "refusal.keyed_mrz_refused.title",
+            "refusal.keyed_mrz_refused.what",
+            "refusal.keyed_mrz_refused.next",
+        ],
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Theme {
     pub passport_detail: Rgb888,
     pub reader: Rgb888,
     pub reader_top: Rgb888,
+    /// A field typed wrong (keyed-in MRZ), and one typed right.
+    pub error: Rgb888,
+    pub ok: Rgb888,
 }
 
 impl Theme {
@@ -76,6 +79,8 @@ impl Theme {
             passport_detail: Rgb888::new(222, 180, 70),
             reader: Rgb888::new(70, 78, 92),
             reader_top: Rgb888::new(110, 120, 138),
+            error: Rgb888::new(176, 0, 32),
+            ok: Rgb888::new(0, 110, 50),
         }
     }
 
@@ -110,6 +115,8 @@ impl Theme {
             passport_detail: yellow,
             reader: Rgb888::new(60, 60, 60),
             reader_top: Rgb888::WHITE,
+            error: Rgb888::new(255, 130, 130),
+            ok: Rgb888::new(130, 255, 130),
         }
     }
 

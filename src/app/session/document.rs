@@ -23,9 +23,16 @@ impl<D: Display + 'static> Session<'_, D> {
         let (seq, head) = self.services.store.audit_head()?;
         let binding = aa_binding(self.id, seq, &head);
         let session_binding = binding.clone();
+        // Keyed in on a reader without an MRZ window (all three fields valid), else scanned.
+        let keyed = self.data.keyed.mrz_information().map(zeroize::Zeroizing::new);
+        let keyed_in = keyed.is_some();
         let read = self
             .on_devices(move |d| {
-                let options = identity::ReadOptions { can: None, session_binding: session_binding.as_bytes() };
+                let options = identity::ReadOptions {
+                    can: None,
+                    session_binding: session_binding.as_bytes(),
+                    keyed_mrz: keyed.as_deref().map(String::as_str),
+                };
                 identity::read_trusted_passport_with(d.reader.as_mut(), &csca_dir, &options)
             })
             .await?;
@@ -33,9 +40,20 @@ impl<D: Display + 'static> Session<'_, D> {
         let passport = match read {
             Ok(passport) => passport,
             // Not there yet: the flow looks again at its next tick (no step, nothing recorded).
-            Err(error) if not_placed_yet(&error) => {
+            Err(error) if not_placed_yet(&error) || (keyed_in && matches!(error, identity::IdentityError::NoChip)) => {
                 tracing::debug!(session = %self.id, %error, "no document on the reader yet");
                 return Ok(Event::NoDocument);
+            }
+            // An ordinary card reader: the person keys the MRZ in (never logged).
+            Err(identity::IdentityError::NoMrzWindow) if !keyed_in => {
+                self.log("document", "the reader has no MRZ window: the MRZ is keyed in", started);
+                return Ok(Event::NoMrzWindow);
+            }
+            // Right check digits, wrong data (a typo that kept them, or another document's):
+            // the person checks what they typed.
+            Err(identity::IdentityError::AccessDenied) if keyed_in => {
+                self.log("document", "the chip refused the access key from the keyed-in MRZ", started);
+                return Ok(Event::KeyedMrzRefused);
             }
             Err(error) => {
                 let device_fault = is_device_fault(&error);

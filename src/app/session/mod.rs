@@ -26,7 +26,7 @@ use uuid::Uuid;
 use super::AppError;
 use crate::{
     account::{KioskIdentity, LimitsPolicy},
-    flow::{self, ButtonId, Command, Event, Guidance, Language, Outcome, Refusal, Screen, UiOptions},
+    flow::{self, ButtonId, Command, Event, Guidance, KeyedField, Language, MrzEdit, MrzEntry, MrzField, Outcome, Refusal, Screen, UiOptions},
     identity::PassportRead,
     store::{self, IssuedAccount, Store},
     ui::{self, Layout},
@@ -121,6 +121,8 @@ struct SessionData {
     /// Scores and verdicts of the face checks, recorded with the outcome.
     face_checks: store::FaceChecks,
     issued: Option<IssuedAccount>,
+    /// What the person keyed in on a reader without an MRZ window (wiped on drop).
+    keyed: MrzEntry,
 }
 
 /// How long a chip read, a camera burst, a head-turn challenge, a print or a photo analysis
@@ -398,6 +400,14 @@ impl<'a, D: Display + 'static> Session<'a, D> {
                 pending.push(Event::ConsentShown { page: page.min(pages - 1), pages });
             }
             Command::ReadDocument => pending.push(self.read_document().await?),
+            Command::ShowMrzEntry { active, states, letters, notice } => {
+                let fields = MrzField::ALL.map(|field| KeyedField { text: self.data.keyed.text(field), state: states[field.index()] });
+                self.show(&Screen::MrzEntry { fields, active, letters, notice })?;
+            }
+            Command::EditMrz { field, edit } => {
+                let state = self.data.keyed.apply(field, edit);
+                pending.push(Event::MrzEdited { field, state, done: edit == MrzEdit::Done });
+            }
             Command::CheckExactDuplicate => pending.push(self.check_exact_duplicate()?),
             Command::CaptureFace => pending.push(self.capture_face().await?),
             Command::RunChallenge => pending.push(self.run_challenge().await?),
@@ -452,6 +462,7 @@ pub fn refusal_code(reason: Refusal) -> &'static str {
         Refusal::AlreadyEnrolled => "already_enrolled",
         Refusal::Timeout => "timeout",
         Refusal::Cancelled => "cancelled",
+        Refusal::KeyedMrzRefused => "keyed_mrz_refused",
     }
 }
 
@@ -460,6 +471,7 @@ pub(crate) fn screen_id(screen: &Screen) -> &'static str {
         Screen::Welcome => "welcome",
         Screen::Consent { .. } => "consent",
         Screen::PlaceDocument => "place-document",
+        Screen::MrzEntry { .. } => "mrz-entry",
         Screen::ReadingDocument => "reading-document",
         Screen::FaceCapture { guidance: Some(Guidance::TurnLeft), .. } => "face-capture-turn-left",
         Screen::FaceCapture { guidance: Some(Guidance::TurnRight), .. } => "face-capture-turn-right",

@@ -61,6 +61,9 @@ pub struct SimulatorConfig {
     pub faults: Faults,
     /// The document imager's lights (command 0x71), shared with `imager::sim::SimulatedImager`.
     pub lights: crate::imager::sim::LightPanel,
+    /// The reader has an MRZ window (OCR, command 0x70). `false`: an ordinary card reader,
+    /// which answers 0x70 with error `00` (unknown command); the MRZ is then keyed in.
+    pub mrz_window: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -74,6 +77,7 @@ impl Default for SimulatorConfig {
             retain_bin_count: 0,
             faults: Faults::default(),
             lights: crate::imager::sim::LightPanel::default(),
+            mrz_window: true,
         }
     }
 }
@@ -563,6 +567,7 @@ impl Device {
                     err(b"70")
                 }
             }
+            (0x70, _) if !self.config.mrz_window => err(b"00"),
             (0x70, 0x30) => match &self.config.document {
                 Some(passport) => ok(passport.mrz_lines().join("\r").into_bytes()),
                 None => err(b"80"),
