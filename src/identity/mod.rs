@@ -4,6 +4,7 @@
 
 pub mod active_auth;
 pub mod apdu;
+pub mod atr_info;
 pub mod bac;
 pub mod chip_auth;
 pub mod cipher;
@@ -75,6 +76,8 @@ pub enum IdentityError {
     ChipProtocol(String),
     #[error("the chip's data page (DG1) does not match the printed MRZ: chip and page belong to different documents. Hand the passport to staff")]
     DocumentMismatch,
+    #[error("the chip's command {ins:#04x} needs an extended-length APDU ({lc} data bytes), and the chip does not announce extended length (EF.ATR/INFO): that protocol cannot be run with this chip")]
+    ExtendedLengthUnsupported { ins: u8, lc: usize },
     #[error("chip exchange failed: {0}")]
     Apdu(#[from] apdu::ApduError),
     #[error("card reader failed: {0}")]

@@ -638,3 +638,35 @@ fn lost_field_is_resumed_at_the_offset() {
     // Starting DG2 over would send its first ~10 KB twice; a resumed read costs a new PACE.
     assert!(resumed > clean && resumed - clean < 3_000, "clean {clean} bytes, with the field lost {resumed}");
 }
+
+/// EF.ATR/INFO decides extended length. PACE on the 2048-bit MODP group (id 2) needs it (a
+/// 256-byte public key in GENERAL AUTHENTICATE): run when the chip's EF.ATR/INFO announces
+/// extended length; when the file is missing (6A82) or says no, no extended-length APDU is
+/// ever sent, PACE with that group is not attempted and the chip is read with BAC.
+#[test]
+fn extended_length_only_when_ef_atr_info_announces_it() {
+    use std::sync::atomic::Ordering;
+    let dh_2048 = || pace(suite(kiosk_hal::card_reader::sim::Mapping::Generic, true, Cipher::Aes128), 2);
+    let (sim, read) = read_with(specimen(face(1_200)).with_pace(dh_2048()).with_atr_info(true), None);
+    let read = read.unwrap();
+    assert_eq!(read.access, ChipAccess::Pace);
+    assert_eq!(read.pace.as_ref().map(|p| p.parameter_id), Some(2));
+    assert!(read.trusted());
+    assert!(sim.stats().extended_apdus.load(Ordering::Relaxed) >= 2, "the DH keys go extended");
+
+    for (what, passport) in [
+        ("no EF.ATR/INFO", specimen(face(1_200)).with_pace(dh_2048())),
+        ("EF.ATR/INFO without extended length", specimen(face(1_200)).with_pace(dh_2048()).with_atr_info(false)),
+    ] {
+        let (sim, read) = read_with(passport, None);
+        let read = read.unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!((read.access, read.pace.is_none()), (ChipAccess::Bac, true), "{what}");
+        assert!(read.trusted(), "{what}");
+        assert_eq!(sim.stats().extended_apdus.load(Ordering::Relaxed), 0, "{what}");
+    }
+    // A PACE-only chip without the file cannot be read with that group: a typed refusal.
+    let mut only = dh_2048();
+    only.bac_too = false;
+    let (_sim, read) = read_with(specimen(face(1_200)).with_pace(only), None);
+    assert!(read.is_err(), "{read:?}");
+}

@@ -125,6 +125,8 @@ pub struct SimulatorStats {
     pub apdus_executed: AtomicU32,
     /// Command frames recognised as the host's resend of the command in progress (not executed).
     pub resends_recognised: AtomicU32,
+    /// APDUs sent in the extended-length form (a `00` byte after the header, then two-byte Lc or Le).
+    pub extended_apdus: AtomicU32,
 }
 
 /// What a person does at the reader's window while the device runs.
@@ -529,6 +531,9 @@ impl Device {
         if matches!((cm, pm), (0x60, 0x33) | (0x51, 0x39)) {
             self.apdus += 1;
             self.stats.apdus_executed.fetch_add(1, Ordering::Relaxed);
+            if command.data.len() > 5 && command.data.get(4) == Some(&0) {
+                self.stats.extended_apdus.fetch_add(1, Ordering::Relaxed);
+            }
             if self.config.faults.pull_out_after_apdus.is_some_and(|n| self.apdus > n) {
                 self.config.document = None;
                 self.config.tapped_card = None;
