@@ -25,6 +25,8 @@ pub mod trust;
 pub mod trust_files;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod tests;
 
 pub use lds::{FaceImage, ImageFormat};
