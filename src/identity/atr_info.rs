@@ -58,10 +58,8 @@ pub fn parse(mut bytes: &[u8]) -> Result<ExtendedLength, AtrInfoError> {
                 found.max_command = Some(command);
                 found.max_response = Some(response);
             }
-            TAG_CARD_CAPABILITIES => {
-                if object.value.get(2).is_some_and(|b| b & EXTENDED_LC_LE != 0) {
-                    found.supported = true;
-                }
+            TAG_CARD_CAPABILITIES if object.value.get(2).is_some_and(|b| b & EXTENDED_LC_LE != 0) => {
+                found.supported = true;
             }
             _ => {}
         }
