@@ -12,8 +12,8 @@ use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
 use super::active_auth::{self, AaEvidence};
-use super::atr_info;
 use super::apdu::{transmit_apdu, transmit_chained, CommandApdu, ResponseApdu, StatusError};
+use super::atr_info;
 use super::bac::{self, Authentication};
 use super::chip_auth;
 use super::keys;
