@@ -4,6 +4,7 @@
 
 pub mod active_auth;
 pub mod apdu;
+pub mod atr_info;
 pub mod bac;
 pub mod chip_auth;
 pub mod cipher;
@@ -23,6 +24,8 @@ pub mod tlv;
 pub mod trust;
 pub mod trust_files;
 
+#[cfg(test)]
+mod fixtures;
 #[cfg(test)]
 mod tests;
 
@@ -79,6 +82,8 @@ pub enum IdentityError {
     ChipProtocol(String),
     #[error("the chip's data page (DG1) does not match the printed MRZ: chip and page belong to different documents. Hand the passport to staff")]
     DocumentMismatch,
+    #[error("the chip's command {ins:#04x} needs an extended-length APDU ({lc} data bytes), and the chip does not announce extended length (EF.ATR/INFO): that protocol cannot be run with this chip")]
+    ExtendedLengthUnsupported { ins: u8, lc: usize },
     #[error("chip exchange failed: {0}")]
     Apdu(#[from] apdu::ApduError),
     #[error("card reader failed: {0}")]

@@ -13,6 +13,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::active_auth::{self, AaEvidence};
 use super::apdu::{transmit_apdu, transmit_chained, CommandApdu, ResponseApdu, StatusError};
+use super::atr_info;
 use super::bac::{self, Authentication};
 use super::chip_auth;
 use super::keys;
@@ -373,6 +374,7 @@ fn read_chip(
         chunk: INITIAL_CHUNK,
         bytes_read: 0,
         sm: None,
+        extended_length: false,
         access: ChipAccess::Plain,
         progress,
         timings: Vec::new(),
@@ -399,6 +401,8 @@ struct ChipSession<'r> {
     bytes_read: usize,
     /// Set once PACE or BAC succeeded: every APDU then goes through it.
     sm: Option<SecureChannel>,
+    /// The chip announced extended-length APDUs (EF.ATR/INFO); until then, none is sent.
+    extended_length: bool,
     access: ChipAccess,
     progress: &'r mut Progress,
     timings: Vec<(&'static str, Duration)>,
@@ -420,6 +424,7 @@ impl ChipSession<'_> {
     }
 
     fn read_all(&mut self, information: &str, options: &ReadOptions<'_>) -> Result<ChipFiles, IdentityError> {
+        self.extended_length = self.timed("EF.ATR/INFO", |s| s.read_atr_info())?;
         let card_access = self.timed("EF.CardAccess", |s| s.read_card_access())?;
         let pace = match card_access.as_ref().and_then(choose_pace) {
             Some(info) => self.timed("PACE", |s| s.pace(&info, information, options))?,
@@ -483,6 +488,41 @@ impl ChipSession<'_> {
         self.select(CommandApdu::new(0x00, 0xA4, 0x04, 0x0C).with_data(EMRTD_AID.to_vec()), "the passport application")
     }
 
+    /// EF.ATR/INFO from the master file (before the application is selected): whether the
+    /// chip takes extended-length APDUs. No file (6A82, or any refusal: 6982 from a BAC chip),
+    /// an unreadable or a malformed one: no extended length.
+    fn read_atr_info(&mut self) -> Result<bool, IdentityError> {
+        let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(atr_info::FID_ATR_INFO.to_be_bytes().to_vec());
+        let answer = self.transmit(&select)?;
+        if answer.sw != 0x9000 {
+            tracing::debug!(sw = answer.sw, "no EF.ATR/INFO: no extended-length APDUs");
+            return Ok(false);
+        }
+        // One read of up to 256 bytes (the file is a few data objects); the chunk size found
+        // here is not kept: a short answer means a small file, not a chip limit.
+        let chunk = self.chunk;
+        let read = self.read_chunk(0, INITIAL_CHUNK, "EF.ATR/INFO");
+        self.chunk = chunk;
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(error @ (IdentityError::Chip { .. } | IdentityError::ChipProtocol(_) | IdentityError::AccessControlRequired)) => {
+                tracing::debug!(%error, "EF.ATR/INFO unreadable: no extended-length APDUs");
+                return Ok(false);
+            }
+            Err(error) => return Err(error),
+        };
+        match atr_info::parse(&bytes) {
+            Ok(info) => {
+                tracing::debug!(extended = info.supported, max_command = ?info.max_command, max_response = ?info.max_response, "EF.ATR/INFO read");
+                Ok(info.supported)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "EF.ATR/INFO is malformed: no extended-length APDUs");
+                Ok(false)
+            }
+        }
+    }
+
     /// EF.CardAccess from the master file (before the application is selected); `None` when
     /// the chip has none (BAC-only documents answer 6A82, or 6982 to anything before BAC).
     fn read_card_access(&mut self) -> Result<Option<SecurityInfos>, IdentityError> {
@@ -541,6 +581,10 @@ impl ChipSession<'_> {
                 tracing::warn!(%error, "PACE failed: trying Basic Access Control");
                 Ok(None)
             }
+            Err(error @ IdentityError::ExtendedLengthUnsupported { .. }) => {
+                tracing::warn!(%error, "PACE with this group impossible: trying Basic Access Control");
+                Ok(None)
+            }
             Err(error) => Err(error),
         }
     }
@@ -585,10 +629,26 @@ impl ChipSession<'_> {
 
     /// Sends one command, through secure messaging once it is on. A `6Cxx` inside secure
     /// messaging is re-issued here (the outer layer never sees it).
+    /// A command that would need extended length (more than 255 data bytes) to a chip that
+    /// did not announce it is not sent: [`IdentityError::ExtendedLengthUnsupported`]. Long
+    /// answers are then asked for with a short Le (the chip chains them with `61xx`).
     fn transmit(&mut self, cmd: &CommandApdu) -> Result<ResponseApdu, IdentityError> {
+        let extended = self.extended_length;
         let Some(sm) = self.sm.as_mut() else {
-            return Ok(transmit_apdu(self.reader, IFACE, cmd)?);
+            if !extended && cmd.data.len() > 0xFF {
+                return Err(IdentityError::ExtendedLengthUnsupported { ins: cmd.ins, lc: cmd.data.len() });
+            }
+            let cmd = match cmd.le {
+                Some(le) if !extended && le > 256 => cmd.clone().with_le(256),
+                _ => cmd.clone(),
+            };
+            return Ok(transmit_apdu(self.reader, IFACE, &cmd)?);
         };
+        sm.set_extended_length(extended);
+        let lc = sm.protected_data_len(cmd);
+        if !extended && lc > 0xFF {
+            return Err(IdentityError::ExtendedLengthUnsupported { ins: cmd.ins, lc });
+        }
         let mut response = sm_exchange(self.reader, sm, cmd)?;
         if response.sw1() == 0x6C {
             let le = match response.sw2() {
@@ -806,6 +866,9 @@ impl ChipSession<'_> {
             Ok(answer) => answer,
             Err(IdentityError::SecureMessaging(error)) => {
                 return Ok((ChipCheck::Failed(format!("the chip's answer failed secure messaging: {error}")), None))
+            }
+            Err(error @ IdentityError::ExtendedLengthUnsupported { .. }) => {
+                return Ok((ChipCheck::Failed(error.to_string()), None))
             }
             Err(error) => return Err(error),
         };

@@ -341,8 +341,9 @@ fn parse_info(body: &[u8], _encoded: &[u8]) -> Result<SecurityInfo, SecurityInfo
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::identity::fixtures::GERMAN_ID_CARD_ACCESS;
     use crate::identity::cipher::h;
     use proptest::prelude::*;
 
@@ -359,10 +360,8 @@ pub(crate) mod tests {
         assert_eq!((pace[0].version, pace[0].parameter_id), (2, Some(13)));
     }
 
-    /// A German ID card's EF.CardAccess: PACE, Chip Authentication and Terminal Authentication
-    /// entries, an unknown (proprietary) entry ignored. Also a fuzz seed (`fuzz/corpus/card_access/`).
-    pub(crate) const GERMAN_ID_CARD_ACCESS: &str = "318182300D060804007F00070202020201023012060A04007F000702020302020201020201413012060A04007F0007020204020202010202010D301C060904007F000702020302300C060704007F0007010202010D020141302B060804007F0007020206161F655041202D2042447220476D6248202D20546573746B617274652076322E3004491715411928800A01B421FA07000000000000000000000000000000000000201010291010";
-
+    /// A German ID card's EF.CardAccess (see `fixtures`): PACE, Chip Authentication and
+    /// Terminal Authentication entries, an unknown (proprietary) entry ignored.
     #[test]
     fn card_access_with_several_protocols() {
         let infos = parse_card_access(&h(GERMAN_ID_CARD_ACCESS)).unwrap();

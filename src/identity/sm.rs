@@ -32,6 +32,10 @@ pub struct SecureChannel {
     ks_enc: SecretKey,
     ks_mac: SecretKey,
     ssc: Vec<u8>,
+    /// An answer of more than 0xE7 bytes is asked for with an extended outer Le; without it
+    /// (a chip that does not announce extended length) with short `00`, the chip then
+    /// chaining the rest with `61xx`.
+    extended_le: bool,
 }
 
 impl Drop for SecureChannel {
@@ -69,6 +73,15 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
     }
 }
 
+/// Bytes of a BER length field for `len`.
+fn der_len_len(len: usize) -> usize {
+    match len {
+        0..=0x7F => 1,
+        0x80..=0xFF => 2,
+        _ => 3,
+    }
+}
+
 fn data_object(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     push_len(&mut out, value.len());
@@ -85,7 +98,28 @@ impl SecureChannel {
     /// A session with any cipher; `ssc` has the cipher's block length (zero after PACE and
     /// Chip Authentication).
     pub fn with_cipher(cipher: Cipher, ks_enc: SecretKey, ks_mac: SecretKey, ssc: Vec<u8>) -> Self {
-        Self { cipher, ks_enc, ks_mac, ssc }
+        Self { cipher, ks_enc, ks_mac, ssc, extended_le: true }
+    }
+
+    /// Whether protected commands may ask for a long answer with an extended outer Le.
+    pub fn set_extended_length(&mut self, allowed: bool) {
+        self.extended_le = allowed;
+    }
+
+    /// The number of data bytes [`Self::wrap`] gives `cmd` (DO87/DO85, DO97, DO8E), known
+    /// before wrapping (which advances the counter).
+    pub fn protected_data_len(&self, cmd: &CommandApdu) -> usize {
+        let block = self.cipher.block_len();
+        let mut len = 0;
+        if !cmd.data.is_empty() {
+            let cryptogram = (cmd.data.len() / block + 1) * block;
+            let value = cryptogram + usize::from(cmd.ins & 1 == 0);
+            len += 1 + der_len_len(value) + value;
+        }
+        if let Some(le) = cmd.le {
+            len += 2 + if le <= 256 { 1 } else { 2 };
+        }
+        len + 2 + 8
     }
 
     /// A session started from a shared secret: KSenc/KSmac by the KDF, SSC zero.
@@ -154,7 +188,7 @@ impl SecureChannel {
         let mac = self.mac(&n)?;
         objects.extend(data_object(0x8E, &mac));
         // Outer Le: short 00 ("up to 256") unless the answer may be longer.
-        let outer_le = if cmd.le.is_some_and(|le| le > 0xE7) { 65536 } else { 256 };
+        let outer_le = if self.extended_le && cmd.le.is_some_and(|le| le > 0xE7) { 65536 } else { 256 };
         Ok(CommandApdu { cla, ins: cmd.ins, p1: cmd.p1, p2: cmd.p2, data: objects, le: Some(outer_le) })
     }
 
@@ -266,6 +300,30 @@ mod tests {
             .unwrap();
         assert_eq!((answer.data, answer.sw), (h("60145F01"), 0x9000));
         assert_eq!(sm.ssc(), h("00000000000000000000000000000004"));
+    }
+
+    /// The protected length known before wrapping is the wrapped command's, for 3DES and AES,
+    /// even and odd INS; without extended length a long answer is asked for with short `00`.
+    #[test]
+    fn protected_length_is_known_before_wrapping() {
+        let aes = || SecureChannel::from_secret(Cipher::Aes128, &[7; 16]);
+        for mut sm in [pair().0, aes()] {
+            for len in [0, 1, 7, 8, 15, 16, 100, 111, 112, 200, 232, 233, 255, 300] {
+                for (ins, le) in [(0xB0, None), (0x86, Some(256)), (0xB1, Some(0xE7)), (0x2A, Some(1000))] {
+                    let cmd = CommandApdu::new(0x00, ins, 0, 0).with_data(vec![0x5A; len]);
+                    let cmd = match le {
+                        Some(le) => cmd.with_le(le),
+                        None => cmd,
+                    };
+                    assert_eq!(sm.protected_data_len(&cmd), sm.wrap(&cmd).unwrap().data.len(), "len {len} ins {ins:02X}");
+                }
+            }
+        }
+        let mut sm = aes();
+        let aa = CommandApdu::new(0x00, 0x88, 0, 0).with_data(vec![1; 8]).with_le(256);
+        assert_eq!(sm.wrap(&aa).unwrap().le, Some(65536));
+        sm.set_extended_length(false);
+        assert_eq!(sm.wrap(&aa).unwrap().le, Some(256));
     }
 
     #[test]

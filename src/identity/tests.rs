@@ -337,8 +337,8 @@ fn silent_chip_ends_in_a_timeout_not_a_hang() {
 /// Authentication (named and explicit curves, DH, PACE-CAM, with AA info) and DG15 (ECDSA,
 /// RSA). Regenerate with `UPDATE_FUZZ_SEEDS=1` after changing the simulator:
 /// `UPDATE_FUZZ_SEEDS=1 cargo test --release --locked -p kiosk --lib fuzz_seed_corpora`.
-/// RSA keys are generated afresh in each process, so the RSA DG15 is checked by what it
-/// holds (a 1024-bit RSA key), not byte for byte.
+/// Every file is compared byte for byte: the simulator's RSA keys, like its EC keys, are
+/// derived from fixed labels.
 #[test]
 fn fuzz_seed_corpora_are_the_simulators_files() {
     let passport = specimen(face(600));
@@ -368,12 +368,7 @@ fn fuzz_seed_corpora_are_the_simulators_files() {
             std::fs::write(&path, &bytes).unwrap();
         }
         let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_FUZZ_SEEDS=1", path.display()));
-        if name.starts_with("rsa-") {
-            let key = keys::parse_dg15(&committed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert_eq!(key.rsa().map(|k| k.size() * 8).ok(), Some(1024), "{}", path.display());
-        } else {
-            assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
-        }
+        assert_eq!(committed, bytes, "{} differs from the simulator's; run with UPDATE_FUZZ_SEEDS=1", path.display());
     }
 }
 
@@ -393,7 +388,7 @@ fn chip_security_seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             seeds.push(("dg14", "pace-cam-p18", passport.dg14().to_vec()));
         }
     }
-    seeds.push(("card_access", "german-id-card", crate::identity::cipher::h(security_info::tests::GERMAN_ID_CARD_ACCESS)));
+    seeds.push(("card_access", "german-id-card", crate::identity::cipher::h(super::fixtures::GERMAN_ID_CARD_ACCESS)));
 
     let mut explicit = ChipAuthConfig::secp192r1_3des();
     explicit.key = CaKey::Ec { parameter_id: 13, explicit: true };
@@ -665,4 +660,36 @@ fn a_reader_without_a_window_reads_the_chip_with_the_keyed_in_mrz() {
     // A wrong check digit never reaches the chip.
     let read = keyed(specimen(face(700)), Some("L898902C3774081221204159"));
     assert!(matches!(read, Err(IdentityError::KeyedMrz(_))), "{read:?}");
+}
+
+/// EF.ATR/INFO decides extended length. PACE on the 2048-bit MODP group (id 2) needs it (a
+/// 256-byte public key in GENERAL AUTHENTICATE): run when the chip's EF.ATR/INFO announces
+/// extended length; when the file is missing (6A82) or says no, no extended-length APDU is
+/// ever sent, PACE with that group is not attempted and the chip is read with BAC.
+#[test]
+fn extended_length_only_when_ef_atr_info_announces_it() {
+    use std::sync::atomic::Ordering;
+    let dh_2048 = || pace(suite(kiosk_hal::card_reader::sim::Mapping::Generic, true, Cipher::Aes128), 2);
+    let (sim, read) = read_with(specimen(face(1_200)).with_pace(dh_2048()).with_atr_info(true), None);
+    let read = read.unwrap();
+    assert_eq!(read.access, ChipAccess::Pace);
+    assert_eq!(read.pace.as_ref().map(|p| p.parameter_id), Some(2));
+    assert!(read.trusted());
+    assert!(sim.stats().extended_apdus.load(Ordering::Relaxed) >= 2, "the DH keys go extended");
+
+    for (what, passport) in [
+        ("no EF.ATR/INFO", specimen(face(1_200)).with_pace(dh_2048())),
+        ("EF.ATR/INFO without extended length", specimen(face(1_200)).with_pace(dh_2048()).with_atr_info(false)),
+    ] {
+        let (sim, read) = read_with(passport, None);
+        let read = read.unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!((read.access, read.pace.is_none()), (ChipAccess::Bac, true), "{what}");
+        assert!(read.trusted(), "{what}");
+        assert_eq!(sim.stats().extended_apdus.load(Ordering::Relaxed), 0, "{what}");
+    }
+    // A PACE-only chip without the file cannot be read with that group: a typed refusal.
+    let mut only = dh_2048();
+    only.bac_too = false;
+    let (_sim, read) = read_with(specimen(face(1_200)).with_pace(only), None);
+    assert!(read.is_err(), "{read:?}");
 }

@@ -240,3 +240,36 @@ fn inserted_bank_card_on_contacts() {
     reader.eject().unwrap();
     assert_eq!(reader.status().unwrap().card_position, CardPosition::NoCard);
 }
+
+#[test]
+fn a_resend_after_a_late_ack_is_not_executed_twice() {
+    // The device holds its ACK 450 ms: past the host's 300 ms, so the host sends the APDU
+    // again. The device must recognise the resend and run the APDU once.
+    let faults =
+        Faults { late_ack_first_commands: Some((5, Duration::from_millis(450))), ..Faults::default() };
+    let mut config = SimulatorConfig::with_document(passport());
+    config.faults = faults;
+    let (sim, mut reader) = open(config);
+    reader.activate_contactless().unwrap();
+    let cl = ChipInterface::Contactless;
+    let select_app = [0x00, 0xA4, 0x04, 0x0C, 0x07, 0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01];
+    assert_eq!(reader.transmit(cl, &select_app).unwrap(), [0x90, 0x00]);
+    // EF.COM, then two chunks of it: each answer must be the chip's answer to that command.
+    assert_eq!(reader.transmit(cl, &[0x00, 0xA4, 0x02, 0x0C, 0x02, 0x01, 0x1E]).unwrap(), [0x90, 0x00]);
+    let head = reader.transmit(cl, &[0x00, 0xB0, 0x00, 0x00, 0x04]).unwrap();
+    let rest = reader.transmit(cl, &[0x00, 0xB0, 0x00, 0x04, 0x04]).unwrap();
+    assert_eq!(head.len(), 6);
+    assert_eq!(head[0], 0x60, "EF.COM starts with tag 60: {head:02X?}");
+    assert_eq!(head[4..], [0x90, 0x00]);
+    assert_eq!(rest.len(), 6);
+    assert_eq!(rest[4..], [0x90, 0x00]);
+    let stats = sim.stats();
+    // Five commands, each sent at least twice (the ACK came after the host's 300 ms).
+    assert_eq!(stats.commands.load(Ordering::Relaxed), 5);
+    assert_eq!(stats.resends_recognised.load(Ordering::Relaxed), 5, "{stats:?}");
+    assert_eq!(stats.apdus_executed.load(Ordering::Relaxed), 4, "an APDU ran twice: {stats:?}");
+    // The same APDU sent again as a new command (its previous reply acknowledged) runs again.
+    assert_eq!(reader.transmit(cl, &[0x00, 0xB0, 0x00, 0x00, 0x04]).unwrap(), head);
+    assert_eq!(stats.apdus_executed.load(Ordering::Relaxed), 5);
+    assert_eq!(stats.resends_recognised.load(Ordering::Relaxed), 5);
+}

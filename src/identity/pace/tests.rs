@@ -1,6 +1,7 @@
-//! ICAO 9303 Part 11 worked examples: Appendix G (generic mapping, ECDH G.1 and DH G.2) and
-//! Appendix H (integrated mapping, ECDH H.1 and DH H.2; password: the CAN 123456), replayed
-//! byte for byte through [`run`] with the example's terminal keys.
+//! ICAO 9303 Part 11 worked examples: Appendix G (generic mapping, ECDH G.1 and DH G.2),
+//! Appendix H (integrated mapping, ECDH H.1 and DH H.2; password: the CAN 123456) and
+//! Appendix I (chip authentication mapping, ECDH), replayed byte for byte through [`run`] with
+//! the example's terminal keys.
 
 use std::collections::VecDeque;
 
@@ -232,4 +233,68 @@ fn appendix_h2_dh_integrated_mapping() {
     let random = integrated_mapping_random(Cipher::Aes128, &h("FA5B7E3E49753A0DB9178B7B9BD898C8"), &h("B3A6DB3C870C3E99245E0D1C06B747DE"), 1024).unwrap();
     assert_eq!(random[..16], h("EAB98D13E09052952AA729907C3C9461")[..]);
     assert_eq!(random.len(), 144);
+}
+
+/// Appendix I: PACE-CAM, ECDH on brainpoolP256r1, AES-128, the MRZ C11T002JM4 9608122 2310314.
+/// Every APDU the terminal sends, both tokens, KS_enc/KS_mac, and the chip's encrypted
+/// chip-authentication data decrypted to the appendix's CA_IC and checked against its static
+/// key: PK_map,IC = CA_IC · PK_IC. The chip's values (nonce, PK_map,IC, PK_IC, tokens, A_IC,
+/// CA_IC, KS_enc) are those of the chip side's replay (hal `chip_pace::appendix_i_transcript`);
+/// the terminal's two private keys and KS_mac were taken from an independent replay of the
+/// appendix (the appendix text was not at hand): that they are the appendix's own is checked
+/// here, as they give its PK_map,IFD and PK_IFD in the commands byte for byte.
+#[test]
+fn appendix_i_ecdh_chip_authentication_mapping() {
+    let pk_map_ifd = "047F1D410ADB7DDB3B84BF1030800981A9105D7457B4A3ADE002384F3086C67EDE1AB889104A27DB6D842B019020FBF3CEACB0DC627F7BDCAC29969E19D0E553C1";
+    let pk_map_ic = "04A234236AA9B9621E8EFB73B5245C0E09D2576E5277183C1208BDD55280CAE8B304F365713A356E65A451E165ECC9AC0AC46E3771342C8FE5AEDD092685338E23";
+    let pk_ifd = "04446C934084D9DAB863944F219520076C29EE3F7AE6722B11FF319EC1C7728F955483400BFF60BF0C5929270009277DC2A515E12575010AD9BA916CF1BF86FEFC";
+    let pk_ic = "0402AD566F3C6EC7F9324509AD50A51FA52030782A4968FCFEDF737DAEA993333111C3B9B4C2287789BD137E7F8AA882E2A3C633CCD6ECC2C63C57AD401A09C2E1";
+    let a_ic = "1EEA964DAAE372AC990E3EFDE6333353BFC89A6704D93DA8798CF77F5B7A54BD10CBA372B42BE0B9B5F28AA8DE2F4F92";
+    // The chip's static Chip Authentication key (DG14's, or EF.CardSecurity's).
+    let static_ic = "041872709494399E7470A6431BE25E83EEE24FEA568C2ED28DB48E05DB3A610DC884D256A40E35EFCB59BF6753D3A489D28C7A4D973C2DA138A6E7A4A08F68E16F";
+    let mrz = || Password::Mrz(Zeroizing::new("C11T002JM496081222310314".to_owned()));
+    let steps = |a_ic: &str| {
+        vec![
+            // The appendix sends no DO84; this reader always does (older chips need it).
+            ("0022C1A412800A04007F0007020204060283010184010D".to_owned(), "9000".to_owned()),
+            ("10860000027C0000".into(), answer(&obj(0x80, "CB60E8E0D85B76A9BD304747C2AD42E2"))),
+            (ga("10", &obj(0x81, pk_map_ifd)), answer(&obj(0x82, pk_map_ic))),
+            (ga("10", &obj(0x83, pk_ifd)), answer(&obj(0x84, pk_ic))),
+            (ga("00", &obj(0x85, "E86BD06018A1CD3B")), answer(&(obj(0x86, "8596CF055C67C1A3") + &obj(0x8A, a_ic)))),
+        ]
+    };
+    let keys = || Fixed {
+        keys: [h("5D8BB87BD74D985A4B7D4325B9F7B976FE835122773400798914AA22738135CC"), h("76ECFDAA9841C323A3F5FC5E88B88DB3EFF7E35EBF57A7E6946CB630006C2120")].into(),
+        nonces: VecDeque::new(),
+    };
+    assert_eq!(*mrz().key(Cipher::Aes128), Cipher::Aes128.kdf(&h("894D03F148C6265E89845B218856EA34D00EF8E8"), crate::identity::cipher::KDF_PACE)[..]);
+    let pace = info("0.4.0.127.0.7.2.2.4.6.2", 13);
+    let mut chip = Script::new(&steps(a_ic));
+    let outcome = run(&mut chip, &pace, &mrz(), &mut keys()).unwrap();
+    assert!(chip.steps.is_empty());
+    assert_eq!(outcome.mapping, Mapping::ChipAuthentication);
+    assert_eq!(outcome.channel.ks_enc_for_test(), h("0A9DA4DB03BDDE39FC5202BC44B2E89E"));
+    assert_eq!(outcome.channel.ks_mac_for_test(), h("4B1C06491ED5140CA2B537D344C6C0B1"));
+    assert_eq!(outcome.channel.ssc(), [0u8; 16]);
+    assert_eq!(outcome.chip_ephemeral_public, h(pk_ic));
+
+    // CAM: A_IC decrypted under KS_enc (IV = E(KS_enc, −1)) is the appendix's CA_IC, and the
+    // chip's mapping key is CA_IC times its static key; another static key is refused.
+    let proof = outcome.chip_authentication.unwrap();
+    assert_eq!(proof.ca_ic, h("85DC3FA93D0952BFA82F5FD189EE75BD82F11D1F0B8ED4BF5319AC9B53C426B3"));
+    assert_eq!(proof.chip_map_public, h(pk_map_ic));
+    assert_eq!(proof.verify(&h(static_ic)), Ok(true));
+    assert_eq!(proof.verify(&h(pk_ic)), Ok(false));
+
+    // A_IC altered in its last block: its padding no longer holds, or CA_IC is another number.
+    let mut altered = h(a_ic);
+    if let Some(last) = altered.last_mut() {
+        *last ^= 0x01;
+    }
+    let altered = hex::encode_upper(altered);
+    match run(&mut Script::new(&steps(&altered)), &pace, &mrz(), &mut keys()) {
+        Err(PaceError::Malformed("chip authentication data")) => {}
+        Ok(outcome) => assert_eq!(outcome.chip_authentication.unwrap().verify(&h(static_ic)), Ok(false)),
+        Err(other) => panic!("unexpected {other:?}"),
+    }
 }

@@ -245,7 +245,7 @@ impl std::fmt::Debug for ActiveAuthConfig {
 }
 
 impl ActiveAuthConfig {
-    /// A fresh key: RSA keys are generated (cached per process and size), EC keys derived.
+    /// The test key of this kind: RSA and EC keys alike derived from a fixed label.
     pub fn new(key: AaKey) -> Result<Self, StepError> {
         Ok(Self { key, private: private_key(key, "aa")?, other_key: None })
     }
@@ -307,7 +307,9 @@ fn private_key(key: AaKey, label: &str) -> Result<Vec<u8>, StepError> {
 /// DER private keys by (bits, label).
 type RsaKeyCache = std::collections::HashMap<(u32, String), Vec<u8>>;
 
-/// RSA keys take a while to generate: one per size and label per process.
+/// RSA keys derived from the label, as the EC keys are: the same key (and DG15) in every
+/// process, so files built from it (the fuzz seeds) can be compared byte for byte. The prime
+/// search takes a moment: one key per size and label per process.
 fn rsa_key(bits: u32, label: &str) -> Result<Vec<u8>, StepError> {
     use std::sync::{Mutex, OnceLock};
     static KEYS: OnceLock<Mutex<RsaKeyCache>> = OnceLock::new();
@@ -316,9 +318,62 @@ fn rsa_key(bits: u32, label: &str) -> Result<Vec<u8>, StepError> {
     if let Some(der) = keys.get(&(bits, label.to_owned())) {
         return Ok(der.clone());
     }
-    let der = Rsa::generate(bits).and_then(|k| k.private_key_to_der()).map_err(|_| AUTH_FAILED)?;
+    let der = derived_rsa_key(bits, label).map_err(|_| AUTH_FAILED)?;
     keys.insert((bits, label.to_owned()), der.clone());
     Ok(der)
+}
+
+/// A `bits`-bit RSA key (e = 65537) whose primes are the first primes at or after numbers
+/// expanded from SHA-512("kiosk-test/rsa/{label}/{bits}/{p|q}/{counter}"), top two bits set
+/// (so p·q has exactly `bits` bits) and p − 1, q − 1 prime to e. DER (PKCS#1).
+fn derived_rsa_key(bits: u32, label: &str) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    const E: u32 = 65_537;
+    let mut ctx = BigNumContext::new()?;
+    let half = usize::try_from(bits / 2).unwrap_or(0).div_ceil(8);
+    let mut prime = |which: &str| -> Result<BigNum, openssl::error::ErrorStack> {
+        let mut bytes = Vec::with_capacity(half + 64);
+        let mut counter = 0u32;
+        while bytes.len() < half {
+            bytes.extend_from_slice(&sha2::Sha512::digest(format!("kiosk-test/rsa/{label}/{bits}/{which}/{counter}")));
+            counter += 1;
+        }
+        bytes.truncate(half);
+        if let Some(first) = bytes.first_mut() {
+            *first |= 0xC0;
+        }
+        if let Some(last) = bytes.last_mut() {
+            *last |= 0x01;
+        }
+        let mut candidate = BigNum::from_slice(&bytes)?;
+        loop {
+            // p ≡ 1 (mod e) would leave e without an inverse mod p − 1.
+            if candidate.mod_word(E)? != 1 && candidate.is_prime(64, &mut ctx)? {
+                return Ok(candidate);
+            }
+            candidate.add_word(2)?;
+        }
+    };
+    let p = prime("p")?;
+    let q = prime("q")?;
+    let mut ctx = BigNumContext::new()?;
+    let one = BigNum::from_u32(1)?;
+    let e = BigNum::from_u32(E)?;
+    let mut n = BigNum::new()?;
+    n.checked_mul(&p, &q, &mut ctx)?;
+    let (mut p1, mut q1) = (BigNum::new()?, BigNum::new()?);
+    p1.checked_sub(&p, &one)?;
+    q1.checked_sub(&q, &one)?;
+    let mut phi = BigNum::new()?;
+    phi.checked_mul(&p1, &q1, &mut ctx)?;
+    let mut d = BigNum::new()?;
+    d.mod_inverse(&e, &phi, &mut ctx)?;
+    let (mut dp, mut dq, mut qi) = (BigNum::new()?, BigNum::new()?, BigNum::new()?);
+    dp.nnmod(&d, &p1, &mut ctx)?;
+    dq.nnmod(&d, &q1, &mut ctx)?;
+    qi.mod_inverse(&q, &p, &mut ctx)?;
+    let key = Rsa::from_private_components(n, e, d, p, q, dp, dq, qi)?;
+    key.check_key()?;
+    key.private_key_to_der()
 }
 
 /// The message representative of ISO/IEC 9796-2 scheme 1 with partial recovery and SHA-1

@@ -19,6 +19,8 @@ use super::pki::{test_pki, TestPki};
 /// AID of the eMRTD LDS1 application.
 pub const EMRTD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x02, 0x47, 0x10, 0x01];
 pub const FID_EF_COM: u16 = 0x011E;
+/// EF.ATR/INFO, in the master file (ISO/IEC 7816-4 §8.2.1.1).
+pub const FID_ATR_INFO: u16 = 0x2F01;
 pub const FID_EF_SOD: u16 = 0x011D;
 pub const FID_DG1: u16 = 0x0101;
 pub const FID_DG2: u16 = 0x0102;
@@ -99,6 +101,9 @@ pub struct VirtualPassport {
     dg2: Vec<u8>,
     sod: Vec<u8>,
     card_access: Vec<u8>,
+    /// EF.ATR/INFO (2F01) in the master file and whether it announces extended length;
+    /// `None`: no such file (6A82).
+    atr_info: Option<(Vec<u8>, bool)>,
     uid: Vec<u8>,
     max_read: usize,
     oversize: OversizeRead,
@@ -204,6 +209,7 @@ impl VirtualPassport {
             dg2: Vec::new(),
             sod: Vec::new(),
             card_access: Vec::new(),
+            atr_info: None,
             uid: vec![0x08, 0x4B, 0x1D, 0x7E],
             max_read: DEFAULT_MAX_READ,
             oversize: OversizeRead::WrongLength,
@@ -372,6 +378,22 @@ impl VirtualPassport {
         self
     }
 
+    /// Serves EF.ATR/INFO (2F01) in the master file. With `extended_length` it holds the
+    /// extended length information `7F66` (65 535 bytes each way) and the chip takes
+    /// extended-length APDUs; without, only card capabilities `47` with the extended Lc/Le bit
+    /// clear, and the chip refuses extended-length APDUs with `6700`. Without this call the
+    /// chip has no EF.ATR/INFO (6A82) and takes extended length all the same (as the chips
+    /// the kiosk met before it read the file).
+    pub fn with_atr_info(mut self, extended_length: bool) -> Self {
+        let file = if extended_length {
+            vec![0x47, 0x03, 0x00, 0x00, 0x40, 0x7F, 0x66, 0x08, 0x02, 0x02, 0xFF, 0xFF, 0x02, 0x02, 0xFF, 0xFF]
+        } else {
+            vec![0x47, 0x03, 0x00, 0x00, 0x00]
+        };
+        self.atr_info = Some((file, extended_length));
+        self
+    }
+
     /// Caps the bytes one READ BINARY returns, and says how larger requests are refused.
     pub fn with_max_read(mut self, max_read: usize, oversize: OversizeRead) -> Self {
         self.max_read = max_read.clamp(1, 256);
@@ -442,7 +464,8 @@ impl VirtualPassport {
         let Some(apdu) = parse_apdu(command) else {
             return SW_WRONG_LENGTH.to_vec();
         };
-        if apdu.extended && self.faults.refuse_extended_length {
+        let announced_none = matches!(self.atr_info, Some((_, false)));
+        if apdu.extended && (self.faults.refuse_extended_length || announced_none) {
             return SW_WRONG_LENGTH.to_vec();
         }
         if apdu.cla & !0x10 == 0x0C {
@@ -754,7 +777,10 @@ impl VirtualPassport {
     /// the applet.
     fn file(&self, fid: u16) -> Option<&[u8]> {
         if !self.applet_selected {
-            return (fid == FID_CARD_ACCESS && self.pace.is_some()).then_some(self.card_access.as_slice());
+            return match fid {
+                FID_ATR_INFO => self.atr_info.as_ref().map(|(file, _)| file.as_slice()),
+                _ => (fid == FID_CARD_ACCESS && self.pace.is_some()).then_some(self.card_access.as_slice()),
+            };
         }
         let file = match fid {
             FID_EF_COM => &self.ef_com,

@@ -44,6 +44,10 @@ pub struct Faults {
     /// After this many commands the reader is unplugged for the given time, then plugged back
     /// (at the same path: [`SimulatorHandle::port_path`] is then a symbolic link).
     pub unplug_after_commands: Option<(u32, Duration)>,
+    /// The first n command frames are acknowledged only after the given time (the ACK held up
+    /// past the host's 300 ms, e.g. by a busy reader or a USB adapter), so the host resends
+    /// them; the reader recognises the resend and executes each command once.
+    pub late_ack_first_commands: Option<(u32, Duration)>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +125,12 @@ pub struct SimulatorStats {
     pub bytes_to_host: AtomicU64,
     /// Times the reader was unplugged and plugged back.
     pub replugs: AtomicU32,
+    /// APDU exchanges (0x51 0x39, 0x60 0x33) executed, each once however often it was sent.
+    pub apdus_executed: AtomicU32,
+    /// Command frames recognised as the host's resend of the command in progress (not executed).
+    pub resends_recognised: AtomicU32,
+    /// APDUs sent in the extended-length form (a `00` byte after the header, then two-byte Lc or Le).
+    pub extended_apdus: AtomicU32,
 }
 
 /// What a person does at the reader's window while the device runs.
@@ -242,6 +252,8 @@ pub fn spawn(config: SimulatorConfig) -> Result<SimulatorHandle, SimulatorError>
         apdus: 0,
         in_progress: None,
         awaiting_ack: None,
+        ack_due: None,
+        current: None,
     };
     let thread = std::thread::Builder::new()
         .name("card-reader-sim".to_owned())
@@ -274,6 +286,11 @@ struct Device {
     /// Reply being "worked on", due at the instant.
     in_progress: Option<(Instant, Frame)>,
     awaiting_ack: Option<SentReply>,
+    /// A held-up ACK of the command in progress, due at the instant (`Faults::late_ack_first_commands`).
+    ack_due: Option<Instant>,
+    /// The command accepted last, until its reply is acknowledged (ACK), cancelled (EOT) or
+    /// forgotten: the same frame arriving meanwhile is the host's resend, not a new command.
+    current: Option<Frame>,
 }
 
 impl LineDevice for Device {
@@ -306,7 +323,11 @@ impl Device {
                 self.decoder.reset();
                 self.nak();
             }
-            Ok(Decoded::Control(Control::Ack)) => self.awaiting_ack = None,
+            Ok(Decoded::Control(Control::Ack)) => {
+                if self.awaiting_ack.take().is_some() {
+                    self.current = None;
+                }
+            }
             Ok(Decoded::Control(Control::Nak)) => {
                 self.stats.naks_received.fetch_add(1, Ordering::Relaxed);
                 self.resend_reply();
@@ -316,18 +337,26 @@ impl Device {
                     self.stats.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
                 self.awaiting_ack = None;
+                self.ack_due = None;
+                self.current = None;
             }
             Ok(Decoded::Frame(frame)) => self.on_frame(frame),
         }
     }
 
     fn on_frame(&mut self, frame: Frame) {
-        // A new command means the host got the previous reply.
-        self.awaiting_ack = None;
         if frame.cmt != CMT_COMMAND {
             self.nak();
             return;
         }
+        let open = self.in_progress.is_some() || self.awaiting_ack.is_some();
+        if open && self.current.as_ref() == Some(&frame) {
+            self.on_resend();
+            return;
+        }
+        // A new command means the host got the previous reply.
+        self.awaiting_ack = None;
+        self.current = None;
         if self.config.faults.silent_first_commands > 0 {
             self.config.faults.silent_first_commands -= 1;
             return;
@@ -344,10 +373,30 @@ impl Device {
                 return;
             }
         }
-        self.write(&[Control::Ack.byte()]);
+        let mut acked_at = Instant::now();
+        match &mut self.config.faults.late_ack_first_commands {
+            Some((n, delay)) if *n > 0 => {
+                *n -= 1;
+                acked_at += *delay;
+                self.ack_due = Some(acked_at);
+            }
+            _ => self.write(&[Control::Ack.byte()]),
+        }
         self.stats.commands.fetch_add(1, Ordering::Relaxed);
         let reply = self.execute(&frame);
-        self.in_progress = Some((Instant::now() + self.config.faults.reply_delay, reply));
+        self.in_progress = Some((acked_at + self.config.faults.reply_delay, reply));
+        self.current = Some(frame);
+    }
+
+    /// The host sent the command in progress again (our ACK was late or lost): it is not
+    /// executed twice. Before the reply is out the frame is acknowledged again (unless the
+    /// held-up ACK is still to come); once the reply is out, that reply answers both sends.
+    fn on_resend(&mut self) {
+        self.stats.resends_recognised.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("simulator got the command in progress again: a resend, not executed");
+        if self.in_progress.is_some() && self.ack_due.is_none() {
+            self.write(&[Control::Ack.byte()]);
+        }
     }
 
     /// A passport laid on the window or taken away since the last turn of the loop. Taken
@@ -363,6 +412,10 @@ impl Device {
     }
 
     fn on_tick(&mut self) {
+        if self.ack_due.is_some_and(|due| Instant::now() >= due) {
+            self.ack_due = None;
+            self.write(&[Control::Ack.byte()]);
+        }
         if let Some((due, _)) = &self.in_progress {
             if Instant::now() >= *due {
                 if let Some((_, reply)) = self.in_progress.take() {
@@ -374,6 +427,7 @@ impl Device {
             if sent.sent_at.elapsed() > REPLY_ACK_WAIT {
                 tracing::debug!("host did not acknowledge the reply");
                 self.awaiting_ack = None;
+                self.current = None;
             }
         }
     }
@@ -408,6 +462,7 @@ impl Device {
         };
         if sent.resends >= MAX_REPLY_RESENDS {
             tracing::debug!("reply NAKed too often, giving up");
+            self.current = None;
             return;
         }
         sent.resends += 1;
@@ -455,6 +510,8 @@ impl Device {
         self.decoder.reset();
         self.in_progress = None;
         self.awaiting_ack = None;
+        self.ack_due = None;
+        self.current = None;
         self.field_active = false;
         self.contact_powered = false;
         self.stats.replugs.fetch_add(1, Ordering::Relaxed);
@@ -477,6 +534,10 @@ impl Device {
         let err = |code: &[u8; 2]| negative(cm, pm, code);
         if matches!((cm, pm), (0x60, 0x33) | (0x51, 0x39)) {
             self.apdus += 1;
+            self.stats.apdus_executed.fetch_add(1, Ordering::Relaxed);
+            if command.data.len() > 5 && command.data.get(4) == Some(&0) {
+                self.stats.extended_apdus.fetch_add(1, Ordering::Relaxed);
+            }
             if self.config.faults.pull_out_after_apdus.is_some_and(|n| self.apdus > n) {
                 self.config.document = None;
                 self.config.tapped_card = None;
