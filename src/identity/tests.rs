@@ -357,7 +357,13 @@ fn fuzz_seed_corpora_are_the_simulators_files() {
         ("crl", "der", crl),
         ("crl", "pem", crl_pem.into_bytes()),
     ];
-    let seeds = seeds.into_iter().chain(chip_security_seeds());
+    let atr_info = [("extended-length", true), ("capabilities-short", false)].map(|(name, extended)| {
+        let file = specimen(face(1)).with_atr_info(extended).atr_info().map(<[u8]>::to_vec).unwrap_or_default();
+        assert_eq!(super::atr_info::parse(&file).map(|found| found.supported), Ok(extended), "{name}");
+        ("atr_info", name, file)
+    });
+    let seeds = seeds.into_iter().chain(atr_info);
+    let seeds = seeds.chain(chip_security_seeds());
     // Relative to the package folder, where cargo runs tests.
     let root = std::path::Path::new("fuzz/corpus");
     let update = std::env::var_os("UPDATE_FUZZ_SEEDS").is_some();

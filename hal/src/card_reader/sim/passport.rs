@@ -410,6 +410,11 @@ impl VirtualPassport {
     }
 
     /// The files as the chip stores them, for tests comparing with what the host read.
+    /// EF.ATR/INFO as served, when [`Self::with_atr_info`] gave the chip one.
+    pub fn atr_info(&self) -> Option<&[u8]> {
+        self.atr_info.as_ref().map(|(file, _)| file.as_slice())
+    }
+
     pub fn ef_com(&self) -> &[u8] {
         &self.ef_com
     }
