@@ -506,6 +506,26 @@ mod tests {
         held
     }
 
+    /// A session's devices for a test: `camera` and `input`, the reader at `port`, a memory
+    /// display writing its screens to `screens` and watched through `watch`.
+    fn watched_devices(
+        config: &Config,
+        port: &str,
+        camera: Box<dyn kiosk_hal::Camera>,
+        input: Box<dyn Input>,
+        watch: &ScreenWatch,
+        screens: &Path,
+    ) -> Result<Devices<WatchedDisplay<MemoryDisplay>>, OpenError> {
+        let display = MemoryDisplay::new(config.display.width, config.display.height).with_output_dir(screens.to_owned());
+        let reader = wiring::open_reader_at(config, port)?;
+        devices(config, reader, camera, WatchedDisplay::new(display, watch.clone()), input)
+    }
+
+    /// The session whose screens go to `screens` has begun: its welcome screen is up.
+    fn welcomed(screens: &Path) -> bool {
+        screens_in(screens).first().is_some_and(|name| name.ends_with("-welcome.png"))
+    }
+
     /// Screen ids presented so far, from the PNG names the memory display writes (`NNN-id.png`).
     fn screens_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -716,17 +736,13 @@ mod tests {
                 }),
                 _ => wiring::scripted_input(Vec::new()),
             };
-            let display = MemoryDisplay::new(config.display.width, config.display.height)
-                .with_output_dir(screens.join(format!("open-{n}")));
-            let reader = wiring::open_reader_at(config, &port)?;
-            devices(config, reader, camera, WatchedDisplay::new(display, watch.clone()), input)
+            watched_devices(config, &port, camera, input, &watch, &screens.join(format!("open-{n}")))
         };
         let (metrics, _health, shell, stop) = health_and_shell();
         let serve = serve_people(services, &shell, opener);
         // Both people served: a third session is waiting on the welcome screen.
         let both_served = serve_until(serve, &stop, Duration::from_millis(200), Duration::from_secs(300), || {
-            let third = screens_in(&screens.join("open-2"));
-            third.first().is_some_and(|name| name.ends_with("-welcome.png"))
+            welcomed(&screens.join("open-2"))
         })
         .await;
         let first = screens_in(&screens.join("open-0"));
@@ -900,15 +916,12 @@ mod tests {
                 }
                 None => (wiring::open_camera(config, &Simulation::default())?, wiring::scripted_input(Vec::new())),
             };
-            let display = MemoryDisplay::new(config.display.width, config.display.height)
-                .with_output_dir(screens.join(format!("open-{n}")));
-            let reader = wiring::open_reader_at(config, &port)?;
-            devices(config, reader, camera, WatchedDisplay::new(display, watch.clone()), input)
+            watched_devices(config, &port, camera, input, &watch, &screens.join(format!("open-{n}")))
         };
         let (metrics, _health, shell, stop) = health_and_shell();
         let serve = serve_people(services, &shell, opener);
         let served = serve_until(serve, &stop, Duration::from_millis(200), Duration::from_secs(300), || {
-            screens_in(&screens.join("open-1")).first().is_some_and(|name| name.ends_with("-welcome.png"))
+            welcomed(&screens.join("open-1"))
         })
         .await;
         let first = screens_in(&screens.join("open-0"));
