@@ -3,6 +3,8 @@
 //! (`-chardev serial,path=<link>`), until SIGTERM or SIGINT. Not installed on kiosks: the
 //! Debian package and the release carry `kiosk` only.
 #![forbid(unsafe_code)]
+// Its input is the guest's screen and the simulators' sockets: the same rule as the kiosk's.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod person;
 
