@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kiosk_hal::{Camera, Display};
+use opencv::core::{Mat, Rect};
+use opencv::prelude::*;
 
 use super::{preview, Session, AppError};
 use crate::{
     flow::{self, Event, FaceBox, Guidance, Screen},
     store, ui,
     vision::{
-        pose_sample, BurstPicker, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FacePipeline,
-        MatchDecision, TurnDirection,
+        pose_sample, window_around, BurstPicker, ChallengeRules, ChallengeStatus, ChallengeTracker, Detection,
+        Embedding, FacePipeline, MatchDecision, TurnDirection,
     },
     wiring,
 };
@@ -326,12 +328,14 @@ pub fn follow_challenge(
     let mut tracker = ChallengeTracker::new(direction, rules);
     let started = Instant::now();
     let (mut frames, mut capture_time, mut analysis_time) = (0, Duration::ZERO, Duration::ZERO);
+    let mut window = None;
     loop {
         let asked = Instant::now();
         let frame = camera.capture()?;
         let captured = Instant::now();
         frames += 1;
-        let sample = pose_sample(&pipeline.detector().detect(&frame.image)?);
+        let faces = find_followed_face(&mut pipeline, &frame.image, &mut window)?;
+        let sample = pose_sample(&faces);
         capture_time += captured - asked;
         analysis_time += captured.elapsed();
         let status = tracker.observe(started.elapsed(), sample);
@@ -340,6 +344,31 @@ pub fn follow_challenge(
             return Ok(ChallengeOutcome { status, frames, peak_turn_deg, capture_time, analysis_time });
         }
     }
+}
+
+/// The faces of a challenge frame, as seen in the window the challenge follows the face in
+/// (`FaceDetector::detect_in`, under half the work of a full search). The window stays where
+/// it is while the face is in it, so every pose of one challenge comes from the same framing.
+/// When there is no window yet or the face left it, the whole frame is searched, its faces
+/// are the frame's, and the window is placed around the largest of them.
+fn find_followed_face(
+    pipeline: &mut FacePipeline,
+    image: &Mat,
+    window: &mut Option<Rect>,
+) -> Result<Vec<Detection>, AppError> {
+    let detector = pipeline.detector();
+    if let Some(current) = *window {
+        let near = detector.detect_in(image, current)?;
+        if !near.is_empty() {
+            return Ok(near);
+        }
+    }
+    let faces = detector.detect(image)?;
+    let largest = faces.iter().max_by(|a, b| a.width().total_cmp(&b.width()));
+    *window = largest.and_then(|face| window_around(face, image.cols(), image.rows()));
+    // The window reads the landmarks the full search just read (within a degree of yaw,
+    // tests/face_models.rs): its faces are these, no second search.
+    Ok(faces)
 }
 
 fn guidance_for(advice: crate::vision::Advice) -> Guidance {
