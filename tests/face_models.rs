@@ -214,8 +214,9 @@ mod challenge {
     }
 
     /// Along each test clip's head turn (both ways, three faces), the yaw read in the window
-    /// placed on the first frame stays within 1.5° of the full search's: the window sees the
-    /// full search's pixels at its grid phase. Measured worst 1.14° (obama3, turning right).
+    /// placed on the first frame stays within 1° of the full search's: the window sees the full
+    /// search's pixels at its grid phase. Measured worst 0.18° (obama, turning right); with a
+    /// margin of 96 px instead of 112, 3.59° (obama3, turning left).
     #[test]
     fn the_window_around_the_face_reads_the_pose_the_full_search_reads() {
         use kiosk::vision::pose_sample;
@@ -233,7 +234,7 @@ mod challenge {
                     worst = worst.max((full.yaw - near.yaw).abs());
                 }
                 eprintln!("{path} turning {sign}: window {window:?}, yaw at most {worst:.2}° off the full search");
-                assert!(worst <= 1.5, "{path} turning {sign}: window yaw {worst:.2}° off the full search");
+                assert!(worst <= 1.0, "{path} turning {sign}: window yaw {worst:.2}° off the full search");
             }
         }
     }
