@@ -197,9 +197,18 @@ mod challenge {
     }
 
     fn follow(pipeline: FacePipeline, frames: Vec<Mat>, direction: TurnDirection) -> ChallengeStatus {
+        follow_from(pipeline, frames, direction, None).status
+    }
+
+    fn follow_from(
+        pipeline: FacePipeline,
+        frames: Vec<Mat>,
+        direction: TurnDirection,
+        start: Option<opencv::core::Rect>,
+    ) -> kiosk::app::ChallengeOutcome {
         let mut camera = ReplayCamera::from_frames(frames).unwrap();
         let pipeline = Mutex::new(pipeline);
-        follow_challenge(&mut camera, &pipeline, direction, rules()).unwrap().status
+        follow_challenge(&mut camera, &pipeline, direction, rules(), start).unwrap()
     }
 
     #[test]
@@ -210,6 +219,25 @@ mod challenge {
                 let clip = turn_clip(&mut pipeline, &frame(path), sign);
                 assert_eq!(follow(pipeline, clip, direction), ChallengeStatus::Passed, "{path} {direction:?}");
             }
+        }
+    }
+
+    /// Started in the window around the face the capture found, the challenge never searches a
+    /// frame whole and passes; started in a window the face is not in, it searches the first
+    /// frame whole, once, and passes too.
+    #[test]
+    fn a_challenge_started_in_a_window_searches_no_frame_whole() {
+        let mut pipeline = pipeline();
+        let still = frame("models/faces/obama.jpg");
+        let face = pipeline.detector().detect(&still).unwrap().remove(0);
+        let clip = turn_clip(&mut pipeline, &still, 1.0);
+        let around = kiosk::vision::window_around(&face, 640, 480);
+        let elsewhere = Some(opencv::core::Rect::new(if face.bbox[0] > 320.0 { 0 } else { 520 }, 360, 120, 120));
+        for (start, full_searches) in [(around, 0), (elsewhere, 1)] {
+            let clip = clip.iter().map(|m| m.try_clone().unwrap()).collect();
+            let outcome = follow_from(super::pipeline(), clip, TurnDirection::Left, start);
+            assert_eq!(outcome.status, ChallengeStatus::Passed, "{start:?}");
+            assert_eq!(outcome.full_searches, full_searches, "{start:?}");
         }
     }
 
