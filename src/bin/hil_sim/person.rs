@@ -274,8 +274,8 @@ impl Qmp {
 /// How long the person holds each pose, and the steps of their head turn (every frame of the
 /// demo's clip: 3° of rotation a step, about 3° of yaw a second). The turn out and back (about
 /// 22 poses) takes some 22 s of the emulated kiosk's 30 s (scripts/hil/site.toml); under TCG the
-/// kiosk follows the face in a window around it, 3-4 s a frame (README), and sees the yaw move
-/// some 10° between two of its frames, within the challenge's 15° a frame.
+/// kiosk follows the face in a window around it, 3.1-4.9 s a frame (README), and sees the yaw
+/// move some 10-15° between two of its frames, about the challenge's 15° a frame.
 const POSE_HOLD: Duration = Duration::from_millis(1000);
 const TURN_STRIDE: usize = 1;
 
