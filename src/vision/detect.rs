@@ -1,10 +1,16 @@
 //! YuNet face detection: letter-boxed input, stride 8/16/32 decoding, non-maximum suppression.
 //!
-//! The decoding follows OpenCV's `FaceDetectorYN` so the two agree on the same image.
+//! The decoding follows OpenCV's `FaceDetectorYN` so the two agree on the same image. Whole
+//! frames are searched at 640×640. A face already found is followed in a window around it
+//! (`detect_in`): the head-turn challenge needs a pose every frame, and on a slow kiosk the full
+//! search leaves seconds between its frames. The window is cut from the full search's own input
+//! (same scale, origin on the 32-px grid of YuNet's coarsest stride), so the network sees the
+//! same pixels at the same grid phase and reads the same landmarks, except where its receptive
+//! field reaches the window's border: no resampling, which would change the yaw YuNet's
+//! landmarks give (tests/face_models.rs).
 
-use ndarray::Array4;
 use opencv::{
-    core::{self, Mat, Scalar, Size},
+    core::{self, Mat, Rect, Scalar, Size, ToInputArray},
     imgproc,
     prelude::*,
 };
@@ -15,9 +21,22 @@ use super::{
     VisionError,
 };
 
-/// YuNet's fixed input side.
-const INPUT_SIDE: i32 = 640;
+/// Side of the square a whole frame is letter-boxed into (the side YuNet was trained at).
+const FRAME_SIDE: i32 = 640;
+/// Margin of the tracking window around the box of the face it follows, each way, in the full
+/// search's input pixels: what the network's receptive field needs. The yaw read in the window
+/// against the full search's, on the five portraits at face widths of 128-224 px and five places
+/// in a 640×480 frame, was off by at most 4.25° at 48 px, 1.72° at 64 and 80 px, 2.02° at 96 px
+/// (a 128 px face), 1.40° at 112 px (0.25° from 160 px faces up), 0.20° at 128 px; along the
+/// test clips' head turns (faces 117-183 px) 3.59° at 96 px, 0.18° at 112 px
+/// (tests/face_models.rs). It is also more than the challenge lets a face move between two
+/// frames (one inter-eye distance, about 0.45 face widths: 86 px for a 192 px face), so a face the
+/// challenge accepts stays in the window.
+const WINDOW_MARGIN: f32 = 112.0;
 const STRIDES: [usize; 3] = [8, 16, 32];
+/// YuNet's coarsest stride: a window whose origin is a multiple of it puts every stride's cells
+/// where the full search puts them.
+const GRID: i32 = 32;
 const MODEL: &str = "YuNet";
 
 /// One face found in a frame, in that frame's pixel coordinates.
@@ -49,8 +68,42 @@ impl FaceDetector {
 
     /// Every face in a BGR frame of any size, best score first.
     pub fn detect(&mut self, frame: &Mat) -> Result<Vec<Detection>, VisionError> {
-        let (input, scale) = letterbox(frame)?;
-        let tensor = Tensor::from_array(input).map_err(|e| infer_err(e.to_string()))?;
+        let (resized, scale) = model_pixels(frame)?;
+        let input = pad_to(&resized, FRAME_SIDE, FRAME_SIDE)?;
+        let mut faces = self.run(&input)?;
+        for face in &mut faces {
+            face.scale(1.0 / scale);
+        }
+        Ok(faces)
+    }
+
+    /// The faces in `window` of the frame (see `window_around`), in the frame's pixel
+    /// coordinates, best score first. The window is widened to the 32-px grid of the full
+    /// search's input and searched at that input's scale: around a face box of 192×240 px
+    /// (`make hil`'s person) the window is about 416-448 × 448-480 px, 0.49-0.56 of the full
+    /// search's 640×640. Empty when no face is in the window (or it lies outside the frame).
+    pub fn detect_in(&mut self, frame: &Mat, window: Rect) -> Result<Vec<Detection>, VisionError> {
+        let (resized, scale) = model_pixels(frame)?;
+        let Some(cell) = grid_window(window, scale, resized.cols(), resized.rows()) else {
+            return Ok(Vec::new());
+        };
+        // The part of the window inside the picture; beyond it the full search sees the
+        // letterbox's black, and so does the window.
+        let inside = cell & Rect::new(0, 0, resized.cols(), resized.rows());
+        let region = Mat::roi(&resized, inside)?;
+        let input = pad_to(&region, cell.width, cell.height)?;
+        let mut faces = self.run(&input)?;
+        for face in &mut faces {
+            face.translate(cell.x as f32, cell.y as f32);
+            face.scale(1.0 / scale);
+        }
+        Ok(faces)
+    }
+
+    /// The faces in one network input (its sides multiples of 32), in its pixels.
+    fn run(&mut self, image: &Mat) -> Result<Vec<Detection>, VisionError> {
+        let (width, height) = (image.cols() as usize, image.rows() as usize);
+        let tensor = Tensor::from_array(to_nchw(image, ChannelOrder::Bgr)?).map_err(|e| infer_err(e.to_string()))?;
         let outputs =
             self.session.run(ort::inputs!["input" => tensor]).map_err(|e| infer_err(e.to_string()))?;
         let mut candidates = Vec::new();
@@ -69,13 +122,9 @@ impl FaceDetector {
                 bbox: get(format!("bbox_{stride}"))?,
                 kps: get(format!("kps_{stride}"))?,
             };
-            decode_stride(&heads, stride, self.score_threshold, &mut candidates)?;
+            decode_stride(&heads, (width / stride, height / stride), stride, self.score_threshold, &mut candidates)?;
         }
-        let mut faces = non_maximum_suppression(candidates, self.nms_threshold);
-        for face in &mut faces {
-            face.scale(1.0 / scale);
-        }
-        Ok(faces)
+        Ok(non_maximum_suppression(candidates, self.nms_threshold))
     }
 }
 
@@ -92,6 +141,15 @@ struct Heads {
 }
 
 impl Detection {
+    fn translate(&mut self, dx: f32, dy: f32) {
+        self.bbox[0] += dx;
+        self.bbox[1] += dy;
+        for point in &mut self.landmarks {
+            point[0] += dx;
+            point[1] += dy;
+        }
+    }
+
     fn scale(&mut self, factor: f32) {
         for v in &mut self.bbox {
             *v *= factor;
@@ -103,42 +161,88 @@ impl Detection {
     }
 }
 
-/// Resizes keeping the aspect ratio into the top-left of a 640×640 black square, as NCHW f32 BGR.
-/// Returns the tensor and the scale from frame to model pixels.
-fn letterbox(frame: &Mat) -> Result<(Array4<f32>, f32), VisionError> {
+/// A window smaller than this holds no face YuNet can find.
+const MIN_WINDOW_SIDE: i32 = 16;
+
+/// The face's box widened by `WINDOW_MARGIN` each way (in the full search's input pixels, so
+/// frame pixels for a 640-wide frame), cut to the frame; `None` when that leaves too little.
+pub fn window_around(face: &Detection, frame_width: i32, frame_height: i32) -> Option<Rect> {
+    let [x, y, w, h] = face.bbox;
+    if frame_width <= 0 || frame_height <= 0 {
+        return None;
+    }
+    let scale = (FRAME_SIDE as f32 / frame_width as f32).min(FRAME_SIDE as f32 / frame_height as f32);
+    let margin = WINDOW_MARGIN / scale;
+    if !(x.is_finite() && y.is_finite() && w.is_finite() && h.is_finite()) || w <= 0.0 || h <= 0.0 {
+        return None;
+    }
+    let left = ((x - margin).floor() as i32).clamp(0, frame_width);
+    let top = ((y - margin).floor() as i32).clamp(0, frame_height);
+    let right = ((x + w + margin).ceil() as i32).clamp(0, frame_width);
+    let bottom = ((y + h + margin).ceil() as i32).clamp(0, frame_height);
+    (right - left >= MIN_WINDOW_SIDE && bottom - top >= MIN_WINDOW_SIDE)
+        .then(|| Rect::new(left, top, right - left, bottom - top))
+}
+
+/// The window, in the full search's input pixels (frame pixels × `scale`), widened to the
+/// 32-px grid and cut to that input's `FRAME_SIDE` square; `None` when no picture is left in it.
+fn grid_window(window: Rect, scale: f32, picture_width: i32, picture_height: i32) -> Option<Rect> {
+    let snap_down = |v: i32| (((v as f32 * scale).floor() as i32).div_euclid(GRID) * GRID).clamp(0, FRAME_SIDE);
+    let snap_up = |v: i32| ((((v as f32 * scale).ceil() as i32) + GRID - 1).div_euclid(GRID) * GRID).clamp(0, FRAME_SIDE);
+    let (left, top) = (snap_down(window.x), snap_down(window.y));
+    let (right, bottom) = (snap_up(window.x + window.width), snap_up(window.y + window.height));
+    let cell = Rect::new(left, top, right - left, bottom - top);
+    let picture = cell & Rect::new(0, 0, picture_width, picture_height);
+    (cell.width >= GRID && cell.height >= GRID && picture.width >= MIN_WINDOW_SIDE && picture.height >= MIN_WINDOW_SIDE)
+        .then_some(cell)
+}
+
+/// The frame resized keeping its aspect ratio to fit `FRAME_SIDE`: the picture the full search
+/// letter-boxes. Returns it and the scale from frame to model pixels.
+fn model_pixels(frame: &Mat) -> Result<(Mat, f32), VisionError> {
     let (width, height) = (frame.cols(), frame.rows());
     if width <= 0 || height <= 0 {
         return Err(VisionError::Undecodable { what: "empty frame".into() });
     }
-    let scale = (INPUT_SIDE as f32 / width as f32).min(INPUT_SIDE as f32 / height as f32);
-    let new_w = ((width as f32 * scale).round() as i32).clamp(1, INPUT_SIDE);
-    let new_h = ((height as f32 * scale).round() as i32).clamp(1, INPUT_SIDE);
-    let mut resized = Mat::default();
-    imgproc::resize(frame, &mut resized, Size::new(new_w, new_h), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+    let scale = (FRAME_SIDE as f32 / width as f32).min(FRAME_SIDE as f32 / height as f32);
+    let new_w = ((width as f32 * scale).round() as i32).clamp(1, FRAME_SIDE);
+    let new_h = ((height as f32 * scale).round() as i32).clamp(1, FRAME_SIDE);
+    let resized = if (new_w, new_h) == (width, height) {
+        frame.try_clone()?
+    } else {
+        let mut resized = Mat::default();
+        imgproc::resize(frame, &mut resized, Size::new(new_w, new_h), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+        resized
+    };
+    // Model pixels = frame pixels × (new_w / width); use the achieved ratio, not the requested one.
+    Ok((resized, new_w as f32 / width as f32))
+}
+
+/// The picture in the top-left of a black `width`×`height` input (the letterbox).
+fn pad_to(picture: &(impl MatTraitConst + ToInputArray), width: i32, height: i32) -> Result<Mat, VisionError> {
     let mut padded = Mat::default();
     core::copy_make_border(
-        &resized,
+        picture,
         &mut padded,
         0,
-        INPUT_SIDE - new_h,
+        (height - picture.rows()).max(0),
         0,
-        INPUT_SIDE - new_w,
+        (width - picture.cols()).max(0),
         core::BORDER_CONSTANT,
         Scalar::all(0.0),
     )?;
-    let input = to_nchw(&padded, ChannelOrder::Bgr)?;
-    // Model pixels = frame pixels × (new_w / width); use the achieved ratio, not the requested one.
-    Ok((input, new_w as f32 / width as f32))
+    Ok(padded)
 }
 
+/// Decodes one stride's heads over a grid of `(cols, rows)` cells.
 fn decode_stride(
     heads: &Heads,
+    (cols, rows): (usize, usize),
     stride: usize,
     threshold: f32,
     out: &mut Vec<Detection>,
 ) -> Result<(), VisionError> {
-    let cols = INPUT_SIDE as usize / stride;
-    let cells = cols * cols;
+    let cells = cols * rows;
     if heads.cls.len() < cells
         || heads.obj.len() < cells
         || heads.bbox.len() < cells * 4
@@ -236,7 +340,7 @@ mod tests {
         heads.cls[index] = 0.81;
         heads.obj[index] = 1.0;
         let mut out = Vec::new();
-        decode_stride(&heads, 8, 0.5, &mut out).unwrap();
+        decode_stride(&heads, (80, 80), 8, 0.5, &mut out).unwrap();
         assert_eq!(out.len(), 1);
         let d = &out[0];
         assert!((d.score - 0.9).abs() < 1e-6);
@@ -248,6 +352,45 @@ mod tests {
     #[test]
     fn short_heads_are_an_error_not_a_panic() {
         let heads = Heads { cls: vec![0.0; 3], obj: vec![], bbox: vec![], kps: vec![] };
-        assert!(decode_stride(&heads, 8, 0.5, &mut Vec::new()).is_err());
+        assert!(decode_stride(&heads, (80, 80), 8, 0.5, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn the_tracking_window_is_centred_on_the_face_and_cut_to_the_frame() {
+        // A 100×130 px face in the middle of a 640×480 frame: 112 px more each way.
+        let face = Detection { bbox: [300.0, 200.0, 100.0, 130.0], landmarks: [[0.0; 2]; 5], score: 0.9 };
+        assert_eq!(window_around(&face, 640, 480), Some(Rect::new(188, 88, 324, 354)));
+        // Near the top-left corner the window is cut at the frame's edges.
+        assert_eq!(window_around(&det(0.0, 10.0, 100.0, 0.9), 640, 480), Some(Rect::new(0, 0, 212, 222)));
+        // In a 1280×960 frame the search's input is at half scale: the margin is 224 frame px.
+        assert_eq!(window_around(&det(600.0, 400.0, 200.0, 0.9), 1280, 960), Some(Rect::new(376, 176, 648, 648)));
+    }
+
+    #[test]
+    fn the_searched_window_lies_on_the_full_search_grid() {
+        // At scale 1 (a 640×480 frame) the window widens outwards to multiples of 32.
+        assert_eq!(grid_window(Rect::new(225, 125, 250, 250), 1.0, 640, 480), Some(Rect::new(224, 96, 256, 288)));
+        // At scale 0.5 (a 1280×960 frame) it is placed in the half-size picture.
+        assert_eq!(grid_window(Rect::new(450, 250, 500, 500), 0.5, 640, 480), Some(Rect::new(224, 96, 256, 288)));
+        // Past the picture's bottom it reaches into the letterbox, never past the input.
+        assert_eq!(grid_window(Rect::new(500, 400, 300, 300), 1.0, 640, 480), Some(Rect::new(480, 384, 160, 256)));
+        // Wholly in the letterbox: nothing to search.
+        assert_eq!(grid_window(Rect::new(0, 500, 100, 100), 1.0, 640, 480), None);
+    }
+
+    #[test]
+    fn a_face_outside_the_frame_or_without_size_gives_no_window() {
+        assert_eq!(window_around(&det(900.0, 100.0, 100.0, 0.9), 640, 480), None);
+        assert_eq!(window_around(&det(100.0, 100.0, 0.0, 0.9), 640, 480), None);
+        assert_eq!(window_around(&det(100.0, 100.0, 50.0, 0.9), 0, 480), None);
+        assert_eq!(window_around(&det(f32::NAN, 100.0, 100.0, 0.9), 640, 480), None);
+    }
+
+    #[test]
+    fn translating_moves_the_box_and_every_landmark() {
+        let mut face = Detection { bbox: [1.0, 2.0, 10.0, 10.0], landmarks: [[3.0, 4.0]; 5], score: 0.9 };
+        face.translate(100.0, 50.0);
+        assert_eq!(face.bbox, [101.0, 52.0, 10.0, 10.0]);
+        assert!(face.landmarks.iter().all(|p| *p == [103.0, 54.0]));
     }
 }

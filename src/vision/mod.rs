@@ -23,7 +23,7 @@ mod tensor;
 pub use align::{align_face, ALIGNED_SIZE};
 pub use burst::{pose_sample, BurstPicker};
 pub use challenge::{ChallengeRules, ChallengeStatus, ChallengeTracker, PoseSample, TurnDirection};
-pub use detect::{Detection, FaceDetector};
+pub use detect::{window_around, Detection, FaceDetector};
 pub use embed::{Embedding, FaceRecogniser, EMBEDDING_LEN};
 pub use error::VisionError;
 pub use gallery::{BucketSearch, BucketedGallery, Gallery, GalleryHit};

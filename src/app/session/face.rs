@@ -7,14 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kiosk_hal::{Camera, Display};
+use opencv::core::{Mat, Rect};
+use opencv::prelude::*;
 
 use super::{preview, Session, AppError};
 use crate::{
     flow::{self, Event, FaceBox, Guidance, Screen},
     store, ui,
     vision::{
-        pose_sample, BurstPicker, ChallengeRules, ChallengeStatus, ChallengeTracker, Embedding, FacePipeline,
-        MatchDecision, TurnDirection,
+        pose_sample, window_around, BurstPicker, ChallengeRules, ChallengeStatus, ChallengeTracker, Detection,
+        Embedding, FacePipeline, MatchDecision, TurnDirection,
     },
     wiring,
 };
@@ -87,6 +89,7 @@ impl<D: Display + 'static> Session<'_, D> {
             return Ok(Event::LivenessFailed);
         }
         self.data.live_face = Some(embedding);
+        self.data.challenge_window = window_around(&best.detection, capture.frame_size.0, capture.frame_size.1);
         Ok(Event::FaceCaptured)
     }
 
@@ -101,8 +104,11 @@ impl<D: Display + 'static> Session<'_, D> {
         let rules = wiring::challenge_rules(&self.services.config.face.challenge);
         let started = Instant::now();
         let pipeline = Arc::clone(&self.services.pipeline);
-        let followed = self.on_devices(move |d| follow_challenge(d.camera.as_mut(), &pipeline, direction, rules)).await?;
-        let ChallengeOutcome { status, frames, peak_turn_deg: peak, capture_time, analysis_time } = match followed {
+        let start = self.data.challenge_window;
+        let followed =
+            self.on_devices(move |d| follow_challenge(d.camera.as_mut(), &pipeline, direction, rules, start)).await?;
+        let ChallengeOutcome { status, frames, full_searches, peak_turn_deg: peak, capture_time, analysis_time } =
+            match followed {
             Ok(result) => result,
             Err(AppError::Camera(error)) => return Ok(self.camera_fault("challenge", &error, started)),
             Err(other) => return Err(other),
@@ -121,7 +127,7 @@ impl<D: Display + 'static> Session<'_, D> {
         });
         // For the technician (no personal data): why a challenge failed on this kiosk's camera.
         tracing::info!(session = %self.id, direction = ?direction, result = self.data.face_checks.challenge_result,
-            frames, peak_turn_deg = peak, elapsed_ms = started.elapsed().as_millis() as u64,
+            frames, full_searches, peak_turn_deg = peak, elapsed_ms = started.elapsed().as_millis() as u64,
             capture_ms = capture_time.as_millis() as u64, analysis_ms = analysis_time.as_millis() as u64, "challenge decided");
         self.log(
             "challenge",
@@ -310,36 +316,70 @@ fn best_of_burst(
 pub struct ChallengeOutcome {
     pub status: ChallengeStatus,
     pub frames: usize,
+    /// Frames searched whole (the others only in the window around the face).
+    pub full_searches: usize,
     pub peak_turn_deg: f32,
     pub capture_time: Duration,
     pub analysis_time: Duration,
 }
 
-/// Captures frames until the challenge is decided (its time limit bounds the loop).
+/// Captures frames until the challenge is decided (its time limit bounds the loop). `start` is
+/// the window the face is first looked for in (`window_around` the face just captured); without
+/// it, or when the face is not in it, the first frame is searched whole.
 pub fn follow_challenge(
     camera: &mut dyn Camera,
     pipeline: &Mutex<FacePipeline>,
     direction: TurnDirection,
     rules: ChallengeRules,
+    start: Option<Rect>,
 ) -> Result<ChallengeOutcome, AppError> {
     let mut pipeline = pipeline.lock().map_err(|_| AppError::internal("face pipeline", "poisoned lock"))?;
     let mut tracker = ChallengeTracker::new(direction, rules);
     let started = Instant::now();
-    let (mut frames, mut capture_time, mut analysis_time) = (0, Duration::ZERO, Duration::ZERO);
+    let (mut frames, mut full_searches, mut capture_time, mut analysis_time) = (0, 0, Duration::ZERO, Duration::ZERO);
+    let mut window = start;
     loop {
         let asked = Instant::now();
         let frame = camera.capture()?;
         let captured = Instant::now();
         frames += 1;
-        let sample = pose_sample(&pipeline.detector().detect(&frame.image)?);
+        let (faces, searched_whole) = find_followed_face(&mut pipeline, &frame.image, &mut window)?;
+        full_searches += usize::from(searched_whole);
+        let sample = pose_sample(&faces);
         capture_time += captured - asked;
         analysis_time += captured.elapsed();
         let status = tracker.observe(started.elapsed(), sample);
         if !matches!(status, ChallengeStatus::InProgress { .. }) {
             let peak_turn_deg = tracker.peak_yaw();
-            return Ok(ChallengeOutcome { status, frames, peak_turn_deg, capture_time, analysis_time });
+            return Ok(ChallengeOutcome { status, frames, full_searches, peak_turn_deg, capture_time, analysis_time });
         }
     }
+}
+
+/// The faces of a challenge frame, as seen in the window the challenge follows the face in
+/// (`FaceDetector::detect_in`, under half the work of a full search). The window stays where
+/// it is while the face is in it, so every pose of one challenge comes from the same framing.
+/// When there is no window yet or the face left it, the whole frame is searched, its faces
+/// are the frame's, and the window is placed around the largest of them. Tells whether the
+/// frame was searched whole.
+fn find_followed_face(
+    pipeline: &mut FacePipeline,
+    image: &Mat,
+    window: &mut Option<Rect>,
+) -> Result<(Vec<Detection>, bool), AppError> {
+    let detector = pipeline.detector();
+    if let Some(current) = *window {
+        let near = detector.detect_in(image, current)?;
+        if !near.is_empty() {
+            return Ok((near, false));
+        }
+    }
+    let faces = detector.detect(image)?;
+    let largest = faces.iter().max_by(|a, b| a.width().total_cmp(&b.width()));
+    *window = largest.and_then(|face| window_around(face, image.cols(), image.rows()));
+    // The window reads the landmarks the full search just read (within a degree of yaw,
+    // tests/face_models.rs): its faces are these, no second search.
+    Ok((faces, true))
 }
 
 fn guidance_for(advice: crate::vision::Advice) -> Guidance {

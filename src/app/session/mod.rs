@@ -117,6 +117,8 @@ struct SessionData {
     passport: Option<PassportRead>,
     document_face: Option<Embedding>,
     live_face: Option<Embedding>,
+    /// Where the head-turn challenge first looks for the face: around the capture's best face.
+    challenge_window: Option<opencv::core::Rect>,
     liveness: Option<crate::vision::LivenessVerdict>,
     /// Scores and verdicts of the face checks, recorded with the outcome.
     face_checks: store::FaceChecks,

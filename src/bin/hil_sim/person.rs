@@ -271,13 +271,13 @@ impl Qmp {
     }
 }
 
-/// How long the person holds each pose, and the steps of their head turn (every second frame
-/// of the demo's clip: about 6° of rotation a step, well within the challenge's 15° a frame).
-/// The turn (about 13 poses) takes some 20 s of the emulated kiosk's 30 s
-/// (scripts/hil/site.toml); under TCG the kiosk analyses one frame in 6-9 s, so it sees only
-/// some of the poses (README).
-const POSE_HOLD: Duration = Duration::from_millis(1500);
-const TURN_STRIDE: usize = 2;
+/// How long the person holds each pose, and the steps of their head turn (every frame of the
+/// demo's clip: 3° of rotation a step, about 3° of yaw a second). The turn out and back (about
+/// 22 poses) takes some 22 s of the emulated kiosk's 30 s (scripts/hil/site.toml); under TCG the
+/// kiosk follows the face in a window around it, 3.1-4.9 s a frame (README), and sees the yaw
+/// move some 10-15° between two of its frames, about the challenge's 15° a frame.
+const POSE_HOLD: Duration = Duration::from_millis(1000);
+const TURN_STRIDE: usize = 1;
 
 /// Streams the person's frames into the guest's camera until `stop`: one frame a pose, which
 /// the guest's camera delivers at its frame rate until the next (`kiosk-hil-camera-feed`).
