@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use super::evdev_decode::{parse_event, AxisRange, DeviceAxes, EventDecoder, Orientation, RawEvent, TouchAxes, EVENT_SIZE};
+use super::evdev_decode::{
+    parse_event, AxisRange, DeviceAxes, EventDecoder, Orientation, RawEvent, TouchAxes, ABS_X, ABS_Y, EVENT_SIZE,
+};
 use super::{Input, InputError, InputEvent};
 
 /// How the touch panel and keypad are read, beyond the device itself.
@@ -78,7 +80,9 @@ impl EvdevInput {
             let axes = opened.axes.unwrap_or_else(|| DeviceAxes::uniform(TouchAxes::default()));
             let axes = axes.calibrated(options.calibration_x, options.calibration_y);
             tracing::info!(device = %name, ?axes, grabbed = opened.grabbed.is_some(), "evdev node");
-            let decoder = checked_decoder(&name, axes, display_width, display_height)?.oriented(options.orientation);
+            let decoder = checked_decoder(&name, axes, display_width, display_height)?
+                .oriented(options.orientation)
+                .at(opened.position);
             spawn_reader(opened.file, index, tx.clone(), &name)?;
             nodes.push(Node { name, decoder, grabbed: opened.grabbed });
         }
@@ -182,6 +186,8 @@ struct OpenedNode {
     /// The touch axis ranges (`EVIOCGABS` for each axis it has); `None` when it has no touch
     /// axis (a keypad) or is no input device at all (a recorded stream in a file).
     axes: Option<DeviceAxes>,
+    /// Where the pointer (ABS_X, ABS_Y) is as the node is opened.
+    position: (Option<i32>, Option<i32>),
     /// The device, when it is grabbed.
     grabbed: Option<::evdev::Device>,
 }
@@ -193,12 +199,14 @@ fn open_node(path: &Path, grab: bool) -> Result<OpenedNode, String> {
         Ok(device) => device,
         Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ENOTTY as i32) => {
             let file = File::open(path).map_err(|e| format!("{e}; check the file exists"))?;
-            return Ok(OpenedNode { file, axes: None, grabbed: None });
+            return Ok(OpenedNode { file, axes: None, position: (None, None), grabbed: None });
         }
         Err(e) => return Err(format!("{e}; check the device exists and this user is in the `input` group")),
     };
-    let info = device.get_absinfo().map_err(|e| format!("reading its axis ranges (EVIOCGABS): {e}"))?;
-    let axes = DeviceAxes::from_absinfo(info.map(|(code, abs)| (code.0, abs.minimum(), abs.maximum())));
+    let info: Vec<_> = device.get_absinfo().map_err(|e| format!("reading its axis ranges (EVIOCGABS): {e}"))?.collect();
+    let axes = DeviceAxes::from_absinfo(info.iter().map(|(code, abs)| (code.0, abs.minimum(), abs.maximum())));
+    let value = |axis: u16| info.iter().find(|(code, _)| code.0 == axis).map(|(_, abs)| abs.value());
+    let position = (value(ABS_X), value(ABS_Y));
     // The reader thread reads a duplicate of the descriptor; the grab belongs to the open
     // file both share.
     let file = device
@@ -217,7 +225,7 @@ fn open_node(path: &Path, grab: bool) -> Result<OpenedNode, String> {
     } else {
         None
     };
-    Ok(OpenedNode { file, axes, grabbed })
+    Ok(OpenedNode { file, axes, position, grabbed })
 }
 
 /// Blocking loop of the reader thread; ends on error, end of stream or a dropped receiver.

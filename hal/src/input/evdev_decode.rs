@@ -10,8 +10,8 @@ const EV_KEY: u16 = 0x01;
 const EV_ABS: u16 = 0x03;
 const SYN_REPORT: u16 = 0;
 const SYN_DROPPED: u16 = 3;
-const ABS_X: u16 = 0x00;
-const ABS_Y: u16 = 0x01;
+pub(crate) const ABS_X: u16 = 0x00;
+pub(crate) const ABS_Y: u16 = 0x01;
 const ABS_MT_SLOT: u16 = 0x2f;
 const ABS_MT_POSITION_X: u16 = 0x35;
 const ABS_MT_POSITION_Y: u16 = 0x36;
@@ -262,6 +262,14 @@ impl EventDecoder {
         }
     }
 
+    /// Starts from the pointer's position when the device was opened (`EVIOCGABS`'s values).
+    /// The kernel sends an axis only when its value changes, so without it a first tap where the
+    /// last one was (the next person pressing "start" where the last pressed "finish", on a
+    /// device reopened for each session) would carry no position and be lost.
+    pub fn at(self, (x, y): (Option<i32>, Option<i32>)) -> Self {
+        Self { x: x.or(self.x), y: y.or(self.y), ..self }
+    }
+
     /// Touches turned as `orientation` says before they are scaled to the display.
     pub fn oriented(self, orientation: Orientation) -> Self {
         Self { orientation, ..self }
@@ -410,6 +418,24 @@ pub(crate) mod tests {
                 InputEvent::Touch { x: 399, y: 119 }
             ]
         );
+    }
+
+    /// A tap where the pointer already was carries no ABS_X/ABS_Y (the kernel drops unchanged
+    /// values): only a decoder that starts from the device's position reports it.
+    #[test]
+    fn a_first_tap_at_the_last_position_is_reported_from_the_opened_position() {
+        let press_only = [
+            record(EV_KEY, BTN_TOUCH, 1),
+            record(EV_SYN, SYN_REPORT, 0),
+            record(EV_KEY, BTN_TOUCH, 0),
+            record(EV_SYN, SYN_REPORT, 0),
+        ];
+        let fresh = EventDecoder::new(TouchAxes::default(), 800, 480);
+        assert_eq!(events(fresh.clone(), &press_only), []);
+        assert_eq!(events(fresh.clone().at((Some(4095), Some(0))), &press_only), [InputEvent::Touch { x: 799, y: 0 }]);
+        // A position sent later still wins.
+        let moved = events(fresh.at((Some(0), Some(0))), &tap(4095, 4095));
+        assert_eq!(moved, [InputEvent::Touch { x: 799, y: 479 }]);
     }
 
     #[test]
